@@ -1,0 +1,30 @@
+#include "hdl/family.h"
+
+#include "hdl/gemm.h"
+
+namespace chipgym::hdl {
+
+std::string Rtl::source() const {
+  std::string out;
+  for (const auto& [name, text] : files) out += text;
+  return out;
+}
+
+const std::vector<const Family*>& families() {
+  // Explicit list (not static self-registration): static libraries drop unreferenced objects.
+  static const std::vector<const Family*> all = {
+      &gemm_family(),
+  };
+  return all;
+}
+
+const Family& family(const std::string& name) {
+  std::string known;
+  for (const Family* f : families()) {
+    if (f->name() == name) return *f;
+    known += (known.empty() ? "" : ", ") + f->name();
+  }
+  throw ParamError("unknown design family '" + name + "'; known families: " + known);
+}
+
+}  // namespace chipgym::hdl

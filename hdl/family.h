@@ -1,0 +1,69 @@
+// A design family: a typed parameter space, a deterministic Verilog generator, a golden
+// reference (through a family-owned Verilator harness), and an architectural cycle model.
+#pragma once
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "hdl/param_space.h"
+
+namespace chipgym::hdl {
+
+// Generated RTL: Verilog files by name, the top module, and the interface it implements.
+struct Rtl {
+  std::map<std::string, std::string> files;  // file name -> Verilog text
+  std::string top;
+  json interface;                             // ports and protocol, for humans and harnesses
+  std::vector<std::string> modules;           // module names defined, in emission order
+  std::string source() const;                 // all files concatenated in name order
+};
+
+// The input of one simulation: text the harness reads on stdin, and what the family needs
+// to check the harness output afterwards (golden outputs, kept by the family).
+struct Stimulus {
+  std::string harness_input;
+  json expected;  // family-private
+};
+
+struct SimCheck {
+  bool correct = false;
+  long long checked = 0;        // output values compared
+  long long mismatches = 0;
+  long long cycles = 0;         // total over the workload
+  std::vector<long long> cycles_per_problem;
+  std::string first_mismatch;   // human-readable: where, expected, got
+  std::string error;            // non-empty if the harness output could not be understood
+};
+
+class Family {
+ public:
+  virtual ~Family() = default;
+  virtual std::string name() const = 0;
+  virtual int version() const = 0;  // bump when generated Verilog or models change
+  virtual std::string description() const = 0;
+  virtual const ParamSpace& space() const = 0;
+
+  virtual Rtl emit(const Params& p) const = 0;
+  // C++ source of the Verilator testbench (main()), compiled together with the model.
+  virtual std::string harness_cpp() const = 0;
+  // Workload is family-specific JSON (e.g. GEMM shapes and a data seed).
+  virtual Stimulus stimulus(const Params& p, const json& workload) const = 0;
+  virtual SimCheck check(const Params& p, const Stimulus& s, const std::string& harness_output) const = 0;
+  // Architectural cycle model: must equal the RTL cycle count exactly.
+  virtual long long model_cycles(const Params& p, const json& workload) const = 0;
+  // Figures that follow from parameters and workload alone (e.g. MAC count, peak MAC/cycle).
+  virtual json derived(const Params& p, const json& workload) const = 0;
+  // An upper bound on the cycles a correct design needs; the harness stops past it.
+  virtual long long cycle_limit(const Params& p, const json& workload) const {
+    return 4 * model_cycles(p, workload) + 10000;
+  }
+};
+
+// All families, by name. A new family is one new file plus one line in family.cpp.
+const std::vector<const Family*>& families();
+// Throws ParamError naming the known families when `name` is unknown.
+const Family& family(const std::string& name);
+
+}  // namespace chipgym::hdl

@@ -1,0 +1,1083 @@
+#include "hdl/gemm.h"
+
+#include <algorithm>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+namespace chipgym::hdl {
+
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// Small text helpers: templates with ${NAME} slots, so each module reads as Verilog.
+
+std::string fill(std::string text, const std::map<std::string, std::string>& vars) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '{') {
+      auto end = text.find('}', i);
+      std::string key = text.substr(i + 2, end - i - 2);
+      auto it = vars.find(key);
+      if (it == vars.end()) throw std::logic_error("gemm generator: no value for slot ${" + key + "}");
+      out += it->second;
+      i = end + 1;
+    } else {
+      out += text[i++];
+    }
+  }
+  return out;
+}
+
+int clog2(long long v) {  // bits to address v entries, at least 1
+  int bits = 0;
+  while ((1LL << bits) < v) ++bits;
+  return bits < 1 ? 1 : bits;
+}
+
+std::string s(long long v) { return std::to_string(v); }
+
+// {IW{mask[i]}} for every element, most significant first: a bit mask that keeps or zeroes
+// whole elements of a packed vector.
+std::string element_keep(const std::string& mask, int elements, int width) {
+  std::string out = "{";
+  for (int i = elements - 1; i >= 0; --i)
+    out += "{" + s(width) + "{" + mask + "[" + s(i) + "]}}" + (i ? ", " : "");
+  return out + "}";
+}
+
+// Sign extension of a signed product to the accumulator width.
+std::string extend_product(const std::string& product, int in_bits, int acc_bits) {
+  int ext = acc_bits - 2 * in_bits;
+  if (ext == 0) return product;
+  return "{{" + s(ext) + "{" + product + "[" + s(2 * in_bits - 1) + "]}}, " + product + "}";
+}
+
+// ---------------------------------------------------------------------------------------
+// Processing elements
+
+std::string pe_output_stationary(const GemmConfig& g) {
+  std::string product_reg = g.pipeline ? "  reg  signed [${PW}-1:0] product_q;  // pipeline stage after the multiplier\n" : "";
+  std::string addend = extend_product(g.pipeline ? "product_q" : "product", g.in_bits, g.acc_bits);
+  return fill(R"(// Processing element, output-stationary: multiplies the operands passing through it and
+// accumulates into its own element of C; A moves one PE right, B one PE down per cycle.
+module gemm_pe (
+  input  wire                  clk,
+  input  wire                  rst,
+  input  wire                  clear,
+  input  wire signed [${IW}-1:0]  a_in,
+  input  wire signed [${IW}-1:0]  b_in,
+  output reg  signed [${IW}-1:0]  a_out,
+  output reg  signed [${IW}-1:0]  b_out,
+  output reg  signed [${AW}-1:0] acc
+);
+  wire signed [${PW}-1:0] product = a_in * b_in;
+${PRODUCT_REG}  wire signed [${AW}-1:0] addend = ${ADDEND};
+
+  always @(posedge clk) begin
+    if (rst) begin
+      a_out <= '0;
+      b_out <= '0;
+      acc   <= '0;${RESET_PRODUCT}
+    end else begin
+      a_out <= a_in;
+      b_out <= b_in;${STEP_PRODUCT}
+      acc   <= clear ? '0 : acc + addend;
+    end
+  end
+endmodule
+
+)",
+              {{"IW", s(g.in_bits)},
+               {"AW", s(g.acc_bits)},
+               {"PW", s(2 * g.in_bits)},
+               {"PRODUCT_REG", fill(product_reg, {{"PW", s(2 * g.in_bits)}})},
+               {"ADDEND", addend},
+               {"RESET_PRODUCT", g.pipeline ? "\n      product_q <= '0;" : ""},
+               {"STEP_PRODUCT", g.pipeline ? "\n      product_q <= product;" : ""}});
+}
+
+std::string pe_weight_stationary(const GemmConfig& g) {
+  std::string product_reg = g.pipeline ? "  reg  signed [${PW}-1:0] product_q;  // pipeline stage after the multiplier\n" : "";
+  std::string addend = extend_product(g.pipeline ? "product_q" : "product", g.in_bits, g.acc_bits);
+  return fill(R"(// Processing element, weight-stationary: holds one weight, multiplies the A operand passing
+// right through it, and adds the product to the partial sum passing down through it.
+module gemm_pe (
+  input  wire                  clk,
+  input  wire                  rst,
+  input  wire                  w_load,
+  input  wire signed [${IW}-1:0]  w_in,
+  output reg  signed [${IW}-1:0]  w,
+  input  wire signed [${IW}-1:0]  a_in,
+  output reg  signed [${IW}-1:0]  a_out,
+  input  wire signed [${AW}-1:0] psum_in,
+  output reg  signed [${AW}-1:0] psum_out
+);
+  wire signed [${PW}-1:0] product = a_in * w;
+${PRODUCT_REG}  wire signed [${AW}-1:0] addend = ${ADDEND};
+
+  always @(posedge clk) begin
+    if (rst) begin
+      w        <= '0;
+      a_out    <= '0;
+      psum_out <= '0;${RESET_PRODUCT}
+    end else begin
+      if (w_load) w <= w_in;
+      a_out    <= a_in;${STEP_PRODUCT}
+      psum_out <= psum_in + addend;
+    end
+  end
+endmodule
+
+)",
+              {{"IW", s(g.in_bits)},
+               {"AW", s(g.acc_bits)},
+               {"PW", s(2 * g.in_bits)},
+               {"PRODUCT_REG", fill(product_reg, {{"PW", s(2 * g.in_bits)}})},
+               {"ADDEND", addend},
+               {"RESET_PRODUCT", g.pipeline ? "\n      product_q <= '0;" : ""},
+               {"STEP_PRODUCT", g.pipeline ? "\n      product_q <= product;" : ""}});
+}
+
+// ---------------------------------------------------------------------------------------
+// Arrays
+
+// Delays element `index` of a packed edge vector by `delay` cycles into `target`.
+std::string skew_line(const std::string& name, const std::string& edge, int index, int delay, int width,
+                      const std::string& target) {
+  std::string slice = edge + "[" + s(index * width) + " +: " + s(width) + "]";
+  if (delay == 0) return "  assign " + target + " = " + slice + ";\n";
+  std::string reg = name + "_" + s(index);
+  std::string shift = delay == 1 ? slice : "{" + reg + "[" + s((delay - 1) * width - 1) + ":0], " + slice + "}";
+  return "  reg [" + s(delay * width - 1) + ":0] " + reg + ";\n" +
+         "  always @(posedge clk) " + reg + " <= rst ? '0 : " + shift + ";\n" +
+         "  assign " + target + " = " + reg + "[" + s(delay * width - 1) + " -: " + s(width) + "];\n";
+}
+
+std::string array_output_stationary(const GemmConfig& g) {
+  const int R = g.rows, C = g.cols, IW = g.in_bits, AW = g.acc_bits;
+  std::string skew, exits, readout;
+  for (int r = 0; r < R; ++r)
+    skew += skew_line("a_skew", "a_edge", r, r, IW, "a_h[" + s(r * (C + 1) * IW) + " +: " + s(IW) + "]");
+  for (int c = 0; c < C; ++c)
+    skew += skew_line("b_skew", "b_edge", c, c, IW, "b_v[" + s(c * IW) + " +: " + s(IW) + "]");
+  for (int r = 0; r < R; ++r) exits += "a_h[" + s((r * (C + 1) + C) * IW) + " +: " + s(IW) + "], ";
+  exits += "b_v[" + s(R * C * IW) + " +: " + s(C * IW) + "]";
+  for (int r = 0; r < R; ++r)
+    readout += "      " + s(clog2(R)) + "'d" + s(r) + ": rd_data = acc[" + s(r * C * AW) + " +: " + s(C * AW) + "];\n";
+  bool full_case = (1 << clog2(R)) == R;
+  return fill(R"(// ${R} x ${C} output-stationary array. Row r's A operands are delayed r cycles and column
+// c's B operands c cycles, so A[m][k] and B[k][n] meet in PE (m, n) at cycle k + m + n.
+module gemm_array (
+  input  wire             clk,
+  input  wire             rst,
+  input  wire             clear,
+  input  wire [${AE}-1:0]    a_edge,   // A column slice: element r enters row r
+  input  wire [${BE}-1:0]    b_edge,   // B row slice: element c enters column c
+  input  wire [${RB}-1:0]     rd_row,
+  output reg  [${RD}-1:0]   rd_data   // accumulators of row rd_row, for write-back
+);
+  wire [${AH}-1:0] a_h;  // A operand entering PE (r, c) at [(r*${C1} + c)*${IW}]; c = ${C} is the exit
+  wire [${BV}-1:0] b_v;  // B operand entering PE (r, c) at [(r*${C} + c)*${IW}]; r = ${R} is the exit
+  wire [${ACC}-1:0] acc;
+
+${SKEW}
+  genvar r, c;
+  generate
+    for (r = 0; r < ${R}; r = r + 1) begin : g_row
+      for (c = 0; c < ${C}; c = c + 1) begin : g_col
+        gemm_pe u_pe (
+          .clk  (clk),
+          .rst  (rst),
+          .clear(clear),
+          .a_in (a_h[(r*${C1} + c)*${IW} +: ${IW}]),
+          .a_out(a_h[(r*${C1} + c + 1)*${IW} +: ${IW}]),
+          .b_in (b_v[(r*${C} + c)*${IW} +: ${IW}]),
+          .b_out(b_v[((r + 1)*${C} + c)*${IW} +: ${IW}]),
+          .acc  (acc[(r*${C} + c)*${AW} +: ${AW}])
+        );
+      end
+    end
+  endgenerate
+
+  // Operands leaving the last column and row go nowhere.
+  wire unused_exits = &{1'b0, ${EXITS}};
+
+  always @* begin
+    case (rd_row)
+${READOUT}${DEFAULT}    endcase
+  end
+endmodule
+
+)",
+              {{"R", s(R)},
+               {"C", s(C)},
+               {"C1", s(C + 1)},
+               {"IW", s(IW)},
+               {"AW", s(AW)},
+               {"AE", s(R * IW)},
+               {"BE", s(C * IW)},
+               {"RB", s(clog2(R))},
+               {"RD", s(C * AW)},
+               {"AH", s(R * (C + 1) * IW)},
+               {"BV", s((R + 1) * C * IW)},
+               {"ACC", s(R * C * AW)},
+               {"SKEW", skew},
+               {"EXITS", exits},
+               {"READOUT", readout},
+               {"DEFAULT", full_case ? "" : "      default: rd_data = '0;\n"}});
+}
+
+std::string array_weight_stationary(const GemmConfig& g) {
+  const int R = g.rows, C = g.cols, IW = g.in_bits, AW = g.acc_bits;
+  const int delay = C - 1;
+  std::string skew, deskew, exits;
+  for (int r = 0; r < R; ++r)
+    skew += skew_line("a_skew", "a_edge", r, r, IW, "a_h[" + s(r * (C + 1) * IW) + " +: " + s(IW) + "]");
+  // Column c's sums leave the array c cycles after column 0's; delay each to align the row.
+  for (int c = 0; c < C; ++c)
+    deskew += skew_line("out_skew", "bottom", c, delay - c, AW, "out_row[" + s(c * AW) + " +: " + s(AW) + "]");
+  for (int r = 0; r < R; ++r) exits += "a_h[" + s((r * (C + 1) + C) * IW) + " +: " + s(IW) + "], ";
+  exits += "w_v[" + s(R * C * IW) + " +: " + s(C * IW) + "]";
+  return fill(R"(// ${R} x ${C} weight-stationary array: PE (r, c) holds B[k0 + r][n0 + c]. Row r's A operands
+// are delayed r cycles; partial sums flow down and leave the bottom of column c at a
+// fixed offset, then are delayed so that a whole row of C partial sums leaves together.
+module gemm_array (
+  input  wire             clk,
+  input  wire             rst,
+  input  wire             w_load,   // shift weights down one row; w_edge enters row 0
+  input  wire [${BE}-1:0]    w_edge,
+  input  wire [${AE}-1:0]    a_edge,   // A row slice: element r (k = k0 + r) enters row r
+  output wire [${RD}-1:0]   out_row   // partial sums of one row of C, all columns aligned
+);
+  wire [${AH}-1:0] a_h;  // A operand entering PE (r, c) at [(r*${C1} + c)*${IW}]; c = ${C} is the exit
+  wire [${WV}-1:0] w_v;  // weight entering PE (r, c) at [(r*${C} + c)*${IW}]; r = ${R} is the exit
+  wire [${PV}-1:0] p_v;  // partial sum entering PE (r, c) at [(r*${C} + c)*${AW}]; row ${R} leaves
+  wire [${RD}-1:0] bottom = p_v[${PB} +: ${RD}];
+
+  assign w_v[0 +: ${BE}] = w_edge;
+  assign p_v[0 +: ${RD}] = '0;
+${SKEW}
+  genvar r, c;
+  generate
+    for (r = 0; r < ${R}; r = r + 1) begin : g_row
+      for (c = 0; c < ${C}; c = c + 1) begin : g_col
+        gemm_pe u_pe (
+          .clk     (clk),
+          .rst     (rst),
+          .w_load  (w_load),
+          .w_in    (w_v[(r*${C} + c)*${IW} +: ${IW}]),
+          .w       (w_v[((r + 1)*${C} + c)*${IW} +: ${IW}]),
+          .a_in    (a_h[(r*${C1} + c)*${IW} +: ${IW}]),
+          .a_out   (a_h[(r*${C1} + c + 1)*${IW} +: ${IW}]),
+          .psum_in (p_v[(r*${C} + c)*${AW} +: ${AW}]),
+          .psum_out(p_v[((r + 1)*${C} + c)*${AW} +: ${AW}])
+        );
+      end
+    end
+  endgenerate
+
+  // A operands leaving the last column and weights below the last row go nowhere.
+  wire unused_exits = &{1'b0, ${EXITS}};
+
+${DESKEW}endmodule
+
+)",
+              {{"R", s(R)},
+               {"C", s(C)},
+               {"C1", s(C + 1)},
+               {"IW", s(IW)},
+               {"AW", s(AW)},
+               {"AE", s(R * IW)},
+               {"BE", s(C * IW)},
+               {"RD", s(C * AW)},
+               {"AH", s(R * (C + 1) * IW)},
+               {"WV", s((R + 1) * C * IW)},
+               {"PV", s((R + 1) * C * AW)},
+               {"PB", s(R * C * AW)},
+               {"SKEW", skew},
+               {"DESKEW", deskew},
+               {"EXITS", exits}});
+}
+
+// ---------------------------------------------------------------------------------------
+// Buffers
+
+std::string input_buffer(const std::string& module, const std::string& what, int depth, int width) {
+  return fill(R"(// ${WHAT} buffer: ${DEPTH} entries of ${WIDTH} bits, written as memory returns data, read
+// synchronously (one cycle), so it can map to block RAM.
+module ${MODULE} (
+  input  wire            clk,
+  input  wire            we,
+  input  wire [${AB}-1:0]   waddr,
+  input  wire [${WIDTH}-1:0]  wdata,
+  input  wire [${AB}-1:0]   raddr,
+  output reg  [${WIDTH}-1:0]  rdata
+);
+  reg [${WIDTH}-1:0] mem [0:${DEPTH}-1];
+
+  always @(posedge clk) begin
+    if (we) mem[waddr] <= wdata;
+    rdata <= mem[raddr];
+  end
+endmodule
+
+)",
+              {{"MODULE", module}, {"WHAT", what}, {"DEPTH", s(depth)}, {"WIDTH", s(width)}, {"AB", s(clog2(depth))}});
+}
+
+std::string accumulation_buffer(const GemmConfig& g) {
+  const int C = g.cols, AW = g.acc_bits;
+  std::string adds;
+  for (int c = 0; c < C; ++c)
+    adds += "  assign sum[" + s(c * AW) + " +: " + s(AW) + "] = old[" + s(c * AW) + " +: " + s(AW) + "] + acc_in[" +
+            s(c * AW) + " +: " + s(AW) + "];\n";
+  return fill(R"(// C buffer: ${DEPTH} rows of ${C} partial sums. Each pass over a K-chunk adds its partial
+// sums into the rows (the first chunk overwrites); write-back reads rows out.
+module gemm_buf_c (
+  input  wire            clk,
+  input  wire            acc_we,
+  input  wire            acc_first,
+  input  wire [${CB}-1:0]   acc_row,
+  input  wire [${RD}-1:0]  acc_in,
+  input  wire [${CB}-1:0]   rd_row,
+  output wire [${RD}-1:0]  rd_data
+);
+  reg  [${RD}-1:0] mem [0:${DEPTH}-1];
+  wire [${RD}-1:0] old = acc_first ? '0 : mem[acc_row];
+  wire [${RD}-1:0] sum;
+${ADDS}
+  always @(posedge clk) begin
+    if (acc_we) mem[acc_row] <= sum;
+  end
+  assign rd_data = mem[rd_row];
+endmodule
+
+)",
+              {{"DEPTH", s(g.c_depth)}, {"C", s(C)}, {"CB", s(clog2(g.c_depth))}, {"RD", s(C * AW)}, {"ADDS", adds}});
+}
+
+// ---------------------------------------------------------------------------------------
+// Controllers
+
+std::string mask_lines(const std::string& mask, const std::string& origin, const std::string& limit, int count) {
+  std::string out;
+  for (int i = 0; i < count; ++i)
+    out += "  assign " + mask + "[" + s(i) + "] = ({1'b0, " + origin + "} + 17'd" + s(i) + ") < {1'b0, " + limit + "};\n";
+  return out;
+}
+
+std::string controller_output_stationary(const GemmConfig& g) {
+  const int R = g.rows, C = g.cols;
+  const int XB = std::max(clog2(g.a_depth), clog2(g.b_depth));
+  return fill(R"(// Controller, output-stationary. For each ${R} x ${C} tile of C: clear the accumulators; for
+// each chunk of up to ${KC} K steps, load the chunk's A and B slices into the buffers
+// (one slice each per cycle, plus one cycle of read latency), then stream them through the
+// array; drain the array and write the tile back one row per cycle. Row r's last product
+// lands r cycles after row 0's, so the write-back of row r, r cycles after row 0's, may
+// start ${DRAIN} cycles after the last operands left the buffers.
+module gemm_ctrl (
+  input  wire        clk,
+  input  wire        rst,
+  input  wire        start,
+  input  wire [15:0] cfg_m,
+  input  wire [15:0] cfg_k,
+  input  wire [15:0] cfg_n,
+  output wire        busy,
+  output wire        done,
+  output wire        a_rd_en,
+  output wire [31:0] a_rd_addr,
+  output wire [31:0] a_rd_stride,
+  output wire        b_rd_en,
+  output wire [31:0] b_rd_addr,
+  output reg         buf_we,
+  output reg  [${XB}-1:0] buf_waddr,
+  output wire [${XB}-1:0] buf_raddr,
+  output wire [${R}-1:0] a_mask,        // rows m0 + r inside M
+  output wire [${C}-1:0] b_mask,        // columns n0 + c inside N
+  output reg         stream_valid,  // buffer outputs are operands this cycle
+  output wire        acc_clear,
+  output wire        c_wr_en,
+  output wire [${RB}-1:0] c_wr_row,
+  output wire [31:0] c_wr_addr
+);
+  localparam [2:0] S_IDLE = 3'd0, S_CLEAR = 3'd1, S_LOAD = 3'd2, S_STREAM = 3'd3,
+                   S_DRAIN = 3'd4, S_WRITE = 3'd5, S_DONE = 3'd6;
+  reg [2:0]  state;
+  reg [15:0] cnt;
+  reg [15:0] m, k, n;      // problem shape, latched at start
+  reg [15:0] m0, n0, k0;   // tile origin and K-chunk start
+
+  wire [16:0] k_left  = {1'b0, k} - {1'b0, k0};
+  wire [15:0] kl      = (k_left > 17'd${KC}) ? 16'd${KC} : k_left[15:0];  // steps in this chunk
+  wire [16:0] m_left  = {1'b0, m} - {1'b0, m0};
+  wire [15:0] ml      = (m_left > 17'd${R}) ? 16'd${R} : m_left[15:0];   // valid rows in this tile
+  wire [16:0] k0_next = {1'b0, k0} + 17'd${KC};
+  wire [16:0] m0_next = {1'b0, m0} + 17'd${R};
+  wire [16:0] n0_next = {1'b0, n0} + 17'd${C};
+  wire [15:0] k_at    = k0 + cnt;
+  wire        empty   = cfg_m == 16'd0 || cfg_k == 16'd0 || cfg_n == 16'd0;
+
+  assign busy        = state != S_IDLE && state != S_DONE;
+  assign done        = state == S_DONE;
+  assign a_rd_en     = state == S_LOAD && cnt < kl;
+  assign a_rd_addr   = {16'd0, m0} * {16'd0, k} + {16'd0, k_at};  // A[m0][k_at], stride K
+  assign a_rd_stride = {16'd0, k};
+  assign b_rd_en     = a_rd_en;
+  assign b_rd_addr   = {16'd0, k_at} * {16'd0, n} + {16'd0, n0};  // B[k_at][n0]
+  assign buf_raddr   = cnt[${XB}-1:0];
+  assign acc_clear   = state == S_CLEAR;
+  assign c_wr_en     = state == S_WRITE;
+  assign c_wr_row    = cnt[${RB}-1:0];
+  assign c_wr_addr   = ({16'd0, m0} + {16'd0, cnt}) * {16'd0, n} + {16'd0, n0};
+${MASKS}
+  always @(posedge clk) begin
+    if (rst) begin
+      buf_we       <= 1'b0;
+      buf_waddr    <= '0;
+      stream_valid <= 1'b0;
+    end else begin
+      buf_we       <= a_rd_en;       // memory data arrives one cycle after the request
+      buf_waddr    <= cnt[${XB}-1:0];
+      stream_valid <= state == S_STREAM;
+    end
+  end
+
+  always @(posedge clk) begin
+    if (rst) begin
+      state <= S_IDLE;
+      cnt   <= '0;
+      m     <= '0;
+      k     <= '0;
+      n     <= '0;
+      m0    <= '0;
+      n0    <= '0;
+      k0    <= '0;
+    end else begin
+      case (state)
+        S_IDLE, S_DONE: if (start) begin
+          m     <= cfg_m;
+          k     <= cfg_k;
+          n     <= cfg_n;
+          m0    <= '0;
+          n0    <= '0;
+          k0    <= '0;
+          cnt   <= '0;
+          state <= empty ? S_DONE : S_CLEAR;
+        end
+        S_CLEAR: state <= S_LOAD;
+        S_LOAD: if (cnt == kl) begin  // kl requests, then one cycle for the last data
+          cnt   <= '0;
+          state <= S_STREAM;
+        end else cnt <= cnt + 16'd1;
+        S_STREAM: if (cnt == kl - 16'd1) begin
+          cnt <= '0;
+          if (k0_next < {1'b0, k}) begin
+            k0    <= k0_next[15:0];
+            state <= S_LOAD;
+          end else state <= S_DRAIN;
+        end else cnt <= cnt + 16'd1;
+        S_DRAIN: if (cnt == 16'd${DRAIN_LAST}) begin
+          cnt   <= '0;
+          state <= S_WRITE;
+        end else cnt <= cnt + 16'd1;
+        S_WRITE: if (cnt == ml - 16'd1) begin
+          cnt   <= '0;
+          k0    <= '0;
+          state <= S_CLEAR;
+          if (n0_next < {1'b0, n}) n0 <= n0_next[15:0];
+          else begin
+            n0 <= '0;
+            if (m0_next < {1'b0, m}) m0 <= m0_next[15:0];
+            else state <= S_DONE;
+          end
+        end else cnt <= cnt + 16'd1;
+        default: state <= S_IDLE;
+      endcase
+    end
+  end
+endmodule
+
+)",
+              {{"R", s(R)},
+               {"C", s(C)},
+               {"KC", s(g.k_chunk())},
+               {"XB", s(XB)},
+               {"RB", s(clog2(R))},
+               {"DRAIN", s(C + g.pipeline)},
+               {"DRAIN_LAST", s(C + g.pipeline - 1)},
+               {"MASKS", mask_lines("a_mask", "m0", "m", R) + mask_lines("b_mask", "n0", "n", C)}});
+}
+
+std::string controller_weight_stationary(const GemmConfig& g) {
+  const int R = g.rows, C = g.cols;
+  const int RCP = R + C + g.pipeline;  // cycles from a buffer read to its row's sums
+  const int AB = clog2(g.a_depth), CB = clog2(g.c_depth);
+  return fill(R"(// Controller, weight-stationary. For each ${C}-column strip of C and each chunk of up to
+// ${MC} rows of A: for each group of ${R} K steps, load the ${R} x ${C} weight tile (shifted
+// into the array) and the chunk's A row slices (in parallel, one cycle of read latency),
+// stream the A slices through the array and add the partial sums into the C buffer; then
+// write the chunk's rows of C back.
+module gemm_ctrl (
+  input  wire        clk,
+  input  wire        rst,
+  input  wire        start,
+  input  wire [15:0] cfg_m,
+  input  wire [15:0] cfg_k,
+  input  wire [15:0] cfg_n,
+  output wire        busy,
+  output wire        done,
+  output wire        a_rd_en,
+  output wire [31:0] a_rd_addr,
+  output wire [31:0] a_rd_stride,
+  output wire        b_rd_en,
+  output wire [31:0] b_rd_addr,
+  output reg         buf_we,
+  output reg  [${AB}-1:0] buf_waddr,
+  output wire [${AB}-1:0] buf_raddr,
+  output wire [${R}-1:0] a_mask,        // K steps k0 + r inside K
+  output wire [${C}-1:0] b_mask,        // columns n0 + c inside N
+  output reg         w_load,        // a weight row arrives this cycle
+  output reg         w_row_ok,      // ... and its K index is inside K
+  output reg         stream_valid,  // buffer outputs are operands this cycle
+  output wire        acc_we,
+  output wire        acc_first,
+  output wire [${CB}-1:0] acc_row,
+  output wire        c_wr_en,
+  output wire [${CB}-1:0] c_wr_row,
+  output wire [31:0] c_wr_addr
+);
+  localparam [2:0] S_IDLE = 3'd0, S_LOAD = 3'd1, S_STREAM = 3'd2, S_WRITE = 3'd3, S_DONE = 3'd4;
+  reg [2:0]  state;
+  reg [15:0] cnt;
+  reg [15:0] m, k, n;      // problem shape, latched at start
+  reg [15:0] m0, n0, k0;   // chunk origin
+
+  wire [16:0] m_left   = {1'b0, m} - {1'b0, m0};
+  wire [15:0] ml       = (m_left > 17'd${MC}) ? 16'd${MC} : m_left[15:0];  // A rows in this chunk
+  wire [15:0] load_len = (ml > 16'd${R}) ? ml : 16'd${R};
+  wire [16:0] k0_next  = {1'b0, k0} + 17'd${R};
+  wire [16:0] m0_next  = {1'b0, m0} + 17'd${MC};
+  wire [16:0] n0_next  = {1'b0, n0} + 17'd${C};
+  wire [31:0] w_k      = {16'd0, k0} + 32'd${R_1} - {16'd0, cnt};  // weight rows bottom-up
+  wire        empty    = cfg_m == 16'd0 || cfg_k == 16'd0 || cfg_n == 16'd0;
+
+  assign busy        = state != S_IDLE && state != S_DONE;
+  assign done        = state == S_DONE;
+  assign a_rd_en     = state == S_LOAD && cnt < ml;
+  assign a_rd_addr   = ({16'd0, m0} + {16'd0, cnt}) * {16'd0, k} + {16'd0, k0};  // A[m0+cnt][k0]
+  assign a_rd_stride = 32'd1;
+  assign b_rd_en     = state == S_LOAD && cnt < 16'd${R};
+  assign b_rd_addr   = w_k * {16'd0, n} + {16'd0, n0};  // B[w_k][n0]
+  assign buf_raddr   = cnt[${AB}-1:0];
+  assign acc_we      = state == S_STREAM && cnt >= 16'd${RCP};
+  assign acc_first   = k0 == 16'd0;
+  assign acc_row     = cnt[${CB}-1:0] - ${CB}'d${RCP_MOD};
+  assign c_wr_en     = state == S_WRITE;
+  assign c_wr_row    = cnt[${CB}-1:0];
+  assign c_wr_addr   = ({16'd0, m0} + {16'd0, cnt}) * {16'd0, n} + {16'd0, n0};
+${MASKS}
+  always @(posedge clk) begin
+    if (rst) begin
+      buf_we       <= 1'b0;
+      buf_waddr    <= '0;
+      w_load       <= 1'b0;
+      w_row_ok     <= 1'b0;
+      stream_valid <= 1'b0;
+    end else begin
+      buf_we       <= a_rd_en;  // memory data arrives one cycle after the request
+      buf_waddr    <= cnt[${AB}-1:0];
+      w_load       <= b_rd_en;
+      w_row_ok     <= w_k < {16'd0, k};
+      stream_valid <= state == S_STREAM && cnt < ml;
+    end
+  end
+
+  always @(posedge clk) begin
+    if (rst) begin
+      state <= S_IDLE;
+      cnt   <= '0;
+      m     <= '0;
+      k     <= '0;
+      n     <= '0;
+      m0    <= '0;
+      n0    <= '0;
+      k0    <= '0;
+    end else begin
+      case (state)
+        S_IDLE, S_DONE: if (start) begin
+          m     <= cfg_m;
+          k     <= cfg_k;
+          n     <= cfg_n;
+          m0    <= '0;
+          n0    <= '0;
+          k0    <= '0;
+          cnt   <= '0;
+          state <= empty ? S_DONE : S_LOAD;
+        end
+        S_LOAD: if (cnt == load_len) begin  // requests, then one cycle for the last data
+          cnt   <= '0;
+          state <= S_STREAM;
+        end else cnt <= cnt + 16'd1;
+        S_STREAM: if (cnt == ml + 16'd${RCP_1}) begin  // ml rows, then ${RCP} cycles to the last sums
+          cnt <= '0;
+          if (k0_next < {1'b0, k}) begin
+            k0    <= k0_next[15:0];
+            state <= S_LOAD;
+          end else state <= S_WRITE;
+        end else cnt <= cnt + 16'd1;
+        S_WRITE: if (cnt == ml - 16'd1) begin
+          cnt   <= '0;
+          k0    <= '0;
+          state <= S_LOAD;
+          if (m0_next < {1'b0, m}) m0 <= m0_next[15:0];
+          else begin
+            m0 <= '0;
+            if (n0_next < {1'b0, n}) n0 <= n0_next[15:0];
+            else state <= S_DONE;
+          end
+        end else cnt <= cnt + 16'd1;
+        default: state <= S_IDLE;
+      endcase
+    end
+  end
+endmodule
+
+)",
+              {{"R", s(R)},
+               {"R_1", s(R - 1)},
+               {"C", s(C)},
+               {"MC", s(g.m_chunk())},
+               {"AB", s(AB)},
+               {"CB", s(CB)},
+               {"RCP", s(RCP)},
+               {"RCP_1", s(RCP - 1)},
+               {"RCP_MOD", s(RCP % (1 << CB))},
+               {"MASKS", mask_lines("a_mask", "k0", "k", R) + mask_lines("b_mask", "n0", "n", C)}});
+}
+
+// ---------------------------------------------------------------------------------------
+// Top level
+
+const char* kTopPorts = R"(  input  wire        clk,
+  input  wire        rst,
+  input  wire        start,      // pulse: latch cfg_* and run one GEMM
+  input  wire [15:0] cfg_m,
+  input  wire [15:0] cfg_k,
+  input  wire [15:0] cfg_n,
+  output wire        busy,
+  output wire        done,       // high from the end of a GEMM until the next start
+  output wire        a_rd_en,    // A memory: ${R} elements at a_rd_addr + i * a_rd_stride,
+  output wire [31:0] a_rd_addr,  //   returned on a_rd_data one cycle later
+  output wire [31:0] a_rd_stride,
+  input  wire [${AE}-1:0] a_rd_data,
+  output wire        b_rd_en,    // B memory: ${C} consecutive elements at b_rd_addr
+  output wire [31:0] b_rd_addr,
+  input  wire [${BE}-1:0] b_rd_data,
+  output wire        c_wr_en,    // C memory: element i to c_wr_addr + i where c_wr_mask[i]
+  output wire [31:0] c_wr_addr,
+  output wire [${C}-1:0] c_wr_mask,
+  output wire [${RD}-1:0] c_wr_data
+)";
+
+std::string top_output_stationary(const GemmConfig& g) {
+  const int R = g.rows, C = g.cols, IW = g.in_bits;
+  const int AB = clog2(g.a_depth), BB = clog2(g.b_depth);
+  return fill(std::string(R"(// gemm-int8 accelerator, output-stationary, ${R} x ${C} array, ${IW}-bit operands,
+// ${AW}-bit accumulators. Generated by chipgym; same parameters, same bytes.
+module gemm_top (
+)") + kTopPorts + R"(
+);
+  wire             buf_we, stream_valid, acc_clear;
+  wire [${XB}-1:0]    buf_waddr, buf_raddr;
+  wire [${R}-1:0]     a_mask;
+  wire [${C}-1:0]     b_mask;
+  wire [${RB}-1:0]     c_wr_row;
+  wire [${AE}-1:0]    a_buf_out;
+  wire [${BE}-1:0]    b_buf_out;
+
+  gemm_ctrl u_ctrl (
+    .clk(clk), .rst(rst), .start(start), .cfg_m(cfg_m), .cfg_k(cfg_k), .cfg_n(cfg_n),
+    .busy(busy), .done(done),
+    .a_rd_en(a_rd_en), .a_rd_addr(a_rd_addr), .a_rd_stride(a_rd_stride),
+    .b_rd_en(b_rd_en), .b_rd_addr(b_rd_addr),
+    .buf_we(buf_we), .buf_waddr(buf_waddr), .buf_raddr(buf_raddr),
+    .a_mask(a_mask), .b_mask(b_mask), .stream_valid(stream_valid), .acc_clear(acc_clear),
+    .c_wr_en(c_wr_en), .c_wr_row(c_wr_row), .c_wr_addr(c_wr_addr)
+  );
+
+  // Elements outside the matrices are zeroed as they enter the buffers.
+  gemm_buf_a u_buf_a (
+    .clk(clk), .we(buf_we), .waddr(buf_waddr[${AB}-1:0]), .wdata(a_rd_data & ${A_KEEP}),
+    .raddr(buf_raddr[${AB}-1:0]), .rdata(a_buf_out)
+  );
+  gemm_buf_b u_buf_b (
+    .clk(clk), .we(buf_we), .waddr(buf_waddr[${BB}-1:0]), .wdata(b_rd_data & ${B_KEEP}),
+    .raddr(buf_raddr[${BB}-1:0]), .rdata(b_buf_out)
+  );
+
+  gemm_array u_array (
+    .clk(clk), .rst(rst), .clear(acc_clear),
+    .a_edge(stream_valid ? a_buf_out : ${AE}'d0),
+    .b_edge(stream_valid ? b_buf_out : ${BE}'d0),
+    .rd_row(c_wr_row), .rd_data(c_wr_data)
+  );
+
+  assign c_wr_mask = b_mask;
+endmodule
+)",
+              {{"R", s(R)},
+               {"C", s(C)},
+               {"IW", s(IW)},
+               {"AW", s(g.acc_bits)},
+               {"AE", s(R * IW)},
+               {"BE", s(C * IW)},
+               {"RD", s(C * g.acc_bits)},
+               {"XB", s(std::max(AB, BB))},
+               {"AB", s(AB)},
+               {"BB", s(BB)},
+               {"RB", s(clog2(R))},
+               {"A_KEEP", element_keep("a_mask", R, IW)},
+               {"B_KEEP", element_keep("b_mask", C, IW)}});
+}
+
+std::string top_weight_stationary(const GemmConfig& g) {
+  const int R = g.rows, C = g.cols, IW = g.in_bits;
+  const int AB = clog2(g.a_depth), CB = clog2(g.c_depth);
+  return fill(std::string(R"(// gemm-int8 accelerator, weight-stationary, ${R} x ${C} array, ${IW}-bit operands,
+// ${AW}-bit accumulators. Generated by chipgym; same parameters, same bytes.
+module gemm_top (
+)") + kTopPorts + R"(
+);
+  wire             buf_we, stream_valid, w_load, w_row_ok, acc_we, acc_first;
+  wire [${AB}-1:0]    buf_waddr, buf_raddr;
+  wire [${R}-1:0]     a_mask;
+  wire [${C}-1:0]     b_mask;
+  wire [${CB}-1:0]    acc_row, c_wr_row;
+  wire [${AE}-1:0]    a_buf_out;
+  wire [${RD}-1:0]   out_row;
+
+  gemm_ctrl u_ctrl (
+    .clk(clk), .rst(rst), .start(start), .cfg_m(cfg_m), .cfg_k(cfg_k), .cfg_n(cfg_n),
+    .busy(busy), .done(done),
+    .a_rd_en(a_rd_en), .a_rd_addr(a_rd_addr), .a_rd_stride(a_rd_stride),
+    .b_rd_en(b_rd_en), .b_rd_addr(b_rd_addr),
+    .buf_we(buf_we), .buf_waddr(buf_waddr), .buf_raddr(buf_raddr),
+    .a_mask(a_mask), .b_mask(b_mask), .w_load(w_load), .w_row_ok(w_row_ok),
+    .stream_valid(stream_valid), .acc_we(acc_we), .acc_first(acc_first), .acc_row(acc_row),
+    .c_wr_en(c_wr_en), .c_wr_row(c_wr_row), .c_wr_addr(c_wr_addr)
+  );
+
+  // Elements outside the matrices are zeroed as they enter the buffer and the array.
+  gemm_buf_a u_buf_a (
+    .clk(clk), .we(buf_we), .waddr(buf_waddr), .wdata(a_rd_data & ${A_KEEP}),
+    .raddr(buf_raddr), .rdata(a_buf_out)
+  );
+
+  gemm_array u_array (
+    .clk(clk), .rst(rst), .w_load(w_load),
+    .w_edge(w_row_ok ? (b_rd_data & ${B_KEEP}) : ${BE}'d0),
+    .a_edge(stream_valid ? a_buf_out : ${AE}'d0),
+    .out_row(out_row)
+  );
+
+  gemm_buf_c u_buf_c (
+    .clk(clk), .acc_we(acc_we), .acc_first(acc_first), .acc_row(acc_row), .acc_in(out_row),
+    .rd_row(c_wr_row), .rd_data(c_wr_data)
+  );
+
+  assign c_wr_mask = b_mask;
+endmodule
+)",
+              {{"R", s(R)},
+               {"C", s(C)},
+               {"IW", s(IW)},
+               {"AW", s(g.acc_bits)},
+               {"AE", s(R * IW)},
+               {"BE", s(C * IW)},
+               {"RD", s(C * g.acc_bits)},
+               {"AB", s(AB)},
+               {"CB", s(CB)},
+               {"A_KEEP", element_keep("a_mask", R, IW)},
+               {"B_KEEP", element_keep("b_mask", C, IW)}});
+}
+
+// ---------------------------------------------------------------------------------------
+// Stimulus data
+
+std::int64_t sign_extend(std::uint64_t v, int bits) {
+  if (bits >= 64) return static_cast<std::int64_t>(v);
+  std::uint64_t m = 1ULL << (bits - 1);
+  v &= (1ULL << bits) - 1;
+  return static_cast<std::int64_t>((v ^ m) - m);
+}
+
+void fill_pattern(const std::string& pattern, int rows, int cols, int bits, bool is_b, std::mt19937_64& rng,
+                  std::vector<std::int64_t>& out) {
+  const std::int64_t lo = -(1LL << (bits - 1)), hi = (1LL << (bits - 1)) - 1;
+  out.assign(static_cast<std::size_t>(rows) * cols, 0);
+  std::uniform_int_distribution<std::int64_t> dist(lo, hi);
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      std::int64_t& v = out[static_cast<std::size_t>(r) * cols + c];
+      if (pattern == "random") v = dist(rng);
+      else if (pattern == "min") v = lo;
+      else if (pattern == "max") v = hi;
+      else if (pattern == "zero") v = 0;
+      else if (pattern == "identity") v = is_b ? (r == c ? 1 : 0) : dist(rng);
+      else if (pattern == "minmax") v = is_b ? hi : lo;
+      else throw ParamError("unknown data pattern '" + pattern + "'; known: random, min, max, zero, identity, minmax");
+    }
+}
+
+std::vector<std::string> gemm_patterns(const json& workload) {
+  std::vector<std::string> out;
+  if (workload.contains("patterns")) {
+    for (const auto& p : workload.at("patterns")) out.push_back(p.get<std::string>());
+  } else {
+    out.push_back("random");
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+
+class GemmFamily final : public Family {
+ public:
+  GemmFamily() {
+    space_.add(Param::int_range("rows", 1, 32, 4, "processing-element rows of the systolic array"))
+        .add(Param::int_range("cols", 1, 32, 4, "processing-element columns of the systolic array"))
+        .add(Param::int_choice("in_bits", {4, 8, 16}, 8, "signed operand width of A and B"))
+        .add(Param::int_range("acc_bits", 8, 64, 32,
+                              "accumulator width; sums wrap modulo 2^acc_bits, exact while "
+                              "K <= (2^(acc_bits-1)-1) / 2^(2*in_bits-2)"))
+        .add(Param::choice("dataflow", {"os", "ws"}, "os", "os: output-stationary, ws: weight-stationary"))
+        .add(Param::pow2("a_depth", 1, 256, 16,
+                         "A buffer entries (os: K steps per load, with b_depth; ws: A rows per pass, with c_depth)"))
+        .add(Param::pow2("b_depth", 1, 256, 16, "B buffer entries (os only; ws streams weights into the array)"))
+        .add(Param::pow2("c_depth", 1, 256, 16, "C accumulation buffer rows (ws only; os accumulates in the PEs)"))
+        .add(Param::int_range("pipeline", 0, 1, 0, "1 adds a register after each multiplier"))
+        .require("acc_bits >= 2 * in_bits (the accumulator must hold one full product)",
+                 [](const Params& p) { return p.integer("acc_bits") >= 2 * p.integer("in_bits"); });
+  }
+
+  std::string name() const override { return "gemm"; }
+  int version() const override { return 1; }
+  std::string description() const override {
+    return "systolic-array GEMM accelerator (output- or weight-stationary) with buffers and a tiling controller";
+  }
+  const ParamSpace& space() const override { return space_; }
+
+  Rtl emit(const Params& p) const override {
+    space_.validate(p);
+    GemmConfig g = GemmConfig::from(p);
+    Rtl rtl;
+    rtl.top = "gemm_top";
+    // One file per module, named after it (the convention verilator -Wall checks).
+    std::vector<std::pair<std::string, std::string>> modules;
+    if (g.weight_stationary) {
+      modules = {{"gemm_pe", pe_weight_stationary(g)},
+                 {"gemm_array", array_weight_stationary(g)},
+                 {"gemm_buf_a", input_buffer("gemm_buf_a", "A", g.a_depth, g.rows * g.in_bits)},
+                 {"gemm_buf_c", accumulation_buffer(g)},
+                 {"gemm_ctrl", controller_weight_stationary(g)},
+                 {"gemm_top", top_weight_stationary(g)}};
+    } else {
+      modules = {{"gemm_pe", pe_output_stationary(g)},
+                 {"gemm_array", array_output_stationary(g)},
+                 {"gemm_buf_a", input_buffer("gemm_buf_a", "A", g.a_depth, g.rows * g.in_bits)},
+                 {"gemm_buf_b", input_buffer("gemm_buf_b", "B", g.b_depth, g.cols * g.in_bits)},
+                 {"gemm_ctrl", controller_output_stationary(g)},
+                 {"gemm_top", top_output_stationary(g)}};
+    }
+    const std::string header =
+        "// Generated by chipgym gemm v" + std::to_string(version()) + ": " + p.to_assignments() + "\n`default_nettype none\n\n";
+    for (auto& [module, text] : modules) {
+      while (!text.empty() && text.back() == '\n') text.pop_back();
+      rtl.files[module + ".v"] = header + text + "\n\n`default_nettype wire\n";
+      rtl.modules.push_back(module);
+    }
+    rtl.interface = {{"protocol", "gemm-mem-v1"},
+                     {"rows", g.rows},
+                     {"cols", g.cols},
+                     {"in_bits", g.in_bits},
+                     {"acc_bits", g.acc_bits},
+                     {"read_latency", 1},
+                     {"layout", "row-major A (MxK), B (KxN), C (MxN)"}};
+    return rtl;
+  }
+
+  std::string harness_cpp() const override { return gemm_harness_source(); }
+
+  Stimulus stimulus(const Params& p, const json& workload) const override {
+    GemmConfig g = GemmConfig::from(p);
+    auto shapes = gemm_shapes(workload);
+    auto patterns = gemm_patterns(workload);
+    std::uint64_t seed = workload.value("seed", 1ULL);
+    std::mt19937_64 rng(seed);
+    std::ostringstream in;
+    json expected = json::array();
+    std::size_t problems = shapes.size() * patterns.size();
+    in << "chipgym-gemm 1\n" << g.rows << ' ' << g.cols << ' ' << g.in_bits << ' ' << g.acc_bits << '\n' << problems << '\n';
+    for (const auto& sh : shapes)
+      for (const auto& pattern : patterns) {
+        std::vector<std::int64_t> a, b;
+        fill_pattern(pattern, sh.m, sh.k, g.in_bits, false, rng, a);
+        fill_pattern(pattern, sh.k, sh.n, g.in_bits, true, rng, b);
+        long long limit = 4 * gemm_model_cycles(g, sh) + 1000;
+        in << sh.m << ' ' << sh.k << ' ' << sh.n << ' ' << limit << '\n';
+        for (auto v : a) in << v << ' ';
+        in << '\n';
+        for (auto v : b) in << v << ' ';
+        in << '\n';
+        expected.push_back({{"shape", {sh.m, sh.k, sh.n}}, {"pattern", pattern},
+                            {"c", gemm_reference(a, b, sh.m, sh.k, sh.n, g.acc_bits)}});
+      }
+    return {in.str(), expected};
+  }
+
+  SimCheck check(const Params&, const Stimulus& stim, const std::string& output) const override {
+    SimCheck out;
+    std::istringstream in(output);
+    std::string word;
+    for (std::size_t i = 0; i < stim.expected.size(); ++i) {
+      const json& e = stim.expected[i];
+      std::size_t index = 0;
+      long long cycles = 0;
+      std::string status, w1, w2;
+      if (!(in >> word >> index >> w1 >> cycles >> w2 >> status) || word != "problem" || index != i) {
+        out.error = "harness output ended early or is malformed at problem " + std::to_string(i);
+        return out;
+      }
+      out.cycles += cycles;
+      out.cycles_per_problem.push_back(cycles);
+      if (status != "ok") {
+        out.error = "problem " + std::to_string(i) + " (" + e["shape"].dump() + "): " + status;
+        return out;
+      }
+      const auto& c = e.at("c");
+      int n = e["shape"][2].get<int>();
+      for (std::size_t j = 0; j < c.size(); ++j) {
+        std::string got;
+        if (!(in >> got)) {
+          out.error = "harness output ended inside problem " + std::to_string(i);
+          return out;
+        }
+        ++out.checked;
+        std::string want = std::to_string(c[j].get<std::int64_t>());
+        if (got != want) {
+          if (out.mismatches == 0) {
+            out.first_mismatch = "problem " + std::to_string(i) + " " + e["pattern"].get<std::string>() + " " +
+                                 e["shape"].dump() + ": C[" + std::to_string(j / n) + "][" + std::to_string(j % n) +
+                                 "] expected " + want + ", got " + (got == "x" ? "nothing (never written)" : got);
+          }
+          ++out.mismatches;
+        }
+      }
+    }
+    out.correct = out.mismatches == 0 && out.error.empty();
+    return out;
+  }
+
+  long long model_cycles(const Params& p, const json& workload) const override {
+    GemmConfig g = GemmConfig::from(p);
+    long long total = 0;
+    auto patterns = gemm_patterns(workload).size();
+    for (const auto& sh : gemm_shapes(workload)) total += gemm_model_cycles(g, sh) * static_cast<long long>(patterns);
+    return total;
+  }
+
+  json derived(const Params& p, const json& workload) const override {
+    GemmConfig g = GemmConfig::from(p);
+    long long macs = 0;
+    auto patterns = static_cast<long long>(gemm_patterns(workload).size());
+    for (const auto& sh : gemm_shapes(workload)) macs += static_cast<long long>(sh.m) * sh.k * sh.n * patterns;
+    return {{"macs", macs}, {"peak_macs_per_cycle", g.rows * g.cols}, {"max_exact_k", g.max_exact_k()}};
+  }
+
+ private:
+  ParamSpace space_;
+};
+
+}  // namespace
+
+GemmConfig GemmConfig::from(const Params& p) {
+  GemmConfig g;
+  g.rows = static_cast<int>(p.integer("rows"));
+  g.cols = static_cast<int>(p.integer("cols"));
+  g.in_bits = static_cast<int>(p.integer("in_bits"));
+  g.acc_bits = static_cast<int>(p.integer("acc_bits"));
+  g.weight_stationary = p.symbol("dataflow") == "ws";
+  g.a_depth = static_cast<int>(p.integer("a_depth"));
+  g.b_depth = static_cast<int>(p.integer("b_depth"));
+  g.c_depth = static_cast<int>(p.integer("c_depth"));
+  g.pipeline = static_cast<int>(p.integer("pipeline"));
+  return g;
+}
+
+long long GemmConfig::max_exact_k() const {
+  // |sum| <= K * 2^(2*in_bits-2) must fit in a signed acc_bits value.
+  int shift = acc_bits - 1 - (2 * in_bits - 2);
+  if (shift >= 62) return (1LL << 62);
+  return ((1LL << (acc_bits - 1)) - 1) >> (2 * in_bits - 2);
+}
+
+std::vector<GemmShape> gemm_shapes(const json& workload) {
+  if (!workload.is_object() || !workload.contains("shapes") || !workload["shapes"].is_array())
+    throw ParamError("gemm workload needs \"shapes\": [[M, K, N], ...]");
+  std::vector<GemmShape> out;
+  for (const auto& s : workload["shapes"]) {
+    if (!s.is_array() || s.size() != 3 || !s[0].is_number_integer() || !s[1].is_number_integer() ||
+        !s[2].is_number_integer())
+      throw ParamError("gemm workload shape " + s.dump() + " is not [M, K, N]");
+    GemmShape sh{s[0].get<int>(), s[1].get<int>(), s[2].get<int>()};
+    if (sh.m < 1 || sh.k < 1 || sh.n < 1 || sh.m > 4096 || sh.k > 4096 || sh.n > 4096)
+      throw ParamError("gemm workload shape " + s.dump() + ": M, K and N must be in 1..4096");
+    out.push_back(sh);
+  }
+  if (out.empty()) throw ParamError("gemm workload has no shapes");
+  return out;
+}
+
+std::vector<std::int64_t> gemm_reference(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b,
+                                         int m, int k, int n, int acc_bits) {
+  std::vector<std::int64_t> c(static_cast<std::size_t>(m) * n);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      std::uint64_t sum = 0;  // unsigned: wraps modulo 2^64, then modulo 2^acc_bits below
+      for (int x = 0; x < k; ++x)
+        sum += static_cast<std::uint64_t>(a[static_cast<std::size_t>(i) * k + x] * b[static_cast<std::size_t>(x) * n + j]);
+      c[static_cast<std::size_t>(i) * n + j] = sign_extend(sum, acc_bits);
+    }
+  return c;
+}
+
+long long gemm_model_cycles(const GemmConfig& g, const GemmShape& sh) {
+  auto ceil_div = [](long long a, long long b) { return (a + b - 1) / b; };
+  const long long R = g.rows, C = g.cols, P = g.pipeline, M = sh.m, K = sh.k, N = sh.n;
+  if (M == 0 || K == 0 || N == 0) return 0;
+  const long long n_tiles = ceil_div(N, C);
+  if (!g.weight_stationary) {
+    // Per tile: clear (1) + per chunk load (kl + 1) and stream (kl) + drain (C + P)
+    // + write-back of the tile's valid rows.
+    const long long m_tiles = ceil_div(M, R), chunks = ceil_div(K, g.k_chunk());
+    return m_tiles * n_tiles * (2 * K + chunks + C + P + 1) + n_tiles * M;
+  }
+  // Per column strip and A-row chunk of ml rows: per group of R K steps, load (max(R, ml) + 1)
+  // and stream (ml + R + C + P); then write-back (ml).
+  const long long k_groups = ceil_div(K, R), mc = g.m_chunk();
+  long long per_strip = 0;
+  for (long long m0 = 0; m0 < M; m0 += mc) {
+    long long ml = std::min(mc, M - m0);
+    per_strip += k_groups * (std::max(R, ml) + 1 + ml + R + C + P) + ml;
+  }
+  return n_tiles * per_strip;
+}
+
+const Family& gemm_family() {
+  static const GemmFamily family;
+  return family;
+}
+
+}  // namespace chipgym::hdl

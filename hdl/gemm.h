@@ -1,0 +1,55 @@
+// The gemm-int8 family: a systolic-array GEMM accelerator with its own controller, which
+// computes C = A x B for any M x K x N problem (shapes need not divide the array).
+//
+// Interface (both dataflows): the accelerator reads A (M x K, row-major) and B (K x N,
+// row-major) from two memories with one-cycle read latency and writes C (M x N, row-major)
+// through a masked write port. A read returns `rows` consecutive elements spaced by
+// a_rd_stride (A column or row slices), a B read `cols` consecutive elements; elements past
+// the matrix are whatever the memory holds, and the accelerator masks them itself.
+//
+// Arithmetic: signed in_bits operands, products sign-extended to acc_bits, and sums that wrap
+// modulo 2^acc_bits (two's complement). Results are exact while K <= max_exact_k() =
+// floor((2^(acc_bits-1) - 1) / 2^(2*in_bits-2)); beyond that they wrap, and the golden model
+// wraps the same way.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "hdl/family.h"
+
+namespace chipgym::hdl {
+
+struct GemmConfig {
+  int rows = 4, cols = 4, in_bits = 8, acc_bits = 32;
+  bool weight_stationary = false;
+  int a_depth = 16, b_depth = 16, c_depth = 16;
+  int pipeline = 0;
+
+  static GemmConfig from(const Params& p);
+  // Output-stationary: K steps held per buffer load. Weight-stationary: A rows per pass.
+  int k_chunk() const { return a_depth < b_depth ? a_depth : b_depth; }
+  int m_chunk() const { return a_depth < c_depth ? a_depth : c_depth; }
+  long long max_exact_k() const;
+};
+
+struct GemmShape {
+  int m = 0, k = 0, n = 0;
+};
+
+// Workload JSON: {"shapes": [[M,K,N], ...], "patterns": ["random", ...], "seed": S}.
+// Patterns: random, min, max, zero, identity, minmax (A at minimum, B at maximum).
+std::vector<GemmShape> gemm_shapes(const json& workload);
+
+// Integer GEMM reference: row-major A (m x k) and B (k x n), result wrapped to acc_bits.
+std::vector<std::int64_t> gemm_reference(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b,
+                                         int m, int k, int n, int acc_bits);
+
+// Cycles from the start pulse until `done`, for one problem.
+long long gemm_model_cycles(const GemmConfig& cfg, const GemmShape& shape);
+
+const Family& gemm_family();
+
+// Verilator testbench source for the family (hdl/gemm_harness.cpp).
+const char* gemm_harness_source();
+
+}  // namespace chipgym::hdl
