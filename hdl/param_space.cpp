@@ -192,8 +192,10 @@ Params ParamSpace::with(const Params& base, const std::string& name, const std::
   return out;
 }
 
-Params ParamSpace::parse_assignments(const std::string& text) const {
-  Params out = defaults();
+Params ParamSpace::parse_assignments(const std::string& text) const { return apply_assignments(defaults(), text); }
+
+Params ParamSpace::apply_assignments(const Params& base, const std::string& text) const {
+  Params out = base;
   std::string item;
   std::istringstream in(text);
   std::map<std::string, int> seen;

@@ -66,6 +66,8 @@ class ParamSpace {
   Params defaults() const;
   // Parses "rows=8,cols=8,dataflow=ws" over the defaults, then validates. Throws ParamError.
   Params parse_assignments(const std::string& text) const;
+  // The same over `base` instead of the defaults.
+  Params apply_assignments(const Params& base, const std::string& text) const;
   Params with(const Params& base, const std::string& name, const std::string& value_text) const;
   Params from_json(const json& j) const;  // missing names take defaults; unknown names throw
   void validate(const Params& p) const;   // throws ParamError naming the parameter or constraint

@@ -1,0 +1,222 @@
+// chipgym: the command line, a thin front over hdl/, evaluators/ and env/.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "env/task.h"
+#include "evaluators/pipeline.h"
+
+namespace {
+
+using chipgym::evaluators::Cache;
+using chipgym::evaluators::CacheError;
+using chipgym::evaluators::EvalOptions;
+using chipgym::evaluators::Metrics;
+using chipgym::evaluators::Pipeline;
+using json = nlohmann::json;
+
+// Exit codes: 0 success, 1 the design failed (tool error or wrong results), 2 bad input.
+constexpr int kDesignFailed = 1;
+constexpr int kBadInput = 2;
+
+std::string with_commas(long long v) {
+  std::string s = std::to_string(v < 0 ? -v : v), out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i && (s.size() - i) % 3 == 0) out += ',';
+    out += s[i];
+  }
+  return (v < 0 ? "-" : "") + out;
+}
+
+void print_tasks(bool as_json) {
+  if (as_json) {
+    json all = json::array();
+    for (const auto& t : chipgym::env::tasks()) {
+      json j = t.to_json();
+      j["space"] = t.design_family().space().to_json();
+      all.push_back(j);
+    }
+    std::cout << all.dump(2) << "\n";
+    return;
+  }
+  for (const auto& t : chipgym::env::tasks()) {
+    const auto& f = t.design_family();
+    std::cout << t.name << "  (family " << f.name() << " v" << f.version() << ")\n"
+              << "  " << t.description << "\n"
+              << "  objective: " << t.objective << "\n"
+              << "  budget:    " << t.budget.dump() << "\n"
+              << "  workload:  " << t.workload.dump() << "\n"
+              << "  parameters (" << std::setprecision(3) << f.space().size() << " combinations before constraints):\n";
+    for (const auto& p : f.space().params())
+      std::cout << "    " << std::left << std::setw(10) << p.name << std::setw(30) << p.describe_domain()
+                << "default " << std::setw(5) << chipgym::hdl::to_string(p.default_value) << " " << p.help << "\n";
+    for (const auto& c : f.space().constraints()) std::cout << "    constraint: " << c.description << "\n";
+  }
+}
+
+void print_metrics(const chipgym::env::Task& task, const chipgym::hdl::Params& params, const Metrics& m,
+                   const json& score) {
+  std::cout << task.name << "  " << params.to_assignments() << "\n";
+  auto row = [](const std::string& name, const std::string& value) {
+    std::cout << "  " << std::left << std::setw(14) << name << value << "\n";
+  };
+  if (m.error) row("error", "[" + m.error->category + "] " + m.error->message);
+  if (m.fidelity == "rtl" && m.stages.contains("simulate")) {
+    row("correct", m.correct ? "yes, " + with_commas(m.checked) + " outputs bit-exact against the integer GEMM"
+                             : "NO, " + with_commas(m.mismatches) + " of " + with_commas(m.checked) + " outputs differ");
+    if (!m.first_mismatch.empty()) row("first diff", m.first_mismatch);
+  }
+  if (m.cycles > 0) {
+    row("cycles", with_commas(m.cycles) + (m.fidelity == "rtl" ? " (RTL simulation; cycle model " : " (cycle model") +
+                      (m.fidelity == "rtl" ? with_commas(m.cycles_model) + ")" : ")"));
+  } else {
+    row("cycles model", with_commas(m.cycles_model));
+  }
+  if (score.contains("macs_per_cycle")) {
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(2) << score["macs_per_cycle"].get<double>() << " MACs/cycle, "
+       << std::setprecision(1) << 100 * score["utilization"].get<double>() << "% of peak";
+    row("throughput", os.str());
+  }
+  if (m.stages.contains("synthesize")) {
+    row("cells", with_commas(m.cells) + " generic gates and flip-flops (" +
+                     (m.stages["synthesize"].value("flatten", false) ? "flattened" : "per module, over the hierarchy") + ")");
+    row("area", with_commas(m.transistors) + " transistors (Yosys CMOS estimate)");
+    row("logic depth", std::to_string(m.depth) + " gates");
+    row("iCE40", with_commas(m.luts) + " LUT4, " + with_commas(m.ffs) + " FF, " + with_commas(m.dsps) + " DSP, " +
+                     with_commas(m.brams) + " BRAM, " + with_commas(m.carries) + " carry");
+  }
+  if (score.contains("objective")) {
+    std::ostringstream os;
+    os << std::setprecision(4) << score["objective"].get<double>() << " MACs/cycle per million transistors"
+       << (score.value("within_budget", true) ? "" : " (over the area budget)");
+    row("objective", os.str());
+  }
+  std::ostringstream t;
+  t << std::fixed << std::setprecision(3) << m.seconds << " s" << (m.cache_hit ? " (cache hit)" : "");
+  row("time", t.str());
+}
+
+struct CommonOptions {
+  std::string cache_dir;
+  bool no_cache = false;
+};
+
+std::shared_ptr<Cache> open_cache(const CommonOptions& c) {
+  if (c.no_cache) return nullptr;
+  auto file = c.cache_dir.empty() ? Cache::default_file() : std::filesystem::path(c.cache_dir) / "cache.sqlite";
+  auto cache = std::make_shared<Cache>(file);
+  if (!cache->warning().empty()) std::cerr << "warning: " << cache->warning() << "\n";
+  return cache;
+}
+
+int run_eval(const std::string& task_name, const std::string& assignments, const std::string& params_file,
+             const EvalOptions& options, const CommonOptions& common, bool as_json) {
+  const auto& task = chipgym::env::task(task_name);
+  const auto& family = task.design_family();
+  chipgym::hdl::Params params;
+  if (!params_file.empty()) {
+    std::ifstream in(params_file);
+    if (!in) throw chipgym::hdl::ParamError("cannot read parameter file " + params_file);
+    json j;
+    try {
+      j = json::parse(in);
+    } catch (const json::parse_error& e) {
+      throw chipgym::hdl::ParamError("parameter file " + params_file + " is not valid JSON: " + e.what());
+    }
+    params = family.space().apply_assignments(family.space().from_json(j), assignments);
+  } else {
+    params = family.space().parse_assignments(assignments);
+  }
+  EvalOptions o = options;
+  if (o.fidelity.empty()) o.fidelity = task.fidelity;
+  auto cache = open_cache(common);
+  Pipeline pipeline(cache);
+  if (!as_json && isatty(STDERR_FILENO))
+    std::cerr << "evaluating " << params.to_assignments() << " (" << o.fidelity << ") ...\r" << std::flush;
+  Metrics m = pipeline.evaluate(family, params, task.workload, o);
+  if (!as_json && isatty(STDERR_FILENO)) std::cerr << std::string(100, ' ') << "\r" << std::flush;
+  json score = task.score(m);
+  if (as_json) {
+    json j = m.to_json();
+    j["task"] = task.name;
+    j["params"] = params.to_json();
+    j["score"] = score;
+    std::cout << j.dump(2) << "\n";
+  } else {
+    print_metrics(task, params, m, score);
+  }
+  if (m.error && m.error->category == "input") return kBadInput;
+  return m.ok() && (o.fidelity != "rtl" || m.correct) ? 0 : kDesignFailed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"chipgym: agents design hardware, scored by real EDA tools (Yosys, Verilator)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "chipgym 0.1.0");
+  bool as_json = false;
+  CommonOptions common;
+
+  auto* tasks_cmd = app.add_subcommand("tasks", "list benchmark tasks, their parameter spaces and objectives");
+  tasks_cmd->add_flag("--json", as_json, "print JSON instead of text");
+
+  auto* eval_cmd = app.add_subcommand("eval", "evaluate one design: generate, lint, simulate against golden, synthesize");
+  std::string task_name = "gemm-int8", assignments, params_file, inject;
+  EvalOptions options;
+  options.fidelity.clear();
+  eval_cmd->add_option("--task", task_name, "benchmark task (see `chipgym tasks`)")->capture_default_str();
+  eval_cmd->add_option("--set", assignments, "parameters as name=value,... (e.g. rows=8,cols=8,dataflow=ws); others take defaults");
+  eval_cmd->add_option("--params", params_file, "parameters from a JSON file {\"rows\": 8, ...}; --set overrides");
+  eval_cmd->add_flag("--json", as_json, "print all metrics as JSON");
+  eval_cmd->add_option("--fidelity", options.fidelity, "model (cycle model), synth (+ Yosys) or rtl (+ lint, Verilator simulation); default: the task's")
+      ->check(CLI::IsMember({"model", "synth", "rtl"}));
+  eval_cmd->add_flag("--flatten", options.flatten, "synthesize the flattened design (slow on large arrays) instead of each module once");
+  bool no_fpga = false;
+  eval_cmd->add_flag("--no-fpga", no_fpga, "skip the iCE40 synthesis (LUT/FF/DSP/BRAM counts)");
+  eval_cmd->add_option("--timeout", options.tool_timeout, "wall-clock seconds allowed to each tool run")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  eval_cmd->add_option("--cache-dir", common.cache_dir, "cache directory (default: $CHIPGYM_CACHE, else ~/.cache/chipgym)");
+  eval_cmd->add_flag("--no-cache", common.no_cache, "neither read nor write the evaluation cache");
+  eval_cmd->add_option("--inject-verilog", inject, "test hook: FILE.v=PATH replaces one generated file with PATH's text")
+      ->group("");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    if (tasks_cmd->parsed()) {
+      print_tasks(as_json);
+      return 0;
+    }
+    if (eval_cmd->parsed()) {
+      options.fpga = !no_fpga;
+      if (!inject.empty()) {
+        auto eq = inject.find('=');
+        if (eq == std::string::npos) throw chipgym::hdl::ParamError("--inject-verilog expects FILE.v=PATH");
+        std::ifstream in(inject.substr(eq + 1));
+        if (!in) throw chipgym::hdl::ParamError("cannot read " + inject.substr(eq + 1));
+        std::stringstream text;
+        text << in.rdbuf();
+        options.inject = std::make_pair(inject.substr(0, eq), text.str());
+      }
+      return run_eval(task_name, assignments, params_file, options, common, as_json);
+    }
+  } catch (const chipgym::hdl::ParamError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kBadInput;
+  } catch (const CacheError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kBadInput;
+  }
+  return 0;
+}

@@ -1,0 +1,72 @@
+#include "env/task.h"
+
+namespace chipgym::env {
+
+json Task::to_json() const {
+  return {{"name", name},         {"family", family},       {"description", description}, {"workload", workload},
+          {"objective", objective}, {"budget", budget},     {"fidelity", fidelity}};
+}
+
+Task Task::from_json(const json& j) {
+  for (const char* field : {"name", "family", "workload"})
+    if (!j.contains(field)) throw hdl::ParamError(std::string("task JSON lacks the field '") + field + "'");
+  Task t;
+  t.name = j.at("name").get<std::string>();
+  t.family = j.at("family").get<std::string>();
+  t.description = j.value("description", std::string());
+  t.workload = j.at("workload");
+  t.objective = j.value("objective", std::string());
+  t.budget = j.value("budget", json::object());
+  t.fidelity = j.value("fidelity", std::string("rtl"));
+  return t;
+}
+
+json Task::score(const evaluators::Metrics& m) const {
+  // gemm-int8: MACs per cycle per million transistors, zero when incorrect, failed or over
+  // the area budget. (Issue 3 turns this into documented rewards and penalties.)
+  json out = json::object();
+  if (!m.derived.contains("macs") || m.cycles <= 0) return out;
+  const double macs_per_cycle = m.derived["macs"].get<double>() / static_cast<double>(m.cycles);
+  out["macs_per_cycle"] = macs_per_cycle;
+  out["utilization"] = macs_per_cycle / m.derived.value("peak_macs_per_cycle", 1.0);
+  if (m.transistors > 0) {
+    const double per_area = macs_per_cycle / (static_cast<double>(m.transistors) / 1e6);
+    const long long limit = budget.value("max_transistors", 0LL);
+    const bool admissible = m.ok() && (m.fidelity != "rtl" || m.correct) && (limit == 0 || m.transistors <= limit);
+    out["macs_per_cycle_per_mtransistor"] = per_area;
+    out["within_budget"] = limit == 0 || m.transistors <= limit;
+    out["objective"] = admissible ? per_area : 0.0;
+  }
+  return out;
+}
+
+const std::vector<Task>& tasks() {
+  static const std::vector<Task> all = [] {
+    std::vector<Task> v;
+    Task gemm;
+    gemm.name = "gemm-int8";
+    gemm.family = "gemm";
+    gemm.description = "int8 systolic-array GEMM accelerator for the GEMMs of a small transformer block";
+    // One transformer block with sequence 16, model width 32, MLP width 64, one head:
+    // fused Q/K/V projection, attention scores, attention x V, output projection, MLP up, MLP down.
+    gemm.workload = {{"shapes", {{16, 32, 96}, {16, 32, 16}, {16, 16, 32}, {16, 32, 32}, {16, 32, 64}, {16, 64, 32}}},
+                     {"patterns", {"random"}},
+                     {"seed", 1}};
+    gemm.objective = "throughput per area: MACs per cycle per million transistors (0 if incorrect or over budget)";
+    gemm.budget = {{"max_transistors", 20000000}};
+    v.push_back(gemm);
+    return v;
+  }();
+  return all;
+}
+
+const Task& task(const std::string& name) {
+  std::string known;
+  for (const auto& t : tasks()) {
+    if (t.name == name) return t;
+    known += (known.empty() ? "" : ", ") + t.name;
+  }
+  throw hdl::ParamError("unknown task '" + name + "'; known tasks: " + known);
+}
+
+}  // namespace chipgym::env

@@ -1,0 +1,43 @@
+#include "evaluators/metrics.h"
+
+namespace chipgym::evaluators {
+
+json Metrics::to_json() const {
+  json j = {{"correct", correct},     {"checked", checked},       {"mismatches", mismatches},
+            {"cycles", cycles},       {"cycles_model", cycles_model}, {"cells", cells},
+            {"transistors", transistors}, {"depth", depth},       {"luts", luts},
+            {"ffs", ffs},             {"dsps", dsps},             {"brams", brams},
+            {"carries", carries},     {"cache_hit", cache_hit},   {"seconds", seconds},
+            {"stages", stages},       {"derived", derived},       {"fidelity", fidelity}};
+  if (!first_mismatch.empty()) j["first_mismatch"] = first_mismatch;
+  j["error"] = error ? json{{"category", error->category}, {"message", error->message}} : json(nullptr);
+  return j;
+}
+
+Metrics Metrics::from_json(const json& j) {
+  Metrics m;
+  m.correct = j.value("correct", false);
+  m.checked = j.value("checked", 0LL);
+  m.mismatches = j.value("mismatches", 0LL);
+  m.first_mismatch = j.value("first_mismatch", std::string());
+  m.cycles = j.value("cycles", 0LL);
+  m.cycles_model = j.value("cycles_model", 0LL);
+  m.cells = j.value("cells", 0LL);
+  m.transistors = j.value("transistors", 0LL);
+  m.depth = j.value("depth", 0LL);
+  m.luts = j.value("luts", 0LL);
+  m.ffs = j.value("ffs", 0LL);
+  m.dsps = j.value("dsps", 0LL);
+  m.brams = j.value("brams", 0LL);
+  m.carries = j.value("carries", 0LL);
+  m.cache_hit = j.value("cache_hit", false);
+  m.seconds = j.value("seconds", 0.0);
+  if (j.contains("stages")) m.stages = j["stages"];
+  if (j.contains("derived")) m.derived = j["derived"];
+  m.fidelity = j.value("fidelity", std::string());
+  if (j.contains("error") && j["error"].is_object())
+    m.error = ErrorInfo{j["error"].value("category", std::string()), j["error"].value("message", std::string())};
+  return m;
+}
+
+}  // namespace chipgym::evaluators

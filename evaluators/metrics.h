@@ -1,0 +1,49 @@
+// One flat record that every stage writes into and every objective reads from.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace chipgym::evaluators {
+
+using json = nlohmann::json;
+
+// Where a failure happened; documented in README.md.
+//   input          parameters or workload rejected before any tool ran
+//   lint           verilator --lint-only reported errors or warnings
+//   sim_build      the Verilator model did not compile
+//   sim_crash      the simulation exited abnormally
+//   sim_timeout    no `done` within the cycle limit, or the wall-clock limit hit
+//   synth          Yosys failed on the design
+//   synth_timeout  Yosys hit the wall-clock limit
+//   tool_missing   a tool is not installed or not on PATH
+//   tool_crash     a tool was killed by a signal
+struct ErrorInfo {
+  std::string category;
+  std::string message;  // what happened, with an excerpt of the tool's own words
+};
+
+struct Metrics {
+  bool correct = false;         // simulated outputs equal the golden model's, bit for bit
+  long long checked = 0;        // output values compared
+  long long mismatches = 0;
+  std::string first_mismatch;
+  long long cycles = 0;         // RTL simulation (fidelity rtl) or cycle model (model, synth)
+  long long cycles_model = 0;   // architectural cycle model, always
+  long long cells = 0;          // generic Yosys cells, aggregated over the hierarchy
+  long long transistors = 0;    // area estimate: Yosys' static-CMOS transistor count
+  long long depth = 0;          // logic depth in gates (longest path inside one module)
+  long long luts = 0, ffs = 0, dsps = 0, brams = 0, carries = 0;  // iCE40 (synth_ice40 -dsp)
+  std::optional<ErrorInfo> error;
+  bool cache_hit = false;
+  double seconds = 0;           // wall time of this evaluation
+  json stages = json::object(); // per stage: seconds, cache hit, details
+  json derived = json::object();  // family figures from parameters alone (e.g. MACs)
+  std::string fidelity;         // model | synth | rtl
+
+  bool ok() const { return !error.has_value(); }
+  json to_json() const;
+  static Metrics from_json(const json& j);
+};
+
+}  // namespace chipgym::evaluators

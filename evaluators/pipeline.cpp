@@ -1,0 +1,466 @@
+#include "evaluators/pipeline.h"
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <regex>
+#include <sstream>
+
+#include "evaluators/runner.h"
+#include "evaluators/sha256.h"
+
+namespace chipgym::evaluators {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Bump when a stage's script or its parsing changes, so old cache entries are not reused.
+constexpr const char* kLintVersion = "lint-v1";
+constexpr const char* kSimVersion = "sim-v1";
+constexpr const char* kSynthVersion = "synth-v1";
+constexpr const char* kEvalVersion = "eval-v1";
+constexpr const char* kModelCxxFlags = "-O1";
+
+double since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> write_rtl(const hdl::Rtl& rtl, const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& [name, text] : rtl.files) {
+    write_file(dir / name, text);
+    names.push_back(name);
+  }
+  return names;
+}
+
+// A failed tool run as an error value: category from how it failed, message with an excerpt.
+ErrorInfo tool_error(const std::string& tool, const RunResult& r, const std::string& failed_category,
+                     const std::string& timeout_category) {
+  switch (r.status) {
+    case RunStatus::NotFound:
+      return {"tool_missing", r.describe(tool) + "; install it (see README.md) or point CHIPGYM_" +
+                                  (tool.find("yosys") != std::string::npos ? std::string("YOSYS") : std::string("VERILATOR")) +
+                                  " at it"};
+    case RunStatus::TimedOut:
+      return {timeout_category, r.describe(tool) + "; raise --timeout if the design is large"};
+    case RunStatus::Signaled:
+      return {"tool_crash", r.describe(tool) + ": " + excerpt(r.err + r.out)};
+    case RunStatus::Exited:
+      break;
+  }
+  return {failed_category, r.describe(tool) + ": " + excerpt(r.err + "\n" + r.out)};
+}
+
+// Environmental failures say nothing about the design: never cache them.
+bool cacheable(const Metrics& m) {
+  if (!m.error) return true;
+  const auto& c = m.error->category;
+  return c == "input" || c == "lint" || c == "sim_build" || c == "synth";
+}
+
+}  // namespace
+
+std::string excerpt(const std::string& text, std::size_t max_chars) {
+  std::istringstream in(text);
+  std::string line, errors, tail;
+  std::vector<std::string> last;
+  while (std::getline(in, line)) {
+    if (line.find("%Error") != std::string::npos || line.find("ERROR") != std::string::npos ||
+        line.find("error:") != std::string::npos || line.find("%Warning") != std::string::npos)
+      errors += line + "\n";
+    last.push_back(line);
+    if (last.size() > 12) last.erase(last.begin());
+  }
+  std::string out = errors;
+  if (out.empty())
+    for (const auto& l : last) out += l + "\n";
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  if (out.size() > max_chars) out = out.substr(0, max_chars) + " ...";
+  return out;
+}
+
+std::map<std::string, long long> aggregate_stat(const std::string& text, const std::string& top) {
+  // Yosys 0.23 prints the `stat -top` hierarchy (e.g. "gemm_pe  4") inside the JSON; drop
+  // every line that cannot be JSON.
+  std::istringstream in(text);
+  std::string line, clean;
+  while (std::getline(in, line)) {
+    auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos) continue;
+    char c = line[first];
+    if (c == '"' || c == '{' || c == '}' || c == '[' || c == ']') clean += line + "\n";
+  }
+  json j = json::parse(clean);
+  std::map<std::string, json> modules;
+  for (auto it = j.at("modules").begin(); it != j.at("modules").end(); ++it) {
+    std::string name = it.key();
+    if (!name.empty() && name[0] == '\\') name.erase(0, 1);
+    modules[name] = it.value();
+  }
+  std::map<std::string, std::map<std::string, long long>> memo;
+  std::function<const std::map<std::string, long long>&(const std::string&)> total =
+      [&](const std::string& name) -> const std::map<std::string, long long>& {
+    if (auto it = memo.find(name); it != memo.end()) return it->second;
+    std::map<std::string, long long> sum;
+    const json& mod = modules.at(name);
+    if (mod.contains("estimated_num_transistors")) {
+      std::string t = mod["estimated_num_transistors"].get<std::string>();
+      sum["__transistors"] += std::stoll(t);  // a trailing '+' marks submodule instances, added below
+    }
+    for (auto it = mod.at("num_cells_by_type").begin(); it != mod.at("num_cells_by_type").end(); ++it) {
+      std::string type = it.key();
+      if (!type.empty() && type[0] == '\\') type.erase(0, 1);
+      long long count = it.value().get<long long>();
+      if (modules.count(type)) {
+        for (const auto& [sub_type, n] : total(type)) sum[sub_type] += count * n;
+      } else {
+        sum[type] += count;
+      }
+    }
+    return memo[name] = sum;
+  };
+  if (!modules.count(top)) throw std::runtime_error("yosys statistics have no module " + top);
+  return total(top);
+}
+
+long long parse_ltp_depth(const std::string& text) {
+  static const std::regex re(R"(Longest topological path in \S+ \(length=(\d+)\))");
+  long long depth = 0;
+  for (std::sregex_iterator it(text.begin(), text.end(), re), end; it != end; ++it)
+    depth = std::max(depth, std::stoll((*it)[1].str()));
+  return depth;
+}
+
+json EvalOptions::stage_options() const {
+  json j = {{"fidelity", fidelity}, {"flatten", flatten}, {"fpga", fpga}};
+  if (inject) j["inject"] = {inject->first, sha256_hex(inject->second)};
+  return j;
+}
+
+Pipeline::Pipeline(std::shared_ptr<Cache> cache, Toolchain tools) : cache_(std::move(cache)), tools_(std::move(tools)) {
+  if (cache_) models_dir_ = cache_->file().parent_path() / "models";
+}
+
+std::optional<json> Pipeline::cached(const EvalOptions& o, const std::string& stage, const std::string& key) {
+  if (!cache_ || !o.use_cache) return std::nullopt;
+  auto v = cache_->get(stage, key);
+  if (!v) return std::nullopt;
+  try {
+    return json::parse(*v);
+  } catch (const json::exception&) {
+    return std::nullopt;  // an unreadable entry is a miss; it is overwritten below
+  }
+}
+
+void Pipeline::store(const EvalOptions& o, const std::string& stage, const std::string& key, const json& value) {
+  if (cache_ && o.use_cache) cache_->put(stage, key, value.dump());
+}
+
+std::string Pipeline::design_key(const hdl::Family& f, const hdl::Params& p, const json& workload,
+                                 const EvalOptions& o) const {
+  Sha256 h;
+  h.update(kEvalVersion).update("\n").update(f.name()).update("\n").update(std::to_string(f.version()));
+  h.update("\n").update(p.canonical()).update("\n").update(workload.dump()).update("\n");
+  h.update(o.stage_options().dump()).update("\n");
+  if (o.fidelity != "model") h.update(tools_.versions());
+  return h.hex();
+}
+
+Metrics Pipeline::evaluate(const hdl::Family& f, const hdl::Params& p, const json& workload, const EvalOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Metrics m;
+  m.fidelity = o.fidelity;
+  auto finish = [&](Metrics& out) -> Metrics {
+    out.seconds = since(t0);
+    return out;
+  };
+  if (o.fidelity != "model" && o.fidelity != "synth" && o.fidelity != "rtl") {
+    m.error = ErrorInfo{"input", "unknown fidelity '" + o.fidelity + "'; choose model, synth or rtl"};
+    return finish(m);
+  }
+  try {
+    f.space().validate(p);
+    m.cycles_model = f.model_cycles(p, workload);
+    m.derived = f.derived(p, workload);
+  } catch (const std::exception& e) {
+    m.error = ErrorInfo{"input", e.what()};
+    return finish(m);
+  }
+
+  const std::string key = design_key(f, p, workload, o);
+  if (auto hit = cached(o, "eval", key)) {
+    Metrics cached_metrics = Metrics::from_json(*hit);
+    cached_metrics.cache_hit = true;
+    return finish(cached_metrics);
+  }
+
+  hdl::Rtl rtl = f.emit(p);
+  if (o.inject) {
+    if (!rtl.files.count(o.inject->first)) {
+      std::string names;
+      for (const auto& [name, text] : rtl.files) names += (names.empty() ? "" : ", ") + name;
+      m.error = ErrorInfo{"input", "cannot inject '" + o.inject->first + "': the design's files are " + names};
+      return finish(m);
+    }
+    rtl.files[o.inject->first] = o.inject->second;
+  }
+
+  bool ok = true;
+  if (o.fidelity == "rtl") {
+    ok = lint(rtl, o, m) && simulate(f, p, rtl, workload, o, m);
+  } else {
+    m.cycles = m.cycles_model;
+  }
+  if (ok && o.fidelity != "model") synthesize(rtl, o, m);
+
+  m.seconds = since(t0);
+  if (cacheable(m)) store(o, "eval", key, m.to_json());
+  return finish(m);
+}
+
+bool Pipeline::lint(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Sha256 h;
+  h.update(kLintVersion).update(rtl.source()).update(rtl.top).update(tools_.version(tools_.verilator));
+  const std::string key = h.hex();
+  json result;
+  bool hit = false;
+  if (auto c = cached(o, "lint", key)) {
+    result = *c;
+    hit = true;
+  } else {
+    TempDir dir("chipgym-lint-");
+    auto files = write_rtl(rtl, dir.path());
+    RunRequest req;
+    req.argv = {tools_.verilator, "--lint-only", "-Wall", "-Wno-fatal", "--top-module", rtl.top};
+    req.argv.insert(req.argv.end(), files.begin(), files.end());
+    req.cwd = dir.path();
+    req.limits.wall_seconds = o.tool_timeout;
+    req.limits.memory_bytes = o.tool_memory;
+    RunResult r = run_process(req);
+    if (r.status != RunStatus::Exited) {
+      m.error = tool_error("verilator", r, "lint", "lint");
+      m.stages["lint"] = {{"seconds", since(t0)}, {"cache_hit", false}};
+      return false;
+    }
+    long long warnings = 0;
+    std::istringstream in(r.err);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("%Warning", 0) == 0) ++warnings;
+    result = {{"ok", r.exit_code == 0}, {"warnings", warnings}, {"message", r.ok() && warnings == 0 ? "" : excerpt(r.err)}};
+    store(o, "lint", key, result);
+  }
+  m.stages["lint"] = {{"seconds", since(t0)}, {"cache_hit", hit}, {"warnings", result["warnings"]}};
+  if (!result["ok"].get<bool>()) {
+    m.error = ErrorInfo{"lint", "verilator --lint-only rejected the design: " + result["message"].get<std::string>()};
+    return false;
+  }
+  if (result["warnings"].get<long long>() > 0) m.stages["lint"]["message"] = result["message"];
+  return true;
+}
+
+std::optional<fs::path> Pipeline::build_model(const hdl::Family& f, const hdl::Rtl& rtl, const EvalOptions& o,
+                                              Metrics& m, fs::path scratch) {
+  Sha256 h;
+  h.update(kSimVersion).update(rtl.source()).update(rtl.top).update(f.harness_cpp());
+  h.update(tools_.version(tools_.verilator)).update(kModelCxxFlags);
+  const std::string key = h.hex();
+  const fs::path cached_binary = models_dir_.empty() ? fs::path() : models_dir_ / key / "sim";
+  std::error_code ec;
+  if (o.use_cache && !cached_binary.empty() && fs::exists(cached_binary, ec)) {
+    m.stages["build"] = {{"seconds", 0.0}, {"cache_hit", true}};
+    return cached_binary;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto files = write_rtl(rtl, scratch);
+  write_file(scratch / "harness.cpp", f.harness_cpp());
+  RunRequest req;
+  req.argv = {tools_.verilator, "--cc", "--exe", "--build", "-j", "2", "-Wno-fatal", "-Wno-lint", "-Wno-style",
+              "--top-module", rtl.top, "-Mdir", "obj", "-o", "sim", "-CFLAGS", kModelCxxFlags};
+  req.argv.insert(req.argv.end(), files.begin(), files.end());
+  req.argv.push_back("harness.cpp");
+  req.cwd = scratch;
+  if (!tools_.ccache.empty()) req.env_extra["OBJCACHE"] = tools_.ccache;
+  req.limits.wall_seconds = o.tool_timeout;
+  req.limits.memory_bytes = o.tool_memory;
+  RunResult r = run_process(req);
+  m.stages["build"] = {{"seconds", since(t0)}, {"cache_hit", false}};
+  if (!r.ok()) {
+    m.error = tool_error("verilator", r, "sim_build", "sim_timeout");
+    m.error->message = "the Verilator model did not build: " + m.error->message;
+    return std::nullopt;
+  }
+  fs::path built = scratch / "obj" / "sim";
+  if (!o.use_cache || cached_binary.empty()) return built;
+  // Publish atomically: copy into a private directory, then rename it into place, so a
+  // concurrent process sees either no model or a complete one.
+  fs::path staging = models_dir_ / (key + ".tmp-" + std::to_string(::getpid()));
+  fs::create_directories(staging, ec);
+  if (!ec) fs::copy_file(built, staging / "sim", fs::copy_options::overwrite_existing, ec);
+  if (!ec) fs::rename(staging, models_dir_ / key, ec);
+  if (ec) fs::remove_all(staging, ec);  // another process won the race, or no room: use ours
+  return fs::exists(cached_binary) ? cached_binary : built;
+}
+
+bool Pipeline::simulate(const hdl::Family& f, const hdl::Params& p, const hdl::Rtl& rtl, const json& workload,
+                        const EvalOptions& o, Metrics& m) {
+  const auto t0 = std::chrono::steady_clock::now();
+  hdl::Stimulus stim = f.stimulus(p, workload);
+  Sha256 h;
+  h.update(kSimVersion).update(rtl.source()).update(rtl.top).update(f.harness_cpp());
+  h.update(tools_.version(tools_.verilator)).update(stim.harness_input);
+  const std::string key = h.hex();
+  json result;
+  bool hit = false;
+  double run_seconds = 0;
+  if (auto c = cached(o, "simulate", key)) {
+    result = *c;
+    hit = true;
+  } else {
+    TempDir dir("chipgym-sim-");
+    auto binary = build_model(f, rtl, o, m, dir.path());
+    if (!binary) return false;
+    RunRequest req;
+    req.argv = {binary->string()};
+    req.cwd = dir.path();
+    req.stdin_text = stim.harness_input;
+    req.limits.wall_seconds = o.tool_timeout;
+    req.limits.memory_bytes = o.tool_memory;
+    req.limits.output_bytes = 256u << 20;
+    const auto run_t0 = std::chrono::steady_clock::now();
+    RunResult r = run_process(req);
+    run_seconds = since(run_t0);
+    if (!r.ok()) {
+      m.error = tool_error("simulation", r, "sim_crash", "sim_timeout");
+      m.stages["simulate"] = {{"seconds", since(t0)}, {"cache_hit", false}};
+      return false;
+    }
+    hdl::SimCheck check = f.check(p, stim, r.out);
+    result = {{"correct", check.correct},       {"checked", check.checked},
+              {"mismatches", check.mismatches}, {"cycles", check.cycles},
+              {"first_mismatch", check.first_mismatch}, {"error", check.error},
+              {"cycles_per_problem", check.cycles_per_problem}};
+    if (check.error.empty() || check.error.find("timeout") == std::string::npos) store(o, "simulate", key, result);
+  }
+  m.correct = result["correct"];
+  m.checked = result["checked"];
+  m.mismatches = result["mismatches"];
+  m.cycles = result["cycles"];
+  m.first_mismatch = result["first_mismatch"];
+  m.stages["simulate"] = {{"seconds", since(t0)}, {"run_seconds", run_seconds}, {"cache_hit", hit},
+                          {"cycles_per_problem", result["cycles_per_problem"]}};
+  const std::string error = result["error"];
+  if (!error.empty()) {
+    m.error = ErrorInfo{error.find("timeout") != std::string::npos ? "sim_timeout" : "sim_crash", error};
+    return false;
+  }
+  return true;
+}
+
+bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Sha256 h;
+  h.update(kSynthVersion).update(rtl.source()).update(rtl.top).update(o.flatten ? "flat" : "hier");
+  h.update(o.fpga ? "ice40" : "generic").update(tools_.version(tools_.yosys));
+  const std::string key = h.hex();
+  json result;
+  bool hit = false;
+  if (auto c = cached(o, "synthesize", key)) {
+    result = *c;
+    hit = true;
+  } else {
+    TempDir dir("chipgym-synth-");
+    auto files = write_rtl(rtl, dir.path());
+    std::string read = "read_verilog -sv";
+    for (const auto& name : files) read += " " + name;
+    // Generic gates: cell count and logic depth, then flip-flops legalized to plain D
+    // flip-flops so that Yosys' CMOS transistor estimate covers every cell.
+    write_file(dir.path() / "generic.ys",
+               read + "\nhierarchy -check -top " + rtl.top + "\nsynth -top " + rtl.top + (o.flatten ? " -flatten" : "") +
+                   "\ntee -q -o generic.json stat -json\ntee -q -o ltp.txt ltp -noff\n"
+                   "dfflegalize -cell $_DFF_P_ 01\ntee -q -o cmos.json stat -json -tech cmos\n");
+    write_file(dir.path() / "ice40.ys", read + "\nsynth_ice40 -dsp -top " + rtl.top + (o.flatten ? "" : " -noflatten") +
+                                            "\ntee -q -o ice40.json stat -json\n");
+    auto run_yosys = [&](const std::string& script) {
+      RunRequest req;
+      req.argv = {tools_.yosys, "-q", "-l", script + ".log", "-s", script};
+      req.cwd = dir.path();
+      req.limits.wall_seconds = o.tool_timeout;
+      req.limits.memory_bytes = o.tool_memory;
+      return run_process(req);
+    };
+    // The two syntheses are independent: run them side by side.
+    auto ice40 = o.fpga ? std::async(std::launch::async, run_yosys, "ice40.ys") : std::future<RunResult>();
+    RunResult generic = run_yosys("generic.ys");
+    RunResult fpga = o.fpga ? ice40.get() : RunResult{};
+    for (const RunResult* r : {&generic, &fpga}) {
+      if (!r->ok() && !(r == &fpga && !o.fpga)) {
+        m.error = tool_error("yosys", *r, "synth", "synth_timeout");
+        m.stages["synthesize"] = {{"seconds", since(t0)}, {"cache_hit", false}};
+        return false;
+      }
+    }
+    try {
+      auto cells = aggregate_stat(read_file(dir.path() / "generic.json"), rtl.top);
+      auto cmos = aggregate_stat(read_file(dir.path() / "cmos.json"), rtl.top);
+      long long total = 0;
+      json by_type = json::object();
+      for (const auto& [type, n] : cells) {
+        if (type.rfind("__", 0) == 0) continue;
+        total += n;
+        by_type[type] = n;
+      }
+      result = {{"cells", total}, {"cells_by_type", by_type}, {"transistors", cmos["__transistors"]},
+                {"depth", parse_ltp_depth(read_file(dir.path() / "ltp.txt"))}};
+      if (o.fpga) {
+        auto fpga_cells = aggregate_stat(read_file(dir.path() / "ice40.json"), rtl.top);
+        long long luts = 0, ffs = 0, dsps = 0, brams = 0, carries = 0;
+        for (const auto& [type, n] : fpga_cells) {
+          if (type == "SB_LUT4") luts += n;
+          else if (type.rfind("SB_DFF", 0) == 0) ffs += n;
+          else if (type == "SB_MAC16") dsps += n;
+          else if (type.rfind("SB_RAM40", 0) == 0) brams += n;
+          else if (type == "SB_CARRY") carries += n;
+        }
+        result["ice40"] = {{"luts", luts}, {"ffs", ffs}, {"dsps", dsps}, {"brams", brams}, {"carries", carries}};
+      }
+    } catch (const std::exception& e) {
+      m.error = ErrorInfo{"synth", std::string("could not read Yosys statistics: ") + e.what()};
+      m.stages["synthesize"] = {{"seconds", since(t0)}, {"cache_hit", false}};
+      return false;
+    }
+    store(o, "synthesize", key, result);
+  }
+  m.cells = result["cells"];
+  m.transistors = result["transistors"];
+  m.depth = result["depth"];
+  if (result.contains("ice40")) {
+    const json& f = result["ice40"];
+    m.luts = f["luts"];
+    m.ffs = f["ffs"];
+    m.dsps = f["dsps"];
+    m.brams = f["brams"];
+    m.carries = f["carries"];
+  }
+  m.stages["synthesize"] = {{"seconds", since(t0)}, {"cache_hit", hit}, {"flatten", o.flatten},
+                            {"cells_by_type", result["cells_by_type"]}};
+  return true;
+}
+
+}  // namespace chipgym::evaluators

@@ -1,0 +1,70 @@
+// The evaluation pipeline: generate -> lint -> simulate against golden -> synthesize, every
+// stage cached by content hash. Tool failures become Metrics::error, never exceptions.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "evaluators/cache.h"
+#include "evaluators/metrics.h"
+#include "evaluators/tools.h"
+#include "hdl/family.h"
+
+namespace chipgym::evaluators {
+
+struct EvalOptions {
+  std::string fidelity = "rtl";  // model: cycle model only; synth: + Yosys; rtl: + lint and simulation
+  bool flatten = false;          // synthesize the flattened design instead of each module once
+  bool fpga = true;              // also synthesize for iCE40 (LUT, FF, DSP, BRAM counts)
+  bool use_cache = true;         // false: neither read nor write the cache (replay --verify)
+  double tool_timeout = 600;     // wall-clock seconds per tool run
+  std::size_t tool_memory = 8ull << 30;
+  // Test hook: Verilog that replaces the generated text of one file (by file name, e.g.
+  // "gemm_pe.v"), to inject a design that does not compile.
+  std::optional<std::pair<std::string, std::string>> inject;
+
+  json stage_options() const;  // the options that change results (part of cache keys)
+};
+
+class Pipeline {
+ public:
+  // cache may be null (no caching). Compiled Verilator models are kept beside the cache file.
+  explicit Pipeline(std::shared_ptr<Cache> cache, Toolchain tools = Toolchain::from_env());
+
+  Metrics evaluate(const hdl::Family& family, const hdl::Params& params, const json& workload,
+                   const EvalOptions& options);
+
+  // The eval-level cache key (family, version, parameters, workload, options, tool versions).
+  std::string design_key(const hdl::Family& family, const hdl::Params& params, const json& workload,
+                         const EvalOptions& options) const;
+  const Toolchain& tools() const { return tools_; }
+
+ private:
+  bool lint(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m);
+  bool simulate(const hdl::Family& f, const hdl::Params& p, const hdl::Rtl& rtl, const json& workload,
+                const EvalOptions& o, Metrics& m);
+  bool synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m);
+  std::optional<std::filesystem::path> build_model(const hdl::Family& f, const hdl::Rtl& rtl, const EvalOptions& o,
+                                                   Metrics& m, std::filesystem::path scratch);
+  std::optional<json> cached(const EvalOptions& o, const std::string& stage, const std::string& key);
+  void store(const EvalOptions& o, const std::string& stage, const std::string& key, const json& value);
+
+  std::shared_ptr<Cache> cache_;
+  Toolchain tools_;
+  std::filesystem::path models_dir_;
+};
+
+// Parses Yosys `stat -json` text (tolerating the hierarchy lines Yosys 0.23 prints inside
+// the JSON when a top module is set) and aggregates cell counts over the hierarchy from
+// `top`: cells of a submodule count once per instance. Returns type -> count, plus the
+// transistor estimate under the key "__transistors" when `-tech cmos` was given.
+std::map<std::string, long long> aggregate_stat(const std::string& stat_json_text, const std::string& top);
+
+// The longest "length=N" among ltp's "Longest topological path in M (length=N)" lines.
+long long parse_ltp_depth(const std::string& ltp_text);
+
+// The lines of a tool's output that say what went wrong (errors first), at most `max_chars`.
+std::string excerpt(const std::string& text, std::size_t max_chars = 1200);
+
+}  // namespace chipgym::evaluators
