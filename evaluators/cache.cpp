@@ -77,6 +77,18 @@ bool same_file(const fs::path& file, const struct stat& before) {
          now.st_ino == before.st_ino;
 }
 
+// Why the file cannot be opened for writing, as far as permissions tell: SQLite's own
+// errno for a failed open is often from a later probe ("No such file or directory" when
+// the real problem was EACCES on the directory). Empty if access looks fine.
+std::string access_problem(const fs::path& file) {
+  std::error_code ec;
+  const bool exists = fs::exists(file, ec);
+  const fs::path target = exists ? file : file.parent_path().empty() ? fs::path(".")
+                                                                     : file.parent_path();
+  if (::access(target.c_str(), exists ? (R_OK | W_OK) : (W_OK | X_OK)) == 0) return {};
+  return std::generic_category().message(errno) + " on " + target.string();
+}
+
 }  // namespace
 
 Cache::Cache(const fs::path& file) : file_(file) {
@@ -154,9 +166,11 @@ void Cache::open_or_rebuild() {
       return;
     } catch (const OpenFailure& failure) {
       sqlite3_close_v2(db);
-      if (!failure.corrupt || attempt > 0)
-        throw CacheError("cannot open cache " + file_.string() + ": " + failure.reason +
-                         kHowToMove);
+      if (!failure.corrupt || attempt > 0) {
+        const std::string denied = failure.corrupt ? std::string() : access_problem(file_);
+        throw CacheError("cannot open cache " + file_.string() + ": " +
+                         (denied.empty() ? failure.reason : denied) + kHowToMove);
+      }
 
       // Another process may have moved the file aside and rebuilt it since we opened it:
       // then the file now at `file_` is fresh and must not be moved again.

@@ -148,7 +148,7 @@ long long parse_ltp_depth(const std::string& text) {
 }
 
 json EvalOptions::stage_options() const {
-  json j = {{"fidelity", fidelity}, {"flatten", flatten}, {"fpga", fpga}};
+  json j = {{"fidelity", fidelity}, {"flatten", flatten}, {"fpga", fpga}, {"synthesis", synthesis}};
   if (inject) j["inject"] = {inject->first, sha256_hex(inject->second)};
   return j;
 }
@@ -227,7 +227,7 @@ Metrics Pipeline::evaluate(const hdl::Family& f, const hdl::Params& p, const jso
   } else {
     m.cycles = m.cycles_model;
   }
-  if (ok && o.fidelity != "model") synthesize(rtl, o, m);
+  if (ok && o.fidelity != "model" && o.synthesis) synthesize(rtl, o, m);
 
   m.seconds = since(t0);
   if (cacheable(m)) store(o, "eval", key, m.to_json());

@@ -17,6 +17,7 @@ struct EvalOptions {
   std::string fidelity = "rtl";  // model: cycle model only; synth: + Yosys; rtl: + lint and simulation
   bool flatten = false;          // synthesize the flattened design instead of each module once
   bool fpga = true;              // also synthesize for iCE40 (LUT, FF, DSP, BRAM counts)
+  bool synthesis = true;         // false: stop after simulation (tests of the golden check)
   bool use_cache = true;         // false: neither read nor write the cache (replay --verify)
   double tool_timeout = 600;     // wall-clock seconds per tool run
   std::size_t tool_memory = 8ull << 30;

@@ -139,16 +139,16 @@ void limit(int resource, rlim_t soft, rlim_t hard) {
   ::_exit(127);  // not reached; fail() exits
 }
 
-// Appends what is readable on `fd` to `sink` (up to `cap` bytes; the rest is read and
-// dropped so the child never blocks on a full pipe). Closes `fd` at end of file.
+// Appends what is readable on the non-blocking `fd` to `sink` (up to `cap` bytes; the rest
+// is read and dropped so the child never blocks on a full pipe). Closes `fd` at end of file.
 void drain(int& fd, std::string& sink, std::size_t cap) {
   char buf[65536];
-  for (;;) {
+  // Bounded, so that a tool writing as fast as we read cannot keep us from the timeout check.
+  for (int reads = 0; reads < 16; ++reads) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n > 0) {
       const std::size_t keep = std::min<std::size_t>(n, cap - std::min(cap, sink.size()));
       sink.append(buf, keep);
-      if (static_cast<std::size_t>(n) < sizeof buf) return;  // probably empty now; poll again
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -171,6 +171,28 @@ std::string format_seconds(double s) {
 bool is_executable_file(const std::filesystem::path& p) {
   struct stat st{};
   return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0;
+}
+
+// The first executable `name` in the ':'-separated directory list `path`.
+std::optional<std::filesystem::path> search_path(const std::string& name, const std::string& path) {
+  std::size_t begin = 0;
+  for (;;) {
+    const std::size_t end = path.find(':', begin);
+    const std::string dir = path.substr(begin, end == std::string::npos ? end : end - begin);
+    // An empty entry means the current directory (POSIX).
+    const std::filesystem::path candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+    if (is_executable_file(candidate)) return candidate;
+    if (end == std::string::npos) return std::nullopt;
+    begin = end + 1;
+  }
+}
+
+// The PATH execvp used: the child's, which env_extra may have replaced. The same default
+// as execvp when PATH is unset.
+std::string child_path(const RunRequest& req) {
+  if (auto it = req.env_extra.find("PATH"); it != req.env_extra.end()) return it->second;
+  const char* env = std::getenv("PATH");
+  return env ? env : "/bin:/usr/bin";
 }
 
 }  // namespace
@@ -247,6 +269,11 @@ RunResult run_process(const RunRequest& req) {
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     result.status = RunStatus::NotFound;
+    // execvp reports EACCES if some PATH directory could not be searched, even when the
+    // tool is in none of them; "not found" is then the message a person can act on.
+    if (failure.step == static_cast<int>(ChildStep::Exec) && failure.err == EACCES &&
+        req.argv[0].find('/') == std::string::npos && !search_path(req.argv[0], child_path(req)))
+      failure.err = ENOENT;
     const std::string reason = std::generic_category().message(failure.err);
     result.exec_error = failure.step == static_cast<int>(ChildStep::Chdir)
                             ? "cannot enter working directory " + req.cwd.string() + ": " + reason
@@ -255,12 +282,13 @@ RunResult run_process(const RunRequest& req) {
     return result;
   }
 
-  // Feed stdin without blocking: a tool that writes a lot before reading would otherwise
-  // deadlock against us.
+  // Our ends never block: a tool that writes a lot before reading its stdin (or the other
+  // way round) would otherwise deadlock against us. The tool's ends stay blocking.
+  for (int fd : {fds.in[1], fds.out[0], fds.err[0]})
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   std::string_view pending;
   if (req.stdin_text && !req.stdin_text->empty()) {
     pending = *req.stdin_text;
-    ::fcntl(fds.in[1], F_SETFL, ::fcntl(fds.in[1], F_GETFL) | O_NONBLOCK);
   } else {
     close_fd(fds.in[1]);
   }
@@ -392,19 +420,7 @@ std::optional<std::filesystem::path> find_executable(const std::string& name) {
     return std::nullopt;
   }
   const char* env = std::getenv("PATH");
-  // The same default execvp uses when PATH is unset.
-  const std::string path = env ? env : "/bin:/usr/bin";
-  std::size_t begin = 0;
-  for (;;) {
-    const std::size_t end = path.find(':', begin);
-    const std::string dir = path.substr(begin, end == std::string::npos ? end : end - begin);
-    // An empty entry means the current directory (POSIX).
-    const std::filesystem::path candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
-    if (is_executable_file(candidate)) return candidate;
-    if (end == std::string::npos) break;
-    begin = end + 1;
-  }
-  return std::nullopt;
+  return search_path(name, env ? env : "/bin:/usr/bin");  // execvp's default when unset
 }
 
 }  // namespace chipgym::evaluators

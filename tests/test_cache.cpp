@@ -151,8 +151,18 @@ TEST_CASE("cache: an unwritable location throws CacheError naming the path", "[c
     CHECK_THAT(e.what(), Catch::Contains(file.parent_path().string()));
     CHECK_THAT(e.what(), Catch::Contains("CHIPGYM_CACHE"));
   }
-  if (::geteuid() != 0)
+  if (::geteuid() != 0) {
+    // The directory exists but SQLite cannot create the file (or its WAL) in it.
+    const fs::path direct = dir.path() / "locked" / "cache.sqlite";
+    try {
+      Cache cache(direct);
+      FAIL("no CacheError for " << direct);
+    } catch (const CacheError& e) {
+      CHECK_THAT(e.what(), Catch::Contains(direct.string()));
+    }
+    CHECK(corrupt_copies(direct).empty());
     fs::permissions(dir.path() / "locked", fs::perms::owner_all);  // so TempDir can clean up
+  }
 }
 
 TEST_CASE("cache: a read-only file is refused, not moved aside", "[cache]") {

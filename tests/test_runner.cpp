@@ -92,6 +92,17 @@ TEST_CASE("runner: output is cut to the limit while the pipe keeps draining", "[
   CHECK(r.err == "done\n");
 }
 
+TEST_CASE("runner: a tool flooding its output still times out", "[runner]") {
+  RunRequest req;
+  req.argv = {"yes"};
+  req.limits.wall_seconds = 0.5;
+  req.limits.output_bytes = 4096;
+  const RunResult r = run_process(req);
+  CHECK(r.status == RunStatus::TimedOut);
+  CHECK(r.seconds < 5);
+  CHECK(r.out.size() == 4096);
+}
+
 TEST_CASE("runner: env_extra and cwd", "[runner]") {
   TempDir dir;
   RunRequest req = shell("echo \"$CHIPGYM_TEST_VAR\"; pwd -P; echo \"$HOME\"");

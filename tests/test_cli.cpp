@@ -1,0 +1,168 @@
+// chipgym eval as a user runs it: output, the shared cache, and every kind of bad input.
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "evaluators/runner.h"
+#include "test_support.h"
+
+using chipgym::evaluators::RunResult;
+using chipgym::evaluators::TempDir;
+using json = nlohmann::json;
+using test_support::run_chipgym;
+
+namespace {
+
+void write_script(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path) << text;
+  ::chmod(path.c_str(), 0755);
+}
+
+json parse_json(const RunResult& r) {
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  REQUIRE_NOTHROW(json::parse(r.out));
+  return json::parse(r.out);
+}
+
+// What must be the same when a design is evaluated again (timings and cache_hit may differ).
+json stable(json j) {
+  for (const char* volatile_field : {"seconds", "cache_hit", "stages"}) j.erase(volatile_field);
+  return j;
+}
+
+}  // namespace
+
+TEST_CASE("chipgym eval prints every metric, and a second process gets an identical cache hit") {
+  TempDir dir("chipgym-cli-");
+  const std::string cache = (dir.path() / "cache").string();
+  const std::vector<std::string> args = {"eval", "--task", "gemm-int8", "--set", "rows=2,cols=3,dataflow=ws",
+                                         "--cache-dir", cache};
+  RunResult text = run_chipgym(args);
+  INFO(text.out << text.err);
+  REQUIRE(text.ok());
+  for (const char* field : {"correct", "cycles", "cells", "area", "logic depth", "iCE40", "objective", "time"})
+    CHECK_THAT(text.out, Catch::Contains(field));
+  CHECK_THAT(text.out, Catch::Contains("bit-exact"));
+
+  auto args_json = args;
+  args_json.push_back("--json");
+  json first = parse_json(run_chipgym(args_json));
+  CHECK(first["cache_hit"] == true);  // the text run above filled the cache
+  CHECK(first["correct"] == true);
+  CHECK(first["cycles"] == first["cycles_model"]);
+  CHECK(first["transistors"].get<long long>() > 0);
+  json again = parse_json(run_chipgym(args_json));
+  CHECK(again["cache_hit"] == true);
+  CHECK(stable(again) == stable(first));
+  CHECK(std::filesystem::exists(dir.path() / "cache" / "cache.sqlite"));
+}
+
+TEST_CASE("two processes share one cache at the same time") {
+  TempDir dir("chipgym-cli-");
+  const std::string cache = (dir.path() / "cache").string();
+  RunResult a, b;
+  std::thread ta([&] { a = run_chipgym({"eval", "--set", "rows=2,cols=2", "--no-fpga", "--cache-dir", cache, "--json"}); });
+  std::thread tb([&] { b = run_chipgym({"eval", "--set", "rows=3,cols=2", "--no-fpga", "--cache-dir", cache, "--json"}); });
+  ta.join();
+  tb.join();
+  INFO(a.err << b.err);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(parse_json(run_chipgym({"eval", "--set", "rows=2,cols=2", "--no-fpga", "--cache-dir", cache, "--json"}))["cache_hit"] == true);
+  CHECK(parse_json(run_chipgym({"eval", "--set", "rows=3,cols=2", "--no-fpga", "--cache-dir", cache, "--json"}))["cache_hit"] == true);
+}
+
+TEST_CASE("bad input gets a clear message and a non-zero exit, and nothing already cached is lost") {
+  TempDir dir("chipgym-cli-");
+  const std::string cache = (dir.path() / "cache").string();
+  const std::vector<std::string> cached_design = {"eval", "--set", "rows=2,cols=2", "--fidelity", "synth",
+                                                  "--no-fpga", "--cache-dir", cache, "--json"};
+  REQUIRE(run_chipgym(cached_design).ok());
+
+  SECTION("malformed --set") {
+    RunResult r = run_chipgym({"eval", "--set", "rows8", "--cache-dir", cache});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("malformed assignment 'rows8'") && Catch::Contains("name=value"));
+  }
+  SECTION("unknown task") {
+    RunResult r = run_chipgym({"eval", "--task", "gemm-int9", "--cache-dir", cache});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("unknown task 'gemm-int9'") && Catch::Contains("known tasks: gemm-int8"));
+  }
+  SECTION("unknown parameter and out-of-range value name the valid ones") {
+    RunResult r = run_chipgym({"eval", "--set", "row=2", "--cache-dir", cache});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("valid parameters: rows, cols"));
+    r = run_chipgym({"eval", "--set", "cols=64", "--cache-dir", cache});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("'cols' = 64 is out of range; expected an integer in 1..32"));
+  }
+  SECTION("malformed parameter JSON") {
+    write_script(dir.path() / "params.json", "{\"rows\": 4,,}");
+    RunResult r = run_chipgym({"eval", "--params", (dir.path() / "params.json").string(), "--cache-dir", cache});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("is not valid JSON"));
+  }
+  SECTION("Verilog that does not compile") {
+    write_script(dir.path() / "bad.v", "module gemm_pe(input wire clk;\n  assign = ;\nendmodule\n");
+    RunResult r = run_chipgym({"eval", "--set", "rows=2,cols=2", "--cache-dir", cache, "--json", "--inject-verilog",
+                           "gemm_pe.v=" + (dir.path() / "bad.v").string()});
+    CHECK(r.exit_code == 1);
+    json j = parse_json(r);
+    CHECK(j["error"]["category"] == "lint");
+    CHECK_THAT(j["error"]["message"].get<std::string>(), Catch::Contains("%Error"));
+  }
+  SECTION("a tool that hangs is killed at the timeout") {
+    // Answers the version query, then hangs on the design, with a child of its own.
+    write_script(dir.path() / "yosys", "#!/bin/sh\nif [ \"$1\" = \"-V\" ]; then echo 'Yosys hanging'; exit 0; fi\nsleep 300 &\nsleep 300\n");
+    auto t0 = std::chrono::steady_clock::now();
+    RunResult r = run_chipgym({"eval", "--set", "rows=2,cols=2", "--fidelity", "synth", "--timeout", "2", "--cache-dir",
+                           cache, "--json"},
+                          {{"CHIPGYM_YOSYS", (dir.path() / "yosys").string()}});
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    CHECK(r.exit_code == 1);
+    json j = parse_json(r);
+    CHECK(j["error"]["category"] == "synth_timeout");
+    CHECK_THAT(j["error"]["message"].get<std::string>(), Catch::Contains("timed out after 2"));
+    CHECK(seconds < 30);
+  }
+  SECTION("a tool that crashes") {
+    write_script(dir.path() / "yosys", "#!/bin/sh\nif [ \"$1\" = \"-V\" ]; then echo 'Yosys crashing'; exit 0; fi\nkill -SEGV $$\n");
+    RunResult r = run_chipgym({"eval", "--set", "rows=2,cols=2", "--fidelity", "synth", "--cache-dir", cache, "--json"},
+                          {{"CHIPGYM_YOSYS", (dir.path() / "yosys").string()}});
+    CHECK(r.exit_code == 1);
+    CHECK(parse_json(r)["error"]["category"] == "tool_crash");
+  }
+  SECTION("a missing tool") {
+    RunResult r = run_chipgym({"eval", "--set", "rows=2,cols=2", "--cache-dir", cache, "--json"},
+                          {{"CHIPGYM_VERILATOR", "/nonexistent/bin/verilator"}});
+    CHECK(r.exit_code == 1);
+    json j = parse_json(r);
+    CHECK(j["error"]["category"] == "tool_missing");
+    CHECK_THAT(j["error"]["message"].get<std::string>(), Catch::Contains("not found"));
+  }
+  SECTION("an unwritable cache directory") {
+    RunResult r = run_chipgym({"eval", "--set", "rows=2,cols=2", "--cache-dir", "/proc/chipgym-no-such-dir"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("/proc/chipgym-no-such-dir"));
+  }
+  SECTION("a corrupt cache file is moved aside and rebuilt") {
+    std::filesystem::create_directories(dir.path() / "other");
+    std::ofstream(dir.path() / "other" / "cache.sqlite") << std::string(4096, 'x');
+    RunResult r = run_chipgym({"eval", "--set", "rows=2,cols=2", "--fidelity", "model", "--cache-dir",
+                           (dir.path() / "other").string()});
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.err, Catch::Contains("warning") && Catch::Contains("corrupt"));
+    bool moved_aside = false;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path() / "other"))
+      moved_aside |= e.path().filename().string().find("cache.sqlite.corrupt-") == 0;
+    CHECK(moved_aside);
+  }
+
+  json still = parse_json(run_chipgym(cached_design));
+  CHECK(still["cache_hit"] == true);
+}

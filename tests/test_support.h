@@ -1,0 +1,33 @@
+// Shared helpers for the tests: a private cache in a temporary directory, and running the
+// chipgym executable as a user would.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "evaluators/cache.h"
+#include "evaluators/runner.h"
+
+namespace test_support {
+
+struct ScratchCache {
+  chipgym::evaluators::TempDir dir{"chipgym-test-"};
+  std::shared_ptr<chipgym::evaluators::Cache> cache =
+      std::make_shared<chipgym::evaluators::Cache>(dir.path() / "cache" / "cache.sqlite");
+};
+
+// Runs the chipgym binary built beside the tests with `args`; extra environment on top.
+inline chipgym::evaluators::RunResult run_chipgym(const std::vector<std::string>& args,
+                                              const std::map<std::string, std::string>& env = {},
+                                              double timeout = 600) {
+  chipgym::evaluators::RunRequest req;
+  req.argv = {CHIPGYM_BIN};
+  req.argv.insert(req.argv.end(), args.begin(), args.end());
+  req.cwd = std::filesystem::temp_directory_path();
+  req.env_extra = env;
+  req.limits.wall_seconds = timeout;
+  return chipgym::evaluators::run_process(req);
+}
+
+}  // namespace test_support
