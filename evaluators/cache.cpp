@@ -1,6 +1,9 @@
 // The evaluation cache in SQLite. See cache.h for the contract.
 #include "evaluators/cache.h"
 
+#include <chrono>
+#include <thread>
+
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,7 +31,13 @@ enum class OpenOutcome { Ok, Corrupt };
 struct OpenFailure {
   bool corrupt;
   std::string reason;
+  bool busy = false;  // another process holds a lock (e.g. it is creating the file): retry
 };
+
+bool is_busy(int rc) {
+  const int primary = rc & 0xff;
+  return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+}
 
 bool is_corruption(int rc) {
   const int primary = rc & 0xff;
@@ -62,7 +71,7 @@ std::string exec_scalar(sqlite3* db, const char* sql) {
     }
   }
   if (rc != SQLITE_OK) {
-    OpenFailure failure{is_corruption(rc), std::string(sql) + ": " + describe_error(db, rc)};
+    OpenFailure failure{is_corruption(rc), std::string(sql) + ": " + describe_error(db, rc), is_busy(rc)};
     sqlite3_finalize(stmt);
     throw failure;
   }
@@ -110,7 +119,9 @@ Cache::~Cache() {
 }
 
 void Cache::open_or_rebuild() {
-  // Two attempts: the second one follows moving a corrupt file aside.
+  // Two attempts: the second one follows moving a corrupt file aside. Lock contention while
+  // another process creates the file is waited out (up to about 15 s) and is no attempt.
+  int busy_waits = 0;
   for (int attempt = 0; attempt < 2; ++attempt) {
     struct stat opened{};
     const bool existed = ::stat(file_.c_str(), &opened) == 0;
@@ -130,7 +141,8 @@ void Cache::open_or_rebuild() {
       sqlite3_busy_timeout(db, 10000);
       // WAL lets readers in other processes go on while one process writes; NORMAL sync is
       // safe with WAL (a power cut may lose the last entries, never corrupt the file).
-      exec_scalar(db, "PRAGMA journal_mode=WAL");
+      // The mode is stored in the file: only its creator needs to switch (an exclusive step).
+      if (exec_scalar(db, "PRAGMA journal_mode") != "wal") exec_scalar(db, "PRAGMA journal_mode=WAL");
       exec_scalar(db, "PRAGMA synchronous=NORMAL");
       const std::string check = exec_scalar(db, "PRAGMA quick_check");
       if (check != "ok") throw OpenFailure{true, "quick_check: " + check};
@@ -166,6 +178,12 @@ void Cache::open_or_rebuild() {
       return;
     } catch (const OpenFailure& failure) {
       sqlite3_close_v2(db);
+      if (failure.busy && busy_waits < 75) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(200, 10 << std::min(busy_waits, 5))));
+        ++busy_waits;
+        --attempt;
+        continue;
+      }
       if (!failure.corrupt || attempt > 0) {
         const std::string denied = failure.corrupt ? std::string() : access_problem(file_);
         throw CacheError("cannot open cache " + file_.string() + ": " +

@@ -19,7 +19,7 @@ namespace {
 // Bump when a stage's script or its parsing changes, so old cache entries are not reused.
 constexpr const char* kLintVersion = "lint-v1";
 constexpr const char* kSimVersion = "sim-v1";
-constexpr const char* kSynthVersion = "synth-v1";
+constexpr const char* kSynthVersion = "synth-v2";
 constexpr const char* kEvalVersion = "eval-v1";
 constexpr const char* kModelCxxFlags = "-O1";
 
@@ -393,7 +393,10 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
     // flip-flops so that Yosys' CMOS transistor estimate covers every cell.
     write_file(dir.path() / "generic.ys",
                read + "\nhierarchy -check -top " + rtl.top + "\nsynth -top " + rtl.top + (o.flatten ? " -flatten" : "") +
-                   "\ntee -q -o generic.json stat -json\ntee -q -o ltp.txt ltp -noff\n"
+                   "\ntee -q -o generic.json stat -json\n"
+                   // Depth inside modules without submodule instances: ltp would count an
+                   // instance as one gate, and walking them is slow on large arrays.
+                   "tee -q -o ltp.txt ltp -noff */t:* */t:$* %d %m %n\n"
                    "dfflegalize -cell $_DFF_P_ 01\ntee -q -o cmos.json stat -json -tech cmos\n");
     write_file(dir.path() / "ice40.ys", read + "\nsynth_ice40 -dsp -top " + rtl.top + (o.flatten ? "" : " -noflatten") +
                                             "\ntee -q -o ice40.json stat -json\n");

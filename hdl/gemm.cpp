@@ -155,6 +155,43 @@ std::string skew_line(const std::string& name, const std::string& edge, int inde
          "  assign " + target + " = " + reg + "[" + s(delay * width - 1) + " -: " + s(width) + "];\n";
 }
 
+// Selects row rd_row of the packed accumulators `acc` into rd_data with gemm_mux2 instances:
+// at level l, pairs (2i, 2i+1) are chosen by rd_row[l]; an unpaired last entry passes through.
+std::string row_select_tree(int rows, int width) {
+  std::vector<std::string> level;
+  for (int r = 0; r < rows; ++r) level.push_back("acc[" + s(r * width) + " +: " + s(width) + "]");
+  std::string out;
+  if (rows == 1) out += "  wire unused_rd_row = rd_row[0];  // one row: nothing to select\n";
+  for (int l = 0; level.size() > 1; ++l) {
+    std::vector<std::string> next;
+    for (std::size_t i = 0; i + 1 < level.size(); i += 2) {
+      std::string y = "row_sel_" + s(l) + "_" + s(i / 2);
+      out += "  wire [" + s(width - 1) + ":0] " + y + ";\n";
+      out += "  gemm_mux2 u_" + y + " (.sel(rd_row[" + s(l) + "]), .a(" + level[i] + "), .b(" + level[i + 1] +
+             "), .y(" + y + "));\n";
+      next.push_back(y);
+    }
+    if (level.size() % 2) next.push_back(level.back());
+    level = next;
+  }
+  return out + "  assign rd_data = " + level[0] + ";\n";
+}
+
+std::string mux2(int width) {
+  return fill(R"(// 2:1 multiplexer of one row of accumulators (the read-out tree's only cell).
+module gemm_mux2 (
+  input  wire          sel,
+  input  wire [${W}-1:0] a,
+  input  wire [${W}-1:0] b,
+  output wire [${W}-1:0] y
+);
+  assign y = sel ? b : a;
+endmodule
+
+)",
+              {{"W", s(width)}});
+}
+
 std::string array_output_stationary(const GemmConfig& g) {
   const int R = g.rows, C = g.cols, IW = g.in_bits, AW = g.acc_bits;
   std::string skew, exits, readout;
@@ -164,9 +201,7 @@ std::string array_output_stationary(const GemmConfig& g) {
     skew += skew_line("b_skew", "b_edge", c, c, IW, "b_v[" + s(c * IW) + " +: " + s(IW) + "]");
   for (int r = 0; r < R; ++r) exits += "a_h[" + s((r * (C + 1) + C) * IW) + " +: " + s(IW) + "], ";
   exits += "b_v[" + s(R * C * IW) + " +: " + s(C * IW) + "]";
-  for (int r = 0; r < R; ++r)
-    readout += "      " + s(clog2(R)) + "'d" + s(r) + ": rd_data = acc[" + s(r * C * AW) + " +: " + s(C * AW) + "];\n";
-  bool full_case = (1 << clog2(R)) == R;
+  readout = row_select_tree(R, C * AW);
   return fill(R"(// ${R} x ${C} output-stationary array. Row r's A operands are delayed r cycles and column
 // c's B operands c cycles, so A[m][k] and B[k][n] meet in PE (m, n) at cycle k + m + n.
 module gemm_array (
@@ -176,7 +211,7 @@ module gemm_array (
   input  wire [${AE}-1:0]    a_edge,   // A column slice: element r enters row r
   input  wire [${BE}-1:0]    b_edge,   // B row slice: element c enters column c
   input  wire [${RB}-1:0]     rd_row,
-  output reg  [${RD}-1:0]   rd_data   // accumulators of row rd_row, for write-back
+  output wire [${RD}-1:0]   rd_data   // accumulators of row rd_row, for write-back
 );
   wire [${AH}-1:0] a_h;  // A operand entering PE (r, c) at [(r*${C1} + c)*${IW}]; c = ${C} is the exit
   wire [${BV}-1:0] b_v;  // B operand entering PE (r, c) at [(r*${C} + c)*${IW}]; r = ${R} is the exit
@@ -204,11 +239,8 @@ ${SKEW}
   // Operands leaving the last column and row go nowhere.
   wire unused_exits = &{1'b0, ${EXITS}};
 
-  always @* begin
-    case (rd_row)
-${READOUT}${DEFAULT}    endcase
-  end
-endmodule
+  // Write-back read-out: a tree of identical 2:1 multiplexers, one level per bit of rd_row.
+${READOUT}endmodule
 
 )",
               {{"R", s(R)},
@@ -225,8 +257,7 @@ endmodule
                {"ACC", s(R * C * AW)},
                {"SKEW", skew},
                {"EXITS", exits},
-               {"READOUT", readout},
-               {"DEFAULT", full_case ? "" : "      default: rd_data = '0;\n"}});
+               {"READOUT", readout}});
 }
 
 std::string array_weight_stationary(const GemmConfig& g) {
@@ -304,8 +335,12 @@ ${DESKEW}endmodule
 // ---------------------------------------------------------------------------------------
 // Buffers
 
-std::string input_buffer(const std::string& module, const std::string& what, int depth, int width) {
-  return fill(R"(// ${WHAT} buffer: ${DEPTH} entries of ${WIDTH} bits, written as memory returns data, read
+// Input buffers are named by shape, so that the A and B buffers of a square array with equal
+// depths are one module, synthesized once.
+std::string buffer_name(int depth, int width) { return "gemm_buf_" + s(depth) + "x" + s(width); }
+
+std::string input_buffer(int depth, int width) {
+  return fill(R"(// Input buffer: ${DEPTH} entries of ${WIDTH} bits, written as memory returns data, read
 // synchronously (one cycle), so it can map to block RAM.
 module ${MODULE} (
   input  wire            clk,
@@ -324,7 +359,7 @@ module ${MODULE} (
 endmodule
 
 )",
-              {{"MODULE", module}, {"WHAT", what}, {"DEPTH", s(depth)}, {"WIDTH", s(width)}, {"AB", s(clog2(depth))}});
+              {{"MODULE", buffer_name(depth, width)}, {"DEPTH", s(depth)}, {"WIDTH", s(width)}, {"AB", s(clog2(depth))}});
 }
 
 std::string accumulation_buffer(const GemmConfig& g) {
@@ -361,13 +396,16 @@ endmodule
 // ---------------------------------------------------------------------------------------
 // Controllers
 
-std::string mask_lines(const std::string& mask, const std::string& origin, const std::string& limit, int count) {
+// mask[i] = i < count, for the elements of a slice that lie inside the matrix.
+std::string mask_lines(const std::string& mask, const std::string& count, int elements) {
   std::string out;
-  for (int i = 0; i < count; ++i)
-    out += "  assign " + mask + "[" + s(i) + "] = ({1'b0, " + origin + "} + 17'd" + s(i) + ") < {1'b0, " + limit + "};\n";
+  for (int i = 0; i < elements; ++i)
+    out += "  assign " + mask + "[" + s(i) + "] = " + count + " > 16'd" + s(i) + ";\n";
   return out;
 }
 
+// Addresses are kept in registers and stepped by additions (no multipliers): the products
+// with the array size are by constants.
 std::string controller_output_stationary(const GemmConfig& g) {
   const int R = g.rows, C = g.cols;
   const int XB = std::max(clog2(g.a_depth), clog2(g.b_depth));
@@ -408,29 +446,37 @@ module gemm_ctrl (
   reg [15:0] cnt;
   reg [15:0] m, k, n;      // problem shape, latched at start
   reg [15:0] m0, n0, k0;   // tile origin and K-chunk start
+  reg [31:0] a_tile;       // m0 * K: A row of the tile
+  reg [31:0] c_tile;       // m0 * N: C row of the tile
+  reg [31:0] a_addr;       // next A slice: A[m0][k], stride K
+  reg [31:0] b_addr;       // next B slice: B[k][n0]
+  reg [31:0] c_addr;       // next C row: C[m0 + cnt][n0]
 
   wire [16:0] k_left  = {1'b0, k} - {1'b0, k0};
   wire [15:0] kl      = (k_left > 17'd${KC}) ? 16'd${KC} : k_left[15:0];  // steps in this chunk
   wire [16:0] m_left  = {1'b0, m} - {1'b0, m0};
   wire [15:0] ml      = (m_left > 17'd${R}) ? 16'd${R} : m_left[15:0];   // valid rows in this tile
+  wire [16:0] n_left  = {1'b0, n} - {1'b0, n0};
+  wire [15:0] nl      = (n_left > 17'd${C}) ? 16'd${C} : n_left[15:0];   // valid columns
   wire [16:0] k0_next = {1'b0, k0} + 17'd${KC};
   wire [16:0] m0_next = {1'b0, m0} + 17'd${R};
   wire [16:0] n0_next = {1'b0, n0} + 17'd${C};
-  wire [15:0] k_at    = k0 + cnt;
+  wire [31:0] k32     = {16'd0, k};
+  wire [31:0] n32     = {16'd0, n};
   wire        empty   = cfg_m == 16'd0 || cfg_k == 16'd0 || cfg_n == 16'd0;
 
   assign busy        = state != S_IDLE && state != S_DONE;
   assign done        = state == S_DONE;
   assign a_rd_en     = state == S_LOAD && cnt < kl;
-  assign a_rd_addr   = {16'd0, m0} * {16'd0, k} + {16'd0, k_at};  // A[m0][k_at], stride K
-  assign a_rd_stride = {16'd0, k};
+  assign a_rd_addr   = a_addr;
+  assign a_rd_stride = k32;
   assign b_rd_en     = a_rd_en;
-  assign b_rd_addr   = {16'd0, k_at} * {16'd0, n} + {16'd0, n0};  // B[k_at][n0]
+  assign b_rd_addr   = b_addr;
   assign buf_raddr   = cnt[${XB}-1:0];
   assign acc_clear   = state == S_CLEAR;
   assign c_wr_en     = state == S_WRITE;
   assign c_wr_row    = cnt[${RB}-1:0];
-  assign c_wr_addr   = ({16'd0, m0} + {16'd0, cnt}) * {16'd0, n} + {16'd0, n0};
+  assign c_wr_addr   = c_addr;
 ${MASKS}
   always @(posedge clk) begin
     if (rst) begin
@@ -446,31 +492,50 @@ ${MASKS}
 
   always @(posedge clk) begin
     if (rst) begin
-      state <= S_IDLE;
-      cnt   <= '0;
-      m     <= '0;
-      k     <= '0;
-      n     <= '0;
-      m0    <= '0;
-      n0    <= '0;
-      k0    <= '0;
+      state  <= S_IDLE;
+      cnt    <= '0;
+      m      <= '0;
+      k      <= '0;
+      n      <= '0;
+      m0     <= '0;
+      n0     <= '0;
+      k0     <= '0;
+      a_tile <= '0;
+      c_tile <= '0;
+      a_addr <= '0;
+      b_addr <= '0;
+      c_addr <= '0;
     end else begin
       case (state)
         S_IDLE, S_DONE: if (start) begin
-          m     <= cfg_m;
-          k     <= cfg_k;
-          n     <= cfg_n;
-          m0    <= '0;
-          n0    <= '0;
-          k0    <= '0;
-          cnt   <= '0;
-          state <= empty ? S_DONE : S_CLEAR;
+          m      <= cfg_m;
+          k      <= cfg_k;
+          n      <= cfg_n;
+          m0     <= '0;
+          n0     <= '0;
+          k0     <= '0;
+          a_tile <= '0;
+          c_tile <= '0;
+          a_addr <= '0;
+          b_addr <= '0;
+          cnt    <= '0;
+          state  <= empty ? S_DONE : S_CLEAR;
         end
-        S_CLEAR: state <= S_LOAD;
+        S_CLEAR: begin
+          c_addr <= c_tile + {16'd0, n0};
+          state  <= S_LOAD;
+        end
         S_LOAD: if (cnt == kl) begin  // kl requests, then one cycle for the last data
           cnt   <= '0;
           state <= S_STREAM;
-        end else cnt <= cnt + 16'd1;
+        end else begin
+          // After a full chunk the addresses point at the next chunk's first slices.
+          if (a_rd_en) begin
+            a_addr <= a_addr + 32'd1;
+            b_addr <= b_addr + n32;
+          end
+          cnt <= cnt + 16'd1;
+        end
         S_STREAM: if (cnt == kl - 16'd1) begin
           cnt <= '0;
           if (k0_next < {1'b0, k}) begin
@@ -486,13 +551,24 @@ ${MASKS}
           cnt   <= '0;
           k0    <= '0;
           state <= S_CLEAR;
-          if (n0_next < {1'b0, n}) n0 <= n0_next[15:0];
-          else begin
-            n0 <= '0;
-            if (m0_next < {1'b0, m}) m0 <= m0_next[15:0];
-            else state <= S_DONE;
+          if (n0_next < {1'b0, n}) begin
+            n0     <= n0_next[15:0];
+            a_addr <= a_tile;
+            b_addr <= {16'd0, n0_next[15:0]};
+          end else begin
+            n0     <= '0;
+            b_addr <= '0;
+            if (m0_next < {1'b0, m}) begin
+              m0     <= m0_next[15:0];
+              a_tile <= a_tile + k32 * 32'd${R};
+              a_addr <= a_tile + k32 * 32'd${R};
+              c_tile <= c_tile + n32 * 32'd${R};
+            end else state <= S_DONE;
           end
-        end else cnt <= cnt + 16'd1;
+        end else begin
+          c_addr <= c_addr + n32;
+          cnt    <= cnt + 16'd1;
+        end
         default: state <= S_IDLE;
       endcase
     end
@@ -507,7 +583,7 @@ endmodule
                {"RB", s(clog2(R))},
                {"DRAIN", s(C + g.pipeline)},
                {"DRAIN_LAST", s(C + g.pipeline - 1)},
-               {"MASKS", mask_lines("a_mask", "m0", "m", R) + mask_lines("b_mask", "n0", "n", C)}});
+               {"MASKS", mask_lines("a_mask", "ml", R) + mask_lines("b_mask", "nl", C)}});
 }
 
 std::string controller_weight_stationary(const GemmConfig& g) {
@@ -553,30 +629,43 @@ module gemm_ctrl (
   reg [15:0] cnt;
   reg [15:0] m, k, n;      // problem shape, latched at start
   reg [15:0] m0, n0, k0;   // chunk origin
+  reg [31:0] a_chunk;      // m0 * K: first A row of the chunk
+  reg [31:0] c_chunk;      // m0 * N: first C row of the chunk
+  reg [31:0] b_group;      // k0 * N + n0: first weight row of the group
+  reg [31:0] a_addr;       // next A slice: A[m0 + cnt][k0]
+  reg [31:0] b_addr;       // next weight row, bottom-up: B[w_k][n0]
+  reg [31:0] c_addr;       // next C row: C[m0 + cnt][n0]
+  reg [16:0] w_k;          // K index of the next weight row
 
   wire [16:0] m_left   = {1'b0, m} - {1'b0, m0};
   wire [15:0] ml       = (m_left > 17'd${MC}) ? 16'd${MC} : m_left[15:0];  // A rows in this chunk
+  wire [16:0] k_left   = {1'b0, k} - {1'b0, k0};
+  wire [15:0] kl       = (k_left > 17'd${R}) ? 16'd${R} : k_left[15:0];    // K steps in this group
+  wire [16:0] n_left   = {1'b0, n} - {1'b0, n0};
+  wire [15:0] nl       = (n_left > 17'd${C}) ? 16'd${C} : n_left[15:0];    // valid columns
   wire [15:0] load_len = (ml > 16'd${R}) ? ml : 16'd${R};
   wire [16:0] k0_next  = {1'b0, k0} + 17'd${R};
   wire [16:0] m0_next  = {1'b0, m0} + 17'd${MC};
   wire [16:0] n0_next  = {1'b0, n0} + 17'd${C};
-  wire [31:0] w_k      = {16'd0, k0} + 32'd${R_1} - {16'd0, cnt};  // weight rows bottom-up
+  wire [31:0] k32      = {16'd0, k};
+  wire [31:0] n32      = {16'd0, n};
+  wire [31:0] top_row  = n32 * 32'd${R_1};  // (R - 1) * N: the group's last weight row
   wire        empty    = cfg_m == 16'd0 || cfg_k == 16'd0 || cfg_n == 16'd0;
 
   assign busy        = state != S_IDLE && state != S_DONE;
   assign done        = state == S_DONE;
   assign a_rd_en     = state == S_LOAD && cnt < ml;
-  assign a_rd_addr   = ({16'd0, m0} + {16'd0, cnt}) * {16'd0, k} + {16'd0, k0};  // A[m0+cnt][k0]
+  assign a_rd_addr   = a_addr;
   assign a_rd_stride = 32'd1;
   assign b_rd_en     = state == S_LOAD && cnt < 16'd${R};
-  assign b_rd_addr   = w_k * {16'd0, n} + {16'd0, n0};  // B[w_k][n0]
+  assign b_rd_addr   = b_addr;
   assign buf_raddr   = cnt[${AB}-1:0];
   assign acc_we      = state == S_STREAM && cnt >= 16'd${RCP};
   assign acc_first   = k0 == 16'd0;
   assign acc_row     = cnt[${CB}-1:0] - ${CB}'d${RCP_MOD};
   assign c_wr_en     = state == S_WRITE;
   assign c_wr_row    = cnt[${CB}-1:0];
-  assign c_wr_addr   = ({16'd0, m0} + {16'd0, cnt}) * {16'd0, n} + {16'd0, n0};
+  assign c_wr_addr   = c_addr;
 ${MASKS}
   always @(posedge clk) begin
     if (rst) begin
@@ -589,55 +678,97 @@ ${MASKS}
       buf_we       <= a_rd_en;  // memory data arrives one cycle after the request
       buf_waddr    <= cnt[${AB}-1:0];
       w_load       <= b_rd_en;
-      w_row_ok     <= w_k < {16'd0, k};
+      w_row_ok     <= w_k < {1'b0, k};
       stream_valid <= state == S_STREAM && cnt < ml;
     end
   end
 
   always @(posedge clk) begin
     if (rst) begin
-      state <= S_IDLE;
-      cnt   <= '0;
-      m     <= '0;
-      k     <= '0;
-      n     <= '0;
-      m0    <= '0;
-      n0    <= '0;
-      k0    <= '0;
+      state   <= S_IDLE;
+      cnt     <= '0;
+      m       <= '0;
+      k       <= '0;
+      n       <= '0;
+      m0      <= '0;
+      n0      <= '0;
+      k0      <= '0;
+      a_chunk <= '0;
+      c_chunk <= '0;
+      b_group <= '0;
+      a_addr  <= '0;
+      b_addr  <= '0;
+      c_addr  <= '0;
+      w_k     <= '0;
     end else begin
       case (state)
         S_IDLE, S_DONE: if (start) begin
-          m     <= cfg_m;
-          k     <= cfg_k;
-          n     <= cfg_n;
-          m0    <= '0;
-          n0    <= '0;
-          k0    <= '0;
-          cnt   <= '0;
-          state <= empty ? S_DONE : S_LOAD;
+          m       <= cfg_m;
+          k       <= cfg_k;
+          n       <= cfg_n;
+          m0      <= '0;
+          n0      <= '0;
+          k0      <= '0;
+          a_chunk <= '0;
+          c_chunk <= '0;
+          b_group <= '0;
+          a_addr  <= '0;
+          b_addr  <= {16'd0, cfg_n} * 32'd${R_1};
+          w_k     <= 17'd${R_1};
+          cnt     <= '0;
+          state   <= empty ? S_DONE : S_LOAD;
         end
         S_LOAD: if (cnt == load_len) begin  // requests, then one cycle for the last data
           cnt   <= '0;
           state <= S_STREAM;
-        end else cnt <= cnt + 16'd1;
+        end else begin
+          if (a_rd_en) a_addr <= a_addr + k32;
+          if (b_rd_en) begin
+            b_addr <= b_addr - n32;
+            w_k    <= w_k - 17'd1;
+          end
+          cnt <= cnt + 16'd1;
+        end
         S_STREAM: if (cnt == ml + 16'd${RCP_1}) begin  // ml rows, then ${RCP} cycles to the last sums
           cnt <= '0;
           if (k0_next < {1'b0, k}) begin
-            k0    <= k0_next[15:0];
-            state <= S_LOAD;
-          end else state <= S_WRITE;
+            k0      <= k0_next[15:0];
+            b_group <= b_group + n32 * 32'd${R};
+            b_addr  <= b_group + n32 * 32'd${R} + top_row;
+            a_addr  <= a_chunk + {15'd0, k0_next};
+            w_k     <= k0_next + 17'd${R_1};
+            state   <= S_LOAD;
+          end else begin
+            c_addr <= c_chunk + {16'd0, n0};
+            state  <= S_WRITE;
+          end
         end else cnt <= cnt + 16'd1;
         S_WRITE: if (cnt == ml - 16'd1) begin
           cnt   <= '0;
           k0    <= '0;
+          w_k   <= 17'd${R_1};
           state <= S_LOAD;
-          if (m0_next < {1'b0, m}) m0 <= m0_next[15:0];
-          else begin
-            m0 <= '0;
+          if (m0_next < {1'b0, m}) begin
+            m0      <= m0_next[15:0];
+            a_chunk <= a_chunk + k32 * 32'd${MC};
+            a_addr  <= a_chunk + k32 * 32'd${MC};
+            c_chunk <= c_chunk + n32 * 32'd${MC};
+            b_group <= {16'd0, n0};
+            b_addr  <= {16'd0, n0} + top_row;
+          end else begin
+            m0      <= '0;
+            a_chunk <= '0;
+            a_addr  <= '0;
+            c_chunk <= '0;
+            b_group <= {15'd0, n0_next};
+            b_addr  <= {15'd0, n0_next} + top_row;
             if (n0_next < {1'b0, n}) n0 <= n0_next[15:0];
             else state <= S_DONE;
           end
-        end else cnt <= cnt + 16'd1;
+        end else begin
+          c_addr <= c_addr + n32;
+          cnt    <= cnt + 16'd1;
+        end
         default: state <= S_IDLE;
       endcase
     end
@@ -654,7 +785,7 @@ endmodule
                {"RCP", s(RCP)},
                {"RCP_1", s(RCP - 1)},
                {"RCP_MOD", s(RCP % (1 << CB))},
-               {"MASKS", mask_lines("a_mask", "k0", "k", R) + mask_lines("b_mask", "n0", "n", C)}});
+               {"MASKS", mask_lines("a_mask", "kl", R) + mask_lines("b_mask", "nl", C)}});
 }
 
 // ---------------------------------------------------------------------------------------
@@ -708,11 +839,11 @@ module gemm_top (
   );
 
   // Elements outside the matrices are zeroed as they enter the buffers.
-  gemm_buf_a u_buf_a (
+  ${BUF_A} u_buf_a (
     .clk(clk), .we(buf_we), .waddr(buf_waddr[${AB}-1:0]), .wdata(a_rd_data & ${A_KEEP}),
     .raddr(buf_raddr[${AB}-1:0]), .rdata(a_buf_out)
   );
-  gemm_buf_b u_buf_b (
+  ${BUF_B} u_buf_b (
     .clk(clk), .we(buf_we), .waddr(buf_waddr[${BB}-1:0]), .wdata(b_rd_data & ${B_KEEP}),
     .raddr(buf_raddr[${BB}-1:0]), .rdata(b_buf_out)
   );
@@ -735,6 +866,8 @@ endmodule
                {"BE", s(C * IW)},
                {"RD", s(C * g.acc_bits)},
                {"XB", s(std::max(AB, BB))},
+               {"BUF_A", buffer_name(g.a_depth, R * IW)},
+               {"BUF_B", buffer_name(g.b_depth, C * IW)},
                {"AB", s(AB)},
                {"BB", s(BB)},
                {"RB", s(clog2(R))},
@@ -770,7 +903,7 @@ module gemm_top (
   );
 
   // Elements outside the matrices are zeroed as they enter the buffer and the array.
-  gemm_buf_a u_buf_a (
+  ${BUF_A} u_buf_a (
     .clk(clk), .we(buf_we), .waddr(buf_waddr), .wdata(a_rd_data & ${A_KEEP}),
     .raddr(buf_raddr), .rdata(a_buf_out)
   );
@@ -799,6 +932,7 @@ endmodule
                {"RD", s(C * g.acc_bits)},
                {"AB", s(AB)},
                {"CB", s(CB)},
+               {"BUF_A", buffer_name(g.a_depth, R * IW)},
                {"A_KEEP", element_keep("a_mask", R, IW)},
                {"B_KEEP", element_keep("b_mask", C, IW)}});
 }
@@ -879,21 +1013,23 @@ class GemmFamily final : public Family {
     if (g.weight_stationary) {
       modules = {{"gemm_pe", pe_weight_stationary(g)},
                  {"gemm_array", array_weight_stationary(g)},
-                 {"gemm_buf_a", input_buffer("gemm_buf_a", "A", g.a_depth, g.rows * g.in_bits)},
+                 {buffer_name(g.a_depth, g.rows * g.in_bits), input_buffer(g.a_depth, g.rows * g.in_bits)},
                  {"gemm_buf_c", accumulation_buffer(g)},
                  {"gemm_ctrl", controller_weight_stationary(g)},
                  {"gemm_top", top_weight_stationary(g)}};
     } else {
       modules = {{"gemm_pe", pe_output_stationary(g)},
                  {"gemm_array", array_output_stationary(g)},
-                 {"gemm_buf_a", input_buffer("gemm_buf_a", "A", g.a_depth, g.rows * g.in_bits)},
-                 {"gemm_buf_b", input_buffer("gemm_buf_b", "B", g.b_depth, g.cols * g.in_bits)},
+                 {buffer_name(g.a_depth, g.rows * g.in_bits), input_buffer(g.a_depth, g.rows * g.in_bits)},
+                 {buffer_name(g.b_depth, g.cols * g.in_bits), input_buffer(g.b_depth, g.cols * g.in_bits)},
+                 {"gemm_mux2", mux2(g.cols * g.acc_bits)},
                  {"gemm_ctrl", controller_output_stationary(g)},
                  {"gemm_top", top_output_stationary(g)}};
     }
     const std::string header =
         "// Generated by chipgym gemm v" + std::to_string(version()) + ": " + p.to_assignments() + "\n`default_nettype none\n\n";
     for (auto& [module, text] : modules) {
+      if (rtl.files.count(module + ".v")) continue;  // a shape shared by two buffers
       while (!text.empty() && text.back() == '\n') text.pop_back();
       rtl.files[module + ".v"] = header + text + "\n\n`default_nettype wire\n";
       rtl.modules.push_back(module);

@@ -246,3 +246,44 @@ TEST_CASE("cache: default_file follows CHIPGYM_CACHE, XDG_CACHE_HOME, HOME", "[c
   restore("XDG_CACHE_HOME", xdg);
   restore("HOME", home);
 }
+
+TEST_CASE("cache: processes that create the same new file at the same moment all open it", "[cache]") {
+  // Found by the CLI test: the second process saw "database is locked" while the first
+  // switched the new file to WAL. Each round starts eight processes behind one barrier.
+  for (int round = 0; round < 5; ++round) {
+    TempDir dir;
+    const fs::path file = dir.path() / "new" / "cache.sqlite";
+    int barrier[2];
+    REQUIRE(::pipe(barrier) == 0);
+    std::vector<pid_t> children;
+    for (int c = 0; c < 8; ++c) {
+      const pid_t pid = ::fork();
+      REQUIRE(pid >= 0);
+      if (pid == 0) {
+        ::close(barrier[1]);
+        char byte;
+        (void)!::read(barrier[0], &byte, 1);  // returns when the parent closes its end
+        int code = 0;
+        try {
+          Cache own(file);
+          own.put("proc", std::to_string(c), "v");
+        } catch (...) {
+          code = 1;
+        }
+        ::_exit(code);
+      }
+      children.push_back(pid);
+    }
+    ::close(barrier[0]);
+    ::close(barrier[1]);  // release them all at once
+    for (pid_t pid : children) {
+      int status = 0;
+      REQUIRE(::waitpid(pid, &status, 0) == pid);
+      CHECK(WIFEXITED(status));
+      CHECK(WEXITSTATUS(status) == 0);
+    }
+    Cache check(file);
+    CHECK(check.size() == 8);
+    CHECK(check.warning().empty());
+  }
+}

@@ -51,7 +51,12 @@ TEST_CASE("gemm generator is deterministic: same parameters, same bytes; differe
   CHECK(a.top == "gemm_top");
   CHECK(a.files.count("gemm_pe.v") == 1);
   CHECK(a.files.count("gemm_buf_c.v") == 1);
-  CHECK(c.files.count("gemm_buf_b.v") == 1);
+  CHECK(c.files.count("gemm_buf_16x32.v") == 1);  // os: A buffer, 16 entries of 4 x 8 bits
+  CHECK(c.files.count("gemm_buf_16x24.v") == 1);  // os: B buffer, 16 entries of 3 x 8 bits
+  // A square array with equal depths shares one buffer module between A and B.
+  auto square = gemm().emit(params("rows=4,cols=4"));
+  CHECK(square.files.size() == 6);
+  CHECK(square.modules.size() == 6);
 }
 
 TEST_CASE("integer GEMM reference wraps to the accumulator width") {
