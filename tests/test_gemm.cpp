@@ -42,7 +42,7 @@ TEST_CASE("gemm parameters: unknown names, out-of-range values and broken constr
   CHECK_THROWS_WITH(space.from_json(json{{"depth", 3}}), Catch::Contains("unknown parameter 'depth'"));
 }
 
-TEST_CASE("gemm generator is deterministic: same parameters, same bytes; different parameters, different bytes") {
+TEST_CASE("gemm generator is deterministic: same parameters give the same bytes, different ones differ") {
   auto a = gemm().emit(params("rows=4,cols=3,dataflow=ws"));
   auto b = gemm().emit(params("rows=4,cols=3,dataflow=ws"));
   auto c = gemm().emit(params("rows=4,cols=3,dataflow=os"));
@@ -169,4 +169,37 @@ TEST_CASE("a design that drops a pipeline cycle is caught as a mismatch, not a c
   CHECK_FALSE(m.correct);
   CHECK(m.mismatches > 0);
   CHECK_THAT(m.first_mismatch, Catch::Contains("expected") && Catch::Contains("got"));
+}
+
+TEST_CASE("a design that fails synthesis or never finishes gives a structured error, not a crash") {
+  test_support::ScratchCache scratch;
+  evaluators::Pipeline pipeline(scratch.cache);
+  auto p = params("rows=2,cols=2");
+  const json workload = {{"shapes", {{3, 3, 3}}}};
+
+  SECTION("Verilog Yosys cannot read") {
+    evaluators::EvalOptions o;
+    o.fidelity = "synth";  // no lint first: Yosys itself must report the error
+    o.fpga = false;
+    o.inject = std::make_pair(std::string("gemm_pe.v"), std::string("module gemm_pe(input wire clk;\nendmodule\n"));
+    auto m = pipeline.evaluate(gemm(), p, workload, o);
+    REQUIRE(m.error);
+    CHECK(m.error->category == "synth");
+    CHECK_THAT(m.error->message, Catch::Contains("yosys exited with code") && Catch::Contains("ERROR"));
+  }
+  SECTION("a controller that never raises done stops at the cycle limit") {
+    auto rtl = gemm().emit(p);
+    std::string ctrl = rtl.files.at("gemm_ctrl.v");
+    const std::string done = "assign done        = state == S_DONE;";
+    REQUIRE(ctrl.find(done) != std::string::npos);
+    ctrl.replace(ctrl.find(done), done.size(), "assign done        = 1'b0;");
+    evaluators::EvalOptions o;
+    o.synthesis = false;
+    o.inject = std::make_pair(std::string("gemm_ctrl.v"), ctrl);
+    auto m = pipeline.evaluate(gemm(), p, workload, o);
+    REQUIRE(m.error);
+    CHECK(m.error->category == "sim_timeout");
+    CHECK_THAT(m.error->message, Catch::Contains("no-done-within-cycle-limit"));
+    CHECK_FALSE(m.correct);
+  }
 }

@@ -26,7 +26,7 @@ TEST_CASE("stat -json of Yosys 0.23 with hierarchy lines inside is parsed and ag
   CHECK(evaluators::parse_ltp_depth("Longest topological path in pe (length=39):\nLongest topological path in top (length=1):\n") == 39);
 }
 
-TEST_CASE("hierarchical synthesis reports cells, CMOS area, depth and iCE40 resources; the cache returns them again") {
+TEST_CASE("hierarchical synthesis reports cells, CMOS area, depth and iCE40 resources, and the cache returns them again") {
   test_support::ScratchCache scratch;
   evaluators::Pipeline pipeline(scratch.cache);
   const auto& f = hdl::gemm_family();
