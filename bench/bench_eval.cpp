@@ -3,6 +3,7 @@
 //   2. evaluation cache-hit latency
 //   3. time per design of the architectural cycle model vs the RTL simulation
 // Usage: bench_eval [--sizes 4,8,16] [--hits 2000]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -28,9 +29,16 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--sizes") && i + 1 < argc) {
       sizes.clear();
       std::stringstream ss(argv[++i]);
-      for (std::string item; std::getline(ss, item, ',');) sizes.push_back(std::stoi(item));
+      for (std::string item; std::getline(ss, item, ',');) {
+        int n = std::atoi(item.c_str());
+        if (n < 1 || n > 32) {
+          std::fprintf(stderr, "bench_eval: sizes must be in 1..32\n");
+          return 2;
+        }
+        sizes.push_back(n);
+      }
     } else if (!std::strcmp(argv[i], "--hits") && i + 1 < argc) {
-      hits = std::stoi(argv[++i]);
+      hits = std::max(1, std::atoi(argv[++i]));
     } else {
       std::fprintf(stderr, "usage: bench_eval [--sizes 4,8,16] [--hits N]\n");
       return 2;
@@ -43,9 +51,13 @@ int main(int argc, char** argv) {
   evaluators::Pipeline pipeline(cache);
   std::printf("tools: %s\n\n", pipeline.tools().versions().c_str());
 
-  // 1. Synthesis: the same design, flattened and per module, caches off.
+  // 1. Synthesis: the same design, flattened and per module, caches off. First the whole
+  // synthesis stage as chipgym runs it (Yosys synth plus ltp and the CMOS estimate; per
+  // module: one Yosys process per unique module, side by side), then Yosys' `synth`
+  // command alone in one process, hierarchical vs -flatten.
   std::printf("1. Yosys synthesis of int8 output-stationary arrays (generic gates, no cache)\n");
-  std::printf("   %-7s %12s %12s %9s %14s %14s\n", "array", "flat s", "per-module s", "speed-up", "cells flat", "cells hier");
+  std::printf("   %-7s %-26s %10s %12s %9s %12s %12s\n", "array", "what", "flat s", "per-module s", "speed-up",
+              "cells flat", "cells hier");
   for (int n : sizes) {
     auto params = family.space().parse_assignments("rows=" + std::to_string(n) + ",cols=" + std::to_string(n));
     evaluators::EvalOptions o;
@@ -62,7 +74,33 @@ int main(int argc, char** argv) {
       continue;
     }
     double th = hier.stages["synthesize"]["seconds"], tf = flat.stages["synthesize"]["seconds"];
-    std::printf("   %2dx%-4d %12.2f %12.2f %8.1fx %14lld %14lld\n", n, n, tf, th, tf / th, flat.cells, hier.cells);
+    std::printf("   %2dx%-4d %-26s %10.2f %12.2f %8.1fx %12lld %12lld\n", n, n, "chipgym synthesis stage", tf, th,
+                tf / th, flat.cells, hier.cells);
+    // Yosys `synth` alone, one process each.
+    auto rtl = family.emit(params);
+    evaluators::TempDir dir("chipgym-bench-synth-");
+    std::string read = "read_verilog -sv";
+    for (const auto& [name, text] : rtl.files) {
+      std::FILE* f = std::fopen((dir.path() / name).c_str(), "w");
+      std::fputs(text.c_str(), f);
+      std::fclose(f);
+      read += " " + name;
+    }
+    double seconds[2];
+    for (int flatten = 0; flatten < 2; ++flatten) {
+      evaluators::RunRequest req;
+      req.argv = {pipeline.tools().yosys, "-q", "-p",
+                  read + "; synth -top " + rtl.top + (flatten ? " -flatten" : "")};
+      req.cwd = dir.path();
+      req.limits.wall_seconds = 3600;
+      req.limits.cpu_seconds = 3600;
+      auto t0 = Clock::now();
+      auto r = evaluators::run_process(req);
+      seconds[flatten] = seconds_since(t0);
+      if (!r.ok()) std::printf("   yosys failed: %s\n", r.describe("yosys").c_str());
+    }
+    std::printf("   %2dx%-4d %-26s %10.2f %12.2f %8.1fx\n", n, n, "yosys synth, one process", seconds[1], seconds[0],
+                seconds[1] / seconds[0]);
   }
 
   // 2. Cache hits: evaluate once (miss), then the same design again and again.
@@ -97,13 +135,14 @@ int main(int argc, char** argv) {
     double model_s = seconds_since(t0) / reps;
     evaluators::EvalOptions r;
     r.use_cache = false;  // build the Verilator model, then simulate
-    r.fpga = false;
+    r.synthesis = false;
     auto full = pipeline.evaluate(family, p, task.workload, r);
     double build_s = full.stages.contains("build") ? full.stages["build"]["seconds"].get<double>() : 0;
     double run_s = full.stages.contains("simulate") ? full.stages["simulate"]["run_seconds"].get<double>() : 0;
     std::printf("   %-26s %10lld %10lld %12.2f %12.3f %12.3f %9.0fx\n", set, cycles, full.cycles, model_s * 1e6, run_s,
                 build_s + run_s, (build_s + run_s) / model_s);
-    if (full.cycles != cycles) std::printf("   MISMATCH: the cycle model disagrees with the RTL for %s\n", set);
+    if (!full.ok()) std::printf("   %s failed: %s\n", set, full.error->message.c_str());
+    else if (full.cycles != cycles) std::printf("   MISMATCH: the cycle model disagrees with the RTL for %s\n", set);
   }
   std::printf("\n   ratio = RTL build+simulation time / cycle-model time for the same design\n");
   return 0;

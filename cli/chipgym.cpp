@@ -129,7 +129,7 @@ int run_eval(const std::string& task_name, const std::string& assignments, const
     } catch (const json::parse_error& e) {
       throw chipgym::hdl::ParamError("parameter file " + params_file + " is not valid JSON: " + e.what());
     }
-    params = family.space().apply_assignments(family.space().from_json(j), assignments);
+    params = family.space().apply_assignments(family.space().from_json(j, false), assignments);
   } else {
     params = family.space().parse_assignments(assignments);
   }
@@ -141,6 +141,8 @@ int run_eval(const std::string& task_name, const std::string& assignments, const
     std::cerr << "evaluating " << params.to_assignments() << " (" << o.fidelity << ") ...\r" << std::flush;
   Metrics m = pipeline.evaluate(family, params, task.workload, o);
   if (!as_json && isatty(STDERR_FILENO)) std::cerr << std::string(100, ' ') << "\r" << std::flush;
+  if (m.stages.contains("cache_warnings"))
+    for (const auto& w : m.stages["cache_warnings"]) std::cerr << "warning: result not cached: " << w.get<std::string>() << "\n";
   json score = task.score(m);
   if (as_json) {
     json j = m.to_json();
@@ -182,7 +184,7 @@ int main(int argc, char** argv) {
   eval_cmd->add_flag("--no-fpga", no_fpga, "skip the iCE40 synthesis (LUT/FF/DSP/BRAM counts)");
   eval_cmd->add_option("--timeout", options.tool_timeout, "wall-clock seconds allowed to each tool run")
       ->capture_default_str()->check(CLI::PositiveNumber);
-  eval_cmd->add_option("--cache-dir", common.cache_dir, "cache directory (default: $CHIPGYM_CACHE, else ~/.cache/chipgym)");
+  eval_cmd->add_option("--cache-dir", common.cache_dir, "cache directory, holding cache.sqlite and compiled models (default: the directory of the file $CHIPGYM_CACHE, else ~/.cache/chipgym)");
   eval_cmd->add_flag("--no-cache", common.no_cache, "neither read nor write the evaluation cache");
   eval_cmd->add_option("--inject-verilog", inject, "test hook: FILE.v=PATH replaces one generated file with PATH's text")
       ->group("");
@@ -217,6 +219,9 @@ int main(int argc, char** argv) {
   } catch (const CacheError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return kBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kDesignFailed;
   }
   return 0;
 }

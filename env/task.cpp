@@ -11,6 +11,7 @@ Task Task::from_json(const json& j) {
   for (const char* field : {"name", "family", "workload"})
     if (!j.contains(field)) throw hdl::ParamError(std::string("task JSON lacks the field '") + field + "'");
   Task t;
+  try {
   t.name = j.at("name").get<std::string>();
   t.family = j.at("family").get<std::string>();
   t.description = j.value("description", std::string());
@@ -18,12 +19,15 @@ Task Task::from_json(const json& j) {
   t.objective = j.value("objective", std::string());
   t.budget = j.value("budget", json::object());
   t.fidelity = j.value("fidelity", std::string("rtl"));
+  } catch (const json::exception& e) {
+    throw hdl::ParamError(std::string("task JSON has a field of the wrong type: ") + e.what());
+  }
   return t;
 }
 
 json Task::score(const evaluators::Metrics& m) const {
-  // gemm-int8: MACs per cycle per million transistors, zero when incorrect, failed or over
-  // the area budget. (Issue 3 turns this into documented rewards and penalties.)
+  // gemm-int8: MACs per cycle per million transistors, zero when incorrect, failed, over
+  // the area budget, or when the accumulators can wrap on the workload. (Issue 3 turns this into documented rewards and penalties.)
   json out = json::object();
   if (!m.derived.contains("macs") || m.cycles <= 0) return out;
   const double macs_per_cycle = m.derived["macs"].get<double>() / static_cast<double>(m.cycles);
@@ -32,7 +36,10 @@ json Task::score(const evaluators::Metrics& m) const {
   if (m.transistors > 0) {
     const double per_area = macs_per_cycle / (static_cast<double>(m.transistors) / 1e6);
     const long long limit = budget.value("max_transistors", 0LL);
-    const bool admissible = m.ok() && (m.fidelity != "rtl" || m.correct) && (limit == 0 || m.transistors <= limit);
+    const bool exact = m.derived.value("exact", true);  // accumulators wide enough for the workload's K
+    const bool admissible =
+        m.ok() && exact && (m.fidelity != "rtl" || m.correct) && (limit == 0 || m.transistors <= limit);
+    out["exact"] = exact;
     out["macs_per_cycle_per_mtransistor"] = per_area;
     out["within_budget"] = limit == 0 || m.transistors <= limit;
     out["objective"] = admissible ? per_area : 0.0;
@@ -52,7 +59,9 @@ const std::vector<Task>& tasks() {
     gemm.workload = {{"shapes", {{16, 32, 96}, {16, 32, 16}, {16, 16, 32}, {16, 32, 32}, {16, 32, 64}, {16, 64, 32}}},
                      {"patterns", {"random"}},
                      {"seed", 1}};
-    gemm.objective = "throughput per area: MACs per cycle per million transistors (0 if incorrect or over budget)";
+    gemm.objective =
+        "throughput per area: MACs per cycle per million transistors (0 if incorrect, over budget, or if "
+        "the accumulators can wrap on the workload)";
     gemm.budget = {{"max_transistors", 20000000}};
     v.push_back(gemm);
     return v;

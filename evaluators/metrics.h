@@ -10,14 +10,17 @@ using json = nlohmann::json;
 
 // Where a failure happened; documented in README.md.
 //   input          parameters or workload rejected before any tool ran
-//   lint           verilator --lint-only reported errors or warnings
-//   sim_build      the Verilator model did not compile
-//   sim_crash      the simulation exited abnormally
-//   sim_timeout    no `done` within the cycle limit, or the wall-clock limit hit
+//   lint           verilator --lint-only -Wall reported errors (warnings are counted, not fatal)
+//   sim_build      Verilator reported errors building the simulation model
+//   sim_crash      the simulation exited abnormally or printed output that cannot be read
+//   sim_timeout    no `done` within the cycle limit, or the simulation hit the wall-clock limit
 //   synth          Yosys failed on the design
 //   synth_timeout  Yosys hit the wall-clock limit
-//   tool_missing   a tool is not installed or not on PATH
-//   tool_crash     a tool was killed by a signal
+//   tool_timeout   lint or the model build hit the wall-clock limit
+//   tool_missing   Yosys or Verilator is not installed or not on PATH
+//   tool_crash     a tool was killed by a signal (a crash, or the CPU limit)
+//   environment    the machine, not the design: no compiler, no disk space, fork failed
+// Only input, lint, sim_build and synth results are cached.
 struct ErrorInfo {
   std::string category;
   std::string message;  // what happened, with an excerpt of the tool's own words

@@ -1,11 +1,15 @@
 #include "evaluators/pipeline.h"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <functional>
 #include <future>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "evaluators/runner.h"
 #include "evaluators/sha256.h"
@@ -19,7 +23,7 @@ namespace {
 // Bump when a stage's script or its parsing changes, so old cache entries are not reused.
 constexpr const char* kLintVersion = "lint-v1";
 constexpr const char* kSimVersion = "sim-v1";
-constexpr const char* kSynthVersion = "synth-v2";
+constexpr const char* kSynthVersion = "synth-v3";
 constexpr const char* kEvalVersion = "eval-v1";
 constexpr const char* kModelCxxFlags = "-O1";
 
@@ -50,13 +54,15 @@ std::vector<std::string> write_rtl(const hdl::Rtl& rtl, const fs::path& dir) {
 }
 
 // A failed tool run as an error value: category from how it failed, message with an excerpt.
+// `tool` is what the user knows it by (yosys, verilator, simulation).
 ErrorInfo tool_error(const std::string& tool, const RunResult& r, const std::string& failed_category,
                      const std::string& timeout_category) {
   switch (r.status) {
     case RunStatus::NotFound:
-      return {"tool_missing", r.describe(tool) + "; install it (see README.md) or point CHIPGYM_" +
-                                  (tool.find("yosys") != std::string::npos ? std::string("YOSYS") : std::string("VERILATOR")) +
-                                  " at it"};
+      if (tool == "yosys" || tool == "verilator")
+        return {"tool_missing", r.describe(tool) + "; install it (see README.md) or point CHIPGYM_" +
+                                    std::string(tool == "yosys" ? "YOSYS" : "VERILATOR") + " at it"};
+      return {"environment", r.describe(tool)};
     case RunStatus::TimedOut:
       return {timeout_category, r.describe(tool) + "; raise --timeout if the design is large"};
     case RunStatus::Signaled:
@@ -67,27 +73,40 @@ ErrorInfo tool_error(const std::string& tool, const RunResult& r, const std::str
   return {failed_category, r.describe(tool) + ": " + excerpt(r.err + "\n" + r.out)};
 }
 
-// Environmental failures say nothing about the design: never cache them.
+// Only failures that follow from the design itself are cached; timeouts, crashes, missing
+// tools and a broken environment say nothing about it and are tried again next time.
 bool cacheable(const Metrics& m) {
   if (!m.error) return true;
   const auto& c = m.error->category;
   return c == "input" || c == "lint" || c == "sim_build" || c == "synth";
 }
 
+// Limits of one tool run from the options: the CPU limit follows the wall-clock limit
+// (times the parallel jobs a tool may run), so --timeout governs both.
+RunLimits limits_for(const EvalOptions& o, int parallel_jobs = 1) {
+  RunLimits l;
+  l.wall_seconds = o.tool_timeout;
+  l.cpu_seconds = o.tool_timeout * parallel_jobs + 10;
+  l.memory_bytes = o.tool_memory;
+  return l;
+}
+
 }  // namespace
 
 std::string excerpt(const std::string& text, std::size_t max_chars) {
   std::istringstream in(text);
-  std::string line, errors, tail;
+  std::string line, errors, warnings;
   std::vector<std::string> last;
   while (std::getline(in, line)) {
     if (line.find("%Error") != std::string::npos || line.find("ERROR") != std::string::npos ||
-        line.find("error:") != std::string::npos || line.find("%Warning") != std::string::npos)
+        line.find("error:") != std::string::npos)
       errors += line + "\n";
+    else if (line.find("%Warning") != std::string::npos)
+      warnings += line + "\n";
     last.push_back(line);
     if (last.size() > 12) last.erase(last.begin());
   }
-  std::string out = errors;
+  std::string out = errors + warnings;  // errors first: warnings must not push them out
   if (out.empty())
     for (const auto& l : last) out += l + "\n";
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
@@ -95,7 +114,7 @@ std::string excerpt(const std::string& text, std::size_t max_chars) {
   return out;
 }
 
-std::map<std::string, long long> aggregate_stat(const std::string& text, const std::string& top) {
+std::map<std::string, json> parse_stat_modules(const std::string& text) {
   // Yosys 0.23 prints the `stat -top` hierarchy (e.g. "gemm_pe  4") inside the JSON; drop
   // every line that cannot be JSON.
   std::istringstream in(text);
@@ -113,10 +132,15 @@ std::map<std::string, long long> aggregate_stat(const std::string& text, const s
     if (!name.empty() && name[0] == '\\') name.erase(0, 1);
     modules[name] = it.value();
   }
+  return modules;
+}
+
+std::map<std::string, long long> aggregate_modules(const std::map<std::string, json>& modules, const std::string& top) {
   std::map<std::string, std::map<std::string, long long>> memo;
-  std::function<const std::map<std::string, long long>&(const std::string&)> total =
-      [&](const std::string& name) -> const std::map<std::string, long long>& {
+  std::function<const std::map<std::string, long long>&(const std::string&, int)> total =
+      [&](const std::string& name, int depth) -> const std::map<std::string, long long>& {
     if (auto it = memo.find(name); it != memo.end()) return it->second;
+    if (depth > 64) throw std::runtime_error("module hierarchy too deep (recursive instantiation?)");
     std::map<std::string, long long> sum;
     const json& mod = modules.at(name);
     if (mod.contains("estimated_num_transistors")) {
@@ -128,7 +152,7 @@ std::map<std::string, long long> aggregate_stat(const std::string& text, const s
       if (!type.empty() && type[0] == '\\') type.erase(0, 1);
       long long count = it.value().get<long long>();
       if (modules.count(type)) {
-        for (const auto& [sub_type, n] : total(type)) sum[sub_type] += count * n;
+        for (const auto& [sub_type, n] : total(type, depth + 1)) sum[sub_type] += count * n;
       } else {
         sum[type] += count;
       }
@@ -136,7 +160,11 @@ std::map<std::string, long long> aggregate_stat(const std::string& text, const s
     return memo[name] = sum;
   };
   if (!modules.count(top)) throw std::runtime_error("yosys statistics have no module " + top);
-  return total(top);
+  return total(top, 0);
+}
+
+std::map<std::string, long long> aggregate_stat(const std::string& text, const std::string& top) {
+  return aggregate_modules(parse_stat_modules(text), top);
 }
 
 long long parse_ltp_depth(const std::string& text) {
@@ -169,7 +197,14 @@ std::optional<json> Pipeline::cached(const EvalOptions& o, const std::string& st
 }
 
 void Pipeline::store(const EvalOptions& o, const std::string& stage, const std::string& key, const json& value) {
-  if (cache_ && o.use_cache) cache_->put(stage, key, value.dump());
+  if (!cache_ || !o.use_cache) return;
+  try {
+    cache_->put(stage, key, value.dump());
+  } catch (const CacheError& e) {
+    // The result is still good: report that it was not kept, and go on.
+    std::lock_guard<std::mutex> lock(warnings_mu_);
+    cache_warnings_.push_back(e.what());
+  }
 }
 
 std::string Pipeline::design_key(const hdl::Family& f, const hdl::Params& p, const json& workload,
@@ -221,16 +256,30 @@ Metrics Pipeline::evaluate(const hdl::Family& f, const hdl::Params& p, const jso
     rtl.files[o.inject->first] = o.inject->second;
   }
 
-  bool ok = true;
-  if (o.fidelity == "rtl") {
-    ok = lint(rtl, o, m) && simulate(f, p, rtl, workload, o, m);
-  } else {
-    m.cycles = m.cycles_model;
+  try {
+    bool ok = true;
+    if (o.fidelity == "rtl") {
+      ok = lint(rtl, o, m) && simulate(f, p, rtl, workload, o, m);
+    } else {
+      m.cycles = m.cycles_model;
+    }
+    if (ok && o.fidelity != "model" && o.synthesis) synthesize(rtl, o, m);
+  } catch (const std::exception& e) {
+    // Not the design's fault (no room for temporary files, fork failed, ...): say so.
+    m.error = ErrorInfo{"environment", std::string("evaluation could not run: ") + e.what()};
   }
-  if (ok && o.fidelity != "model" && o.synthesis) synthesize(rtl, o, m);
+  {
+    std::lock_guard<std::mutex> lock(warnings_mu_);
+    if (!cache_warnings_.empty()) {
+      m.stages["cache_warnings"] = cache_warnings_;
+      cache_warnings_.clear();
+    }
+  }
 
   m.seconds = since(t0);
-  if (cacheable(m)) store(o, "eval", key, m.to_json());
+  const std::string versions = tools_.versions();
+  const bool versions_known = versions.find("unknown") == std::string::npos && versions.find("missing") == std::string::npos;
+  if (cacheable(m) && (o.fidelity == "model" || versions_known)) store(o, "eval", key, m.to_json());
   return finish(m);
 }
 
@@ -251,11 +300,10 @@ bool Pipeline::lint(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m) {
     req.argv = {tools_.verilator, "--lint-only", "-Wall", "-Wno-fatal", "--top-module", rtl.top};
     req.argv.insert(req.argv.end(), files.begin(), files.end());
     req.cwd = dir.path();
-    req.limits.wall_seconds = o.tool_timeout;
-    req.limits.memory_bytes = o.tool_memory;
+    req.limits = limits_for(o);
     RunResult r = run_process(req);
     if (r.status != RunStatus::Exited) {
-      m.error = tool_error("verilator", r, "lint", "lint");
+      m.error = tool_error("verilator", r, "lint", "tool_timeout");
       m.stages["lint"] = {{"seconds", since(t0)}, {"cache_hit", false}};
       return false;
     }
@@ -297,25 +345,28 @@ std::optional<fs::path> Pipeline::build_model(const hdl::Family& f, const hdl::R
   req.argv.push_back("harness.cpp");
   req.cwd = scratch;
   if (!tools_.ccache.empty()) req.env_extra["OBJCACHE"] = tools_.ccache;
-  req.limits.wall_seconds = o.tool_timeout;
-  req.limits.memory_bytes = o.tool_memory;
+  req.limits = limits_for(o, 2);
   RunResult r = run_process(req);
   m.stages["build"] = {{"seconds", since(t0)}, {"cache_hit", false}};
   if (!r.ok()) {
-    m.error = tool_error("verilator", r, "sim_build", "sim_timeout");
+    // Verilator's own %Error lines are about the design (cacheable); anything else (no
+    // compiler, out of memory, no disk) is the environment's.
+    const bool design_error = r.status == RunStatus::Exited && (r.err + r.out).find("%Error") != std::string::npos;
+    m.error = tool_error("verilator", r, design_error ? "sim_build" : "environment", "tool_timeout");
     m.error->message = "the Verilator model did not build: " + m.error->message;
     return std::nullopt;
   }
   fs::path built = scratch / "obj" / "sim";
   if (!o.use_cache || cached_binary.empty()) return built;
-  // Publish atomically: copy into a private directory, then rename it into place, so a
-  // concurrent process sees either no model or a complete one.
-  fs::path staging = models_dir_ / (key + ".tmp-" + std::to_string(::getpid()));
+  // Publish atomically: copy into a private directory, then rename it into place, so another
+  // process or thread sees either no model or a complete one.
+  static std::atomic<unsigned> serial{0};
+  fs::path staging = models_dir_ / (key + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(serial++));
   fs::create_directories(staging, ec);
   if (!ec) fs::copy_file(built, staging / "sim", fs::copy_options::overwrite_existing, ec);
   if (!ec) fs::rename(staging, models_dir_ / key, ec);
   if (ec) fs::remove_all(staging, ec);  // another process won the race, or no room: use ours
-  return fs::exists(cached_binary) ? cached_binary : built;
+  return fs::exists(cached_binary, ec) ? cached_binary : built;
 }
 
 bool Pipeline::simulate(const hdl::Family& f, const hdl::Params& p, const hdl::Rtl& rtl, const json& workload,
@@ -340,8 +391,7 @@ bool Pipeline::simulate(const hdl::Family& f, const hdl::Params& p, const hdl::R
     req.argv = {binary->string()};
     req.cwd = dir.path();
     req.stdin_text = stim.harness_input;
-    req.limits.wall_seconds = o.tool_timeout;
-    req.limits.memory_bytes = o.tool_memory;
+    req.limits = limits_for(o);
     req.limits.output_bytes = 256u << 20;
     const auto run_t0 = std::chrono::steady_clock::now();
     RunResult r = run_process(req);
@@ -387,41 +437,90 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
   } else {
     TempDir dir("chipgym-synth-");
     auto files = write_rtl(rtl, dir.path());
-    std::string read = "read_verilog -sv";
-    for (const auto& name : files) read += " " + name;
     // Generic gates: cell count and logic depth, then flip-flops legalized to plain D
-    // flip-flops so that Yosys' CMOS transistor estimate covers every cell.
-    write_file(dir.path() / "generic.ys",
-               read + "\nhierarchy -check -top " + rtl.top + "\nsynth -top " + rtl.top + (o.flatten ? " -flatten" : "") +
-                   "\ntee -q -o generic.json stat -json\n"
-                   // Depth inside modules without submodule instances: ltp would count an
-                   // instance as one gate, and walking them is slow on large arrays.
-                   "tee -q -o ltp.txt ltp -noff */t:* */t:$* %d %m %n\n"
-                   "dfflegalize -cell $_DFF_P_ 01\ntee -q -o cmos.json stat -json -tech cmos\n");
-    write_file(dir.path() / "ice40.ys", read + "\nsynth_ice40 -dsp -top " + rtl.top + (o.flatten ? "" : " -noflatten") +
-                                            "\ntee -q -o ice40.json stat -json\n");
-    auto run_yosys = [&](const std::string& script) {
-      RunRequest req;
-      req.argv = {tools_.yosys, "-q", "-l", script + ".log", "-s", script};
-      req.cwd = dir.path();
-      req.limits.wall_seconds = o.tool_timeout;
-      req.limits.memory_bytes = o.tool_memory;
-      return run_process(req);
+    // flip-flops so that Yosys' CMOS transistor estimate covers every cell. Depth is taken
+    // inside modules without submodule instances: ltp would count an instance as one gate.
+    const std::string measure =
+        "tee -q -o ${P}generic.json stat -json\n"
+        "tee -q -o ${P}ltp.txt ltp -noff */t:* */t:$* %d %m %n\n"
+        "dfflegalize -cell $_DFF_P_ 01\ntee -q -o ${P}cmos.json stat -json -tech cmos\n";
+    auto with_prefix = [](std::string text, const std::string& prefix) {
+      for (std::size_t at; (at = text.find("${P}")) != std::string::npos;) text.replace(at, 4, prefix);
+      return text;
     };
-    // The two syntheses are independent: run them side by side.
-    auto ice40 = o.fpga ? std::async(std::launch::async, run_yosys, "ice40.ys") : std::future<RunResult>();
-    RunResult generic = run_yosys("generic.ys");
-    RunResult fpga = o.fpga ? ice40.get() : RunResult{};
-    for (const RunResult* r : {&generic, &fpga}) {
-      if (!r->ok() && !(r == &fpga && !o.fpga)) {
-        m.error = tool_error("yosys", *r, "synth", "synth_timeout");
+    struct Job {
+      std::string script;
+      RunResult result;
+    };
+    std::vector<Job> jobs;
+    if (o.fpga) {
+      std::string read = "read_verilog -sv";
+      for (const auto& name : files) read += " " + name;
+      write_file(dir.path() / "ice40.ys", read + "\nsynth_ice40 -dsp -top " + rtl.top + (o.flatten ? "" : " -noflatten") +
+                                              "\ntee -q -o ice40.json stat -json\n");
+      jobs.push_back({"ice40.ys", {}});
+    }
+    // Hierarchical: each unique module in its own Yosys run, its submodules read as black
+    // boxes, so the modules are synthesized once each and side by side.
+    const bool per_module = !o.flatten && !rtl.modules.empty();
+    std::vector<std::string> units = per_module ? rtl.modules : std::vector<std::string>{rtl.top};
+    for (const auto& unit : units) {
+      std::string read;
+      if (per_module) {
+        read = "read_verilog -sv " + unit + ".v\n";
+        std::string others;
+        for (const auto& name : files)
+          if (name != unit + ".v") others += " " + name;
+        if (!others.empty()) read += "read_verilog -sv -lib" + others + "\n";
+      } else {
+        read = "read_verilog -sv";
+        for (const auto& name : files) read += " " + name;
+        read += "\n";
+      }
+      write_file(dir.path() / (unit + ".ys"), read + "hierarchy -check -top " + unit + "\nsynth -top " + unit +
+                                                  (o.flatten ? " -flatten" : "") + "\n" + with_prefix(measure, unit + "."));
+      jobs.push_back({unit + ".ys", {}});
+    }
+    // Longest first (iCE40), then the modules, on as many workers as the machine has cores.
+    std::atomic<std::size_t> next{0};
+    auto worker = [&] {
+      for (std::size_t i; (i = next++) < jobs.size();) {
+        RunRequest req;
+        req.argv = {tools_.yosys, "-q", "-l", jobs[i].script + ".log", "-s", jobs[i].script};
+        req.cwd = dir.path();
+        req.limits = limits_for(o);
+        jobs[i].result = run_process(req);
+      }
+    };
+    const unsigned workers = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), jobs.size()));
+    std::vector<std::thread> pool;
+    for (unsigned w = 1; w < workers; ++w) pool.emplace_back(worker);
+    worker();
+    for (auto& thread : pool) thread.join();
+    for (const auto& job : jobs) {
+      if (!job.result.ok()) {
+        m.error = tool_error("yosys", job.result, "synth", "synth_timeout");
         m.stages["synthesize"] = {{"seconds", since(t0)}, {"cache_hit", false}};
         return false;
       }
     }
     try {
-      auto cells = aggregate_stat(read_file(dir.path() / "generic.json"), rtl.top);
-      auto cmos = aggregate_stat(read_file(dir.path() / "cmos.json"), rtl.top);
+      std::map<std::string, json> generic, cmos;
+      long long depth = 0;
+      for (const auto& unit : units) {
+        auto g = parse_stat_modules(read_file(dir.path() / (unit + ".generic.json")));
+        auto c = parse_stat_modules(read_file(dir.path() / (unit + ".cmos.json")));
+        if (per_module) {  // keep only the module this run synthesized
+          generic[unit] = g.at(unit);
+          cmos[unit] = c.at(unit);
+        } else {
+          generic = g;
+          cmos = c;
+        }
+        depth = std::max(depth, parse_ltp_depth(read_file(dir.path() / (unit + ".ltp.txt"))));
+      }
+      auto cells = aggregate_modules(generic, rtl.top);
+      auto transistors = aggregate_modules(cmos, rtl.top);
       long long total = 0;
       json by_type = json::object();
       for (const auto& [type, n] : cells) {
@@ -429,8 +528,8 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
         total += n;
         by_type[type] = n;
       }
-      result = {{"cells", total}, {"cells_by_type", by_type}, {"transistors", cmos["__transistors"]},
-                {"depth", parse_ltp_depth(read_file(dir.path() / "ltp.txt"))}};
+      result = {{"cells", total}, {"cells_by_type", by_type}, {"transistors", transistors["__transistors"]},
+                {"depth", depth}};
       if (o.fpga) {
         auto fpga_cells = aggregate_stat(read_file(dir.path() / "ice40.json"), rtl.top);
         long long luts = 0, ffs = 0, dsps = 0, brams = 0, carries = 0;
@@ -444,7 +543,8 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
         result["ice40"] = {{"luts", luts}, {"ffs", ffs}, {"dsps", dsps}, {"brams", brams}, {"carries", carries}};
       }
     } catch (const std::exception& e) {
-      m.error = ErrorInfo{"synth", std::string("could not read Yosys statistics: ") + e.what()};
+      // Yosys exited cleanly but left no readable statistics: not the design's fault.
+      m.error = ErrorInfo{"environment", std::string("could not read Yosys statistics: ") + e.what()};
       m.stages["synthesize"] = {{"seconds", since(t0)}, {"cache_hit", false}};
       return false;
     }

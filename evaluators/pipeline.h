@@ -2,7 +2,10 @@
 // stage cached by content hash. Tool failures become Metrics::error, never exceptions.
 #pragma once
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <vector>
 #include <optional>
 #include <string>
 
@@ -54,6 +57,8 @@ class Pipeline {
   std::shared_ptr<Cache> cache_;
   Toolchain tools_;
   std::filesystem::path models_dir_;
+  std::mutex warnings_mu_;
+  std::vector<std::string> cache_warnings_;  // cache writes that failed, reported in Metrics::stages
 };
 
 // Parses Yosys `stat -json` text (tolerating the hierarchy lines Yosys 0.23 prints inside
@@ -61,6 +66,10 @@ class Pipeline {
 // `top`: cells of a submodule count once per instance. Returns type -> count, plus the
 // transistor estimate under the key "__transistors" when `-tech cmos` was given.
 std::map<std::string, long long> aggregate_stat(const std::string& stat_json_text, const std::string& top);
+// The same in two steps: modules (name -> stat entry) from several Yosys runs can be merged
+// before aggregating.
+std::map<std::string, json> parse_stat_modules(const std::string& stat_json_text);
+std::map<std::string, long long> aggregate_modules(const std::map<std::string, json>& modules, const std::string& top);
 
 // The longest "length=N" among ltp's "Longest topological path in M (length=N)" lines.
 long long parse_ltp_depth(const std::string& ltp_text);

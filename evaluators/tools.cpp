@@ -30,6 +30,7 @@ std::string Toolchain::version(const std::string& tool) const {
   if (r.status == RunStatus::NotFound) v = "missing";
   else if (!r.ok()) v = "unknown";
   else v = r.out.substr(0, r.out.find('\n'));
+  if (v == "unknown") return v;  // a slow or hung answer: ask again next time
   return known[tool] = v;
 }
 

@@ -12,7 +12,7 @@ struct Toolchain {
 
   static Toolchain from_env();
   // First line of `tool --version` (or -V), or "missing" / "unknown" when it cannot be run.
-  // Asked once per process and tool.
+  // Asked once per process and tool (again after an "unknown").
   std::string version(const std::string& tool) const;
   std::string versions() const { return version(yosys) + " | " + version(verilator); }
 };

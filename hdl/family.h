@@ -17,7 +17,7 @@ struct Rtl {
   std::string top;
   json interface;                             // ports and protocol, for humans and harnesses
   std::vector<std::string> modules;           // module names defined, in emission order
-  std::string source() const;                 // all files concatenated in name order
+  std::string source() const;                 // all files with their names, in name order (for hashing)
 };
 
 // The input of one simulation: text the harness reads on stdin, and what the family needs
@@ -55,10 +55,6 @@ class Family {
   virtual long long model_cycles(const Params& p, const json& workload) const = 0;
   // Figures that follow from parameters and workload alone (e.g. MAC count, peak MAC/cycle).
   virtual json derived(const Params& p, const json& workload) const = 0;
-  // An upper bound on the cycles a correct design needs; the harness stops past it.
-  virtual long long cycle_limit(const Params& p, const json& workload) const {
-    return 4 * model_cycles(p, workload) + 10000;
-  }
 };
 
 // All families, by name. A new family is one new file plus one line in family.cpp.

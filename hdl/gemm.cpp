@@ -966,12 +966,17 @@ void fill_pattern(const std::string& pattern, int rows, int cols, int bits, bool
 }
 
 std::vector<std::string> gemm_patterns(const json& workload) {
+  static const std::vector<std::string> known = {"random", "min", "max", "zero", "identity", "minmax"};
   std::vector<std::string> out;
-  if (workload.contains("patterns")) {
-    for (const auto& p : workload.at("patterns")) out.push_back(p.get<std::string>());
-  } else {
-    out.push_back("random");
+  if (!workload.contains("patterns")) return {"random"};
+  if (!workload["patterns"].is_array()) throw ParamError("gemm workload \"patterns\" must be a list of names");
+  for (const auto& p : workload["patterns"]) {
+    if (!p.is_string() || std::find(known.begin(), known.end(), p.get<std::string>()) == known.end())
+      throw ParamError("unknown data pattern " + p.dump() + "; known: random, min, max, zero, identity, minmax");
+    out.push_back(p.get<std::string>());
   }
+  if (workload.contains("seed") && (!workload["seed"].is_number_integer() || workload["seed"].get<long long>() < 0))
+    throw ParamError("gemm workload \"seed\" must be a non-negative integer");
   return out;
 }
 
@@ -1126,10 +1131,15 @@ class GemmFamily final : public Family {
 
   json derived(const Params& p, const json& workload) const override {
     GemmConfig g = GemmConfig::from(p);
-    long long macs = 0;
+    long long macs = 0, max_k = 0;
     auto patterns = static_cast<long long>(gemm_patterns(workload).size());
-    for (const auto& sh : gemm_shapes(workload)) macs += static_cast<long long>(sh.m) * sh.k * sh.n * patterns;
-    return {{"macs", macs}, {"peak_macs_per_cycle", g.rows * g.cols}, {"max_exact_k", g.max_exact_k()}};
+    for (const auto& sh : gemm_shapes(workload)) {
+      macs += static_cast<long long>(sh.m) * sh.k * sh.n * patterns;
+      max_k = std::max<long long>(max_k, sh.k);
+    }
+    // exact: no sum of the workload can wrap (wrapped results are bit-exact, but not the GEMM).
+    return {{"macs", macs}, {"peak_macs_per_cycle", g.rows * g.cols}, {"max_exact_k", g.max_exact_k()},
+            {"workload_max_k", max_k}, {"exact", max_k <= g.max_exact_k()}};
   }
 
  private:
@@ -1154,9 +1164,7 @@ GemmConfig GemmConfig::from(const Params& p) {
 
 long long GemmConfig::max_exact_k() const {
   // |sum| <= K * 2^(2*in_bits-2) must fit in a signed acc_bits value.
-  int shift = acc_bits - 1 - (2 * in_bits - 2);
-  if (shift >= 62) return (1LL << 62);
-  return ((1LL << (acc_bits - 1)) - 1) >> (2 * in_bits - 2);
+  return static_cast<long long>(((1ULL << (acc_bits - 1)) - 1) >> (2 * in_bits - 2));
 }
 
 std::vector<GemmShape> gemm_shapes(const json& workload) {

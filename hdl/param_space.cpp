@@ -216,7 +216,7 @@ Params ParamSpace::apply_assignments(const Params& base, const std::string& text
   return out;
 }
 
-Params ParamSpace::from_json(const json& j) const {
+Params ParamSpace::from_json(const json& j, bool check_constraints) const {
   if (!j.is_object()) throw ParamError("parameters must be a JSON object of name: value");
   Params out = defaults();
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -224,11 +224,13 @@ Params ParamSpace::from_json(const json& j) const {
     if (!p) throw ParamError("unknown parameter '" + it.key() + "'; valid parameters: " + names_of(params_));
     std::string text;
     if (it->is_number_integer()) text = std::to_string(it->get<long long>());
+    else if (it->is_number_float() && it->get<double>() == static_cast<double>(static_cast<long long>(it->get<double>())))
+      text = std::to_string(static_cast<long long>(it->get<double>()));
     else if (it->is_string()) text = it->get<std::string>();
     else throw ParamError("parameter '" + it.key() + "' must be a number or a string");
     out.set(it.key(), parse_value(*p, text));
   }
-  validate(out);
+  if (check_constraints) validate(out);
   return out;
 }
 

@@ -69,7 +69,9 @@ class ParamSpace {
   // The same over `base` instead of the defaults.
   Params apply_assignments(const Params& base, const std::string& text) const;
   Params with(const Params& base, const std::string& name, const std::string& value_text) const;
-  Params from_json(const json& j) const;  // missing names take defaults; unknown names throw
+  // Missing names take defaults; unknown names throw. Constraints are checked unless the
+  // caller will change the values further and validate then.
+  Params from_json(const json& j, bool check_constraints = true) const;
   void validate(const Params& p) const;   // throws ParamError naming the parameter or constraint
   json to_json() const;
   double size() const;  // number of points before constraints (as a double; may be large)

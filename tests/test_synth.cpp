@@ -62,6 +62,7 @@ TEST_CASE("hierarchical synthesis reports cells, CMOS area, depth and iCE40 reso
   auto flattened = pipeline.evaluate(f, f.space().parse_assignments("rows=2,cols=2"), workload, flat);
   REQUIRE(flattened.ok());
   CHECK(flattened.stages["synthesize"]["flatten"].get<bool>());
-  CHECK(flattened.cells > 1000);
+  // Flattening optimizes across module boundaries, so counts differ a little, not a lot.
+  CHECK(std::abs(flattened.cells - small.cells) < small.cells / 10);
   CHECK_FALSE(flattened.cache_hit);  // a different stage option is a different cache entry
 }
