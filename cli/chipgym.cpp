@@ -2,14 +2,17 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
+#include "agents/searcher.h"
 #include "env/task.h"
 #include "evaluators/pipeline.h"
+#include "runs/train.h"
 
 namespace {
 
@@ -115,9 +118,70 @@ std::shared_ptr<Cache> open_cache(const CommonOptions& c) {
   return cache;
 }
 
-int run_eval(const std::string& task_name, const std::string& assignments, const std::string& params_file,
-             const EvalOptions& options, const CommonOptions& common, bool as_json) {
-  const auto& task = chipgym::env::task(task_name);
+// A task by name, or from a JSON file (a task is a value: see `chipgym tasks --json`).
+chipgym::env::Task load_task(const std::string& name, const std::string& file) {
+  if (file.empty()) return chipgym::env::task(name);
+  std::ifstream in(file);
+  if (!in) throw chipgym::hdl::ParamError("cannot read task file " + file);
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw chipgym::hdl::ParamError("task file " + file + " is not valid JSON: " + e.what());
+  }
+  auto t = chipgym::env::Task::from_json(j);
+  t.design_family();   // unknown family: names the known ones
+  t.search_domains();  // searched values outside the family's domain
+  return t;
+}
+
+int run_train(chipgym::runs::TrainOptions o, const CommonOptions& common, bool as_json) {
+  auto cache = open_cache(common);
+  auto pipeline = std::make_shared<Pipeline>(cache);
+  const bool tty = isatty(STDERR_FILENO);
+  auto last_line = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  long long last_reported = -1;
+  auto on_progress = [&](const chipgym::runs::Progress& p) {
+    const double rate = p.seconds > 0 ? p.evaluations / p.seconds : 0;
+    std::ostringstream line;
+    line << p.evaluations << "/" << p.budget << " evaluations, best "
+         << (p.has_best ? std::to_string(p.best_reward) : std::string("-")) << ", " << std::fixed << std::setprecision(2)
+         << rate << " eval/s, " << p.cache_hits << " cache hits";
+    if (tty) {
+      const int width = 30, filled = static_cast<int>(width * p.evaluations / std::max(1LL, p.budget));
+      std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, '.') << "] " << line.str() << "   "
+                << std::flush;
+      return;
+    }
+    // Not a terminal: a plain line every 10% of the budget or every 10 seconds.
+    const auto now = std::chrono::steady_clock::now();
+    if (p.evaluations * 10 / std::max(1LL, p.budget) != last_reported * 10 / std::max(1LL, p.budget) ||
+        now - last_line > std::chrono::seconds(10) || p.evaluations == p.budget) {
+      std::cerr << "train: " << line.str() << "\n";
+      last_line = now;
+      last_reported = p.evaluations;
+    }
+  };
+  auto result = chipgym::runs::train(o, pipeline, on_progress);
+  if (tty) std::cerr << "\n";
+  for (const auto& n : result.notices) std::cerr << "note: " << n << "\n";
+  if (as_json) {
+    std::cout << result.summary.dump(2) << "\n";
+  } else {
+    const auto& s = result.summary;
+    std::cout << "run " << o.out.string() << ": " << s["evaluations"] << " evaluations, " << s["cache_hits"]
+              << " cache hits\n";
+    if (!s["best"].is_null() && s["best"].contains("params"))
+      std::cout << "best reward " << s["best_reward"] << " at evaluation " << s["best"]["eval"] << ": "
+                << s["best"]["params"].dump() << "\n"
+                << "best design exported to " << (o.out / "best").string() << "\n";
+  }
+  return 0;
+}
+
+int run_eval(const std::string& task_name, const std::string& task_file, const std::string& assignments,
+             const std::string& params_file, const EvalOptions& options, const CommonOptions& common, bool as_json) {
+  const auto task = load_task(task_name, task_file);
   const auto& family = task.design_family();
   chipgym::hdl::Params params;
   if (!params_file.empty()) {
@@ -134,7 +198,7 @@ int run_eval(const std::string& task_name, const std::string& assignments, const
     params = family.space().parse_assignments(assignments);
   }
   EvalOptions o = options;
-  if (o.fidelity.empty()) o.fidelity = task.fidelity;
+  if (o.fidelity.empty()) o.fidelity = "rtl";  // eval shows every metric; training uses the task's fidelity
   auto cache = open_cache(common);
   Pipeline pipeline(cache);
   if (!as_json && isatty(STDERR_FILENO))
@@ -174,10 +238,12 @@ int main(int argc, char** argv) {
   EvalOptions options;
   options.fidelity.clear();
   eval_cmd->add_option("--task", task_name, "benchmark task (see `chipgym tasks`)")->capture_default_str();
+  std::string task_file;
+  eval_cmd->add_option("--task-file", task_file, "a task as JSON (the form `chipgym tasks --json` prints) instead of --task");
   eval_cmd->add_option("--set", assignments, "parameters as name=value,... (e.g. rows=8,cols=8,dataflow=ws); others take defaults");
   eval_cmd->add_option("--params", params_file, "parameters from a JSON file {\"rows\": 8, ...}; --set overrides");
   eval_cmd->add_flag("--json", as_json, "print all metrics as JSON");
-  eval_cmd->add_option("--fidelity", options.fidelity, "model (cycle model), synth (+ Yosys) or rtl (+ lint, Verilator simulation); default: the task's")
+  eval_cmd->add_option("--fidelity", options.fidelity, "model (cycle model), synth (+ Yosys) or rtl (+ lint, Verilator simulation, the default)")
       ->check(CLI::IsMember({"model", "synth", "rtl"}));
   eval_cmd->add_flag("--flatten", options.flatten, "synthesize the flattened design (slow on large arrays) instead of each module once");
   bool no_fpga = false;
@@ -188,6 +254,27 @@ int main(int argc, char** argv) {
   eval_cmd->add_flag("--no-cache", common.no_cache, "neither read nor write the evaluation cache");
   eval_cmd->add_option("--inject-verilog", inject, "test hook: FILE.v=PATH replaces one generated file with PATH's text")
       ->group("");
+
+  auto* train_cmd = app.add_subcommand("train", "search a task's design space with an agent; the run is a resumable directory");
+  chipgym::runs::TrainOptions train;
+  std::string train_task = "gemm-int8", train_task_file, hyper_text, out_dir;
+  train_cmd->add_option("--task", train_task, "benchmark task (see `chipgym tasks`)")->capture_default_str();
+  train_cmd->add_option("--task-file", train_task_file, "a task as JSON instead of --task");
+  std::string agent_help = "search agent:";
+  for (const auto& a : chipgym::agents::searchers()) agent_help += " " + a.name + " (" + a.description + ");";
+  train_cmd->add_option("--agent", train.agent, agent_help)->required();
+  train_cmd->add_option("--budget", train.budget, "evaluations to spend")->capture_default_str();
+  train_cmd->add_option("--seed", train.seed, "random seed (>= 0)")->capture_default_str();
+  train_cmd->add_option("--workers", train.workers, "evaluations in flight at once")->capture_default_str();
+  train_cmd->add_option("--hyper", hyper_text, "agent hyper-parameters as JSON, e.g. '{\"population\": 32}'");
+  train_cmd->add_option("--out", out_dir, "run directory (default: runs/<task>-<agent>-<seed>-<time>)");
+  train_cmd->add_flag("--resume", train.resume, "continue the run in --out (e.g. after it was killed)");
+  train_cmd->add_flag("--force", train.force, "start over in an existing --out directory");
+  train_cmd->add_option("--fidelity", train.fidelity, "model, synth or rtl (default: the task's)")
+      ->check(CLI::IsMember({"model", "synth", "rtl"}));
+  train_cmd->add_flag("--json", as_json, "print the summary as JSON");
+  train_cmd->add_option("--cache-dir", common.cache_dir, "cache directory (default: as for eval)");
+  train_cmd->add_flag("--no-cache", common.no_cache, "neither read nor write the evaluation cache");
 
   try {
     app.parse(argc, argv);
@@ -211,7 +298,22 @@ int main(int argc, char** argv) {
         text << in.rdbuf();
         options.inject = std::make_pair(inject.substr(0, eq), text.str());
       }
-      return run_eval(task_name, assignments, params_file, options, common, as_json);
+      return run_eval(task_name, task_file, assignments, params_file, options, common, as_json);
+    }
+    if (train_cmd->parsed()) {
+      if (train.resume && out_dir.empty()) throw chipgym::hdl::ParamError("--resume needs --out DIR, the run to continue");
+      train.budget_given = train_cmd->count("--budget") > 0;
+      train.task = load_task(train_task, train_task_file);
+      if (!hyper_text.empty()) {
+        try {
+          train.hyper = json::parse(hyper_text);
+        } catch (const json::parse_error& e) {
+          throw chipgym::hdl::ParamError(std::string("--hyper is not valid JSON: ") + e.what());
+        }
+      }
+      train.out = out_dir.empty() ? chipgym::runs::default_run_dir(train.task.name, train.agent, train.seed)
+                                  : std::filesystem::path(out_dir);
+      return run_train(train, common, as_json);
     }
   } catch (const chipgym::hdl::ParamError& e) {
     std::cerr << "error: " << e.what() << "\n";

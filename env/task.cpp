@@ -4,7 +4,7 @@ namespace chipgym::env {
 
 json Task::to_json() const {
   return {{"name", name},         {"family", family},       {"description", description}, {"workload", workload},
-          {"objective", objective}, {"budget", budget},     {"fidelity", fidelity}};
+          {"objective", objective}, {"budget", budget},     {"fidelity", fidelity}, {"search", search}};
 }
 
 Task Task::from_json(const json& j) {
@@ -19,6 +19,7 @@ Task Task::from_json(const json& j) {
   t.objective = j.value("objective", std::string());
   t.budget = j.value("budget", json::object());
   t.fidelity = j.value("fidelity", std::string("rtl"));
+  t.search = j.value("search", json::object());
   } catch (const json::exception& e) {
     throw hdl::ParamError(std::string("task JSON has a field of the wrong type: ") + e.what());
   }
@@ -47,6 +48,39 @@ json Task::score(const evaluators::Metrics& m) const {
   return out;
 }
 
+double Task::reward(const evaluators::Metrics& m) const {
+  if (m.error) return -3;
+  if (m.fidelity == "rtl" && !m.correct) return -2;
+  json s = score(m);
+  if (!s.contains("objective")) return -3;  // nothing to score (e.g. no synthesis at this fidelity)
+  if (!s.value("within_budget", true) || !s.value("exact", true)) return -1;
+  return s["objective"].get<double>();
+}
+
+std::vector<std::pair<std::string, std::vector<hdl::Value>>> Task::search_domains() const {
+  const auto& space = design_family().space();
+  std::vector<std::pair<std::string, std::vector<hdl::Value>>> out;
+  for (auto it = search.begin(); it != search.end(); ++it)
+    if (!space.find(it.key()))
+      throw hdl::ParamError("task '" + name + "' searches unknown parameter '" + it.key() + "'");
+  for (const auto& p : space.params()) {
+    if (search.empty()) {
+      out.emplace_back(p.name, p.domain());
+      continue;
+    }
+    if (!search.contains(p.name)) continue;
+    std::vector<hdl::Value> values;
+    for (const auto& v : search[p.name]) {
+      hdl::Value value = v.is_string() ? hdl::Value(v.get<std::string>()) : hdl::Value(v.get<long long>());
+      if (!p.contains(value))
+        throw hdl::ParamError("task '" + name + "': " + p.name + " = " + v.dump() + " is outside " + p.describe_domain());
+      values.push_back(value);
+    }
+    out.emplace_back(p.name, values);
+  }
+  return out;
+}
+
 const std::vector<Task>& tasks() {
   static const std::vector<Task> all = [] {
     std::vector<Task> v;
@@ -63,6 +97,11 @@ const std::vector<Task>& tasks() {
         "throughput per area: MACs per cycle per million transistors (0 if incorrect, over budget, or if "
         "the accumulators can wrap on the workload)";
     gemm.budget = {{"max_transistors", 20000000}};
+    // 5 x 5 x 2 x 3 x 3 x 3 x 2 = 2,700 designs: int8 operands, 32-bit accumulators.
+    gemm.search = {{"rows", {1, 2, 4, 8, 16}}, {"cols", {1, 2, 4, 8, 16}}, {"dataflow", {"os", "ws"}},
+                   {"a_depth", {4, 16, 64}}, {"b_depth", {4, 16, 64}}, {"c_depth", {4, 16, 64}},
+                   {"pipeline", {0, 1}}};
+    gemm.fidelity = "synth";  // the cycle model equals the RTL exactly (tests); eval --fidelity rtl simulates
     v.push_back(gemm);
     return v;
   }();

@@ -21,12 +21,21 @@ struct Task {
   std::string objective;    // what the reward measures, in words; higher is better
   json budget;              // constraints an admissible design must meet
   std::string fidelity = "rtl";
+  // The searched space: parameter -> list of values (a subset of the family's domain);
+  // parameters not listed keep their defaults. Empty: the family's whole domain.
+  json search = json::object();
 
   json to_json() const;
   static Task from_json(const json& j);  // throws hdl::ParamError on missing fields
   const hdl::Family& design_family() const { return hdl::family(family); }
   // The objective value of evaluated metrics (higher is better), with the figures behind it.
   json score(const evaluators::Metrics& m) const;
+  // The reward of evaluated metrics; higher is better. An admissible design earns its
+  // objective (>= 0). Penalties: -1 infeasible (over the budget, or accumulators that can
+  // wrap), -2 incorrect results, -3 a failed evaluation (input, tool or environment error).
+  double reward(const evaluators::Metrics& m) const;
+  // The searched parameters, in family order, with their candidate values.
+  std::vector<std::pair<std::string, std::vector<hdl::Value>>> search_domains() const;
 };
 
 const std::vector<Task>& tasks();

@@ -1,0 +1,140 @@
+#include "env/env.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace chipgym::env {
+
+Env::Env(Task task, EnvConfig config, std::shared_ptr<evaluators::Pipeline> pipeline)
+    : task_(std::move(task)), config_(std::move(config)), pipeline_(std::move(pipeline)) {
+  if (config_.formulation != "absolute" && config_.formulation != "incremental")
+    throw hdl::ParamError("unknown formulation '" + config_.formulation + "'; choose absolute or incremental");
+  if (config_.max_steps < 1) throw hdl::ParamError("max_steps must be at least 1");
+  options_.fidelity = config_.fidelity.empty() ? task_.fidelity : config_.fidelity;
+  // iCE40 resources are not in the objective unless the budget names them: skip that run.
+  options_.fpga = task_.budget.contains("max_luts");
+  for (auto& [name, values] : task_.search_domains()) {
+    names_.push_back(name);
+    values_.push_back(values);
+  }
+  std::vector<long long> nvec;
+  for (std::size_t i = 0; i < values_.size(); ++i) {
+    nvec.push_back(static_cast<long long>(values_[i].size()));
+    if (values_[i].size() > 1 && std::holds_alternative<long long>(values_[i][0])) numeric_.push_back(i);
+  }
+  design_space_ = Space::multi_discrete(nvec);
+  for (std::size_t a : numeric_)
+    for (std::size_t b : numeric_)
+      if (a != b) transfers_.emplace_back(a, b);
+  action_space_ = config_.formulation == "absolute"
+                      ? design_space_
+                      : Space::discrete(1 + 2 * static_cast<long long>(names_.size()) + static_cast<long long>(transfers_.size()));
+  std::vector<double> low(names_.size(), 0.0), high(names_.size(), 1.0);
+  for (int i = 0; i < 4; ++i) {
+    low.push_back(0.0);
+    high.push_back(10.0);
+  }
+  observation_space_ = Space::box(low, high);
+}
+
+hdl::Params Env::decode(const std::vector<long long>& indices) const {
+  hdl::Params p = task_.design_family().space().defaults();
+  for (std::size_t i = 0; i < names_.size(); ++i) p.set(names_[i], values_[i].at(static_cast<std::size_t>(indices.at(i))));
+  return p;
+}
+
+std::vector<long long> Env::encode(const hdl::Params& params) const {
+  std::vector<long long> out;
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    const auto& v = params.at(names_[i]);
+    long long best = 0;
+    double best_distance = 1e300;
+    for (std::size_t j = 0; j < values_[i].size(); ++j) {
+      double d;
+      if (std::holds_alternative<long long>(v) && std::holds_alternative<long long>(values_[i][j]))
+        d = std::fabs(static_cast<double>(std::get<long long>(v) - std::get<long long>(values_[i][j])));
+      else
+        d = v == values_[i][j] ? 0 : 1;
+      if (d < best_distance) {
+        best_distance = d;
+        best = static_cast<long long>(j);
+      }
+    }
+    out.push_back(best);
+  }
+  return out;
+}
+
+evaluators::Metrics Env::evaluate(const std::vector<long long>& indices) const {
+  return pipeline_->evaluate(task_.design_family(), decode(indices), task_.workload, options_);
+}
+
+std::vector<double> Env::observe(const std::vector<long long>& indices, const evaluators::Metrics* m, double reward) const {
+  std::vector<double> obs;
+  for (std::size_t i = 0; i < indices.size(); ++i)
+    obs.push_back(values_[i].size() > 1 ? static_cast<double>(indices[i]) / static_cast<double>(values_[i].size() - 1) : 0.0);
+  if (!m) {
+    obs.insert(obs.end(), {0.0, 0.0, 0.0, 0.0});
+  } else {
+    obs.push_back(m->correct ? 1.0 : 0.0);
+    obs.push_back(std::log10(1.0 + static_cast<double>(m->cycles)));
+    obs.push_back(std::log10(1.0 + static_cast<double>(m->transistors)));
+    obs.push_back(std::clamp(std::max(reward, -3.0) / 100.0 + 1.0, 0.0, 10.0));
+  }
+  for (std::size_t i = indices.size(); i < obs.size(); ++i) obs[i] = std::clamp(obs[i], 0.0, 10.0);
+  return obs;
+}
+
+StepResult Env::result_for(const std::vector<long long>& indices, bool terminated, bool truncated) {
+  evaluators::Metrics m = evaluate(indices);
+  StepResult r;
+  r.reward = task_.reward(m);
+  r.observation = observe(indices, &m, r.reward);
+  r.terminated = terminated;
+  r.truncated = truncated;
+  r.info = {{"metrics", m.to_json()}, {"score", task_.score(m)}, {"params", decode(indices).to_json()},
+            {"design", indices}, {"cache_hit", m.cache_hit}};
+  if (m.error) r.info["error"] = {{"category", m.error->category}, {"message", m.error->message}};
+  return r;
+}
+
+std::vector<double> Env::reset(std::uint64_t /*seed: the baseline is fixed; kept for the gym signature*/) {
+  steps_ = 0;
+  episode_over_ = false;
+  state_ = encode(task_.design_family().space().defaults());
+  return observe(state_, nullptr, 0.0);
+}
+
+StepResult Env::step(const std::vector<long long>& action) {
+  if (!action_space_.contains(action))
+    throw hdl::ParamError("action " + json(action).dump() + " is outside the action space " +
+                          action_space_.to_json().dump());
+  if (episode_over_) throw hdl::ParamError("the episode is over: call reset() before step()");
+  if (config_.formulation == "absolute") {
+    episode_over_ = true;
+    state_ = action;
+    return result_for(state_, true, false);
+  }
+  // Incremental: apply one edit.
+  std::vector<long long> next = state_;
+  const long long a = action[0], n = static_cast<long long>(names_.size());
+  if (a >= 1 && a <= 2 * n) {
+    const std::size_t i = static_cast<std::size_t>((a - 1) / 2);
+    next[i] += (a - 1) % 2 == 0 ? -1 : 1;
+  } else if (a > 2 * n) {
+    const auto [from, to] = transfers_[static_cast<std::size_t>(a - 1 - 2 * n)];
+    next[from] -= 1;
+    next[to] += 1;
+  }
+  const bool valid = design_space_.contains(next);
+  if (valid) state_ = next;
+  ++steps_;
+  const bool truncated = steps_ >= config_.max_steps;
+  episode_over_ = truncated;
+  StepResult r = result_for(state_, false, truncated);
+  r.info["invalid_move"] = !valid;
+  r.info["step"] = steps_;
+  return r;
+}
+
+}  // namespace chipgym::env

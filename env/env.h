@@ -1,0 +1,81 @@
+// The gym-like environment over a task: reset(seed), step(action) -> observation, reward,
+// terminated, truncated, info. Two formulations:
+//   absolute     one-step episodes; the action (MultiDiscrete) picks a value index for every
+//                searched parameter at once.
+//   incremental  multi-step episodes of edits from the baseline design (the family defaults,
+//                snapped to the searched values); the action (Discrete) is one of
+//                0 keep, 1 + 2i / 2 + 2i: parameter i one value down / up, then transactional
+//                moves "one value from parameter i to parameter j" for every ordered pair of
+//                numeric parameters (i down, j up: the summed index, the budget, is kept).
+//                An edit that would leave a parameter's range keeps the design and is
+//                reported in info["invalid_move"].
+// Observation (Box): the normalized value index of every searched parameter in [0, 1], then
+// the last metrics: correct, log10(1 + cycles), log10(1 + transistors), max(reward, -3)/100 + 1
+// (so a penalty is below 1), each in [0, 10].
+#pragma once
+#include <memory>
+#include <optional>
+
+#include "env/spaces.h"
+#include "env/task.h"
+#include "evaluators/pipeline.h"
+
+namespace chipgym::env {
+
+struct EnvConfig {
+  std::string formulation = "absolute";  // absolute | incremental
+  int max_steps = 16;                    // incremental: episode length before truncation
+  std::string fidelity;                  // empty: the task's
+  json to_json() const { return {{"formulation", formulation}, {"max_steps", max_steps}, {"fidelity", fidelity}}; }
+};
+
+struct StepResult {
+  std::vector<double> observation;
+  double reward = 0;
+  bool terminated = false;
+  bool truncated = false;
+  json info;  // metrics, score, params, cache_hit, error
+};
+
+class Env {
+ public:
+  Env(Task task, EnvConfig config, std::shared_ptr<evaluators::Pipeline> pipeline);
+
+  const Space& action_space() const { return action_space_; }
+  const Space& observation_space() const { return observation_space_; }
+  const Task& task() const { return task_; }
+  const EnvConfig& config() const { return config_; }
+  // The absolute encoding: one value index per searched parameter.
+  const Space& design_space() const { return design_space_; }
+  const std::vector<std::string>& param_names() const { return names_; }
+
+  std::vector<double> reset(std::uint64_t seed);
+  // Throws hdl::ParamError when the action is not in action_space().
+  StepResult step(const std::vector<long long>& action);
+
+  hdl::Params decode(const std::vector<long long>& indices) const;  // not validated
+  std::vector<long long> encode(const hdl::Params& params) const;   // nearest searched values
+  // Evaluates one design of the absolute encoding (thread-safe: the pipeline is shared).
+  evaluators::Metrics evaluate(const std::vector<long long>& indices) const;
+
+ private:
+  std::vector<double> observe(const std::vector<long long>& indices, const evaluators::Metrics* m, double reward) const;
+  StepResult result_for(const std::vector<long long>& indices, bool terminated, bool truncated);
+
+  Task task_;
+  EnvConfig config_;
+  std::shared_ptr<evaluators::Pipeline> pipeline_;
+  evaluators::EvalOptions options_;
+  std::vector<std::string> names_;
+  std::vector<std::vector<hdl::Value>> values_;
+  std::vector<std::size_t> numeric_;  // indices of numeric parameters (transactional moves)
+  std::vector<std::pair<std::size_t, std::size_t>> transfers_;
+  Space design_space_ = Space::discrete(1);
+  Space action_space_ = Space::discrete(1);
+  Space observation_space_ = Space::discrete(1);
+  std::vector<long long> state_;
+  int steps_ = 0;
+  bool episode_over_ = true;
+};
+
+}  // namespace chipgym::env

@@ -1,0 +1,251 @@
+// chipgym train: run directories, agents, resume after SIGKILL, bad input.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "agents/searcher.h"
+#include "env/env.h"
+#include "test_support.h"
+
+using namespace chipgym;
+using json = nlohmann::json;
+using test_support::run_chipgym;
+
+namespace {
+
+// Eight small designs: quick to synthesize, and few enough to enumerate.
+const char* kTinyTask = R"({"name": "gemm-tiny", "family": "gemm", "description": "8 small designs, for tests",
+ "workload": {"shapes": [[4, 8, 4]], "seed": 1},
+ "objective": "throughput per area", "budget": {"max_transistors": 20000000},
+ "fidelity": "synth",
+ "search": {"rows": [1, 2], "cols": [1, 2], "dataflow": ["os", "ws"]}})";
+
+std::vector<json> read_events(const std::filesystem::path& dir) {
+  std::vector<json> out;
+  std::ifstream in(dir / "events.jsonl");
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(json::parse(line));
+  return out;
+}
+
+std::size_t count_lines(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::size_t n = 0;
+  for (std::string line; std::getline(in, line);) n += !line.empty();
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("spaces sample with a seed, check membership and round-trip through JSON") {
+  auto md = env::Space::multi_discrete({2, 3, 5});
+  std::mt19937_64 a(7), b(7);
+  for (int i = 0; i < 50; ++i) {
+    auto x = md.sample(a);
+    CHECK(x == md.sample(b));
+    CHECK(md.contains(x));
+  }
+  CHECK_FALSE(md.contains(std::vector<long long>{2, 0, 0}));
+  CHECK_FALSE(md.contains(std::vector<long long>{0, 0}));
+  CHECK(md.size() == 30);
+  CHECK(env::Space::from_json(md.to_json()) == md);
+  auto box = env::Space::box({0, -1}, {1, 1});
+  CHECK(env::Space::from_json(box.to_json()) == box);
+  CHECK(box.contains(box.sample_box(a)));
+  CHECK_FALSE(box.contains(std::vector<double>{2, 0}));
+  CHECK(env::Space::from_json(env::Space::discrete(4).to_json()).nvec() == std::vector<long long>{4});
+  CHECK_THROWS_WITH(env::Space::from_json(json{{"type", "Tuple"}}), Catch::Contains("unknown space type"));
+  CHECK_THROWS_AS(env::Space::discrete(0), hdl::ParamError);
+}
+
+TEST_CASE("Env: absolute one-step episodes and incremental edits with transactional moves") {
+  test_support::ScratchCache scratch;
+  auto pipeline = std::make_shared<evaluators::Pipeline>(scratch.cache);
+  auto task = env::Task::from_json(json::parse(kTinyTask));
+
+  env::Env absolute(task, {}, pipeline);
+  CHECK(absolute.action_space().to_json() == json{{"type", "MultiDiscrete"}, {"nvec", {2, 2, 2}}});
+  auto obs = absolute.reset(1);
+  CHECK(absolute.observation_space().contains(obs));
+  auto r = absolute.step({1, 1, 0});  // rows=2, cols=2, os
+  CHECK(r.terminated);
+  CHECK(r.reward > 0);
+  CHECK(r.info["params"]["rows"] == 2);
+  CHECK(r.info["params"]["dataflow"] == "os");
+  CHECK(absolute.observation_space().contains(r.observation));
+  CHECK_THROWS_WITH(absolute.step({0, 0, 0}), Catch::Contains("reset()"));
+  absolute.reset(1);
+  CHECK_THROWS_WITH(absolute.step({2, 0, 0}), Catch::Contains("outside the action space"));
+
+  env::EnvConfig incremental_config;
+  incremental_config.formulation = "incremental";
+  incremental_config.max_steps = 3;
+  env::Env incremental(task, incremental_config, pipeline);
+  // keep + (down, up) for rows, cols, dataflow + transfers rows->cols, cols->rows.
+  CHECK(incremental.action_space().to_json() == json{{"type", "Discrete"}, {"n", 1 + 6 + 2}});
+  incremental.reset(1);  // baseline: the defaults (rows=4, cols=4) snapped to rows=2, cols=2, os
+  auto s1 = incremental.step({7});  // transfer: rows down one value, cols up one: cols is at its top
+  CHECK(s1.info["invalid_move"] == true);
+  auto s2 = incremental.step({1});  // rows down
+  CHECK(s2.info["invalid_move"] == false);
+  CHECK(s2.info["params"]["rows"] == 1);
+  CHECK_FALSE(s2.truncated);
+  auto s3 = incremental.step({8});  // transfer cols -> rows: rows 2, cols 1
+  CHECK(s3.info["params"]["rows"] == 2);
+  CHECK(s3.info["params"]["cols"] == 1);
+  CHECK(s3.truncated);  // max_steps reached
+}
+
+TEST_CASE("black-box agents: unknown names and hyper-parameters list the valid ones, and grid covers the space") {
+  auto space = env::Space::multi_discrete({2, 3});
+  CHECK_THROWS_WITH(agents::make_searcher("bo", space, 1), Catch::Contains("known agents: random, grid, sa, ga"));
+  CHECK_THROWS_WITH(agents::make_searcher("ga", space, 1, json{{"populaton", 8}}),
+                    Catch::Contains("no hyper-parameter 'populaton'") && Catch::Contains("population, tournament"));
+  CHECK_THROWS_WITH(agents::make_searcher("sa", space, 1, json{{"cooling", 2.0}}), Catch::Contains("cooling in (0, 1]"));
+  auto grid = agents::make_searcher("grid", space, 1);
+  std::set<agents::Design> seen;
+  while (!grid->done())
+    for (auto& d : grid->ask(4)) seen.insert(d);
+  CHECK(seen.size() == 6);
+  // Deterministic for a seed, and every searcher finds the optimum of a small synthetic
+  // objective within a fixed budget.
+  auto big = env::Space::multi_discrete({8, 8, 8});
+  auto objective = [](const agents::Design& d) { return -std::abs(d[0] - 5.0) - std::abs(d[1] - 2.0) - std::abs(d[2] - 6.0); };
+  for (const char* name : {"random", "sa", "ga"}) {
+    auto run = [&](std::uint64_t seed) {
+      auto s = agents::make_searcher(name, big, seed);
+      double best = -1e9;
+      std::vector<agents::Design> order;
+      for (int i = 0; i < 100; ++i) {
+        auto xs = s->ask(4);
+        std::vector<double> ys;
+        for (auto& x : xs) {
+          ys.push_back(objective(x));
+          best = std::max(best, ys.back());
+          order.push_back(x);
+        }
+        s->tell(xs, ys);
+      }
+      return std::make_pair(best, order);
+    };
+    INFO(name);
+    auto first = run(11), again = run(11);
+    CHECK(first.second == again.second);
+    CHECK(first.first == 0.0);
+  }
+}
+
+TEST_CASE("train writes a run directory, refuses bad input, and a run killed with SIGKILL resumes to the same result") {
+  evaluators::TempDir dir("chipgym-train-");
+  const auto task_file = dir.path() / "task.json";
+  std::ofstream(task_file) << kTinyTask;
+  const std::string cache = (dir.path() / "cache").string();
+  auto train_args = [&](const std::filesystem::path& out, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"train", "--task-file", task_file.string(), "--agent", "sa", "--budget", "8",
+                                     "--seed", "5", "--out", out.string(), "--cache-dir", cache};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+
+  // Uninterrupted reference run.
+  const auto full = dir.path() / "full";
+  auto r = run_chipgym(train_args(full, {"--json"}));
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  json summary = json::parse(r.out);
+  CHECK(summary["evaluations"] == 8);
+  auto reference = read_events(full);
+  REQUIRE(reference.size() == 8);
+  for (const char* f : {"config.json", "summary.json", "best/design.json", "best/metrics.json", "best/report.md",
+                        "best/gemm_top.v"})
+    CHECK(std::filesystem::exists(full / f));
+  json config = json::parse(std::ifstream(full / "config.json"));
+  CHECK(config["hyper"]["cooling"] == 0.97);
+  CHECK(config["seed"] == 5);
+
+  SECTION("killed mid-way, with a torn last line, then resumed") {
+    const auto killed = dir.path() / "killed";
+    auto args = train_args(killed, {"--no-cache"});  // slow enough to be caught mid-way
+    std::vector<char*> argv;
+    std::string bin = CHIPGYM_BIN;
+    argv.push_back(bin.data());
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::setpgid(0, 0);
+      int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    for (int i = 0; i < 1200 && count_lines(killed / "events.jsonl") < 3; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    const auto before = count_lines(killed / "events.jsonl");
+    REQUIRE(before >= 3);
+    REQUIRE(before < 8);
+    std::ofstream(killed / "events.jsonl", std::ios::app) << R"({"eval": 99, "batch": 99, "desi)";  // cut by a crash
+
+    auto resumed = run_chipgym({"train", "--agent", "sa", "--resume", "--out", killed.string(), "--cache-dir", cache, "--json"});
+    INFO(resumed.out << resumed.err);
+    REQUIRE(resumed.ok());
+    CHECK_THAT(resumed.err, Catch::Contains("torn line"));
+    auto events = read_events(killed);
+    REQUIRE(events.size() == reference.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      CHECK(events[i]["design"] == reference[i]["design"]);
+      CHECK(events[i]["reward"] == reference[i]["reward"]);
+    }
+    json best = json::parse(std::ifstream(killed / "best" / "design.json"));
+    json reference_best = json::parse(std::ifstream(full / "best" / "design.json"));
+    CHECK(best["params"] == reference_best["params"]);
+    CHECK(json::parse(resumed.out)["best_reward"] == summary["best_reward"]);
+  }
+  SECTION("an existing run directory is refused without --resume or --force") {
+    auto again = run_chipgym(train_args(full, {}));
+    CHECK(again.exit_code == 2);
+    CHECK_THAT(again.err, Catch::Contains("exists; use --resume") && Catch::Contains("--force"));
+    CHECK(read_events(full).size() == 8);  // untouched
+    auto forced = run_chipgym(train_args(full, {"--force"}));
+    CHECK(forced.ok());
+  }
+  SECTION("bad options") {
+    auto out = (dir.path() / "bad").string();
+    auto r0 = run_chipgym({"train", "--task-file", task_file.string(), "--agent", "sa", "--budget", "0", "--out", out});
+    CHECK(r0.exit_code == 2);
+    CHECK_THAT(r0.err, Catch::Contains("--budget must be at least 1"));
+    auto rs = run_chipgym({"train", "--task-file", task_file.string(), "--agent", "sa", "--seed", "-3", "--out", out});
+    CHECK(rs.exit_code == 2);
+    CHECK_THAT(rs.err, Catch::Contains("--seed must be a non-negative integer"));
+    auto ra = run_chipgym({"train", "--task-file", task_file.string(), "--agent", "ppo2", "--out", out});
+    CHECK(ra.exit_code == 2);
+    CHECK_THAT(ra.err, Catch::Contains("unknown agent 'ppo2'; known agents: random, grid, sa, ga"));
+    auto rt = run_chipgym({"train", "--task", "gemm-int9", "--agent", "sa", "--out", out});
+    CHECK(rt.exit_code == 2);
+    CHECK_THAT(rt.err, Catch::Contains("known tasks: gemm-int8"));
+    auto rh = run_chipgym({"train", "--task-file", task_file.string(), "--agent", "ga", "--hyper", "{\"elite\": ", "--out", out});
+    CHECK(rh.exit_code == 2);
+    CHECK_THAT(rh.err, Catch::Contains("--hyper is not valid JSON"));
+    std::filesystem::create_directories(dir.path() / "broken");
+    std::ofstream(dir.path() / "broken" / "config.json") << "{\"task\": {\"name\": ";
+    auto rc = run_chipgym({"train", "--agent", "sa", "--resume", "--out", (dir.path() / "broken").string()});
+    CHECK(rc.exit_code == 2);
+    CHECK_THAT(rc.err, Catch::Contains("config.json") && Catch::Contains("not valid JSON"));
+    std::ofstream(dir.path() / "broken" / "config.json") << "{\"agent\": \"sa\"}";
+    auto rp = run_chipgym({"train", "--agent", "sa", "--resume", "--out", (dir.path() / "broken").string()});
+    CHECK(rp.exit_code == 2);
+    CHECK_THAT(rp.err, Catch::Contains("incomplete or malformed"));
+  }
+}
