@@ -12,6 +12,7 @@
 #include "agents/searcher.h"
 #include "env/task.h"
 #include "evaluators/pipeline.h"
+#include "runs/replay.h"
 #include "runs/train.h"
 
 namespace {
@@ -276,6 +277,16 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--cache-dir", common.cache_dir, "cache directory (default: as for eval)");
   train_cmd->add_flag("--no-cache", common.no_cache, "neither read nor write the evaluation cache");
 
+  auto* replay_cmd = app.add_subcommand("replay", "rebuild a design from a run directory and evaluate it again, cache off");
+  std::string replay_dir;
+  long long replay_step = -1;
+  bool replay_best = false, verify = false;
+  replay_cmd->add_option("run", replay_dir, "the run directory")->required();
+  replay_cmd->add_flag("--best", replay_best, "the best design (the default)");
+  replay_cmd->add_option("--step", replay_step, "the design of evaluation N of events.jsonl");
+  replay_cmd->add_flag("--verify", verify, "exit 1 if any recorded metric differs from the new evaluation");
+  replay_cmd->add_flag("--json", as_json, "print JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -299,6 +310,30 @@ int main(int argc, char** argv) {
         options.inject = std::make_pair(inject.substr(0, eq), text.str());
       }
       return run_eval(task_name, task_file, assignments, params_file, options, common, as_json);
+    }
+    if (replay_cmd->parsed()) {
+      if (replay_best && replay_cmd->count("--step")) throw chipgym::hdl::ParamError("choose --best or --step N, not both");
+      auto pipeline = std::make_shared<Pipeline>(nullptr);
+      auto r = chipgym::runs::replay(replay_dir, replay_cmd->count("--step") ? std::optional<long long>(replay_step)
+                                                                            : std::nullopt,
+                                     pipeline);
+      if (as_json) {
+        std::cout << json{{"design", r.design}, {"metrics", r.fresh}, {"recorded", r.recorded},
+                          {"differences", r.differences}}
+                         .dump(2)
+                  << "\n";
+      } else {
+        std::cout << "replayed " << r.design["source"].get<std::string>() << ": " << r.design["params"].dump() << "\n";
+        const auto& now = r.fresh;
+        for (auto it = r.recorded.begin(); it != r.recorded.end(); ++it)
+          if (now.contains(it.key()))
+            std::cout << "  " << std::left << std::setw(13) << it.key() << now[it.key()].dump() << "  (recorded "
+                      << it.value().dump() << ")\n";
+        if (r.metrics.error) std::cout << "  error        [" << r.metrics.error->category << "] " << r.metrics.error->message << "\n";
+        if (verify) std::cout << (r.differences.empty() ? "verify: every recorded metric reproduced\n" : "verify: DIFFERENT\n");
+      }
+      for (const auto& d : r.differences) std::cerr << "differs: " << d << "\n";
+      return verify && !r.differences.empty() ? kDesignFailed : (r.metrics.ok() ? 0 : kDesignFailed);
     }
     if (train_cmd->parsed()) {
       if (train.resume && out_dir.empty()) throw chipgym::hdl::ParamError("--resume needs --out DIR, the run to continue");

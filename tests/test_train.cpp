@@ -169,6 +169,23 @@ TEST_CASE("train writes a run directory, refuses bad input, and a run killed wit
   CHECK(config["hyper"]["cooling"] == 0.97);
   CHECK(config["seed"] == 5);
 
+  SECTION("replay rebuilds the best design from the run directory alone and verifies every metric") {
+    auto ok = run_chipgym({"replay", full.string(), "--verify"});
+    INFO(ok.out << ok.err);
+    CHECK(ok.exit_code == 0);
+    CHECK_THAT(ok.out, Catch::Contains("every recorded metric reproduced"));
+    CHECK(run_chipgym({"replay", full.string(), "--step", "3", "--verify"}).exit_code == 0);
+    auto out_of_range = run_chipgym({"replay", full.string(), "--step", "8"});
+    CHECK(out_of_range.exit_code == 2);
+    CHECK_THAT(out_of_range.err, Catch::Contains("out of range") && Catch::Contains("0..7"));
+    // A recorded figure that the design does not reproduce fails --verify.
+    json metrics = json::parse(std::ifstream(full / "best" / "metrics.json"));
+    metrics["cycles"] = metrics["cycles"].get<long long>() + 1;
+    std::ofstream(full / "best" / "metrics.json") << metrics.dump();
+    auto differs = run_chipgym({"replay", full.string(), "--verify"});
+    CHECK(differs.exit_code == 1);
+    CHECK_THAT(differs.err, Catch::Contains("differs: cycles"));
+  }
   SECTION("killed mid-way, with a torn last line, then resumed") {
     const auto killed = dir.path() / "killed";
     auto args = train_args(killed, {"--no-cache"});  // slow enough to be caught mid-way
