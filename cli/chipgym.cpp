@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "agents/searcher.h"
+#include "env/env.h"
 #include "env/task.h"
 #include "evaluators/pipeline.h"
 #include "runs/replay.h"
@@ -37,12 +38,27 @@ std::string with_commas(long long v) {
   return (v < 0 ? "-" : "") + out;
 }
 
+// The spaces an agent sees, built by the environment itself (no evaluation happens).
+json env_spaces(const chipgym::env::Task& t) {
+  json out;
+  for (const char* formulation : {"absolute", "incremental"}) {
+    chipgym::env::EnvConfig c;
+    c.formulation = formulation;
+    chipgym::env::Env e(t, c, nullptr);
+    out[formulation] = {{"action_space", e.action_space().to_json()},
+                        {"observation_space", e.observation_space().to_json()}};
+  }
+  return out;
+}
+
 void print_tasks(bool as_json) {
   if (as_json) {
     json all = json::array();
     for (const auto& t : chipgym::env::tasks()) {
       json j = t.to_json();
       j["space"] = t.design_family().space().to_json();
+      j["env"] = env_spaces(t);
+      j["reward"] = "objective if admissible; -1 infeasible (budget, wrapping accumulators), -2 incorrect, -3 failed";
       all.push_back(j);
     }
     std::cout << all.dump(2) << "\n";
@@ -60,6 +76,21 @@ void print_tasks(bool as_json) {
       std::cout << "    " << std::left << std::setw(10) << p.name << std::setw(30) << p.describe_domain()
                 << "default " << std::setw(5) << chipgym::hdl::to_string(p.default_value) << " " << p.help << "\n";
     for (const auto& c : f.space().constraints()) std::cout << "    constraint: " << c.description << "\n";
+    double points = 1;
+    std::cout << "  searched by agents (others keep their defaults):\n";
+    for (const auto& [name, values] : t.search_domains()) {
+      std::string list;
+      for (const auto& v : values) list += (list.empty() ? "" : ", ") + chipgym::hdl::to_string(v);
+      std::cout << "    " << std::left << std::setw(10) << name << list << "\n";
+      points *= static_cast<double>(values.size());
+    }
+    const json spaces = env_spaces(t);
+    std::cout << "    " << points << " designs; fidelity " << t.fidelity << "\n"
+              << "  env: absolute action " << spaces["absolute"]["action_space"].dump() << ", incremental action "
+              << spaces["incremental"]["action_space"].dump() << ",\n       observation Box of "
+              << spaces["absolute"]["observation_space"]["low"].size() << " values\n"
+              << "  reward: the objective if admissible (higher is better); -1 infeasible (over budget, or\n"
+              << "          accumulators that can wrap), -2 incorrect results, -3 failed evaluation\n";
   }
 }
 

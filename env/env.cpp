@@ -85,16 +85,41 @@ std::vector<double> Env::observe(const std::vector<long long>& indices, const ev
   return obs;
 }
 
-StepResult Env::result_for(const std::vector<long long>& indices, bool terminated, bool truncated) {
+std::shared_ptr<const Env::Outcome> Env::outcome(const std::vector<long long>& indices) {
+  {
+    std::lock_guard<std::mutex> lock(memo_->mu);
+    if (auto it = memo_->outcomes.find(indices); it != memo_->outcomes.end()) return it->second;
+  }
   evaluators::Metrics m = evaluate(indices);
+  auto o = std::make_shared<Outcome>();
+  o->reward = task_.reward(m);
+  auto full = observe(indices, &m, o->reward);
+  o->metrics_observation.assign(full.begin() + static_cast<std::ptrdiff_t>(indices.size()), full.end());
+  json metrics = m.to_json();
+  metrics.erase("stages");
+  o->info = {{"metrics", metrics}, {"score", task_.score(m)}, {"params", decode(indices).to_json()},
+             {"design", indices}, {"cache_hit", m.cache_hit}};
+  if (m.error) o->info["error"] = {{"category", m.error->category}, {"message", m.error->message}};
+  const std::string category = m.error ? m.error->category : "";
+  if (!m.error || category == "input" || category == "lint" || category == "sim_build" || category == "synth") {
+    auto kept = std::make_shared<Outcome>(*o);
+    kept->info["cache_hit"] = true;  // what a later step of the same design reports
+    std::lock_guard<std::mutex> lock(memo_->mu);
+    memo_->outcomes.emplace(indices, std::move(kept));
+  }
+  return o;
+}
+
+StepResult Env::result_for(const std::vector<long long>& indices, bool terminated, bool truncated) {
+  auto o = outcome(indices);
   StepResult r;
-  r.reward = task_.reward(m);
-  r.observation = observe(indices, &m, r.reward);
+  r.reward = o->reward;
+  r.observation = observe(indices, nullptr, 0.0);
+  std::copy(o->metrics_observation.begin(), o->metrics_observation.end(),
+            r.observation.end() - static_cast<std::ptrdiff_t>(o->metrics_observation.size()));
   r.terminated = terminated;
   r.truncated = truncated;
-  r.info = {{"metrics", m.to_json()}, {"score", task_.score(m)}, {"params", decode(indices).to_json()},
-            {"design", indices}, {"cache_hit", m.cache_hit}};
-  if (m.error) r.info["error"] = {{"category", m.error->category}, {"message", m.error->message}};
+  r.info = o->info;
   return r;
 }
 

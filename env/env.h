@@ -13,7 +13,9 @@
 // the last metrics: correct, log10(1 + cycles), log10(1 + transistors), max(reward, -3)/100 + 1
 // (so a penalty is below 1), each in [0, 10].
 #pragma once
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "env/spaces.h"
@@ -34,7 +36,7 @@ struct StepResult {
   double reward = 0;
   bool terminated = false;
   bool truncated = false;
-  json info;  // metrics, score, params, cache_hit, error
+  json info;  // metrics (without per-stage details), score, params, design, cache_hit, error
 };
 
 class Env {
@@ -61,6 +63,21 @@ class Env {
  private:
   std::vector<double> observe(const std::vector<long long>& indices, const evaluators::Metrics* m, double reward) const;
   StepResult result_for(const std::vector<long long>& indices, bool terminated, bool truncated);
+
+  // Results of this environment's designs, kept in memory (shared by copies, e.g. the
+  // environments of a VectorEnv): a step that repeats a design costs a map look-up instead
+  // of hashing, SQLite and JSON parsing. Failures that are not the design's are not kept.
+  struct Outcome {
+    double reward = 0;
+    std::vector<double> metrics_observation;
+    json info;
+  };
+  struct Memo {
+    std::mutex mu;
+    std::map<std::vector<long long>, std::shared_ptr<const Outcome>> outcomes;
+  };
+  std::shared_ptr<const Outcome> outcome(const std::vector<long long>& indices);
+  std::shared_ptr<Memo> memo_ = std::make_shared<Memo>();
 
   Task task_;
   EnvConfig config_;

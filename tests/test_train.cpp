@@ -11,6 +11,7 @@
 
 #include "agents/searcher.h"
 #include "env/env.h"
+#include "env/vector_env.h"
 #include "test_support.h"
 
 using namespace chipgym;
@@ -100,6 +101,30 @@ TEST_CASE("Env: absolute one-step episodes and incremental edits with transactio
   CHECK(s3.info["params"]["rows"] == 2);
   CHECK(s3.info["params"]["cols"] == 1);
   CHECK(s3.truncated);  // max_steps reached
+}
+
+TEST_CASE("VectorEnv steps its environments concurrently and agrees with one Env, design for design") {
+  test_support::ScratchCache scratch;
+  auto pipeline = std::make_shared<evaluators::Pipeline>(scratch.cache);
+  auto task = env::Task::from_json(json::parse(kTinyTask));
+  env::VectorEnv v(task, {}, 4, 2, pipeline);
+  auto obs = v.reset(3);
+  CHECK(obs.size() == 4);
+  std::vector<std::vector<long long>> actions = {{0, 0, 0}, {1, 0, 1}, {0, 1, 0}, {1, 1, 1}};
+  auto results = v.step(actions);
+  env::Env single(task, {}, pipeline);
+  for (std::size_t i = 0; i < actions.size(); ++i) {
+    single.reset(0);
+    auto r = single.step(actions[i]);
+    CHECK(results[i].reward == r.reward);
+    CHECK(results[i].info["params"] == r.info["params"]);
+    CHECK(results[i].terminated);
+  }
+  // Finished episodes reset themselves on the next step; the repeated designs are cache hits.
+  auto again = v.step(actions);
+  for (auto& r : again) CHECK(r.info["cache_hit"] == true);
+  CHECK_THROWS_WITH(v.step({{0, 0, 0}}), Catch::Contains("needs 4 actions, got 1"));
+  CHECK_THROWS_WITH(v.step({{0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 5}}), Catch::Contains("outside the action space"));
 }
 
 TEST_CASE("black-box agents: unknown names and hyper-parameters list the valid ones, and grid covers the space") {
