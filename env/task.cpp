@@ -4,7 +4,7 @@ namespace chipgym::env {
 
 json Task::to_json() const {
   return {{"name", name},         {"family", family},       {"description", description}, {"workload", workload},
-          {"objective", objective}, {"budget", budget},     {"fidelity", fidelity}, {"search", search}};
+          {"objective", objective}, {"budget", budget},     {"fidelity", fidelity}, {"search", search}, {"agents", agents}};
 }
 
 Task Task::from_json(const json& j) {
@@ -20,6 +20,7 @@ Task Task::from_json(const json& j) {
   t.budget = j.value("budget", json::object());
   t.fidelity = j.value("fidelity", std::string("rtl"));
   t.search = j.value("search", json::object());
+  t.agents = j.value("agents", json::object());
   } catch (const json::exception& e) {
     throw hdl::ParamError(std::string("task JSON has a field of the wrong type: ") + e.what());
   }
@@ -81,6 +82,20 @@ std::vector<std::pair<std::string, std::vector<hdl::Value>>> Task::search_domain
   return out;
 }
 
+std::map<std::string, std::vector<std::string>> Task::agent_groups() const {
+  std::map<std::string, std::vector<std::string>> out;
+  if (agents.empty()) {
+    for (const auto& [name, values] : search_domains()) out[name] = {name};
+    return out;
+  }
+  try {
+    for (auto it = agents.begin(); it != agents.end(); ++it) out[it.key()] = it->get<std::vector<std::string>>();
+  } catch (const json::exception& e) {
+    throw hdl::ParamError("task '" + name + "': \"agents\" must map names to lists of parameters: " + e.what());
+  }
+  return out;
+}
+
 const std::vector<Task>& tasks() {
   static const std::vector<Task> all = [] {
     std::vector<Task> v;
@@ -101,6 +116,9 @@ const std::vector<Task>& tasks() {
     gemm.search = {{"rows", {1, 2, 4, 8, 16}}, {"cols", {1, 2, 4, 8, 16}}, {"dataflow", {"os", "ws"}},
                    {"a_depth", {4, 16, 64}}, {"b_depth", {4, 16, 64}}, {"c_depth", {4, 16, 64}},
                    {"pipeline", {0, 1}}};
+    gemm.agents = {{"compute", {"rows", "cols", "pipeline"}},
+                   {"memory", {"a_depth", "b_depth", "c_depth"}},
+                   {"dataflow", {"dataflow"}}};
     gemm.fidelity = "synth";  // the cycle model equals the RTL exactly (tests); eval --fidelity rtl simulates
     v.push_back(gemm);
     return v;

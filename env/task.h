@@ -24,6 +24,8 @@ struct Task {
   // The searched space: parameter -> list of values (a subset of the family's domain);
   // parameters not listed keep their defaults. Empty: the family's whole domain.
   json search = json::object();
+  // Multi-agent split: agent -> the searched parameters it owns.
+  json agents = json::object();
 
   json to_json() const;
   static Task from_json(const json& j);  // throws hdl::ParamError on missing fields
@@ -36,6 +38,8 @@ struct Task {
   double reward(const evaluators::Metrics& m) const;
   // The searched parameters, in family order, with their candidate values.
   std::vector<std::pair<std::string, std::vector<hdl::Value>>> search_domains() const;
+  // `agents` as a map; without it, one agent per searched parameter.
+  std::map<std::string, std::vector<std::string>> agent_groups() const;
 };
 
 const std::vector<Task>& tasks();

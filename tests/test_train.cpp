@@ -11,6 +11,7 @@
 
 #include "agents/searcher.h"
 #include "env/env.h"
+#include "env/multi_agent_env.h"
 #include "env/vector_env.h"
 #include "test_support.h"
 
@@ -125,6 +126,37 @@ TEST_CASE("VectorEnv steps its environments concurrently and agrees with one Env
   for (auto& r : again) CHECK(r.info["cache_hit"] == true);
   CHECK_THROWS_WITH(v.step({{0, 0, 0}}), Catch::Contains("needs 4 actions, got 1"));
   CHECK_THROWS_WITH(v.step({{0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 5}}), Catch::Contains("outside the action space"));
+}
+
+TEST_CASE("MultiAgentEnv: agents act in parallel on their own parameters for one team reward") {
+  test_support::ScratchCache scratch;
+  auto pipeline = std::make_shared<evaluators::Pipeline>(scratch.cache);
+  auto task = env::Task::from_json(json::parse(kTinyTask));
+  std::map<std::string, std::vector<std::string>> groups = {{"compute", {"rows", "cols"}}, {"dataflow", {"dataflow"}}};
+  env::MultiAgentEnv ma(task, {}, pipeline, groups);
+  CHECK(ma.agents() == std::vector<std::string>{"compute", "dataflow"});
+  CHECK(ma.action_space("compute").to_json() == json{{"type", "MultiDiscrete"}, {"nvec", {2, 2}}});
+  auto obs = ma.reset(0);
+  CHECK(obs["compute"].size() == 2 + 4);
+  CHECK(obs["dataflow"].size() == 1 + 4);
+  auto r = ma.step({{"compute", {1, 0}}, {"dataflow", {1}}});  // rows=2, cols=1, ws
+  env::Env single(task, {}, pipeline);
+  single.reset(0);
+  auto s = single.step({1, 0, 1});
+  CHECK(r.rewards["compute"] == s.reward);
+  CHECK(r.rewards["dataflow"] == s.reward);
+  CHECK(r.terminated);
+  CHECK(r.info["params"]["dataflow"] == "ws");
+  CHECK(ma.observation_space("compute").contains(r.observations["compute"]));
+  ma.reset(0);
+  CHECK_THROWS_WITH(ma.step({{"compute", {1, 0}}}), Catch::Contains("no action for agent 'dataflow'"));
+  CHECK_THROWS_WITH(ma.step({{"compute", {1, 0}}, {"dataflow", {1}}, {"memory", {0}}}),
+                    Catch::Contains("unknown agent 'memory'"));
+  CHECK_THROWS_WITH(env::MultiAgentEnv(task, {}, pipeline, {{"compute", {"rows"}}, {"dataflow", {"dataflow"}}}),
+                    Catch::Contains("'cols' belongs to 0 agents"));
+  // The gemm-int8 task splits compute, memory and dataflow.
+  env::MultiAgentEnv gemm(env::task("gemm-int8"), {}, nullptr);
+  CHECK(gemm.agents() == std::vector<std::string>{"compute", "dataflow", "memory"});
 }
 
 TEST_CASE("black-box agents: unknown names and hyper-parameters list the valid ones, and grid covers the space") {

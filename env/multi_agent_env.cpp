@@ -1,0 +1,124 @@
+#include "env/multi_agent_env.h"
+
+namespace chipgym::env {
+
+namespace {
+EnvConfig absolute_of(EnvConfig c) {
+  c.formulation = "absolute";
+  return c;
+}
+}  // namespace
+
+MultiAgentEnv::MultiAgentEnv(const Task& task, const EnvConfig& config, std::shared_ptr<evaluators::Pipeline> pipeline,
+                             std::map<std::string, std::vector<std::string>> groups)
+    : inner_(task, absolute_of(config), std::move(pipeline)), config_(config) {
+  if (config_.formulation != "absolute" && config_.formulation != "incremental")
+    throw hdl::ParamError("unknown formulation '" + config_.formulation + "'; choose absolute or incremental");
+  if (groups.empty()) groups = task.agent_groups();
+  const auto& names = inner_.param_names();
+  std::vector<int> owner(names.size(), 0);
+  for (const auto& [agent, params] : groups) {
+    agents_.push_back(agent);
+    for (const auto& p : params) {
+      auto it = std::find(names.begin(), names.end(), p);
+      if (it == names.end())
+        throw hdl::ParamError("agent '" + agent + "' is given '" + p + "', which the task does not search");
+      const auto d = static_cast<std::size_t>(it - names.begin());
+      ++owner[d];
+      dims_[agent].push_back(d);
+    }
+  }
+  for (std::size_t d = 0; d < names.size(); ++d)
+    if (owner[d] != 1)
+      throw hdl::ParamError("parameter '" + names[d] + "' belongs to " + std::to_string(owner[d]) +
+                            " agents; every searched parameter needs exactly one");
+  const auto& nvec = inner_.design_space().nvec();
+  for (const auto& agent : agents_) {
+    std::vector<long long> sub;
+    for (auto d : dims_[agent]) sub.push_back(nvec[d]);
+    action_spaces_.emplace(agent, config_.formulation == "absolute"
+                                      ? Space::multi_discrete(sub)
+                                      : Space::discrete(1 + 2 * static_cast<long long>(sub.size())));
+    std::vector<double> low(sub.size() + 4, 0.0), high(sub.size(), 1.0);
+    high.insert(high.end(), 4, 10.0);
+    observation_spaces_.emplace(agent, Space::box(low, high));
+  }
+}
+
+const Space& MultiAgentEnv::action_space(const std::string& agent) const {
+  auto it = action_spaces_.find(agent);
+  if (it == action_spaces_.end()) throw hdl::ParamError("unknown agent '" + agent + "'");
+  return it->second;
+}
+
+const Space& MultiAgentEnv::observation_space(const std::string& agent) const {
+  auto it = observation_spaces_.find(agent);
+  if (it == observation_spaces_.end()) throw hdl::ParamError("unknown agent '" + agent + "'");
+  return it->second;
+}
+
+std::map<std::string, std::vector<double>> MultiAgentEnv::observe(const std::vector<double>& joint) const {
+  const std::size_t n = inner_.param_names().size();
+  std::map<std::string, std::vector<double>> out;
+  for (const auto& agent : agents_) {
+    std::vector<double> o;
+    for (auto d : dims_.at(agent)) o.push_back(joint[d]);
+    o.insert(o.end(), joint.begin() + static_cast<std::ptrdiff_t>(n), joint.end());  // shared metrics
+    out[agent] = o;
+  }
+  return out;
+}
+
+std::map<std::string, std::vector<double>> MultiAgentEnv::reset(std::uint64_t seed) {
+  steps_ = 0;
+  episode_over_ = false;
+  state_ = inner_.encode(inner_.task().design_family().space().defaults());
+  auto joint = inner_.reset(seed);
+  return observe(joint);
+}
+
+MultiStepResult MultiAgentEnv::step(const std::map<std::string, std::vector<long long>>& actions) {
+  if (episode_over_) throw hdl::ParamError("the episode is over: call reset() before step()");
+  for (const auto& [agent, action] : actions)
+    if (!action_spaces_.count(agent)) {
+      std::string known;
+      for (const auto& a : agents_) known += (known.empty() ? "" : ", ") + a;
+      throw hdl::ParamError("unknown agent '" + agent + "'; the agents are " + known);
+    }
+  for (const auto& agent : agents_) {
+    auto it = actions.find(agent);
+    if (it == actions.end()) throw hdl::ParamError("no action for agent '" + agent + "': every agent acts each step");
+    if (!action_spaces_.at(agent).contains(it->second))
+      throw hdl::ParamError("action " + json(it->second).dump() + " of agent '" + agent + "' is outside its space " +
+                            action_spaces_.at(agent).to_json().dump());
+  }
+  std::vector<long long> next = state_;
+  bool valid = true;
+  for (const auto& agent : agents_) {
+    const auto& a = actions.at(agent);
+    const auto& dims = dims_.at(agent);
+    if (config_.formulation == "absolute") {
+      for (std::size_t i = 0; i < dims.size(); ++i) next[dims[i]] = a[i];
+    } else if (a[0] > 0) {
+      const std::size_t i = static_cast<std::size_t>((a[0] - 1) / 2);
+      const long long v = next[dims[i]] + ((a[0] - 1) % 2 == 0 ? -1 : 1);
+      if (v < 0 || v >= inner_.design_space().nvec()[dims[i]]) valid = false;
+      else next[dims[i]] = v;
+    }
+  }
+  state_ = next;
+  ++steps_;
+  inner_.reset(0);
+  StepResult joint = inner_.step(state_);
+  MultiStepResult out;
+  out.observations = observe(joint.observation);
+  for (const auto& agent : agents_) out.rewards[agent] = joint.reward;
+  out.terminated = config_.formulation == "absolute";
+  out.truncated = config_.formulation == "incremental" && steps_ >= config_.max_steps;
+  episode_over_ = out.terminated || out.truncated;
+  out.info = joint.info;
+  out.info["invalid_move"] = !valid;
+  return out;
+}
+
+}  // namespace chipgym::env

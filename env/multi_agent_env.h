@@ -1,0 +1,49 @@
+// Multi-agent environment, parallel style: the searched parameters are partitioned among
+// named agents (for gemm-int8: compute, memory, dataflow); all agents act at once through a
+// map from agent name to action; one team reward; each agent observes its own parameters
+// (normalized) and the shared metrics.
+//   absolute     one-step episodes; agent a's action (MultiDiscrete) picks its parameters.
+//   incremental  multi-step episodes from the baseline; agent a's action (Discrete) is
+//                0 keep, 1 + 2i / 2 + 2i: its parameter i one value down / up.
+#pragma once
+#include <map>
+
+#include "env/env.h"
+
+namespace chipgym::env {
+
+struct MultiStepResult {
+  std::map<std::string, std::vector<double>> observations;
+  std::map<std::string, double> rewards;  // the team reward, for every agent
+  bool terminated = false;
+  bool truncated = false;
+  json info;
+};
+
+class MultiAgentEnv {
+ public:
+  // groups: agent -> its parameters; empty: the task's "agents" (see Task::agent_groups).
+  // Every searched parameter must belong to exactly one agent.
+  MultiAgentEnv(const Task& task, const EnvConfig& config, std::shared_ptr<evaluators::Pipeline> pipeline,
+                std::map<std::string, std::vector<std::string>> groups = {});
+
+  const std::vector<std::string>& agents() const { return agents_; }
+  const Space& action_space(const std::string& agent) const;
+  const Space& observation_space(const std::string& agent) const;
+  std::map<std::string, std::vector<double>> reset(std::uint64_t seed);
+  // Throws hdl::ParamError when an agent's action is missing, unknown or out of its space.
+  MultiStepResult step(const std::map<std::string, std::vector<long long>>& actions);
+
+ private:
+  std::map<std::string, std::vector<double>> observe(const std::vector<double>& joint_observation) const;
+  Env inner_;  // absolute: evaluates joint designs (and keeps their results in memory)
+  EnvConfig config_;
+  std::vector<std::string> agents_;
+  std::map<std::string, std::vector<std::size_t>> dims_;  // agent -> joint dimensions
+  std::map<std::string, Space> action_spaces_, observation_spaces_;
+  std::vector<long long> state_;
+  int steps_ = 0;
+  bool episode_over_ = true;
+};
+
+}  // namespace chipgym::env
