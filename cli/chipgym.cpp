@@ -13,6 +13,7 @@
 #include "env/env.h"
 #include "env/task.h"
 #include "evaluators/pipeline.h"
+#include "runs/compare.h"
 #include "runs/replay.h"
 #include "runs/train.h"
 
@@ -318,6 +319,20 @@ int main(int argc, char** argv) {
   replay_cmd->add_flag("--verify", verify, "exit 1 if any recorded metric differs from the new evaluation");
   replay_cmd->add_flag("--json", as_json, "print JSON");
 
+  auto* compare_cmd = app.add_subcommand("compare", "every agent on every seed; leaderboard.md/.csv and a sample-efficiency plot");
+  chipgym::runs::CompareOptions cmp;
+  std::string cmp_task = "gemm-int8", cmp_task_file, cmp_agents, cmp_out;
+  double optimum = 0;
+  compare_cmd->add_option("--task", cmp_task, "benchmark task")->capture_default_str();
+  compare_cmd->add_option("--task-file", cmp_task_file, "a task as JSON instead of --task");
+  compare_cmd->add_option("--agents", cmp_agents, "agents, comma-separated (e.g. random,sa,ga)")->required();
+  compare_cmd->add_option("--seeds", cmp.seeds, "seeds per agent (0 .. seeds-1)")->capture_default_str();
+  compare_cmd->add_option("--budget", cmp.budget, "evaluations per run")->capture_default_str();
+  compare_cmd->add_option("--workers", cmp.workers, "runs in flight at once")->capture_default_str();
+  compare_cmd->add_option("--out", cmp_out, "comparison directory (default: runs/compare-<task>-<time>); rerun to resume");
+  compare_cmd->add_option("--optimum", optimum, "the true optimum objective, when known (regret is measured against it)");
+  compare_cmd->add_option("--cache-dir", common.cache_dir, "cache directory (default: as for eval)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -365,6 +380,24 @@ int main(int argc, char** argv) {
       }
       for (const auto& d : r.differences) std::cerr << "differs: " << d << "\n";
       return verify && !r.differences.empty() ? kDesignFailed : (r.metrics.ok() ? 0 : kDesignFailed);
+    }
+    if (compare_cmd->parsed()) {
+      cmp.task = load_task(cmp_task, cmp_task_file);
+      std::stringstream ss(cmp_agents);
+      for (std::string a; std::getline(ss, a, ',');)
+        if (!a.empty()) cmp.agents.push_back(a);
+      if (compare_cmd->count("--optimum")) cmp.optimum = optimum;
+      cmp.out = cmp_out.empty() ? std::filesystem::path("runs") / ("compare-" + cmp.task.name + "-" +
+                                                                   chipgym::runs::default_run_dir("", "", 0).filename().string().substr(4))
+                                : std::filesystem::path(cmp_out);
+      auto pipeline = std::make_shared<Pipeline>(open_cache(common));
+      auto r = chipgym::runs::compare(cmp, pipeline, [](const std::string& line) { std::cerr << "compare: " << line << "\n"; });
+      for (const auto& n : r.notices) std::cerr << "note: " << n << "\n";
+      std::ifstream md(cmp.out / "leaderboard.md");
+      std::cout << md.rdbuf() << "\nwritten: ";
+      for (const auto& f : r.files) std::cout << f << " ";
+      std::cout << "\n";
+      return 0;
     }
     if (train_cmd->parsed()) {
       if (train.resume && out_dir.empty()) throw chipgym::hdl::ParamError("--resume needs --out DIR, the run to continue");

@@ -159,6 +159,39 @@ TEST_CASE("MultiAgentEnv: agents act in parallel on their own parameters for one
   CHECK(gemm.agents() == std::vector<std::string>{"compute", "dataflow", "memory"});
 }
 
+TEST_CASE("compare runs every agent on every seed and writes a leaderboard and a sample-efficiency plot") {
+  evaluators::TempDir dir("chipgym-compare-");
+  const auto task_file = dir.path() / "task.json";
+  std::ofstream(task_file) << kTinyTask;
+  const auto out = dir.path() / "cmp";
+  auto r = run_chipgym({"compare", "--task-file", task_file.string(), "--agents", "random,grid", "--seeds", "2",
+                        "--budget", "8", "--out", out.string(), "--cache-dir", (dir.path() / "cache").string(),
+                        "--optimum", "18.673395313444612"});
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  for (const char* f : {"leaderboard.md", "leaderboard.csv", "sample_efficiency.svg", "sample_efficiency.png",
+                        "random-0/events.jsonl", "random-1/events.jsonl", "grid-0/summary.json", "grid-1/summary.json"})
+    CHECK(std::filesystem::exists(out / f));
+  std::ifstream csv(out / "leaderboard.csv");
+  std::string header, first, second;
+  std::getline(csv, header);
+  std::getline(csv, first);
+  std::getline(csv, second);
+  CHECK_THAT(header, Catch::StartsWith("agent,runs,mean_best,std_best,ci95_low,ci95_high,regret,evals_to_95pct"));
+  // Grid enumerates all 8 designs: it finds the optimum on both seeds, regret 0.
+  CHECK_THAT(first + second, Catch::Contains("grid,2,18.67"));
+  CHECK_THAT(r.out, Catch::Contains("(the true optimum)"));
+  CHECK(std::filesystem::file_size(out / "sample_efficiency.png") > 1000);
+  // Running it again resumes every finished run instead of starting over.
+  auto again = run_chipgym({"compare", "--task-file", task_file.string(), "--agents", "random,grid", "--seeds", "2",
+                            "--budget", "8", "--out", out.string(), "--cache-dir", (dir.path() / "cache").string()});
+  CHECK(again.ok());
+  CHECK(read_events(out / "random-0").size() == 8);
+  auto bad = run_chipgym({"compare", "--task-file", task_file.string(), "--agents", "random,bo", "--out", out.string()});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("unknown agent 'bo'"));
+}
+
 TEST_CASE("black-box agents: unknown names and hyper-parameters list the valid ones, and grid covers the space") {
   auto space = env::Space::multi_discrete({2, 3});
   CHECK_THROWS_WITH(agents::make_searcher("bo", space, 1), Catch::Contains("known agents: random, grid, sa, ga"));
