@@ -1,7 +1,8 @@
-// Black-box searchers: random, exhaustive grid, simulated annealing, genetic algorithm.
+// Black-box searchers: random, exhaustive grid, simulated annealing, genetic algorithm, TPE.
 // Each keeps its hyper-parameters in one struct with defaults, printed into config.json.
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <set>
 
 #include "agents/searcher.h"
@@ -208,6 +209,87 @@ class GeneticAlgorithm final : public Searcher {
   std::vector<std::pair<double, Design>> scored_;
 };
 
+// Tree-structured Parzen estimator over a discrete space (model-based): after `startup`
+// random designs, split what was seen at the `gamma` quantile of reward into good and bad,
+// model each dimension of both with smoothed categorical densities l and g, draw
+// `candidates` designs from l and propose the unseen one with the largest l/g.
+class Tpe final : public Searcher {
+ public:
+  struct Hyper {
+    int startup = 10;
+    double gamma = 0.25;
+    int candidates = 24;
+    double prior = 1.0;  // pseudo-count added to every value of every dimension
+  };
+  Tpe(const env::Space& space, std::uint64_t seed, const json& h) : space_(space), rng_(seed) {
+    hyper_.startup = h.value("startup", hyper_.startup);
+    hyper_.gamma = h.value("gamma", hyper_.gamma);
+    hyper_.candidates = h.value("candidates", hyper_.candidates);
+    hyper_.prior = h.value("prior", hyper_.prior);
+    if (hyper_.startup < 1 || hyper_.gamma <= 0 || hyper_.gamma >= 1 || hyper_.candidates < 1 || hyper_.prior <= 0)
+      throw hdl::ParamError("tpe: need startup >= 1, gamma in (0, 1), candidates >= 1, prior > 0");
+  }
+  std::vector<Design> ask(int n) override {
+    std::vector<Design> out;
+    for (int i = 0; i < n; ++i) {
+      Design d = static_cast<int>(told_.size()) < hyper_.startup ? unseen_random() : model_based();
+      seen_.insert(d);
+      out.push_back(d);
+    }
+    return out;
+  }
+  void tell(const std::vector<Design>& designs, const std::vector<double>& rewards) override {
+    for (std::size_t i = 0; i < designs.size(); ++i) told_.emplace_back(rewards[i], designs[i]);
+  }
+  json hyper_parameters() const override {
+    return {{"startup", hyper_.startup}, {"gamma", hyper_.gamma}, {"candidates", hyper_.candidates}, {"prior", hyper_.prior}};
+  }
+
+ private:
+  Design unseen_random() {
+    Design d = space_.sample(rng_);
+    for (int t = 0; t < 100 && seen_.count(d); ++t) d = space_.sample(rng_);
+    return d;
+  }
+  Design model_based() {
+    auto sorted = told_;
+    std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    const std::size_t n_good = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(hyper_.gamma * sorted.size())));
+    const std::size_t dims = space_.dims();
+    std::vector<std::vector<double>> good(dims), bad(dims);
+    for (std::size_t d = 0; d < dims; ++d) {
+      good[d].assign(static_cast<std::size_t>(space_.nvec()[d]), hyper_.prior);
+      bad[d].assign(static_cast<std::size_t>(space_.nvec()[d]), hyper_.prior);
+    }
+    for (std::size_t i = 0; i < sorted.size(); ++i)
+      for (std::size_t d = 0; d < dims; ++d) (i < n_good ? good : bad)[d][static_cast<std::size_t>(sorted[i].second[d])] += 1;
+    Design best;
+    double best_score = -1e300;
+    for (int c = 0; c < hyper_.candidates; ++c) {
+      Design x(dims);
+      double score = 0;
+      for (std::size_t d = 0; d < dims; ++d) {
+        std::discrete_distribution<long long> l(good[d].begin(), good[d].end());
+        x[d] = l(rng_);
+        const auto v = static_cast<std::size_t>(x[d]);
+        const double sum_good = std::accumulate(good[d].begin(), good[d].end(), 0.0);
+        const double sum_bad = std::accumulate(bad[d].begin(), bad[d].end(), 0.0);
+        score += std::log(good[d][v] / sum_good) - std::log(bad[d][v] / sum_bad);
+      }
+      if (!seen_.count(x) && score > best_score) {
+        best_score = score;
+        best = x;
+      }
+    }
+    return best.empty() ? unseen_random() : best;
+  }
+  env::Space space_;
+  std::mt19937_64 rng_;
+  Hyper hyper_;
+  std::set<Design> seen_;
+  std::vector<std::pair<double, Design>> told_;
+};
+
 template <class T>
 AgentInfo info(std::string name, std::string description) {
   AgentInfo a;
@@ -228,6 +310,7 @@ const std::vector<AgentInfo>& searchers() {
       info<GridSearch>("grid", "exhaustive: every design once, in order"),
       info<SimulatedAnnealing>("sa", "simulated annealing over one-step neighbours"),
       info<GeneticAlgorithm>("ga", "genetic algorithm: tournament selection, uniform crossover, mutation, elitism"),
+      info<Tpe>("tpe", "model-based: tree-structured Parzen estimator over the discrete space"),
   };
   return all;
 }
