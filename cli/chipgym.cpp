@@ -333,6 +333,16 @@ int main(int argc, char** argv) {
   compare_cmd->add_option("--optimum", optimum, "the true optimum objective, when known (regret is measured against it)");
   compare_cmd->add_option("--cache-dir", common.cache_dir, "cache directory (default: as for eval)");
 
+  auto* optimum_cmd = app.add_subcommand("optimum", "ground truth: evaluate every design of a task's search space once (cached)");
+  std::string opt_task = "gemm-int8-small", opt_task_file, opt_out;
+  int opt_workers = 1;
+  optimum_cmd->add_option("--task", opt_task, "benchmark task")->capture_default_str();
+  optimum_cmd->add_option("--task-file", opt_task_file, "a task as JSON instead of --task");
+  optimum_cmd->add_option("--workers", opt_workers, "evaluations in flight at once")->capture_default_str();
+  optimum_cmd->add_option("--out", opt_out, "run directory of the exhaustive run (default: runs/optimum-<task>)");
+  optimum_cmd->add_option("--cache-dir", common.cache_dir, "cache directory (default: as for eval)");
+  optimum_cmd->add_flag("--json", as_json, "print JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -381,16 +391,35 @@ int main(int argc, char** argv) {
       for (const auto& d : r.differences) std::cerr << "differs: " << d << "\n";
       return verify && !r.differences.empty() ? kDesignFailed : (r.metrics.ok() ? 0 : kDesignFailed);
     }
+    if (optimum_cmd->parsed()) {
+      auto task = load_task(opt_task, opt_task_file);
+      auto cache = open_cache(common);
+      auto pipeline = std::make_shared<Pipeline>(cache);
+      auto out = opt_out.empty() ? std::filesystem::path("runs") / ("optimum-" + task.name) : std::filesystem::path(opt_out);
+      auto truth = chipgym::runs::find_optimum(task, pipeline, cache, out, opt_workers, [](const chipgym::runs::Progress& p) {
+        std::cerr << "optimum: " << p.evaluations << "/" << p.budget << " designs, best " << p.best_reward << "\n";
+      });
+      if (as_json) std::cout << truth.dump(2) << "\n";
+      else std::cout << task.name << ": optimum " << truth["optimum"] << " over " << truth["designs"] << " designs at "
+                     << truth["params"].dump() << "\n";
+      return 0;
+    }
     if (compare_cmd->parsed()) {
       cmp.task = load_task(cmp_task, cmp_task_file);
       std::stringstream ss(cmp_agents);
       for (std::string a; std::getline(ss, a, ',');)
         if (!a.empty()) cmp.agents.push_back(a);
-      if (compare_cmd->count("--optimum")) cmp.optimum = optimum;
+      auto cache = open_cache(common);
+      auto pipeline = std::make_shared<Pipeline>(cache);
+      if (compare_cmd->count("--optimum")) {
+        cmp.optimum = optimum;
+      } else if (auto truth = chipgym::runs::cached_optimum(cmp.task, *pipeline, cache)) {
+        cmp.optimum = (*truth)["optimum"].get<double>();
+        std::cerr << "compare: regret against the recorded optimum " << *cmp.optimum << " (chipgym optimum)\n";
+      }
       cmp.out = cmp_out.empty() ? std::filesystem::path("runs") / ("compare-" + cmp.task.name + "-" +
                                                                    chipgym::runs::default_run_dir("", "", 0).filename().string().substr(4))
                                 : std::filesystem::path(cmp_out);
-      auto pipeline = std::make_shared<Pipeline>(open_cache(common));
       auto r = chipgym::runs::compare(cmp, pipeline, [](const std::string& line) { std::cerr << "compare: " << line << "\n"; });
       for (const auto& n : r.notices) std::cerr << "note: " << n << "\n";
       std::ifstream md(cmp.out / "leaderboard.md");

@@ -121,6 +121,15 @@ const std::vector<Task>& tasks() {
                    {"dataflow", {"dataflow"}}};
     gemm.fidelity = "synth";  // the cycle model equals the RTL exactly (tests); eval --fidelity rtl simulates
     v.push_back(gemm);
+
+    // Small enough to enumerate (72 designs), so its optimum is known: `chipgym optimum`.
+    Task small = gemm;
+    small.name = "gemm-int8-small";
+    small.description = "gemm-int8 over 72 designs, enumerable: ground truth for agent regret";
+    small.search = {{"rows", {2, 4, 8}}, {"cols", {2, 4, 8}}, {"dataflow", {"os", "ws"}}, {"a_depth", {4, 16}},
+                    {"pipeline", {0, 1}}};
+    small.agents = {{"compute", {"rows", "cols", "pipeline"}}, {"memory", {"a_depth"}}, {"dataflow", {"dataflow"}}};
+    v.push_back(small);
     return v;
   }();
   return all;
