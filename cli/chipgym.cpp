@@ -318,6 +318,8 @@ int main(int argc, char** argv) {
   replay_cmd->add_option("--step", replay_step, "the design of evaluation N of events.jsonl");
   replay_cmd->add_flag("--verify", verify, "exit 1 if any recorded metric differs from the new evaluation");
   replay_cmd->add_flag("--json", as_json, "print JSON");
+  std::string vcd_file;
+  replay_cmd->add_option("--vcd", vcd_file, "also write a waveform (VCD) of the design running one workload tile");
 
   auto* compare_cmd = app.add_subcommand("compare", "every agent on every seed; leaderboard.md/.csv and a sample-efficiency plot");
   chipgym::runs::CompareOptions cmp;
@@ -372,7 +374,8 @@ int main(int argc, char** argv) {
       auto pipeline = std::make_shared<Pipeline>(nullptr);
       auto r = chipgym::runs::replay(replay_dir, replay_cmd->count("--step") ? std::optional<long long>(replay_step)
                                                                             : std::nullopt,
-                                     pipeline);
+                                     pipeline,
+                                     vcd_file.empty() ? std::nullopt : std::optional<std::filesystem::path>(vcd_file));
       if (as_json) {
         std::cout << json{{"design", r.design}, {"metrics", r.fresh}, {"recorded", r.recorded},
                           {"differences", r.differences}}
@@ -389,6 +392,13 @@ int main(int argc, char** argv) {
         if (verify) std::cout << (r.differences.empty() ? "verify: every recorded metric reproduced\n" : "verify: DIFFERENT\n");
       }
       for (const auto& d : r.differences) std::cerr << "differs: " << d << "\n";
+      if (r.waveform) {
+        if (r.waveform->ok())
+          std::cerr << "waveform of one tile (" << r.waveform->cycles << " cycles, "
+                    << (r.waveform->correct ? "bit-exact" : "NOT bit-exact") << ") written to " << vcd_file << "\n";
+        else
+          std::cerr << "no waveform: [" << r.waveform->error->category << "] " << r.waveform->error->message << "\n";
+      }
       return verify && !r.differences.empty() ? kDesignFailed : (r.metrics.ok() ? 0 : kDesignFailed);
     }
     if (optimum_cmd->parsed()) {

@@ -176,7 +176,7 @@ long long parse_ltp_depth(const std::string& text) {
 }
 
 json EvalOptions::stage_options() const {
-  json j = {{"fidelity", fidelity}, {"flatten", flatten}, {"fpga", fpga}, {"synthesis", synthesis}};
+  json j = {{"fidelity", fidelity}, {"flatten", flatten}, {"fpga", fpga}, {"synthesis", synthesis}, {"vcd", vcd.has_value()}};
   if (inject) j["inject"] = {inject->first, sha256_hex(inject->second)};
   return j;
 }
@@ -239,7 +239,7 @@ Metrics Pipeline::evaluate(const hdl::Family& f, const hdl::Params& p, const jso
   }
 
   const std::string key = design_key(f, p, workload, o);
-  if (auto hit = cached(o, "eval", key)) {
+  if (auto hit = o.vcd ? std::nullopt : cached(o, "eval", key)) {
     Metrics cached_metrics = Metrics::from_json(*hit);
     cached_metrics.cache_hit = true;
     return finish(cached_metrics);
@@ -279,7 +279,7 @@ Metrics Pipeline::evaluate(const hdl::Family& f, const hdl::Params& p, const jso
   m.seconds = since(t0);
   const std::string versions = tools_.versions();
   const bool versions_known = versions.find("unknown") == std::string::npos && versions.find("missing") == std::string::npos;
-  if (cacheable(m) && (o.fidelity == "model" || versions_known)) store(o, "eval", key, m.to_json());
+  if (cacheable(m) && !o.vcd && (o.fidelity == "model" || versions_known)) store(o, "eval", key, m.to_json());
   return finish(m);
 }
 
@@ -327,7 +327,7 @@ std::optional<fs::path> Pipeline::build_model(const hdl::Family& f, const hdl::R
                                               Metrics& m, fs::path scratch) {
   Sha256 h;
   h.update(kSimVersion).update(rtl.source()).update(rtl.top).update(f.harness_cpp());
-  h.update(tools_.version(tools_.verilator)).update(kModelCxxFlags);
+  h.update(tools_.version(tools_.verilator)).update(kModelCxxFlags).update(o.vcd ? "trace" : "");
   const std::string key = h.hex();
   const fs::path cached_binary = models_dir_.empty() ? fs::path() : models_dir_ / key / "sim";
   std::error_code ec;
@@ -341,6 +341,7 @@ std::optional<fs::path> Pipeline::build_model(const hdl::Family& f, const hdl::R
   RunRequest req;
   req.argv = {tools_.verilator, "--cc", "--exe", "--build", "-j", "2", "-Wno-fatal", "-Wno-lint", "-Wno-style",
               "--top-module", rtl.top, "-Mdir", "obj", "-o", "sim", "-CFLAGS", kModelCxxFlags};
+  if (o.vcd) req.argv.push_back("--trace");
   req.argv.insert(req.argv.end(), files.begin(), files.end());
   req.argv.push_back("harness.cpp");
   req.cwd = scratch;
@@ -380,7 +381,7 @@ bool Pipeline::simulate(const hdl::Family& f, const hdl::Params& p, const hdl::R
   json result;
   bool hit = false;
   double run_seconds = 0;
-  if (auto c = cached(o, "simulate", key)) {
+  if (auto c = o.vcd ? std::nullopt : cached(o, "simulate", key)) {
     result = *c;
     hit = true;
   } else {
@@ -389,6 +390,10 @@ bool Pipeline::simulate(const hdl::Family& f, const hdl::Params& p, const hdl::R
     if (!binary) return false;
     RunRequest req;
     req.argv = {binary->string()};
+    if (o.vcd) {
+      req.argv.push_back("--vcd");
+      req.argv.push_back(fs::absolute(*o.vcd).string());
+    }
     req.cwd = dir.path();
     req.stdin_text = stim.harness_input;
     req.limits = limits_for(o);
@@ -406,7 +411,8 @@ bool Pipeline::simulate(const hdl::Family& f, const hdl::Params& p, const hdl::R
               {"mismatches", check.mismatches}, {"cycles", check.cycles},
               {"first_mismatch", check.first_mismatch}, {"error", check.error},
               {"cycles_per_problem", check.cycles_per_problem}};
-    if (check.error.empty() || check.error.find("timeout") == std::string::npos) store(o, "simulate", key, result);
+    if (!o.vcd && (check.error.empty() || check.error.find("timeout") == std::string::npos))
+      store(o, "simulate", key, result);
   }
   m.correct = result["correct"];
   m.checked = result["checked"];

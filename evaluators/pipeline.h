@@ -27,6 +27,9 @@ struct EvalOptions {
   // Test hook: Verilog that replaces the generated text of one file (by file name, e.g.
   // "gemm_pe.v"), to inject a design that does not compile.
   std::optional<std::pair<std::string, std::string>> inject;
+  // Write a VCD waveform of the simulation here (the model is built with --trace; the
+  // simulation result is then not cached).
+  std::optional<std::filesystem::path> vcd;
 
   json stage_options() const;  // the options that change results (part of cache keys)
 };

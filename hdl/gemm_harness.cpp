@@ -17,6 +17,9 @@ const char* gemm_harness_source() {
 
 #include "Vgemm_top.h"
 #include "verilated.h"
+#if VM_TRACE
+#include "verilated_vcd_c.h"
+#endif
 
 namespace {
 
@@ -69,6 +72,29 @@ int main(int argc, char** argv) {
   auto ctx = std::make_unique<VerilatedContext>();
   ctx->commandArgs(argc, argv);
   auto top = std::make_unique<Vgemm_top>(ctx.get());
+  // --vcd FILE: a waveform of the whole run (the model must be built with --trace).
+  const char* vcd_path = nullptr;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::string(argv[i]) == "--vcd") vcd_path = argv[i + 1];
+#if VM_TRACE
+  std::unique_ptr<VerilatedVcdC> vcd;
+  uint64_t vcd_time = 0;
+  if (vcd_path) {
+    ctx->traceEverOn(true);
+    vcd = std::make_unique<VerilatedVcdC>();
+    top->trace(vcd.get(), 99);
+    vcd->open(vcd_path);
+  }
+  auto dump = [&]() {
+    if (vcd) vcd->dump(vcd_time++);
+  };
+#else
+  if (vcd_path) {
+    std::fprintf(stderr, "harness: built without --trace, cannot write %s\n", vcd_path);
+    return 2;
+  }
+  auto dump = []() {};
+#endif
 
   std::string magic;
   int version = 0, rows = 0, cols = 0, in_bits = 0, acc_bits = 0;
@@ -100,6 +126,7 @@ int main(int argc, char** argv) {
     }
     top->clk = 1;
     top->eval();
+    dump();
     for (int i = 0; i < rows; ++i) {
       const uint64_t at = a_addr + i * a_stride;
       put(top->a_rd_data, i, in_bits, a_en ? (at < m * k ? static_cast<uint64_t>(a[at]) : junk(at)) : junk(i));
@@ -110,6 +137,7 @@ int main(int argc, char** argv) {
     }
     top->clk = 0;
     top->eval();
+    dump();
   };
 
   top->clk = 0;
@@ -154,7 +182,7 @@ int main(int argc, char** argv) {
     }
     std::printf("problem %zu cycles %lld status %s\n", p, cycles,
                 timed_out ? "timeout(no-done-within-cycle-limit)" : "ok");
-    if (timed_out) return 0;
+    if (timed_out) break;
     std::string line;
     for (std::size_t i = 0; i < c.size(); ++i) {
       line += written[i] ? std::to_string(c[i]) : std::string("x");
@@ -163,6 +191,9 @@ int main(int argc, char** argv) {
     std::fputs(line.c_str(), stdout);
   }
   top->final();
+#if VM_TRACE
+  if (vcd) vcd->close();
+#endif
   return 0;
 }
 )HARNESS";

@@ -285,6 +285,13 @@ TEST_CASE("train writes a run directory, refuses bad input, and a run killed wit
     CHECK(ok.exit_code == 0);
     CHECK_THAT(ok.out, Catch::Contains("every recorded metric reproduced"));
     CHECK(run_chipgym({"replay", full.string(), "--step", "3", "--verify"}).exit_code == 0);
+    const auto vcd = dir.path() / "tile.vcd";
+    auto wave = run_chipgym({"replay", full.string(), "--vcd", vcd.string()});
+    CHECK(wave.exit_code == 0);
+    CHECK_THAT(wave.err, Catch::Contains("bit-exact) written to"));
+    std::ifstream vcd_in(vcd);
+    std::string vcd_text((std::istreambuf_iterator<char>(vcd_in)), std::istreambuf_iterator<char>());
+    CHECK_THAT(vcd_text, Catch::Contains("$enddefinitions") && Catch::Contains("c_wr_data"));
     auto out_of_range = run_chipgym({"replay", full.string(), "--step", "8"});
     CHECK(out_of_range.exit_code == 2);
     CHECK_THAT(out_of_range.err, Catch::Contains("out of range") && Catch::Contains("0..7"));
