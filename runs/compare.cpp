@@ -1,0 +1,286 @@
+#include "runs/compare.h"
+
+#include <atomic>
+#include <fstream>
+#include <cmath>
+#include <iomanip>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "agents/searcher.h"
+#include "env/env.h"
+#include "evaluators/runner.h"
+#include "evaluators/sha256.h"
+
+namespace chipgym::runs {
+
+namespace fs = std::filesystem;
+
+double t95(int n) {
+  static const double table[] = {0,      12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262,
+                                 2.228,  2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093,
+                                 2.086,  2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045};
+  const int dof = n - 1;
+  if (dof < 1) return 0;
+  if (dof < 30) return table[dof];
+  return 1.96 + 2.4 / dof;  // close to the table beyond 30 degrees of freedom
+}
+
+namespace {
+
+struct RunCurve {
+  std::string agent;
+  long long seed = 0;
+  std::vector<double> best_so_far;  // after evaluation i
+  double best = -1e300;
+  double seconds = 0;
+};
+
+RunCurve read_curve(const fs::path& dir, const std::string& agent, long long seed) {
+  RunCurve c;
+  c.agent = agent;
+  c.seed = seed;
+  RunDir run = RunDir::open(dir);
+  for (const auto& e : run.read_events().events) {
+    const double r = e.value("reward", -3.0);
+    c.best = std::max(c.best, r);
+    c.best_so_far.push_back(c.best);
+  }
+  std::ifstream summary(dir / "summary.json");
+  if (summary) {
+    try {
+      c.seconds = json::parse(summary).value("seconds_this_session", 0.0);
+    } catch (const json::exception&) {
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+namespace {
+std::string optimum_key(const env::Task& task, const evaluators::Pipeline& pipeline) {
+  json t = task.to_json();
+  t.erase("description");
+  t.erase("objective");
+  return evaluators::sha256_hex("optimum-v1\n" + t.dump() + "\n" + std::to_string(task.design_family().version()) +
+                                "\n" + pipeline.tools().versions());
+}
+}  // namespace
+
+std::optional<json> cached_optimum(const env::Task& task, const evaluators::Pipeline& pipeline,
+                                   std::shared_ptr<evaluators::Cache> cache) {
+  if (!cache) return std::nullopt;
+  auto v = cache->get("optimum", optimum_key(task, pipeline));
+  if (!v) return std::nullopt;
+  try {
+    return json::parse(*v);
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
+
+json find_optimum(const env::Task& task, std::shared_ptr<evaluators::Pipeline> pipeline,
+                  std::shared_ptr<evaluators::Cache> cache, const fs::path& out, int workers,
+                  const std::function<void(const Progress&)>& on_progress) {
+  if (auto known = cached_optimum(task, *pipeline, cache)) return *known;
+  env::Env probe(task, {}, nullptr);
+  const double size = probe.design_space().size();
+  if (size > 100000) throw hdl::ParamError("the search space of " + task.name + " has " + std::to_string(size) +
+                                           " designs: too many to enumerate");
+  TrainOptions t;
+  t.task = task;
+  t.agent = "grid";
+  t.budget = static_cast<long long>(size);
+  t.seed = 0;
+  t.workers = workers;
+  t.out = out;
+  t.resume = fs::exists(out / "config.json");
+  auto r = train(t, pipeline, on_progress);
+  if (!r.summary.value("complete", false) || r.summary["best"].is_null())
+    throw std::runtime_error("the exhaustive run did not finish");
+  json truth = {{"optimum", r.summary["best_reward"]}, {"params", r.summary["best"]["params"]},
+                {"designs", r.summary["evaluations"]}, {"run", out.string()}};
+  if (cache) cache->put("optimum", optimum_key(task, *pipeline), truth.dump());
+  return truth;
+}
+
+CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipeline> pipeline,
+                      const std::function<void(const std::string&)>& on_progress) {
+  if (o.agents.empty()) throw hdl::ParamError("--agents needs at least one agent");
+  for (const auto& a : o.agents) agents::searcher_info(a);  // unknown names list the known ones
+  if (o.seeds < 1) throw hdl::ParamError("--seeds must be at least 1");
+  if (o.budget < 1) throw hdl::ParamError("--budget must be at least 1 evaluation");
+  if (o.workers < 1) throw hdl::ParamError("--workers must be at least 1");
+  fs::create_directories(o.out);
+
+  struct Job {
+    std::string agent;
+    long long seed;
+  };
+  std::vector<Job> jobs;
+  for (const auto& a : o.agents)
+    for (long long s = 0; s < o.seeds; ++s) jobs.push_back({a, s});
+  std::atomic<std::size_t> next{0};
+  std::mutex mu;
+  std::vector<std::string> errors;
+  std::size_t finished = 0;
+  auto worker = [&] {
+    for (std::size_t i; (i = next++) < jobs.size();) {
+      TrainOptions t;
+      t.task = o.task;
+      t.agent = jobs[i].agent;
+      t.budget = o.budget;
+      t.seed = jobs[i].seed;
+      t.out = o.out / (jobs[i].agent + "-" + std::to_string(jobs[i].seed));
+      t.resume = fs::exists(t.out / "config.json");  // a killed comparison continues
+      try {
+        train(t, pipeline);
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(mu);
+        errors.push_back(t.out.string() + ": " + e.what());
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      ++finished;
+      if (on_progress)
+        on_progress(std::to_string(finished) + "/" + std::to_string(jobs.size()) + " runs done (" + jobs[i].agent +
+                    " seed " + std::to_string(jobs[i].seed) + ")");
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int w = 1; w < std::min<int>(o.workers, static_cast<int>(jobs.size())); ++w) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  if (!errors.empty()) throw std::runtime_error("some runs failed: " + errors.front());
+
+  std::vector<RunCurve> curves;
+  for (const auto& j : jobs) curves.push_back(read_curve(o.out / (j.agent + "-" + std::to_string(j.seed)), j.agent, j.seed));
+  CompareResult result;
+  result.reference = -1e300;
+  for (const auto& c : curves) result.reference = std::max(result.reference, c.best);
+  if (o.optimum) {
+    if (*o.optimum + 1e-9 < result.reference)
+      result.notices.push_back("a run beat the stated optimum: the optimum is wrong or stale");
+    result.reference = std::max(result.reference, *o.optimum);
+    result.reference_is_optimum = true;
+  }
+
+  for (const auto& agent : o.agents) {
+    AgentRow row;
+    row.agent = agent;
+    std::vector<double> bests;
+    double sum95 = 0, sum99 = 0;
+    for (const auto& c : curves) {
+      if (c.agent != agent) continue;
+      bests.push_back(c.best);
+      row.wall_seconds += c.seconds;
+      auto reach = [&](double fraction) -> std::optional<double> {
+        for (std::size_t i = 0; i < c.best_so_far.size(); ++i)
+          if (c.best_so_far[i] >= fraction * result.reference) return static_cast<double>(i + 1);
+        return std::nullopt;
+      };
+      if (auto e = reach(0.95)) {
+        sum95 += *e;
+        ++row.reached_95;
+      }
+      if (auto e = reach(0.99)) {
+        sum99 += *e;
+        ++row.reached_99;
+      }
+    }
+    row.runs = static_cast<int>(bests.size());
+    for (double b : bests) row.mean += b / row.runs;
+    for (double b : bests) row.stddev += (b - row.mean) * (b - row.mean);
+    row.stddev = row.runs > 1 ? std::sqrt(row.stddev / (row.runs - 1)) : 0;
+    row.ci95 = row.runs > 1 ? t95(row.runs) * row.stddev / std::sqrt(static_cast<double>(row.runs)) : 0;
+    if (row.reached_95) row.evals_to_95 = sum95 / row.reached_95;
+    if (row.reached_99) row.evals_to_99 = sum99 / row.reached_99;
+    row.regret = result.reference - row.mean;
+    row.wall_seconds /= std::max(1, row.runs);
+    result.rows.push_back(row);
+  }
+
+  // leaderboard.csv and leaderboard.md, best mean first.
+  auto rows = result.rows;
+  std::stable_sort(rows.begin(), rows.end(), [](const AgentRow& a, const AgentRow& b) { return a.mean > b.mean; });
+  auto fmt = [](double v, int digits = 3) {
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(digits) << v;
+    return os.str();
+  };
+  auto opt = [&](const std::optional<double>& v, int reached, int runs) {
+    return v ? fmt(*v, 1) + (reached < runs ? " (" + std::to_string(reached) + "/" + std::to_string(runs) + ")" : "")
+             : std::string("never");
+  };
+  std::ostringstream csv, md;
+  csv << "agent,runs,mean_best,std_best,ci95_low,ci95_high,regret,evals_to_95pct,reached_95pct,evals_to_99pct,"
+         "reached_99pct,wall_seconds_per_run\n";
+  md << "# Leaderboard: " << o.task.name << "\n\n"
+     << o.seeds << " seeds per agent, budget " << o.budget << " evaluations. Reference objective "
+     << fmt(result.reference) << (result.reference_is_optimum ? " (the true optimum)" : " (the best any run found)")
+     << "; higher is better.\n\n"
+     << "| agent | best reward, mean | std | 95% CI | regret | evals to 95% | evals to 99% | wall s/run |\n"
+     << "|---|---|---|---|---|---|---|---|\n";
+  for (const auto& r : rows) {
+    csv << r.agent << "," << r.runs << "," << r.mean << "," << r.stddev << "," << r.mean - r.ci95 << "," << r.mean + r.ci95
+        << "," << r.regret << "," << (r.evals_to_95 ? fmt(*r.evals_to_95, 1) : "") << "," << r.reached_95 << ","
+        << (r.evals_to_99 ? fmt(*r.evals_to_99, 1) : "") << "," << r.reached_99 << "," << r.wall_seconds << "\n";
+    md << "| " << r.agent << " | " << fmt(r.mean) << " | " << fmt(r.stddev) << " | [" << fmt(r.mean - r.ci95) << ", "
+       << fmt(r.mean + r.ci95) << "] | " << fmt(r.regret) << " | " << opt(r.evals_to_95, r.reached_95, r.runs) << " | "
+       << opt(r.evals_to_99, r.reached_99, r.runs) << " | " << fmt(r.wall_seconds, 1) << " |\n";
+  }
+  md << "\nEvaluations to x%: the first evaluation whose best-so-far reward reaches x% of the reference, mean over\n"
+        "the seeds that reached it (reached/seeds in brackets). Plot: sample_efficiency.svg / .png.\n";
+  write_atomically(o.out / "leaderboard.csv", csv.str());
+  write_atomically(o.out / "leaderboard.md", md.str());
+  result.files = {(o.out / "leaderboard.md").string(), (o.out / "leaderboard.csv").string()};
+
+  // Sample-efficiency data: per agent and evaluation, mean / min / max best-so-far over seeds.
+  std::ostringstream data, plot;
+  int block = 0;
+  plot << "set xlabel 'evaluations'\nset ylabel 'best reward so far'\nset key bottom right\nset grid\n"
+       << "set title 'sample efficiency: " << o.task.name << " (" << o.seeds << " seeds, band = min..max)'\n"
+       << "set style fill transparent solid 0.2 noborder\n";
+  std::string plots;
+  for (const auto& agent : o.agents) {
+    data << "# " << agent << "\n";
+    for (long long i = 0; i < o.budget; ++i) {
+      double sum = 0, lo = 1e300, hi = -1e300;
+      int n = 0;
+      for (const auto& c : curves) {
+        if (c.agent != agent || c.best_so_far.empty()) continue;
+        double v = c.best_so_far[std::min<std::size_t>(static_cast<std::size_t>(i), c.best_so_far.size() - 1)];
+        sum += v;
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+        ++n;
+      }
+      if (n) data << i + 1 << " " << sum / n << " " << lo << " " << hi << "\n";
+    }
+    data << "\n\n";
+    plots += std::string(plots.empty() ? "" : ", ") + "'curves.dat' index " + std::to_string(block) +
+             " using 1:3:4 with filledcurves notitle lc " + std::to_string(block + 1) + ", 'curves.dat' index " +
+             std::to_string(block) + " using 1:2 with lines lw 2 lc " + std::to_string(block + 1) + " title '" + agent + "'";
+    ++block;
+  }
+  write_atomically(o.out / "curves.dat", data.str());
+  std::string script = plot.str() + "set terminal svg size 900,560 dynamic\nset output 'sample_efficiency.svg'\nplot " +
+                       plots + "\nset terminal pngcairo size 900,560\nset output 'sample_efficiency.png'\nplot " + plots + "\n";
+  write_atomically(o.out / "sample_efficiency.gp", script);
+  evaluators::RunRequest req;
+  req.argv = {"gnuplot", "sample_efficiency.gp"};
+  req.cwd = o.out;
+  req.limits.wall_seconds = 60;
+  auto r = evaluators::run_process(req);
+  if (r.ok()) {
+    result.files.push_back((o.out / "sample_efficiency.svg").string());
+    result.files.push_back((o.out / "sample_efficiency.png").string());
+  } else {
+    result.notices.push_back("no plot: " + r.describe("gnuplot") +
+                             " (install gnuplot-nox; the data is in curves.dat, the script in sample_efficiency.gp)");
+  }
+  return result;
+}
+
+}  // namespace chipgym::runs

@@ -1,0 +1,54 @@
+// `chipgym compare`: every agent on every seed, each a run directory under the comparison's
+// directory (so a killed comparison resumes), then leaderboard.md, leaderboard.csv and a
+// sample-efficiency plot (best reward so far vs evaluations, one line per agent with a band
+// over seeds, as SVG and PNG drawn by gnuplot).
+#pragma once
+#include "runs/train.h"
+
+namespace chipgym::runs {
+
+struct CompareOptions {
+  env::Task task;
+  std::vector<std::string> agents;
+  int seeds = 5;
+  long long budget = 100;
+  int workers = 2;                  // runs in flight at once (each evaluates one design at a time)
+  std::filesystem::path out;
+  std::optional<double> optimum;    // the true optimum when known (regret is reported against it)
+};
+
+struct AgentRow {
+  std::string agent;
+  int runs = 0;
+  double mean = 0, stddev = 0, ci95 = 0;  // of the best reward, over seeds
+  std::optional<double> evals_to_95, evals_to_99;  // mean over the seeds that got there
+  int reached_95 = 0, reached_99 = 0;
+  double regret = 0;                // reference - mean
+  double wall_seconds = 0;          // mean per run
+};
+
+struct CompareResult {
+  std::vector<AgentRow> rows;
+  double reference = 0;             // the optimum, or the best reward any run found
+  bool reference_is_optimum = false;
+  std::vector<std::string> files;   // written
+  std::vector<std::string> notices;
+};
+
+CompareResult compare(const CompareOptions& options, std::shared_ptr<evaluators::Pipeline> pipeline,
+                      const std::function<void(const std::string&)>& on_progress = {});
+
+// Ground truth: an exhaustive (grid) run over the task's whole search space, in the run
+// directory `out` (resumable), whose best reward and design are then kept in the cache under
+// the task's content hash, so it is found once. Returns {"optimum", "params", "designs"}.
+json find_optimum(const env::Task& task, std::shared_ptr<evaluators::Pipeline> pipeline,
+                  std::shared_ptr<evaluators::Cache> cache, const std::filesystem::path& out, int workers,
+                  const std::function<void(const Progress&)>& on_progress = {});
+// The recorded ground truth of a task, if an exhaustive run was made (with these tools).
+std::optional<json> cached_optimum(const env::Task& task, const evaluators::Pipeline& pipeline,
+                                   std::shared_ptr<evaluators::Cache> cache);
+
+// Two-sided 95% Student t quantile for n - 1 degrees of freedom (n >= 2).
+double t95(int n);
+
+}  // namespace chipgym::runs

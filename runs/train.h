@@ -1,0 +1,46 @@
+// `chipgym train`: an agent searches a task's design space; every evaluation is an event in
+// the run directory, and a run killed at any point resumes to the same result.
+#pragma once
+#include <functional>
+#include <memory>
+
+#include "env/task.h"
+#include "evaluators/pipeline.h"
+#include "runs/run_dir.h"
+
+namespace chipgym::runs {
+
+struct TrainOptions {
+  env::Task task;
+  std::string agent;
+  json hyper = json::object();   // agent hyper-parameters (unknown names are refused)
+  long long budget = 100;        // evaluations
+  bool budget_given = true;      // false on --resume without --budget: the recorded budget
+  long long seed = 1;            // >= 0
+  int workers = 1;               // evaluations in flight at once
+  std::filesystem::path out;     // the run directory
+  bool resume = false;
+  bool force = false;
+  std::string fidelity;          // empty: the task's
+};
+
+struct Progress {
+  long long evaluations = 0, budget = 0, cache_hits = 0;
+  double best_reward = 0, seconds = 0;
+  bool has_best = false;
+};
+
+struct TrainResult {
+  json summary;
+  std::vector<std::string> notices;  // e.g. "skipped 1 torn line of events.jsonl"
+};
+
+// Throws hdl::ParamError for bad options (unknown agent, budget < 1, negative seed, an
+// existing directory without --resume/--force, a resume whose config does not match).
+TrainResult train(const TrainOptions& options, std::shared_ptr<evaluators::Pipeline> pipeline,
+                  const std::function<void(const Progress&)>& on_progress = {});
+
+// The default run directory: runs/<task>-<agent>-<seed>-<YYYYmmdd-HHMMSS>.
+std::filesystem::path default_run_dir(const std::string& task, const std::string& agent, long long seed);
+
+}  // namespace chipgym::runs
