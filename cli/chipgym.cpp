@@ -59,7 +59,7 @@ void print_tasks(bool as_json) {
       json j = t.to_json();
       j["space"] = t.design_family().space().to_json();
       j["env"] = env_spaces(t);
-      j["reward"] = "objective if admissible; -1 infeasible (budget, wrapping accumulators), -2 incorrect, -3 failed";
+      j["reward"] = "objective if admissible; -1 infeasible (budget, missed target, wrapping accumulators), -2 incorrect, -3 failed";
       all.push_back(j);
     }
     std::cout << all.dump(2) << "\n";
@@ -90,8 +90,8 @@ void print_tasks(bool as_json) {
               << "  env: absolute action " << spaces["absolute"]["action_space"].dump() << ", incremental action "
               << spaces["incremental"]["action_space"].dump() << ",\n       observation Box of "
               << spaces["absolute"]["observation_space"]["low"].size() << " values\n"
-              << "  reward: the objective if admissible (higher is better); -1 infeasible (over budget, or\n"
-              << "          accumulators that can wrap), -2 incorrect results, -3 failed evaluation\n";
+              << "  reward: the objective if admissible (higher is better); -1 infeasible (over budget, a\n"
+              << "          missed target, or accumulators that can wrap), -2 incorrect results, -3 failed evaluation\n";
   }
 }
 
@@ -124,13 +124,18 @@ void print_metrics(const chipgym::env::Task& task, const chipgym::hdl::Params& p
                      (m.stages["synthesize"].value("flatten", false) ? "flattened" : "per module, over the hierarchy") + ")");
     row("area", with_commas(m.transistors) + " transistors (Yosys CMOS estimate)");
     row("logic depth", std::to_string(m.depth) + " gates");
-    row("iCE40", with_commas(m.luts) + " LUT4, " + with_commas(m.ffs) + " FF, " + with_commas(m.dsps) + " DSP, " +
+    if (m.luts || m.ffs || m.dsps || m.brams)  // the iCE40 run is skipped with --no-fpga
+      row("iCE40", with_commas(m.luts) + " LUT4, " + with_commas(m.ffs) + " FF, " + with_commas(m.dsps) + " DSP, " +
                      with_commas(m.brams) + " BRAM, " + with_commas(m.carries) + " carry");
   }
   if (score.contains("objective")) {
     std::ostringstream os;
-    os << std::setprecision(4) << score["objective"].get<double>() << " MACs/cycle per million transistors"
-       << (score.value("within_budget", true) ? "" : " (over the area budget)");
+    if (score.contains("meets_target"))
+      os << std::setprecision(4) << score["objective"].get<double>() << " (10^6 / transistors; "
+         << (score["meets_target"].get<bool>() ? "meets the cycle target" : "MISSES the cycle target") << ")";
+    else
+      os << std::setprecision(4) << score["objective"].get<double>() << " MACs/cycle per million transistors"
+         << (score.value("within_budget", true) ? "" : " (over the area budget)");
     row("objective", os.str());
   }
   std::ostringstream t;

@@ -28,8 +28,12 @@ Task Task::from_json(const json& j) {
 }
 
 json Task::score(const evaluators::Metrics& m) const {
-  // gemm-int8: MACs per cycle per million transistors, zero when incorrect, failed, over
-  // the area budget, or when the accumulators can wrap on the workload. (Issue 3 turns this into documented rewards and penalties.)
+  // Two kinds of objective (budget["kind"]):
+  //   throughput_per_area (default): MACs per cycle per million transistors;
+  //   target: meet the target specification budget["max_cycles"] on the workload, and among
+  //           the designs that do, the smaller the better: 10^6 / transistors.
+  // Zero when incorrect, failed, over the transistor budget, or when the accumulators can
+  // wrap on the workload; a missed target is reported as not within budget.
   json out = json::object();
   if (!m.derived.contains("macs") || m.cycles <= 0) return out;
   const double macs_per_cycle = m.derived["macs"].get<double>() / static_cast<double>(m.cycles);
@@ -44,7 +48,16 @@ json Task::score(const evaluators::Metrics& m) const {
     out["exact"] = exact;
     out["macs_per_cycle_per_mtransistor"] = per_area;
     out["within_budget"] = limit == 0 || m.transistors <= limit;
-    out["objective"] = admissible ? per_area : 0.0;
+    if (budget.value("kind", std::string("throughput_per_area")) == "target") {
+      const long long max_cycles = budget.value("max_cycles", 0LL);
+      const bool meets = max_cycles == 0 || m.cycles <= max_cycles;
+      out["meets_target"] = meets;
+      out["within_budget"] = out["within_budget"].get<bool>() && meets;
+      const double smallness = 1e6 / static_cast<double>(m.transistors);
+      out["objective"] = admissible && meets ? smallness : 0.0;
+    } else {
+      out["objective"] = admissible ? per_area : 0.0;
+    }
   }
   return out;
 }
@@ -121,6 +134,15 @@ const std::vector<Task>& tasks() {
                    {"dataflow", {"dataflow"}}};
     gemm.fidelity = "synth";  // the cycle model equals the RTL exactly (tests); eval --fidelity rtl simulates
     v.push_back(gemm);
+
+    // Meet a target specification: the workload within 12,000 cycles, in as little area as
+    // possible.
+    Task target = gemm;
+    target.name = "gemm-int8-target";
+    target.description = "smallest gemm-int8 design that runs the workload within 12,000 cycles";
+    target.objective = "meet the target (workload within budget.max_cycles cycles), then minimize area: 10^6 / transistors";
+    target.budget = {{"kind", "target"}, {"max_cycles", 12000}, {"max_transistors", 20000000}};
+    v.push_back(target);
 
     // Small enough to enumerate (72 designs), so its optimum is known: `chipgym optimum`.
     Task small = gemm;

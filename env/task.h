@@ -33,8 +33,9 @@ struct Task {
   // The objective value of evaluated metrics (higher is better), with the figures behind it.
   json score(const evaluators::Metrics& m) const;
   // The reward of evaluated metrics; higher is better. An admissible design earns its
-  // objective (>= 0). Penalties: -1 infeasible (over the budget, or accumulators that can
-  // wrap), -2 incorrect results, -3 a failed evaluation (input, tool or environment error).
+  // objective (>= 0). Penalties: -1 infeasible (over the budget, a missed target, or
+  // accumulators that can wrap), -2 incorrect results, -3 a failed evaluation (input, tool
+  // or environment error).
   double reward(const evaluators::Metrics& m) const;
   // The searched parameters, in family order, with their candidate values.
   std::vector<std::pair<std::string, std::vector<hdl::Value>>> search_domains() const;

@@ -198,6 +198,25 @@ TEST_CASE("compare runs every agent on every seed and writes a leaderboard and a
   CHECK_THAT(bad.err, Catch::Contains("unknown agent 'bo'"));
 }
 
+TEST_CASE("a target-specification task rewards the smallest design that meets the cycle target") {
+  test_support::ScratchCache scratch;
+  auto pipeline = std::make_shared<evaluators::Pipeline>(scratch.cache);
+  auto task = env::Task::from_json(json::parse(kTinyTask));
+  task.budget = {{"kind", "target"}, {"max_cycles", 120}};
+  env::Env e(task, {}, pipeline);
+  e.reset(0);
+  auto fast = e.step({1, 1, 0});  // 2x2 os: 88 cycles on the workload
+  e.reset(0);
+  auto slow = e.step({0, 0, 0});  // 1x1 os: too slow for the target
+  CHECK(fast.info["metrics"]["cycles"].get<long long>() <= 120);
+  CHECK(fast.info["score"]["meets_target"] == true);
+  CHECK(fast.reward == Approx(1e6 / fast.info["metrics"]["transistors"].get<double>()));
+  CHECK(slow.info["metrics"]["cycles"].get<long long>() > 120);
+  CHECK(slow.info["score"]["meets_target"] == false);
+  CHECK(slow.reward == -1);
+  CHECK(env::task("gemm-int8-target").budget["kind"] == "target");
+}
+
 TEST_CASE("black-box agents: unknown names and hyper-parameters list the valid ones, and grid covers the space") {
   auto space = env::Space::multi_discrete({2, 3});
   CHECK_THROWS_WITH(agents::make_searcher("bo", space, 1), Catch::Contains("known agents: random, grid, sa, ga, tpe"));
