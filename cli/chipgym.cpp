@@ -404,6 +404,7 @@ int main(int argc, char** argv) {
         else
           std::cerr << "no waveform: [" << r.waveform->error->category << "] " << r.waveform->error->message << "\n";
       }
+      if (r.waveform && !r.waveform->ok()) return kDesignFailed;
       return verify && !r.differences.empty() ? kDesignFailed : (r.metrics.ok() ? 0 : kDesignFailed);
     }
     if (optimum_cmd->parsed()) {

@@ -21,6 +21,8 @@ Task Task::from_json(const json& j) {
   t.fidelity = j.value("fidelity", std::string("rtl"));
   t.search = j.value("search", json::object());
   t.agents = j.value("agents", json::object());
+  if (!t.budget.is_object() || !t.search.is_object() || !t.agents.is_object() || !t.workload.is_object())
+    throw hdl::ParamError("task JSON: workload, budget, search and agents must be objects");
   } catch (const json::exception& e) {
     throw hdl::ParamError(std::string("task JSON has a field of the wrong type: ") + e.what());
   }
@@ -84,7 +86,11 @@ std::vector<std::pair<std::string, std::vector<hdl::Value>>> Task::search_domain
     }
     if (!search.contains(p.name)) continue;
     std::vector<hdl::Value> values;
+    if (!search[p.name].is_array())
+      throw hdl::ParamError("task '" + name + "': search." + p.name + " must be a list of values");
     for (const auto& v : search[p.name]) {
+      if (!v.is_string() && !v.is_number_integer())
+        throw hdl::ParamError("task '" + name + "': search." + p.name + " has " + v.dump() + ", not an integer or a name");
       hdl::Value value = v.is_string() ? hdl::Value(v.get<std::string>()) : hdl::Value(v.get<long long>());
       if (!p.contains(value))
         throw hdl::ParamError("task '" + name + "': " + p.name + " = " + v.dump() + " is outside " + p.describe_domain());

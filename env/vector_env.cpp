@@ -1,6 +1,7 @@
 #include "env/vector_env.h"
 
 #include <atomic>
+#include <exception>
 #include <thread>
 
 namespace chipgym::env {
@@ -34,11 +35,16 @@ std::vector<StepResult> VectorEnv::step(const std::vector<std::vector<long long>
       throw hdl::ParamError("action " + json(actions[i]).dump() + " of environment " + std::to_string(i) +
                             " is outside the action space " + envs_[i].action_space().to_json().dump());
   std::vector<StepResult> results(envs_.size());
+  std::vector<std::exception_ptr> failures(envs_.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t i; (i = next++) < envs_.size();) {
-      if (needs_reset_[i]) envs_[i].reset(seed_ + i);
-      results[i] = envs_[i].step(actions[i]);
+      try {
+        if (needs_reset_[i]) envs_[i].reset(seed_ + i);
+        results[i] = envs_[i].step(actions[i]);
+      } catch (...) {
+        failures[i] = std::current_exception();  // rethrown below, on the caller's thread
+      }
     }
   };
   std::vector<std::thread> pool;
@@ -46,6 +52,8 @@ std::vector<StepResult> VectorEnv::step(const std::vector<std::vector<long long>
   for (std::size_t w = 1; w < threads; ++w) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
+  for (auto& f : failures)
+    if (f) std::rethrow_exception(f);
   for (std::size_t i = 0; i < envs_.size(); ++i) needs_reset_[i] = results[i].terminated || results[i].truncated;
   return results;
 }

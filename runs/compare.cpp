@@ -37,12 +37,13 @@ struct RunCurve {
   double seconds = 0;
 };
 
-RunCurve read_curve(const fs::path& dir, const std::string& agent, long long seed) {
+RunCurve read_curve(const fs::path& dir, const std::string& agent, long long seed, long long budget) {
   RunCurve c;
   c.agent = agent;
   c.seed = seed;
   RunDir run = RunDir::open(dir);
   for (const auto& e : run.read_events().events) {
+    if (static_cast<long long>(c.best_so_far.size()) >= budget) break;  // a longer earlier run counts up to the budget
     const double r = e.value("reward", -3.0);
     c.best = std::max(c.best, r);
     c.best_so_far.push_back(c.best);
@@ -50,7 +51,7 @@ RunCurve read_curve(const fs::path& dir, const std::string& agent, long long see
   std::ifstream summary(dir / "summary.json");
   if (summary) {
     try {
-      c.seconds = json::parse(summary).value("seconds_this_session", 0.0);
+      c.seconds = json::parse(summary).value("seconds_total", 0.0);
     } catch (const json::exception&) {
     }
   }
@@ -97,7 +98,25 @@ json find_optimum(const env::Task& task, std::shared_ptr<evaluators::Pipeline> p
   t.workers = workers;
   t.out = out;
   t.resume = fs::exists(out / "config.json");
+  if (t.resume) {
+    json saved;
+    try {
+      saved = RunDir::open(out).read_config().at("task");
+    } catch (const std::exception&) {
+    }
+    if (saved != task.to_json())
+      throw hdl::ParamError(out.string() + " holds an exhaustive run of another task (or task version); use another --out");
+  }
   auto r = train(t, pipeline, on_progress);
+  // A design that failed for a passing reason (timeout, crash, missing tool) may hide the
+  // optimum: such a result is not recorded as the truth.
+  for (const auto& e : RunDir::open(out).read_events().events)
+    if (e.contains("error")) {
+      const std::string category = e["error"].value("category", std::string());
+      if (category != "input" && category != "lint" && category != "sim_build" && category != "synth")
+        throw std::runtime_error("evaluation " + e["eval"].dump() + " failed (" + category +
+                                 "): the optimum is not recorded; fix the cause and run again (it resumes)");
+    }
   if (!r.summary.value("complete", false) || r.summary["best"].is_null())
     throw std::runtime_error("the exhaustive run did not finish");
   json truth = {{"optimum", r.summary["best_reward"]}, {"params", r.summary["best"]["params"]},
@@ -135,6 +154,18 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
       t.seed = jobs[i].seed;
       t.out = o.out / (jobs[i].agent + "-" + std::to_string(jobs[i].seed));
       t.resume = fs::exists(t.out / "config.json");  // a killed comparison continues
+      if (t.resume) {
+        json saved;
+        try {
+          saved = RunDir::open(t.out).read_config().at("task");
+        } catch (const std::exception&) {
+        }
+        if (saved != o.task.to_json()) {
+          std::lock_guard<std::mutex> lock(mu);
+          errors.push_back(t.out.string() + " holds a run of another task (or task version); use another --out");
+          continue;
+        }
+      }
       try {
         train(t, pipeline);
       } catch (const std::exception& e) {
@@ -155,7 +186,8 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
   if (!errors.empty()) throw std::runtime_error("some runs failed: " + errors.front());
 
   std::vector<RunCurve> curves;
-  for (const auto& j : jobs) curves.push_back(read_curve(o.out / (j.agent + "-" + std::to_string(j.seed)), j.agent, j.seed));
+  for (const auto& j : jobs)
+    curves.push_back(read_curve(o.out / (j.agent + "-" + std::to_string(j.seed)), j.agent, j.seed, o.budget));
   CompareResult result;
   result.reference = -1e300;
   for (const auto& c : curves) result.reference = std::max(result.reference, c.best);
@@ -176,6 +208,7 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
       bests.push_back(c.best);
       row.wall_seconds += c.seconds;
       auto reach = [&](double fraction) -> std::optional<double> {
+        if (result.reference <= 0) return std::nullopt;  // fractions of a non-positive reference mean nothing
         for (std::size_t i = 0; i < c.best_so_far.size(); ++i)
           if (c.best_so_far[i] >= fraction * result.reference) return static_cast<double>(i + 1);
         return std::nullopt;
@@ -216,6 +249,8 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
   std::ostringstream csv, md;
   csv << "agent,runs,mean_best,std_best,ci95_low,ci95_high,regret,evals_to_95pct,reached_95pct,evals_to_99pct,"
          "reached_99pct,wall_seconds_per_run\n";
+  if (result.reference <= 0)
+    result.notices.push_back("no admissible design was found: evaluations-to-x% are not defined");
   md << "# Leaderboard: " << o.task.name << "\n\n"
      << o.seeds << " seeds per agent, budget " << o.budget << " evaluations. Reference objective "
      << fmt(result.reference) << (result.reference_is_optimum ? " (the true optimum)" : " (the best any run found)")
@@ -226,8 +261,8 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
     csv << r.agent << "," << r.runs << "," << r.mean << "," << r.stddev << "," << r.mean - r.ci95 << "," << r.mean + r.ci95
         << "," << r.regret << "," << (r.evals_to_95 ? fmt(*r.evals_to_95, 1) : "") << "," << r.reached_95 << ","
         << (r.evals_to_99 ? fmt(*r.evals_to_99, 1) : "") << "," << r.reached_99 << "," << r.wall_seconds << "\n";
-    md << "| " << r.agent << " | " << fmt(r.mean) << " | " << fmt(r.stddev) << " | [" << fmt(r.mean - r.ci95) << ", "
-       << fmt(r.mean + r.ci95) << "] | " << fmt(r.regret) << " | " << opt(r.evals_to_95, r.reached_95, r.runs) << " | "
+    md << "| " << r.agent << " | " << fmt(r.mean) << " | " << (r.runs > 1 ? fmt(r.stddev) : "-") << " | "
+       << (r.runs > 1 ? "[" + fmt(r.mean - r.ci95) + ", " + fmt(r.mean + r.ci95) + "]" : "- (one seed)") << " | " << fmt(r.regret) << " | " << opt(r.evals_to_95, r.reached_95, r.runs) << " | "
        << opt(r.evals_to_99, r.reached_99, r.runs) << " | " << fmt(r.wall_seconds, 1) << " |\n";
   }
   md << "\nEvaluations to x%: the first evaluation whose best-so-far reward reaches x% of the reference, mean over\n"

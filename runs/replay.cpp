@@ -20,19 +20,26 @@ ReplayResult replay(const std::filesystem::path& run, std::optional<long long> s
   json recorded;
   if (step) {
     auto events = dir.read_events().events;
+    if (events.empty()) throw hdl::ParamError(run.string() + " has no evaluations to replay");
     if (*step < 0 || *step >= static_cast<long long>(events.size()))
       throw hdl::ParamError("--step " + std::to_string(*step) + " is out of range: the run has " +
                             std::to_string(events.size()) + " evaluations (0.." + std::to_string(events.size() - 1) + ")");
     const json& e = events[static_cast<std::size_t>(*step)];
     out.design = {{"params", e.at("params")}, {"source", "events.jsonl, evaluation " + std::to_string(*step)}};
-    for (const char* k : {"cycles", "transistors", "reward"})
+    for (const char* k : {"cycles", "transistors", "reward", "correct"})
       if (e.contains(k)) recorded[k] = e[k];
   } else {
     std::ifstream in(run / "best" / "design.json");
     if (!in) throw hdl::ParamError(run.string() + " has no best/design.json (the run evaluated nothing yet?)");
-    json d = json::parse(in);
-    std::ifstream min(run / "best" / "metrics.json");
-    json m = min ? json::parse(min) : json::object();
+    json d, m = json::object();
+    try {
+      d = json::parse(in);
+      std::ifstream min(run / "best" / "metrics.json");
+      if (min) m = json::parse(min);
+      if (!d.contains("params")) throw hdl::ParamError("best/design.json has no params");
+    } catch (const json::exception& e) {
+      throw hdl::ParamError("best/ of " + run.string() + " is not valid JSON: " + e.what());
+    }
     out.design = {{"params", d.at("params")}, {"source", "best/design.json"}};
     for (const char* k : {"correct", "mismatches", "cycles", "cycles_model", "cells", "transistors", "depth", "luts",
                           "ffs", "dsps", "brams", "carries"})

@@ -27,6 +27,9 @@ RunDir RunDir::create(const fs::path& dir, bool force) {
     if (!force)
       throw hdl::ParamError("run directory " + dir.string() +
                             " exists; use --resume to continue it or --force to start it over");
+    if (!fs::exists(dir / "config.json", ec) && !fs::exists(dir / "events.jsonl", ec))
+      throw hdl::ParamError("--force refuses to empty " + dir.string() +
+                            ": it is not a run directory (no config.json or events.jsonl)");
     fs::remove_all(dir, ec);
     if (ec) throw std::runtime_error("cannot remove " + dir.string() + ": " + ec.message());
   }
@@ -93,14 +96,22 @@ void RunDir::append_event(const json& event) {
 
 void RunDir::export_best(const json& design, const std::map<std::string, std::string>& verilog, const json& metrics,
                          const std::string& report) const {
+  // Written into best.tmp/, then swapped in: a crash leaves the old export or the new one,
+  // never a mix (a leftover best.tmp/ or best.old/ is cleared by the next export).
   std::error_code ec;
-  fs::create_directories(dir_ / "best", ec);
-  for (const auto& entry : fs::directory_iterator(dir_ / "best", ec))
-    if (entry.path().extension() == ".v") fs::remove(entry.path(), ec);
-  for (const auto& [name, text] : verilog) write_atomically(dir_ / "best" / name, text);
-  write_atomically(dir_ / "best" / "metrics.json", metrics.dump(2) + "\n");
-  write_atomically(dir_ / "best" / "report.md", report);
-  write_atomically(dir_ / "best" / "design.json", design.dump(2) + "\n");  // last: marks a complete export
+  const fs::path tmp = dir_ / "best.tmp", old = dir_ / "best.old";
+  fs::remove_all(tmp, ec);
+  fs::remove_all(old, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) throw std::runtime_error("cannot create " + tmp.string() + ": " + ec.message());
+  for (const auto& [name, text] : verilog) write_atomically(tmp / name, text);
+  write_atomically(tmp / "metrics.json", metrics.dump(2) + "\n");
+  write_atomically(tmp / "report.md", report);
+  write_atomically(tmp / "design.json", design.dump(2) + "\n");
+  if (fs::exists(dir_ / "best", ec)) fs::rename(dir_ / "best", old, ec);
+  fs::rename(tmp, dir_ / "best", ec);
+  if (ec) throw std::runtime_error("cannot move the best design into " + (dir_ / "best").string() + ": " + ec.message());
+  fs::remove_all(old, ec);
 }
 
 void RunDir::write_summary(const json& summary) const { write_atomically(dir_ / "summary.json", summary.dump(2) + "\n"); }

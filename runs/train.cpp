@@ -56,6 +56,9 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
   if (o.seed < 0) throw hdl::ParamError("--seed must be a non-negative integer");
   if (o.workers < 1) throw hdl::ParamError("--workers must be at least 1");
   agents::searcher_info(o.agent);  // unknown agent: the error lists the known ones
+  if ((o.fidelity.empty() ? o.task.fidelity : o.fidelity) == "model")
+    throw hdl::ParamError("--fidelity model has no area, and the objective of " + o.task.name +
+                          " needs it: use synth or rtl");
 
   std::optional<RunDir> dir;
   std::vector<json> events;
@@ -142,8 +145,13 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
     std::vector<agents::Design> designs;
     std::vector<double> rewards;
     for (long long j = 0; j < size && i < events.size(); ++j, ++i) {
-      designs.push_back(events[i]["design"].get<agents::Design>());
-      rewards.push_back(events[i]["reward"].get<double>());
+      try {
+        designs.push_back(events[i].at("design").get<agents::Design>());
+        rewards.push_back(events[i].at("reward").get<double>());
+      } catch (const json::exception& e) {
+        throw hdl::ParamError("cannot resume " + o.out.string() + ": event " + std::to_string(i) +
+                              " of events.jsonl lacks a design or reward (" + e.what() + ")");
+      }
       progress.cache_hits += events[i].value("cache_hit", false);
       consider_best(events[i], nullptr);
     }
@@ -190,14 +198,29 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
     if (on_progress) on_progress(progress);
   }
 
-  // A resumed run whose best came from the replayed part has not exported it yet.
-  if (progress.has_best && !fs::exists(dir->path() / "best" / "design.json")) {
+  // A resumed run whose best came from the replayed part may not have exported it (a crash
+  // between the event and the export): export again unless best/ holds that evaluation.
+  bool exported = false;
+  try {
+    std::ifstream in(dir->path() / "best" / "design.json");
+    exported = in && json::parse(in).value("eval", -1LL) == best_event.value("eval", -2LL);
+  } catch (const json::exception&) {
+  }
+  if (progress.has_best && !exported) {
     auto indices = best_event["design"].get<agents::Design>();
     evaluators::Metrics m = environment.evaluate(indices);
     progress.has_best = false;
     consider_best(best_event, &m);
   }
   progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double seconds_before = 0;  // wall time of earlier sessions of this run
+  if (o.resume) {
+    try {
+      std::ifstream in(dir->path() / "summary.json");
+      if (in) seconds_before = json::parse(in).value("seconds_total", 0.0);
+    } catch (const json::exception&) {
+    }
+  }
   result.summary = {{"task", o.task.name},
                     {"agent", o.agent},
                     {"seed", o.seed},
@@ -206,6 +229,7 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
                     {"best_reward", progress.has_best ? json(progress.best_reward) : json(nullptr)},
                     {"best", best_event},
                     {"seconds_this_session", progress.seconds},
+                    {"seconds_total", seconds_before + progress.seconds},
                     {"complete", progress.evaluations >= o.budget || searcher->done()}};
   dir->write_summary(result.summary);
   return result;

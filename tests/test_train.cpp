@@ -372,6 +372,33 @@ TEST_CASE("train writes a run directory, refuses bad input, and a run killed wit
     CHECK(best["params"] == reference_best["params"]);
     CHECK(json::parse(resumed.out)["best_reward"] == summary["best_reward"]);
   }
+  SECTION("a 2-worker run that stopped inside a batch and before exporting its best resumes to the same result") {
+    const auto two = dir.path() / "two";
+    auto ref = run_chipgym(train_args(two, {"--workers", "2", "--json"}));
+    REQUIRE(ref.ok());
+    auto events = read_events(two);
+    REQUIRE(events.size() == 8);
+    CHECK(events[7]["batch"] == 3);
+    CHECK(events[7]["batch_size"] == 2);
+    const auto cut = dir.path() / "cut";
+    std::filesystem::create_directories(cut);
+    std::filesystem::copy_file(two / "config.json", cut / "config.json");
+    {
+      std::ofstream partial(cut / "events.jsonl");
+      for (std::size_t i = 0; i < 7; ++i) partial << events[i].dump() << "\n";  // batch 3 half done
+    }
+    auto resumed = run_chipgym({"train", "--agent", "sa", "--resume", "--out", cut.string(), "--cache-dir", cache});
+    INFO(resumed.out << resumed.err);
+    REQUIRE(resumed.ok());
+    CHECK_THAT(resumed.err, Catch::Contains("dropped 1 evaluation(s) of an unfinished batch"));
+    auto again = read_events(cut);
+    REQUIRE(again.size() == 8);
+    for (std::size_t i = 0; i < 8; ++i) CHECK(again[i]["design"] == events[i]["design"]);
+    // best/ did not exist in the copy: the resumed run exported the recorded best.
+    CHECK(json::parse(std::ifstream(cut / "best" / "design.json"))["params"] ==
+          json::parse(std::ifstream(two / "best" / "design.json"))["params"]);
+    CHECK(run_chipgym({"replay", cut.string(), "--verify"}).exit_code == 0);
+  }
   SECTION("an existing run directory is refused without --resume or --force") {
     auto again = run_chipgym(train_args(full, {}));
     CHECK(again.exit_code == 2);
@@ -379,6 +406,13 @@ TEST_CASE("train writes a run directory, refuses bad input, and a run killed wit
     CHECK(read_events(full).size() == 8);  // untouched
     auto forced = run_chipgym(train_args(full, {"--force"}));
     CHECK(forced.ok());
+    // --force empties run directories only.
+    std::filesystem::create_directories(dir.path() / "precious");
+    std::ofstream(dir.path() / "precious" / "thesis.tex") << "years of work";
+    auto refused = run_chipgym(train_args(dir.path() / "precious", {"--force"}));
+    CHECK(refused.exit_code == 2);
+    CHECK_THAT(refused.err, Catch::Contains("not a run directory"));
+    CHECK(std::filesystem::exists(dir.path() / "precious" / "thesis.tex"));
   }
   SECTION("bad options") {
     auto out = (dir.path() / "bad").string();
@@ -394,6 +428,9 @@ TEST_CASE("train writes a run directory, refuses bad input, and a run killed wit
     auto rt = run_chipgym({"train", "--task", "gemm-int9", "--agent", "sa", "--out", out});
     CHECK(rt.exit_code == 2);
     CHECK_THAT(rt.err, Catch::Contains("known tasks: gemm-int8"));
+    auto rm = run_chipgym({"train", "--task-file", task_file.string(), "--agent", "sa", "--fidelity", "model", "--out", out});
+    CHECK(rm.exit_code == 2);
+    CHECK_THAT(rm.err, Catch::Contains("--fidelity model has no area"));
     auto rh = run_chipgym({"train", "--task-file", task_file.string(), "--agent", "ga", "--hyper", "{\"elite\": ", "--out", out});
     CHECK(rh.exit_code == 2);
     CHECK_THAT(rh.err, Catch::Contains("--hyper is not valid JSON"));
