@@ -156,18 +156,21 @@ std::shared_ptr<Cache> open_cache(const CommonOptions& c) {
   return cache;
 }
 
+// A user's JSON file; `what` names it in errors ("task file", "parameter file").
+json read_json_file(const std::string& file, const std::string& what) {
+  std::ifstream in(file);
+  if (!in) throw chipgym::hdl::ParamError("cannot read " + what + " " + file);
+  try {
+    return json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw chipgym::hdl::ParamError(what + " " + file + " is not valid JSON: " + e.what());
+  }
+}
+
 // A task by name, or from a JSON file (a task is a value: see `chipgym tasks --json`).
 chipgym::env::Task load_task(const std::string& name, const std::string& file) {
   if (file.empty()) return chipgym::env::task(name);
-  std::ifstream in(file);
-  if (!in) throw chipgym::hdl::ParamError("cannot read task file " + file);
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw chipgym::hdl::ParamError("task file " + file + " is not valid JSON: " + e.what());
-  }
-  auto t = chipgym::env::Task::from_json(j);
+  auto t = chipgym::env::Task::from_json(read_json_file(file, "task file"));
   t.design_family();   // unknown family: names the known ones
   t.search_domains();  // searched values outside the family's domain
   return t;
@@ -223,14 +226,7 @@ int run_eval(const std::string& task_name, const std::string& task_file, const s
   const auto& family = task.design_family();
   chipgym::hdl::Params params;
   if (!params_file.empty()) {
-    std::ifstream in(params_file);
-    if (!in) throw chipgym::hdl::ParamError("cannot read parameter file " + params_file);
-    json j;
-    try {
-      j = json::parse(in);
-    } catch (const json::parse_error& e) {
-      throw chipgym::hdl::ParamError("parameter file " + params_file + " is not valid JSON: " + e.what());
-    }
+    const json j = read_json_file(params_file, "parameter file");
     params = family.space().apply_assignments(family.space().from_json(j, false), assignments);
   } else {
     params = family.space().parse_assignments(assignments);

@@ -100,8 +100,7 @@ std::shared_ptr<const Env::Outcome> Env::outcome(const std::vector<long long>& i
   o->info = {{"metrics", metrics}, {"score", task_.score(m)}, {"params", decode(indices).to_json()},
              {"design", indices}, {"cache_hit", m.cache_hit}};
   if (m.error) o->info["error"] = {{"category", m.error->category}, {"message", m.error->message}};
-  const std::string category = m.error ? m.error->category : "";
-  if (!m.error || category == "input" || category == "lint" || category == "sim_build" || category == "synth") {
+  if (!m.error || evaluators::design_failure(m.error->category)) {
     auto kept = std::make_shared<Outcome>(*o);
     kept->info["cache_hit"] = true;  // what a later step of the same design reports
     std::lock_guard<std::mutex> lock(memo_->mu);

@@ -2,6 +2,10 @@
 
 namespace chipgym::evaluators {
 
+bool design_failure(const std::string& category) {
+  return category == "input" || category == "lint" || category == "sim_build" || category == "synth";
+}
+
 json Metrics::to_json() const {
   json j = {{"correct", correct},     {"checked", checked},       {"mismatches", mismatches},
             {"cycles", cycles},       {"cycles_model", cycles_model}, {"cells", cells},

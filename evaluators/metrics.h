@@ -26,6 +26,11 @@ struct ErrorInfo {
   std::string message;  // what happened, with an excerpt of the tool's own words
 };
 
+// True for failures that follow from the design itself (input, lint, sim_build, synth):
+// those results may be kept (cache, in-memory results, ground truth); any other failure
+// (timeouts, crashes, missing tools, environment) must be tried again.
+bool design_failure(const std::string& category);
+
 struct Metrics {
   bool correct = false;         // simulated outputs equal the golden model's, bit for bit
   long long checked = 0;        // output values compared

@@ -75,11 +75,7 @@ ErrorInfo tool_error(const std::string& tool, const RunResult& r, const std::str
 
 // Only failures that follow from the design itself are cached; timeouts, crashes, missing
 // tools and a broken environment say nothing about it and are tried again next time.
-bool cacheable(const Metrics& m) {
-  if (!m.error) return true;
-  const auto& c = m.error->category;
-  return c == "input" || c == "lint" || c == "sim_build" || c == "synth";
-}
+bool cacheable(const Metrics& m) { return !m.error || design_failure(m.error->category); }
 
 // Limits of one tool run from the options: the CPU limit follows the wall-clock limit
 // (times the parallel jobs a tool may run), so --timeout governs both.

@@ -113,7 +113,7 @@ json find_optimum(const env::Task& task, std::shared_ptr<evaluators::Pipeline> p
   for (const auto& e : RunDir::open(out).read_events().events)
     if (e.contains("error")) {
       const std::string category = e["error"].value("category", std::string());
-      if (category != "input" && category != "lint" && category != "sim_build" && category != "synth")
+      if (!evaluators::design_failure(category))
         throw std::runtime_error("evaluation " + e["eval"].dump() + " failed (" + category +
                                  "): the optimum is not recorded; fix the cause and run again (it resumes)");
     }
