@@ -30,37 +30,9 @@ Task Task::from_json(const json& j) {
 }
 
 json Task::score(const evaluators::Metrics& m) const {
-  // Two kinds of objective (budget["kind"]):
-  //   throughput_per_area (default): MACs per cycle per million transistors;
-  //   target: meet the target specification budget["max_cycles"] on the workload, and among
-  //           the designs that do, the smaller the better: 10^6 / transistors.
-  // Zero when incorrect, failed, over the transistor budget, or when the accumulators can
-  // wrap on the workload; a missed target is reported as not within budget.
-  json out = json::object();
-  if (!m.derived.contains("macs") || m.cycles <= 0) return out;
-  const double macs_per_cycle = m.derived["macs"].get<double>() / static_cast<double>(m.cycles);
-  out["macs_per_cycle"] = macs_per_cycle;
-  out["utilization"] = macs_per_cycle / m.derived.value("peak_macs_per_cycle", 1.0);
-  if (m.transistors > 0) {
-    const double per_area = macs_per_cycle / (static_cast<double>(m.transistors) / 1e6);
-    const long long limit = budget.value("max_transistors", 0LL);
-    const bool exact = m.derived.value("exact", true);  // accumulators wide enough for the workload's K
-    const bool admissible =
-        m.ok() && exact && (m.fidelity != "rtl" || m.correct) && (limit == 0 || m.transistors <= limit);
-    out["exact"] = exact;
-    out["macs_per_cycle_per_mtransistor"] = per_area;
-    out["within_budget"] = limit == 0 || m.transistors <= limit;
-    if (budget.value("kind", std::string("throughput_per_area")) == "target") {
-      const long long max_cycles = budget.value("max_cycles", 0LL);
-      const bool meets = max_cycles == 0 || m.cycles <= max_cycles;
-      out["meets_target"] = meets;
-      out["within_budget"] = out["within_budget"].get<bool>() && meets;
-      const double smallness = 1e6 / static_cast<double>(m.transistors);
-      out["objective"] = admissible && meets ? smallness : 0.0;
-    } else {
-      out["objective"] = admissible ? per_area : 0.0;
-    }
-  }
+  // The family scores the figures; a failed evaluation or an incorrect simulation earns 0.
+  json out = design_family().score(m.to_json(), budget);
+  if (out.contains("objective") && (!m.ok() || (m.fidelity == "rtl" && !m.correct))) out["objective"] = 0.0;
   return out;
 }
 
@@ -69,7 +41,7 @@ double Task::reward(const evaluators::Metrics& m) const {
   if (m.fidelity == "rtl" && !m.correct) return -2;
   json s = score(m);
   if (!s.contains("objective")) return -3;  // nothing to score (e.g. no synthesis at this fidelity)
-  if (!s.value("within_budget", true) || !s.value("exact", true)) return -1;
+  if (!s.value("within_budget", true)) return -1;
   return s["objective"].get<double>();
 }
 

@@ -55,6 +55,13 @@ class Family {
   virtual long long model_cycles(const Params& p, const json& workload) const = 0;
   // Figures that follow from parameters and workload alone (e.g. MAC count, peak MAC/cycle).
   virtual json derived(const Params& p, const json& workload) const = 0;
+  // A task's objective for evaluated metrics (evaluators::Metrics::to_json(), with "derived")
+  // under the task's budget (family-specific JSON). Returns an object with "objective"
+  // (higher is better; 0 when the family's own admissibility fails, e.g. over budget) and
+  // "within_budget" (false: infeasible), plus the figures behind it. An empty object means
+  // nothing can be scored (e.g. no area at this fidelity). Errors and incorrect simulations
+  // are handled by the caller (env::Task), not here.
+  virtual json score(const json& metrics, const json& budget) const = 0;
 };
 
 // All families, by name. A new family is one new file plus one line in family.cpp.

@@ -1142,6 +1142,41 @@ class GemmFamily final : public Family {
             {"workload_max_k", max_k}, {"exact", max_k <= g.max_exact_k()}};
   }
 
+  // Budget kinds (budget["kind"]):
+  //   throughput_per_area (default): MACs per cycle per million transistors, under
+  //           budget["max_transistors"];
+  //   target: meet the target specification budget["max_cycles"] on the workload, and among
+  //           the designs that do, the smaller the better: 10^6 / transistors.
+  // Zero when over the transistor budget or when the accumulators can wrap on the workload;
+  // a missed target is reported as not within budget.
+  json score(const json& m, const json& budget) const override {
+    json out = json::object();
+    const json& d = m.value("derived", json::object());
+    const long long cycles = m.value("cycles", 0LL), transistors = m.value("transistors", 0LL);
+    if (!d.contains("macs") || cycles <= 0) return out;
+    const double macs_per_cycle = d["macs"].get<double>() / static_cast<double>(cycles);
+    out["macs_per_cycle"] = macs_per_cycle;
+    out["utilization"] = macs_per_cycle / d.value("peak_macs_per_cycle", 1.0);
+    if (transistors <= 0) return out;
+    const double per_area = macs_per_cycle / (static_cast<double>(transistors) / 1e6);
+    const long long limit = budget.value("max_transistors", 0LL);
+    const bool exact = d.value("exact", true);  // accumulators wide enough for the workload's K
+    const bool within = limit == 0 || transistors <= limit;
+    out["exact"] = exact;
+    out["macs_per_cycle_per_mtransistor"] = per_area;
+    out["within_budget"] = within && exact;
+    if (budget.value("kind", std::string("throughput_per_area")) == "target") {
+      const long long max_cycles = budget.value("max_cycles", 0LL);
+      const bool meets = max_cycles == 0 || cycles <= max_cycles;
+      out["meets_target"] = meets;
+      out["within_budget"] = within && exact && meets;
+      out["objective"] = within && exact && meets ? 1e6 / static_cast<double>(transistors) : 0.0;
+    } else {
+      out["objective"] = within && exact ? per_area : 0.0;
+    }
+    return out;
+  }
+
  private:
   ParamSpace space_;
 };
