@@ -122,6 +122,41 @@ StepResult Env::result_for(const std::vector<long long>& indices, bool terminate
   return r;
 }
 
+std::vector<char> Env::action_mask() const {
+  if (config_.formulation == "absolute") {
+    long long total = 0;
+    for (auto n : design_space_.nvec()) total += n;
+    return std::vector<char>(static_cast<std::size_t>(total), 1);
+  }
+  const long long n = static_cast<long long>(names_.size());
+  std::vector<char> mask(static_cast<std::size_t>(action_space_.nvec()[0]), 1);
+  const auto& nvec = design_space_.nvec();
+  auto in_range = [&](std::size_t i, long long v) { return v >= 0 && v < nvec[i]; };
+  for (long long i = 0; i < n; ++i) {
+    const auto u = static_cast<std::size_t>(i);
+    mask[static_cast<std::size_t>(1 + 2 * i)] = in_range(u, state_[u] - 1);
+    mask[static_cast<std::size_t>(2 + 2 * i)] = in_range(u, state_[u] + 1);
+  }
+  for (std::size_t t = 0; t < transfers_.size(); ++t) {
+    const auto [from, to] = transfers_[t];
+    mask[static_cast<std::size_t>(1 + 2 * n) + t] = in_range(from, state_[from] - 1) && in_range(to, state_[to] + 1);
+  }
+  return mask;
+}
+
+void Env::restore(const json& s) {
+  try {
+    auto state = s.at("state").get<std::vector<long long>>();
+    if (!state.empty() && !design_space_.contains(state))
+      throw hdl::ParamError("environment snapshot holds the design " + json(state).dump() + ", outside the design space");
+    state_ = state;
+    steps_ = s.at("steps").get<int>();
+    episode_over_ = s.at("episode_over").get<bool>();
+  } catch (const json::exception& e) {
+    throw hdl::ParamError(std::string("malformed environment snapshot: ") + e.what());
+  }
+}
+
 std::vector<double> Env::reset(std::uint64_t /*seed: the baseline is fixed; kept for the gym signature*/) {
   steps_ = 0;
   episode_over_ = false;

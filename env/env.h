@@ -57,6 +57,13 @@ class Env {
 
   hdl::Params decode(const std::vector<long long>& indices) const;  // not validated
   std::vector<long long> encode(const hdl::Params& params) const;   // nearest searched values
+  // The actions that would change the design legally now (incremental: edits that stay in
+  // range; absolute: every choice), one flag per choice of every action dimension, in order.
+  std::vector<char> action_mask() const;
+  // Where the episode stands (design, step count, whether it is over), to checkpoint a
+  // learner with its environments; restore() takes what snapshot() gave.
+  json snapshot() const { return {{"state", state_}, {"steps", steps_}, {"episode_over", episode_over_}}; }
+  void restore(const json& s);
   // Evaluates one design of the absolute encoding (thread-safe: the pipeline is shared).
   evaluators::Metrics evaluate(const std::vector<long long>& indices) const;
 

@@ -69,6 +69,37 @@ std::map<std::string, std::vector<double>> MultiAgentEnv::observe(const std::vec
   return out;
 }
 
+std::vector<char> MultiAgentEnv::action_mask(const std::string& agent) const {
+  const auto& space = action_space(agent);
+  const auto& dims = dims_.at(agent);
+  if (config_.formulation == "absolute") {
+    long long total = 0;
+    for (auto n : space.nvec()) total += n;
+    return std::vector<char>(static_cast<std::size_t>(total), 1);
+  }
+  std::vector<char> mask(static_cast<std::size_t>(space.nvec()[0]), 1);
+  const auto& nvec = inner_.design_space().nvec();
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    const long long v = state_.empty() ? 0 : state_[dims[i]];
+    mask[1 + 2 * i] = v - 1 >= 0;
+    mask[2 + 2 * i] = v + 1 < nvec[dims[i]];
+  }
+  return mask;
+}
+
+void MultiAgentEnv::restore(const json& s) {
+  try {
+    auto state = s.at("state").get<std::vector<long long>>();
+    if (!state.empty() && !inner_.design_space().contains(state))
+      throw hdl::ParamError("environment snapshot holds the design " + json(state).dump() + ", outside the design space");
+    state_ = state;
+    steps_ = s.at("steps").get<int>();
+    episode_over_ = s.at("episode_over").get<bool>();
+  } catch (const json::exception& e) {
+    throw hdl::ParamError(std::string("malformed environment snapshot: ") + e.what());
+  }
+}
+
 std::map<std::string, std::vector<double>> MultiAgentEnv::reset(std::uint64_t seed) {
   steps_ = 0;
   episode_over_ = false;

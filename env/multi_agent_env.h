@@ -33,6 +33,13 @@ class MultiAgentEnv {
   std::map<std::string, std::vector<double>> reset(std::uint64_t seed);
   // Throws hdl::ParamError when an agent's action is missing, unknown or out of its space.
   MultiStepResult step(const std::map<std::string, std::vector<long long>>& actions);
+  // Agent's legal choices now (see Env::action_mask), one flag per choice of every dimension.
+  std::vector<char> action_mask(const std::string& agent) const;
+  // Where the episode stands, to checkpoint a learner with its environments.
+  json snapshot() const { return {{"state", state_}, {"steps", steps_}, {"episode_over", episode_over_}}; }
+  void restore(const json& s);
+  // The joint (absolute) environment underneath, e.g. to decode a joint design.
+  const Env& joint() const { return inner_; }
 
  private:
   std::map<std::string, std::vector<double>> observe(const std::vector<double>& joint_observation) const;
