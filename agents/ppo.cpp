@@ -4,8 +4,8 @@
 //          own observation, all trained on the one team reward;
 //   mappo  every agent has its own actor on its own observation; one centralized critic
 //          sees the joint observation (all agents' observations side by side).
-// One Adam optimizer holds every parameter, and gradients are clipped per agent (and per
-// critic): since Adam is elementwise, that is the same as one optimizer per learner.
+// One Adam optimizer holds every parameter, and gradients are clipped per network: since
+// Adam is elementwise, that is the same as one optimizer per actor and per critic.
 // All sampling (actions, minibatch order) uses one std::mt19937_64 that checkpoints hold,
 // and torch runs on one thread, so a resumed run repeats an uninterrupted one exactly.
 #include <cmath>
@@ -296,17 +296,13 @@ class Ppo final : public Learner {
     return params;
   }
 
-  // Single-agent PPO clips actor and critic together (CleanRL); IPPO clips each agent's actor
-  // and critic together; MAPPO clips each actor and the shared critic separately.
+  // Every actor and every critic is clipped on its own. (CleanRL clips actor and critic
+  // together; with unnormalized design rewards the critic's gradient is orders of magnitude
+  // larger, and a joint clip would all but stop the actor.)
   void clip_gradients() {
     if (c_.max_grad_norm <= 0) return;
-    for (int a = 0; a < agents_; ++a) {
-      auto group = actors_[static_cast<std::size_t>(a)]->parameters();
-      if (mode_ != "mappo")
-        for (const auto& p : critics_[static_cast<std::size_t>(a)]->parameters()) group.push_back(p);
-      torch::nn::utils::clip_grad_norm_(group, c_.max_grad_norm);
-    }
-    if (mode_ == "mappo") torch::nn::utils::clip_grad_norm_(critics_[0]->parameters(), c_.max_grad_norm);
+    for (auto& net : actors_) torch::nn::utils::clip_grad_norm_(net->parameters(), c_.max_grad_norm);
+    for (auto& net : critics_) torch::nn::utils::clip_grad_norm_(net->parameters(), c_.max_grad_norm);
   }
 
   void set_learning_rate(double lr) {

@@ -41,7 +41,7 @@ struct PpoConfig {
   bool clip_vloss = true;
   double ent_coef = 0.01;
   double vf_coef = 0.5;
-  double max_grad_norm = 0.5;     // per agent's parameters (and the critic's)
+  double max_grad_norm = 0.5;     // per network (each actor, each critic)
   double target_kl = 0;           // 0: no early stop on KL
   long long hidden = 64;          // units per hidden layer (tanh), two layers
   // Environment of a hardware task (ignored by other environments).

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "agents/rl.h"
 #include "agents/searcher.h"
 #include "env/env.h"
 #include "env/task.h"
@@ -296,6 +297,8 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--task-file", train_task_file, "a task as JSON instead of --task");
   std::string agent_help = "search agent:";
   for (const auto& a : chipgym::agents::searchers()) agent_help += " " + a.name + " (" + a.description + ");";
+  agent_help += " RL on libtorch:";
+  for (const auto& a : chipgym::agents::rl::algorithms()) agent_help += " " + a.name + " (" + a.description + ");";
   train_cmd->add_option("--agent", train.agent, agent_help)->required();
   train_cmd->add_option("--budget", train.budget, "evaluations to spend")->capture_default_str();
   train_cmd->add_option("--seed", train.seed, "random seed (>= 0)")->capture_default_str();
@@ -317,6 +320,8 @@ int main(int argc, char** argv) {
   replay_cmd->add_option("run", replay_dir, "the run directory")->required();
   replay_cmd->add_flag("--best", replay_best, "the best design (the default)");
   replay_cmd->add_option("--step", replay_step, "the design of evaluation N of events.jsonl");
+  bool replay_policy = false;
+  replay_cmd->add_flag("--policy", replay_policy, "RL runs: the design the saved policy picks, acting greedily");
   replay_cmd->add_flag("--verify", verify, "exit 1 if any recorded metric differs from the new evaluation");
   replay_cmd->add_flag("--json", as_json, "print JSON");
   std::string vcd_file;
@@ -372,11 +377,15 @@ int main(int argc, char** argv) {
     }
     if (replay_cmd->parsed()) {
       if (replay_best && replay_cmd->count("--step")) throw chipgym::hdl::ParamError("choose --best or --step N, not both");
-      auto pipeline = std::make_shared<Pipeline>(nullptr);
+      if (replay_policy && (replay_best || replay_cmd->count("--step")))
+        throw chipgym::hdl::ParamError("choose one of --best, --step N and --policy");
+      // The fresh evaluation never reads the cache; with --policy, the policy's own steps may.
+      auto pipeline = std::make_shared<Pipeline>(replay_policy ? open_cache(CommonOptions{}) : nullptr);
       auto r = chipgym::runs::replay(replay_dir, replay_cmd->count("--step") ? std::optional<long long>(replay_step)
                                                                             : std::nullopt,
                                      pipeline,
-                                     vcd_file.empty() ? std::nullopt : std::optional<std::filesystem::path>(vcd_file));
+                                     vcd_file.empty() ? std::nullopt : std::optional<std::filesystem::path>(vcd_file),
+                                     replay_policy);
       if (as_json) {
         std::cout << json{{"design", r.design}, {"metrics", r.fresh}, {"recorded", r.recorded},
                           {"differences", r.differences}}

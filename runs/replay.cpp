@@ -1,11 +1,13 @@
 #include "runs/replay.h"
 
 #include "env/task.h"
+#include "runs/train.h"
 
 namespace chipgym::runs {
 
 ReplayResult replay(const std::filesystem::path& run, std::optional<long long> step,
-                    std::shared_ptr<evaluators::Pipeline> pipeline, std::optional<std::filesystem::path> vcd) {
+                    std::shared_ptr<evaluators::Pipeline> pipeline, std::optional<std::filesystem::path> vcd,
+                    bool policy) {
   RunDir dir = RunDir::open(run);
   json config = dir.read_config();
   env::Task task;
@@ -18,7 +20,15 @@ ReplayResult replay(const std::filesystem::path& run, std::optional<long long> s
   }
   ReplayResult out;
   json recorded;
-  if (step) {
+  if (policy) {
+    out.design = policy_choice(run, pipeline);
+    for (const auto& e : dir.read_events().events)
+      if (e.value("design", json()) == out.design["design"]) {
+        for (const char* k : {"cycles", "transistors", "reward", "correct"})
+          if (e.contains(k)) recorded[k] = e[k];
+        break;
+      }
+  } else if (step) {
     auto events = dir.read_events().events;
     if (events.empty()) throw hdl::ParamError(run.string() + " has no evaluations to replay");
     if (*step < 0 || *step >= static_cast<long long>(events.size()))

@@ -22,8 +22,10 @@ struct ReplayResult {
 // Throws hdl::ParamError for a directory that is not a run or a step out of range.
 // vcd: also simulate the design on one tile of the workload's first GEMM (rows x K x cols)
 // and write its waveform there.
+// policy: an RL run's saved policy picks the design, acting greedily (see policy_choice);
+// the figures recorded for that design, if it was evaluated during the run, are compared.
 ReplayResult replay(const std::filesystem::path& run, std::optional<long long> step,
                     std::shared_ptr<evaluators::Pipeline> pipeline,
-                    std::optional<std::filesystem::path> vcd = std::nullopt);
+                    std::optional<std::filesystem::path> vcd = std::nullopt, bool policy = false);
 
 }  // namespace chipgym::runs

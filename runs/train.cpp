@@ -5,6 +5,7 @@
 #include <future>
 #include <sstream>
 
+#include "agents/rl.h"
 #include "agents/searcher.h"
 #include "env/env.h"
 
@@ -19,9 +20,7 @@ fs::path default_run_dir(const std::string& task, const std::string& agent, long
   return fs::path("runs") / (task + "-" + agent + "-" + std::to_string(seed) + "-" + stamp);
 }
 
-namespace {
-
-std::string report_md(const env::Task& task, const std::string& agent, const json& event, const json& metrics) {
+std::string best_report_md(const env::Task& task, const std::string& agent, const json& event, const json& metrics) {
   std::ostringstream os;
   os << "# Best design of " << task.name << " (" << agent << ")\n\n"
      << "Evaluation " << event["eval"] << ", reward " << event["reward"] << ".\n\n"
@@ -46,8 +45,6 @@ std::string report_md(const env::Task& task, const std::string& agent, const jso
   return os.str();
 }
 
-}  // namespace
-
 TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline> pipeline,
                   const std::function<void(const Progress&)>& on_progress) {
   TrainOptions o = o_in;
@@ -55,10 +52,17 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
   if (o.budget < 1 && o.budget_given) throw hdl::ParamError("--budget must be at least 1 evaluation");
   if (o.seed < 0) throw hdl::ParamError("--seed must be a non-negative integer");
   if (o.workers < 1) throw hdl::ParamError("--workers must be at least 1");
-  agents::searcher_info(o.agent);  // unknown agent: the error lists the known ones
   if ((o.fidelity.empty() ? o.task.fidelity : o.fidelity) == "model")
     throw hdl::ParamError("--fidelity model has no area, and the objective of " + o.task.name +
                           " needs it: use synth or rtl");
+  if (agents::rl::find_algorithm(o.agent)) return train_rl(o_in, pipeline, on_progress);
+  try {
+    agents::searcher_info(o.agent);
+  } catch (const hdl::ParamError& e) {  // list the RL agents too
+    std::string rl_names;
+    for (const auto& a : agents::rl::algorithms()) rl_names += ", " + a.name;
+    throw hdl::ParamError(std::string(e.what()) + rl_names);
+  }
 
   std::optional<RunDir> dir;
   std::vector<json> events;
@@ -132,7 +136,7 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
       dir->export_best({{"params", event["params"]}, {"design", event["design"]}, {"eval", event["eval"]},
                         {"reward", event["reward"]}},
                        o.task.design_family().emit(params).files, m->to_json(),
-                       report_md(o.task, o.agent, event, m->to_json()));
+                       best_report_md(o.task, o.agent, event, m->to_json()));
     }
   };
 

@@ -40,6 +40,20 @@ struct TrainResult {
 TrainResult train(const TrainOptions& options, std::shared_ptr<evaluators::Pipeline> pipeline,
                   const std::function<void(const Progress&)>& on_progress = {});
 
+// RL agents (ppo, dqn, ippo, mappo; runs/train_rl.cpp): train() hands them to train_rl.
+// Their runs keep checkpoints/ (the last three) and updates.jsonl (one line per update);
+// a resume starts from the last checkpoint, and its budget cannot change.
+TrainResult train_rl(const TrainOptions& options, std::shared_ptr<evaluators::Pipeline> pipeline,
+                     const std::function<void(const Progress&)>& on_progress = {});
+// An RL agent's hyper-parameters: design-search defaults, then the user's; checked.
+json rl_hyper(const std::string& agent, const json& user);
+// The design the saved policy of an RL run picks, acting greedily:
+// {"params", "design", "source"}. Throws hdl::ParamError for a black-box run or a run
+// without a (readable) checkpoint.
+json policy_choice(const std::filesystem::path& run, std::shared_ptr<evaluators::Pipeline> pipeline);
+// The report.md of best/.
+std::string best_report_md(const env::Task& task, const std::string& agent, const json& event, const json& metrics);
+
 // The default run directory: runs/<task>-<agent>-<seed>-<YYYYmmdd-HHMMSS>.
 std::filesystem::path default_run_dir(const std::string& task, const std::string& agent, long long seed);
 

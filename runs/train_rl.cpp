@@ -1,0 +1,521 @@
+// `chipgym train` with an RL agent (ppo, dqn, ippo, mappo): the learner steps a batch of
+// environments over the task; every environment step is one evaluation, recorded in
+// events.jsonl as the black-box agents' are. After every update the learner, its optimizer,
+// its random-number state and the environments' state go to checkpoints/, so a killed run
+// resumes from the last checkpoint and repeats the same trajectory: the evaluations recorded
+// after that checkpoint are dropped and taken again (from the cache, so they are cheap).
+#include <atomic>
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include "agents/rl.h"
+#include "env/multi_agent_env.h"
+#include "evaluators/sha256.h"
+#include "runs/train.h"
+
+namespace chipgym::runs {
+
+namespace fs = std::filesystem;
+namespace rl = agents::rl;
+
+namespace {
+
+// The task as a batch of environments: one agent over every searched parameter (Env), or
+// one agent per group of the task's "agents" (MultiAgentEnv). Steps evaluate the batch's
+// designs on `workers` threads; each evaluation is handed to `on_eval` in environment order.
+class TaskVecEnv final : public rl::VecEnv {
+ public:
+  using OnEval = std::function<void(const env::StepResult&)>;
+  TaskVecEnv(const env::Task& task, const env::EnvConfig& config, bool multi, int num_envs, int workers,
+             std::shared_ptr<evaluators::Pipeline> pipeline)
+      : multi_(multi), workers_(workers) {
+    if (multi) {
+      const env::MultiAgentEnv prototype(task, config, pipeline);
+      for (int i = 0; i < num_envs; ++i) multi_envs_.push_back(prototype);
+      names_ = prototype.agents();
+    } else {
+      const env::Env prototype(task, config, pipeline);
+      for (int i = 0; i < num_envs; ++i) envs_.push_back(prototype);
+      names_ = {"all"};
+    }
+  }
+  void set_on_eval(OnEval f) { on_eval_ = std::move(f); }
+  int num_envs() const override { return static_cast<int>(multi_ ? multi_envs_.size() : envs_.size()); }
+  int num_agents() const override { return static_cast<int>(names_.size()); }
+  std::string agent_name(int a) const override { return names_.at(static_cast<std::size_t>(a)); }
+  int obs_dim(int a) const override {
+    return static_cast<int>(multi_ ? multi_envs_[0].observation_space(agent_name(a)).dims() : envs_[0].observation_space().dims());
+  }
+  std::vector<long long> nvec(int a) const override {
+    return multi_ ? multi_envs_[0].action_space(agent_name(a)).nvec() : envs_[0].action_space().nvec();
+  }
+  std::vector<std::vector<rl::Obs>> reset(std::uint64_t seed) override {
+    seed_ = seed;
+    std::vector<std::vector<rl::Obs>> out(names_.size());
+    for (int e = 0; e < num_envs(); ++e) {
+      auto obs = reset_one(e);
+      for (std::size_t a = 0; a < names_.size(); ++a) out[a].push_back(std::move(obs[a]));
+    }
+    return out;
+  }
+  Step step(const std::vector<std::vector<rl::Action>>& actions) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    const int n = num_envs();
+    std::vector<env::StepResult> results(static_cast<std::size_t>(n));
+    std::vector<std::map<std::string, std::vector<double>>> multi_obs(static_cast<std::size_t>(n));
+    std::vector<std::exception_ptr> failures(static_cast<std::size_t>(n));
+    std::atomic<int> next{0};
+    auto worker = [&] {
+      for (int e; (e = next++) < n;) {
+        const auto u = static_cast<std::size_t>(e);
+        try {
+          if (multi_) {
+            std::map<std::string, std::vector<long long>> joint;
+            for (std::size_t a = 0; a < names_.size(); ++a) joint[names_[a]] = actions[a][u];
+            auto r = multi_envs_[u].step(joint);
+            results[u].reward = r.rewards.begin()->second;
+            results[u].terminated = r.terminated;
+            results[u].truncated = r.truncated;
+            results[u].info = r.info;
+            multi_obs[u] = std::move(r.observations);
+          } else {
+            results[u] = envs_[u].step(actions[0][u]);
+          }
+        } catch (...) {
+          failures[u] = std::current_exception();
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int w = 1; w < std::min(workers_, n); ++w) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+    for (auto& f : failures)
+      if (f) std::rethrow_exception(f);
+    Step out;
+    out.obs.resize(names_.size());
+    for (int e = 0; e < n; ++e) {
+      const auto u = static_cast<std::size_t>(e);
+      if (on_eval_) on_eval_(results[u]);
+      const bool done = results[u].terminated || results[u].truncated;
+      out.reward.push_back(results[u].reward);
+      out.done.push_back(done);
+      std::vector<rl::Obs> obs;
+      if (done) {
+        obs = reset_one(e);
+      } else if (multi_) {
+        for (const auto& name : names_) obs.push_back(to_float(multi_obs[u].at(name)));
+      } else {
+        obs.push_back(to_float(results[u].observation));
+      }
+      for (std::size_t a = 0; a < names_.size(); ++a) out.obs[a].push_back(std::move(obs[a]));
+    }
+    seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return out;
+  }
+  // Wall time spent in step(): evaluating designs (and recording them).
+  double seconds() const { return seconds_; }
+  std::vector<std::vector<std::vector<char>>> masks() const override {
+    std::vector<std::vector<std::vector<char>>> out(names_.size());
+    for (int e = 0; e < num_envs(); ++e)
+      for (std::size_t a = 0; a < names_.size(); ++a)
+        out[a].push_back(multi_ ? multi_envs_[static_cast<std::size_t>(e)].action_mask(names_[a])
+                                : envs_[static_cast<std::size_t>(e)].action_mask());
+    return out;
+  }
+  json snapshot() const override {
+    json envs = json::array();
+    for (const auto& e : envs_) envs.push_back(e.snapshot());
+    for (const auto& e : multi_envs_) envs.push_back(e.snapshot());
+    return {{"envs", envs}, {"seed", seed_}};
+  }
+  void restore(const json& s) override {
+    const auto& envs = s.at("envs");
+    if (static_cast<int>(envs.size()) != num_envs())
+      throw hdl::ParamError("checkpoint holds " + std::to_string(envs.size()) + " environments, the run has " +
+                            std::to_string(num_envs()));
+    for (std::size_t i = 0; i < envs.size(); ++i) multi_ ? multi_envs_[i].restore(envs[i]) : envs_[i].restore(envs[i]);
+    seed_ = s.at("seed");
+  }
+  // The design environment e stands at (its joint indices), for replay.
+  const env::Env& joint(int e) const { return multi_ ? multi_envs_[static_cast<std::size_t>(e)].joint() : envs_[static_cast<std::size_t>(e)]; }
+
+ private:
+  static rl::Obs to_float(const std::vector<double>& v) { return rl::Obs(v.begin(), v.end()); }
+  std::vector<rl::Obs> reset_one(int e) {
+    const auto u = static_cast<std::size_t>(e);
+    std::vector<rl::Obs> out;
+    if (multi_) {
+      auto obs = multi_envs_[u].reset(seed_ + u);
+      for (const auto& name : names_) out.push_back(to_float(obs.at(name)));
+    } else {
+      out.push_back(to_float(envs_[u].reset(seed_ + u)));
+    }
+    return out;
+  }
+  bool multi_;
+  int workers_;
+  std::vector<env::Env> envs_;
+  std::vector<env::MultiAgentEnv> multi_envs_;
+  std::vector<std::string> names_;
+  std::uint64_t seed_ = 0;
+  OnEval on_eval_;
+  double seconds_ = 0;
+};
+
+std::string file_sha256(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return evaluators::Sha256().update(bytes).hex();
+}
+
+struct Checkpoint {
+  fs::path weights, meta_file;
+  json meta;
+};
+
+// Checkpoints of a run, oldest first: checkpoints/ckpt-<updates>.json names its .pt file and
+// its checksum; the .json is written last, so a checkpoint without one is incomplete.
+std::vector<Checkpoint> list_checkpoints(const fs::path& run) {
+  std::vector<Checkpoint> out;
+  const fs::path dir = run / "checkpoints";
+  if (!fs::exists(dir)) return out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const auto name = entry.path().filename().string();
+    if (name.rfind("ckpt-", 0) != 0 || entry.path().extension() != ".json") continue;
+    Checkpoint c;
+    c.meta_file = entry.path();
+    try {
+      std::ifstream in(entry.path());
+      c.meta = json::parse(in);
+      c.weights = dir / c.meta.at("file").get<std::string>();
+      c.meta.at("updates").get<long long>();
+    } catch (const json::exception& e) {
+      throw hdl::ParamError("checkpoint " + entry.path().string() + " is corrupt (" + e.what() +
+                            "); move it away to resume from an earlier one");
+    }
+    out.push_back(c);
+  }
+  std::sort(out.begin(), out.end(), [](const Checkpoint& a, const Checkpoint& b) {
+    return a.meta["updates"].get<long long>() < b.meta["updates"].get<long long>();
+  });
+  return out;
+}
+
+// Design-search defaults: CleanRL's defaults suit long runs on fast simulators; a design
+// search has a budget of a few hundred evaluations, so these change (config.json records
+// every value used).
+json design_search_defaults(const std::string& agent) {
+  if (agent == "dqn")
+    return {{"num_envs", 4},      {"learning_rate", 0.003}, {"learning_starts", 16}, {"train_frequency", 1},
+            {"batch_size", 32},   {"target_network_frequency", 8}, {"exploration_fraction", 0.5},
+            {"buffer_size", 10000}};
+  return {{"num_envs", 8},         {"num_steps", 1},     {"learning_rate", 0.01}, {"num_minibatches", 1},
+          {"update_epochs", 8},    {"ent_coef", 0.0},    {"anneal_lr", true}};
+}
+
+}  // namespace
+
+json rl_hyper(const std::string& agent, const json& user) {
+  json hyper = design_search_defaults(agent);
+  if (!user.is_object()) throw hdl::ParamError("--hyper must be a JSON object");
+  for (auto it = user.begin(); it != user.end(); ++it) hyper[it.key()] = it.value();
+  try {
+    return rl::resolve_hyper(agent, hyper);
+  } catch (const std::invalid_argument& e) {
+    throw hdl::ParamError(e.what());
+  }
+}
+
+TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline> pipeline,
+                     const std::function<void(const Progress&)>& on_progress) {
+  TrainOptions o = o_in;
+  TrainResult result;
+  std::optional<RunDir> dir;
+  std::vector<json> events;
+  std::optional<Checkpoint> resume_from;
+  if (o.resume) {
+    dir.emplace(RunDir::open(o.out));
+    json config = dir->read_config();
+    try {
+      if (config.at("agent").get<std::string>() != o.agent && !o.agent.empty())
+        throw hdl::ParamError("cannot resume: the run used agent '" + config["agent"].get<std::string>() + "', not '" + o.agent + "'");
+      o.task = env::Task::from_json(config.at("task"));
+      o.agent = config.at("agent").get<std::string>();
+      o.hyper = config.at("hyper");
+      o.seed = config.at("seed").get<long long>();
+      o.workers = config.at("workers").get<int>();
+      o.fidelity = config.at("env").at("fidelity").get<std::string>();
+      const long long recorded = config.at("budget").get<long long>();
+      // The budget sets the learning-rate and exploration schedules: it cannot change.
+      if (o.budget_given && o.budget != recorded)
+        throw hdl::ParamError("cannot resume an RL run with another budget (" + std::to_string(o.budget) + " instead of " +
+                              std::to_string(recorded) + "): the budget sets the learning schedules");
+      o.budget = recorded;
+    } catch (const json::exception& e) {
+      throw hdl::ParamError("config.json of " + o.out.string() + " is incomplete or malformed: " + e.what());
+    }
+    auto checkpoints = list_checkpoints(o.out);
+    if (!checkpoints.empty()) {
+      resume_from = checkpoints.back();
+      const json& m = resume_from->meta;
+      if (m.value("task", json()) != o.task.to_json() || m.value("agent", std::string()) != o.agent)
+        throw hdl::ParamError("checkpoint " + resume_from->meta_file.string() + " belongs to another run (task " +
+                              m.value("task", json::object()).value("name", std::string("?")) + ", agent " +
+                              m.value("agent", std::string("?")) + "), not to task " + o.task.name + " with agent " + o.agent);
+      if (!fs::exists(resume_from->weights) || file_sha256(resume_from->weights) != m.value("sha256", std::string()))
+        throw hdl::ParamError("checkpoint " + resume_from->weights.string() +
+                              " is corrupt or missing (its checksum does not match " + resume_from->meta_file.filename().string() +
+                              "); nothing was changed. Move both files away to resume from an earlier checkpoint");
+    }
+    auto read = dir->read_events();
+    if (read.torn_lines)
+      result.notices.push_back("skipped " + std::to_string(read.torn_lines) + " torn line(s) of events.jsonl (cut by a crash)");
+    // Keep what the checkpoint has seen; what came after it is taken again.
+    const auto keep = static_cast<std::size_t>(resume_from ? resume_from->meta.at("steps").get<long long>() : 0);
+    if (keep > read.events.size())
+      throw hdl::ParamError("checkpoint " + resume_from->meta_file.string() + " has seen " + std::to_string(keep) +
+                            " evaluations, but events.jsonl holds only " + std::to_string(read.events.size()));
+    if (read.events.size() > keep)
+      result.notices.push_back("dropped " + std::to_string(read.events.size() - keep) +
+                               " evaluation(s) after the last checkpoint; they run again");
+    events.assign(read.events.begin(), read.events.begin() + static_cast<std::ptrdiff_t>(keep));
+  }
+  o.hyper = rl_hyper(o.agent, o.hyper);
+  const bool multi = rl::find_algorithm(o.agent)->multi_agent;
+
+  env::EnvConfig env_config;
+  env_config.fidelity = o.fidelity;
+  env_config.formulation = o.hyper["formulation"];
+  env_config.max_steps = o.hyper["episode_steps"];
+  TaskVecEnv vec(o.task, env_config, multi, o.hyper["num_envs"].get<int>(), o.workers, pipeline);
+  std::unique_ptr<rl::Learner> learner;
+  try {
+    learner = rl::make_learner(o.agent, vec, static_cast<std::uint64_t>(o.seed), o.hyper);
+  } catch (const std::invalid_argument& e) {
+    throw hdl::ParamError(e.what());
+  }
+  if (resume_from) {
+    try {
+      learner->load(resume_from->weights);
+      vec.restore(resume_from->meta.at("env"));
+    } catch (const rl::CheckpointError& e) {
+      throw hdl::ParamError(std::string(e.what()) + "; nothing was changed");
+    }
+  }
+  if (o.resume && (events.size() != dir->read_events().events.size())) dir->rewrite_events(events);
+
+  const env::Env design_env(o.task, env_config, pipeline);
+  json groups = json::object();
+  if (multi)
+    for (int a = 0; a < vec.num_agents(); ++a) groups[vec.agent_name(a)] = o.task.agent_groups().at(vec.agent_name(a));
+  json config = {{"task", o.task.to_json()},
+                 {"agent", o.agent},
+                 {"kind", "rl"},
+                 {"hyper", o.hyper},
+                 {"seed", o.seed},
+                 {"budget", o.budget},
+                 {"workers", o.workers},
+                 {"env", env_config.to_json()},
+                 {"agent_groups", groups},
+                 {"design_space", design_env.design_space().to_json()},
+                 {"param_names", design_env.param_names()},
+                 {"tools", pipeline->tools().versions()},
+                 {"chipgym", "0.1.0"}};
+  config["env"]["fidelity"] = o.fidelity.empty() ? o.task.fidelity : o.fidelity;
+  if (!dir) dir.emplace(RunDir::create(o.out, o.force));
+  dir->write_config(config);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  Progress progress;
+  progress.budget = o.budget;
+  json best_event;
+  auto consider_best = [&](const json& event, const json* metrics) {
+    if (progress.has_best && event["reward"].get<double>() <= progress.best_reward) return;
+    progress.has_best = true;
+    progress.best_reward = event["reward"];
+    best_event = event;
+    if (metrics) {
+      auto params = o.task.design_family().space().from_json(event["params"], false);
+      dir->export_best({{"params", event["params"]}, {"design", event["design"]}, {"eval", event["eval"]},
+                        {"reward", event["reward"]}},
+                       o.task.design_family().emit(params).files, *metrics, best_report_md(o.task, o.agent, event, *metrics));
+    }
+  };
+  for (const auto& e : events) {
+    progress.cache_hits += e.value("cache_hit", false);
+    consider_best(e, nullptr);
+  }
+  progress.evaluations = static_cast<long long>(events.size());
+
+  vec.set_on_eval([&](const env::StepResult& r) {
+    const json& m = r.info.value("metrics", json::object());
+    json event = {{"eval", progress.evaluations},
+                  {"update", learner->updates()},
+                  {"design", r.info.value("design", json::array())},
+                  {"params", r.info.value("params", json::object())},
+                  {"reward", r.reward},
+                  {"cycles", m.value("cycles", 0LL)},
+                  {"transistors", m.value("transistors", 0LL)},
+                  {"correct", m.value("correct", false)},
+                  {"cache_hit", r.info.value("cache_hit", false)},
+                  {"seconds", m.value("seconds", 0.0)}};
+    if (r.info.contains("error")) event["error"] = r.info["error"];
+    dir->append_event(event);
+    ++progress.evaluations;
+    progress.cache_hits += event["cache_hit"].get<bool>();
+    consider_best(event, &m);
+  });
+
+  const fs::path ckpt_dir = dir->path() / "checkpoints";
+  fs::create_directories(ckpt_dir);
+  std::ofstream updates_log(dir->path() / "updates.jsonl", std::ios::app);
+  std::string last_checkpoint = resume_from ? resume_from->weights.filename().string() : "";
+  rl::Hooks hooks;
+  hooks.on_update = [&](const json& stats) {
+    updates_log << stats.dump() << "\n" << std::flush;
+    // Weights first (through a temporary name), then the JSON that names them and holds
+    // their checksum: a crash in between leaves the previous checkpoint in charge.
+    const long long u = learner->updates();
+    char stem[32];
+    std::snprintf(stem, sizeof stem, "ckpt-%06lld", u);
+    const fs::path weights = ckpt_dir / (std::string(stem) + ".pt"), tmp = ckpt_dir / (std::string(stem) + ".pt.tmp");
+    learner->save(tmp);
+    fs::rename(tmp, weights);
+    write_atomically(ckpt_dir / (std::string(stem) + ".json"),
+                     json({{"file", weights.filename().string()}, {"sha256", file_sha256(weights)}, {"updates", u},
+                           {"steps", learner->steps()}, {"task", o.task.to_json()}, {"agent", o.agent},
+                           {"hyper", o.hyper}, {"env", vec.snapshot()}})
+                         .dump(1));
+    last_checkpoint = weights.filename().string();
+    // Keep the last three.
+    auto all = list_checkpoints(dir->path());
+    for (std::size_t i = 0; i + 3 < all.size(); ++i) {
+      fs::remove(all[i].weights);
+      fs::remove(all[i].meta_file);
+    }
+    progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (on_progress) on_progress(progress);
+  };
+
+  std::string stopped;
+  try {
+    learner->learn(o.budget, hooks);
+  } catch (const rl::NanLoss& e) {
+    stopped = std::string(e.what()) + "; training stopped" +
+              (last_checkpoint.empty() ? std::string(" before any checkpoint")
+                                       : "; the last good checkpoint is checkpoints/" + last_checkpoint);
+    result.notices.push_back(stopped);
+  }
+  progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (on_progress) on_progress(progress);
+
+  // A resumed run whose best came from the replayed part may not have exported it.
+  bool exported = false;
+  try {
+    std::ifstream in(dir->path() / "best" / "design.json");
+    exported = in && json::parse(in).value("eval", -1LL) == best_event.value("eval", -2LL);
+  } catch (const json::exception&) {
+  }
+  if (progress.has_best && !exported) {
+    evaluators::Metrics m = design_env.evaluate(best_event["design"].get<std::vector<long long>>());
+    json mj = m.to_json();
+    progress.has_best = false;
+    consider_best(best_event, &mj);
+  }
+  double seconds_before = 0;
+  if (o.resume) {
+    try {
+      std::ifstream in(dir->path() / "summary.json");
+      if (in) seconds_before = json::parse(in).value("seconds_total", 0.0);
+    } catch (const json::exception&) {
+    }
+  }
+  result.summary = {{"task", o.task.name},
+                    {"agent", o.agent},
+                    {"seed", o.seed},
+                    {"evaluations", progress.evaluations},
+                    {"updates", learner->updates()},
+                    {"cache_hits", progress.cache_hits},
+                    {"best_reward", progress.has_best ? json(progress.best_reward) : json(nullptr)},
+                    {"best", best_event},
+                    {"seconds_this_session", progress.seconds},
+                    // This session's wall time in the environments (evaluations) and the rest
+                    // (acting, learning, checkpoints).
+                    {"seconds_evaluating", vec.seconds()},
+                    {"seconds_learning", std::max(0.0, progress.seconds - vec.seconds())},
+                    {"seconds_total", seconds_before + progress.seconds},
+                    {"complete", stopped.empty() && progress.evaluations >= o.budget}};
+  if (!stopped.empty()) result.summary["stopped"] = stopped;
+  dir->write_summary(result.summary);
+  return result;
+}
+
+json policy_choice(const fs::path& run, std::shared_ptr<evaluators::Pipeline> pipeline) {
+  RunDir dir = RunDir::open(run);
+  json config = dir.read_config();
+  if (config.value("kind", std::string()) != "rl")
+    throw hdl::ParamError(run.string() + " is a run of the black-box agent '" + config.value("agent", std::string("?")) +
+                          "', which has no policy: replay its best design instead");
+  auto checkpoints = list_checkpoints(run);
+  if (checkpoints.empty()) throw hdl::ParamError(run.string() + " has no checkpoint yet (no update happened)");
+  const Checkpoint& c = checkpoints.back();
+  if (file_sha256(c.weights) != c.meta.value("sha256", std::string()))
+    throw hdl::ParamError("checkpoint " + c.weights.string() + " is corrupt (its checksum does not match)");
+  env::Task task;
+  env::EnvConfig env_config;
+  json hyper;
+  try {
+    task = env::Task::from_json(config.at("task"));
+    hyper = config.at("hyper");
+    env_config.fidelity = config.at("env").at("fidelity");
+    env_config.formulation = hyper.at("formulation");
+    env_config.max_steps = hyper.at("episode_steps");
+  } catch (const json::exception& e) {
+    throw hdl::ParamError("config.json of " + run.string() + " is incomplete or malformed: " + e.what());
+  }
+  const std::string agent = config.value("agent", std::string());
+  const bool multi = rl::find_algorithm(agent) && rl::find_algorithm(agent)->multi_agent;
+  // The policy acts in one environment of the run's kind; nothing is evaluated but the steps
+  // of an incremental episode (from the cache, as a rule).
+  TaskVecEnv vec(task, env_config, multi, 1, 1, pipeline);
+  std::unique_ptr<rl::Learner> learner;
+  try {
+    learner = rl::make_learner(agent, vec, 0, hyper);
+    learner->load(c.weights);
+  } catch (const std::exception& e) {
+    throw hdl::ParamError(e.what());
+  }
+  auto obs = vec.reset(0);
+  const int steps = env_config.formulation == "absolute" ? 1 : env_config.max_steps;
+  json design;
+  for (int t = 0; t < steps; ++t) {
+    std::vector<rl::Obs> o;
+    std::vector<std::vector<char>> m;
+    auto masks = vec.masks();
+    for (int a = 0; a < vec.num_agents(); ++a) {
+      o.push_back(obs[static_cast<std::size_t>(a)][0]);
+      m.push_back(masks[static_cast<std::size_t>(a)][0]);
+    }
+    auto act = learner->act_greedy(o, m);
+    std::vector<std::vector<rl::Action>> batch;
+    for (int a = 0; a < vec.num_agents(); ++a) {
+      batch.emplace_back();
+      for (int e = 0; e < vec.num_envs(); ++e) batch.back().push_back(act[static_cast<std::size_t>(a)]);
+    }
+    json last;
+    vec.set_on_eval([&](const env::StepResult& r) {
+      if (last.is_null()) last = r.info;
+    });
+    auto s = vec.step(batch);
+    design = last;
+    obs = s.obs;
+  }
+  return {{"params", design.value("params", json::object())},
+          {"design", design.value("design", json::array())},
+          {"source", "greedy policy of checkpoints/" + c.weights.filename().string() + " (after " +
+                         std::to_string(c.meta.value("steps", 0LL)) + " evaluations)"}};
+}
+
+}  // namespace chipgym::runs
