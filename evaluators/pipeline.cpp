@@ -102,13 +102,9 @@ bool mentions(const std::string& text, const std::string& word) {
   return false;
 }
 
-// The files that the Yosys run of `unit` reads as black-box libraries: those declaring a
-// module that the unit instantiates, transitively (a name mention, comments included, counts
-// as an instance: more files only cost cache hits). Files whose modules cannot be told
-// (no plain `module NAME`), and every file when any uses a preprocessor directive other than
-// `default_nettype and `timescale (a macro could name a module or reach across files), are
-// always read, as before.
-std::vector<std::string> library_files(const hdl::Rtl& rtl, const std::string& unit_file) {
+}  // namespace
+
+std::vector<std::string> synthesis_libraries(const hdl::Rtl& rtl, const std::string& unit_file) {
   static const std::regex module_re(R"(\b(?:macro)?module\s+([A-Za-z_][A-Za-z0-9_$]*))");
   static const std::regex directive_re(R"(`(?!default_nettype\b|timescale\b))");
   std::vector<std::string> all, always;
@@ -142,8 +138,6 @@ std::vector<std::string> library_files(const hdl::Rtl& rtl, const std::string& u
   }
   return {needed.begin(), needed.end()};
 }
-
-}  // namespace
 
 std::string excerpt(const std::string& text, std::size_t max_chars) {
   std::istringstream in(text);
@@ -539,7 +533,7 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
         read = "read_verilog -sv " + unit + ".v\n";
         reads.push_back(unit + ".v");
         std::string libs;
-        for (const auto& name : library_files(rtl, unit + ".v")) {
+        for (const auto& name : synthesis_libraries(rtl, unit + ".v")) {
           libs += " " + name;
           reads.push_back(name);
         }

@@ -87,6 +87,28 @@ TEST_CASE("gemm modules depend only on the parameters they use: unused buffer de
   CHECK(emit("dataflow=os,pipeline=1").files.at("gemm_ctrl.v") != emit("dataflow=os").files.at("gemm_ctrl.v"));
 }
 
+TEST_CASE("a module's synthesis reads as libraries only the modules it instantiates, transitively") {
+  const auto& f = hdl::gemm_family();
+  auto os = f.emit(f.space().parse_assignments("rows=2,cols=2,a_depth=4"));
+  using files = std::vector<std::string>;
+  CHECK(evaluators::synthesis_libraries(os, "gemm_pe.v").empty());
+  CHECK(evaluators::synthesis_libraries(os, "gemm_array.v") == files{"gemm_mux2.v", "gemm_pe.v"});
+  CHECK(evaluators::synthesis_libraries(os, "gemm_top.v") ==
+        files{"gemm_array.v", "gemm_buf_16x16.v", "gemm_buf_4x16.v", "gemm_ctrl.v", "gemm_mux2.v", "gemm_pe.v"});
+  hdl::Rtl chain;  // top -> mid -> leaf: the leaf is read for the top too; `unrelated` is not
+  chain.files = {{"top.v", "module top(input wire a, output wire y); mid u(.a(a), .y(y)); endmodule\n"},
+                 {"mid.v", "module mid(input wire a, output wire y); leaf u(.a(a), .y(y)); endmodule\n"},
+                 {"leaf.v", "module leaf(input wire a, output wire y); assign y = a; endmodule\n"},
+                 {"unrelated.v", "module unrelated(input wire a, output wire y); assign y = a; endmodule\n"}};
+  CHECK(evaluators::synthesis_libraries(chain, "top.v") == files{"leaf.v", "mid.v"});
+  // A macro could name a module: then every file is read.
+  chain.files["leaf.v"] = "`define LEAF leaf\n" + chain.files["leaf.v"];
+  CHECK(evaluators::synthesis_libraries(chain, "top.v") == files{"leaf.v", "mid.v", "unrelated.v"});
+  // `default_nettype is no such directive.
+  CHECK(evaluators::synthesis_libraries(os, "gemm_pe.v").empty());
+  CHECK(os.files.at("gemm_pe.v").find("`default_nettype none") != std::string::npos);
+}
+
 namespace {
 json module_hits(const evaluators::Metrics& m) {
   json hits = json::object();
