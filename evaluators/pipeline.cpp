@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <functional>
 #include <future>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -24,6 +26,7 @@ namespace {
 constexpr const char* kLintVersion = "lint-v1";
 constexpr const char* kSimVersion = "sim-v1";
 constexpr const char* kSynthVersion = "synth-v3";
+constexpr const char* kModuleSynthVersion = "synth-module-v1";
 constexpr const char* kEvalVersion = "eval-v1";
 constexpr const char* kModelCxxFlags = "-O1";
 
@@ -87,7 +90,54 @@ RunLimits limits_for(const EvalOptions& o, int parallel_jobs = 1) {
   return l;
 }
 
+bool identifier_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$'; }
+
+// Whether `word` occurs in `text` as a whole identifier (comments included: a superset).
+bool mentions(const std::string& text, const std::string& word) {
+  for (std::size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
+    const bool starts = at == 0 || !identifier_char(text[at - 1]);
+    const std::size_t end = at + word.size();
+    if (starts && (end == text.size() || !identifier_char(text[end]))) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+std::vector<std::string> synthesis_libraries(const hdl::Rtl& rtl, const std::string& unit_file) {
+  static const std::regex module_re(R"(\b(?:macro)?module\s+([A-Za-z_][A-Za-z0-9_$]*))");
+  static const std::regex directive_re(R"(`(?!default_nettype\b|timescale\b))");
+  std::vector<std::string> all, always;
+  std::map<std::string, std::vector<std::string>> declared;  // file -> module names
+  bool directives = false;
+  for (const auto& [name, text] : rtl.files) {
+    if (std::regex_search(text, directive_re)) directives = true;
+    if (name == unit_file) continue;
+    all.push_back(name);
+    for (std::sregex_iterator it(text.begin(), text.end(), module_re), end; it != end; ++it)
+      declared[name].push_back((*it)[1].str());
+    if (!declared.count(name)) always.push_back(name);
+  }
+  if (directives || !rtl.files.count(unit_file)) return all;
+  std::set<std::string> needed(always.begin(), always.end());
+  std::vector<std::string> frontier = {unit_file};
+  frontier.insert(frontier.end(), always.begin(), always.end());
+  while (!frontier.empty()) {
+    const std::string& text = rtl.files.at(frontier.back());
+    frontier.pop_back();
+    std::vector<std::string> found;
+    for (const auto& [file, modules] : declared)
+      if (!needed.count(file))
+        for (const auto& module : modules)
+          if (mentions(text, module)) {
+            found.push_back(file);
+            break;
+          }
+    for (const auto& file : found)
+      if (needed.insert(file).second) frontier.push_back(file);
+  }
+  return {needed.begin(), needed.end()};
+}
 
 std::string excerpt(const std::string& text, std::size_t max_chars) {
   std::istringstream in(text);
@@ -431,8 +481,12 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
   h.update(kSynthVersion).update(rtl.source()).update(rtl.top).update(o.flatten ? "flat" : "hier");
   h.update(o.fpga ? "ice40" : "generic").update(tools_.version(tools_.yosys));
   const std::string key = h.hex();
+  const std::string yosys_version = tools_.version(tools_.yosys);
+  const bool version_known = yosys_version.find("unknown") == std::string::npos &&
+                             yosys_version.find("missing") == std::string::npos;
   json result;
   bool hit = false;
+  json module_stages = json::object();
   if (auto c = cached(o, "synthesize", key)) {
     result = *c;
     hit = true;
@@ -452,7 +506,9 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
     };
     struct Job {
       std::string script;
+      std::string unit;  // empty: the iCE40 run
       RunResult result;
+      double seconds = 0;
     };
     std::vector<Job> jobs;
     if (o.fpga) {
@@ -460,28 +516,54 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
       for (const auto& name : files) read += " " + name;
       write_file(dir.path() / "ice40.ys", read + "\nsynth_ice40 -dsp -top " + rtl.top + (o.flatten ? "" : " -noflatten") +
                                               "\ntee -q -o ice40.json stat -json\n");
-      jobs.push_back({"ice40.ys", {}});
+      jobs.push_back({"ice40.ys", "", {}});
     }
-    // Hierarchical: each unique module in its own Yosys run, its submodules read as black
-    // boxes, so the modules are synthesized once each and side by side.
+    // Hierarchical: each unique module in its own Yosys run, the modules it instantiates read
+    // as black boxes, so the modules are synthesized once each and side by side. A module's
+    // result is a function of its script and the files that script reads: cached under their
+    // hash, so a module seen in another design is not synthesized again.
     const bool per_module = !o.flatten && !rtl.modules.empty();
     std::vector<std::string> units = per_module ? rtl.modules : std::vector<std::string>{rtl.top};
+    std::map<std::string, json> module_results;  // unit -> {generic, cmos, depth}
+    std::map<std::string, std::string> module_keys;
     for (const auto& unit : units) {
       std::string read;
+      std::vector<std::string> reads;
       if (per_module) {
         read = "read_verilog -sv " + unit + ".v\n";
-        std::string others;
-        for (const auto& name : files)
-          if (name != unit + ".v") others += " " + name;
-        if (!others.empty()) read += "read_verilog -sv -lib" + others + "\n";
+        reads.push_back(unit + ".v");
+        std::string libs;
+        for (const auto& name : synthesis_libraries(rtl, unit + ".v")) {
+          libs += " " + name;
+          reads.push_back(name);
+        }
+        if (!libs.empty()) read += "read_verilog -sv -lib" + libs + "\n";
       } else {
         read = "read_verilog -sv";
         for (const auto& name : files) read += " " + name;
         read += "\n";
       }
-      write_file(dir.path() / (unit + ".ys"), read + "hierarchy -check -top " + unit + "\nsynth -top " + unit +
-                                                  (o.flatten ? " -flatten" : "") + "\n" + with_prefix(measure, unit + "."));
-      jobs.push_back({unit + ".ys", {}});
+      const std::string script = read + "hierarchy -check -top " + unit + "\nsynth -top " + unit +
+                                 (o.flatten ? " -flatten" : "") + "\n" + with_prefix(measure, unit + ".");
+      if (per_module) {
+        Sha256 mh;
+        mh.update(kModuleSynthVersion).update("\n").update(yosys_version).update("\n").update(unit).update("\n");
+        mh.update(script).update("\n");
+        for (const auto& name : reads) {
+          const std::string& text = rtl.files.at(name);
+          mh.update(name).update("\n").update(std::to_string(text.size())).update("\n").update(text);
+        }
+        module_keys[unit] = mh.hex();
+        if (auto c = cached(o, "synth_module", module_keys[unit])) {
+          if (c->contains("generic") && c->contains("cmos") && c->contains("depth")) {
+            module_results[unit] = *c;
+            module_stages[unit] = {{"cache_hit", true}, {"seconds", 0.0}};
+            continue;
+          }
+        }
+      }
+      write_file(dir.path() / (unit + ".ys"), script);
+      jobs.push_back({unit + ".ys", unit, {}});
     }
     // Longest first (iCE40), then the modules, on as many workers as the machine has cores.
     std::atomic<std::size_t> next{0};
@@ -491,35 +573,66 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
         req.argv = {tools_.yosys, "-q", "-l", jobs[i].script + ".log", "-s", jobs[i].script};
         req.cwd = dir.path();
         req.limits = limits_for(o);
+        const auto job_t0 = std::chrono::steady_clock::now();
         jobs[i].result = run_process(req);
+        jobs[i].seconds = since(job_t0);
       }
     };
-    const unsigned workers = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), jobs.size()));
+    const unsigned workers =
+        std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), static_cast<unsigned>(jobs.size())));
     std::vector<std::thread> pool;
-    for (unsigned w = 1; w < workers; ++w) pool.emplace_back(worker);
+    for (unsigned w = 1; w < workers && w < jobs.size(); ++w) pool.emplace_back(worker);
     worker();
     for (auto& thread : pool) thread.join();
-    for (const auto& job : jobs) {
-      if (!job.result.ok()) {
-        m.error = tool_error("yosys", job.result, "synth", "synth_timeout");
-        m.stages["synthesize"] = {{"seconds", since(t0)}, {"cache_hit", false}};
-        return false;
+    // Modules that synthesized are kept even when another run of this design failed: each is
+    // a good result of its own script and files.
+    std::optional<ErrorInfo> failure;
+    try {
+      for (const auto& job : jobs) {
+        if (!job.result.ok()) {
+          if (!failure) failure = tool_error("yosys", job.result, "synth", "synth_timeout");
+          if (per_module && !job.unit.empty()) module_stages[job.unit] = {{"cache_hit", false}, {"seconds", job.seconds}};
+          continue;
+        }
+        if (job.unit.empty()) continue;
+        auto g = parse_stat_modules(read_file(dir.path() / (job.unit + ".generic.json")));
+        auto c = parse_stat_modules(read_file(dir.path() / (job.unit + ".cmos.json")));
+        const long long depth = parse_ltp_depth(read_file(dir.path() / (job.unit + ".ltp.txt")));
+        if (per_module) {  // keep only the module this run synthesized
+          json r = {{"generic", g.at(job.unit)}, {"cmos", c.at(job.unit)}, {"depth", depth}};
+          if (version_known) store(o, "synth_module", module_keys.at(job.unit), r);
+          module_results[job.unit] = r;
+          module_stages[job.unit] = {{"cache_hit", false}, {"seconds", job.seconds}};
+        } else {
+          json gj = json::object(), cj = json::object();
+          for (const auto& [name, v] : g) gj[name] = v;
+          for (const auto& [name, v] : c) cj[name] = v;
+          module_results[job.unit] = {{"generic", gj}, {"cmos", cj}, {"depth", depth}, {"all_modules", true}};
+        }
       }
+    } catch (const std::exception& e) {
+      // Yosys exited cleanly but left no readable statistics: not the design's fault.
+      if (!failure) failure = ErrorInfo{"environment", std::string("could not read Yosys statistics: ") + e.what()};
+    }
+    if (failure) {
+      m.error = failure;
+      m.stages["synthesize"] = {{"seconds", since(t0)}, {"cache_hit", false}};
+      if (per_module) m.stages["synthesize"]["modules"] = module_stages;
+      return false;
     }
     try {
       std::map<std::string, json> generic, cmos;
       long long depth = 0;
       for (const auto& unit : units) {
-        auto g = parse_stat_modules(read_file(dir.path() / (unit + ".generic.json")));
-        auto c = parse_stat_modules(read_file(dir.path() / (unit + ".cmos.json")));
-        if (per_module) {  // keep only the module this run synthesized
-          generic[unit] = g.at(unit);
-          cmos[unit] = c.at(unit);
+        const json& r = module_results.at(unit);
+        if (r.value("all_modules", false)) {
+          for (auto it = r["generic"].begin(); it != r["generic"].end(); ++it) generic[it.key()] = it.value();
+          for (auto it = r["cmos"].begin(); it != r["cmos"].end(); ++it) cmos[it.key()] = it.value();
         } else {
-          generic = g;
-          cmos = c;
+          generic[unit] = r["generic"];
+          cmos[unit] = r["cmos"];
         }
-        depth = std::max(depth, parse_ltp_depth(read_file(dir.path() / (unit + ".ltp.txt"))));
+        depth = std::max(depth, r["depth"].get<long long>());
       }
       auto cells = aggregate_modules(generic, rtl.top);
       auto transistors = aggregate_modules(cmos, rtl.top);
@@ -545,7 +658,6 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
         result["ice40"] = {{"luts", luts}, {"ffs", ffs}, {"dsps", dsps}, {"brams", brams}, {"carries", carries}};
       }
     } catch (const std::exception& e) {
-      // Yosys exited cleanly but left no readable statistics: not the design's fault.
       m.error = ErrorInfo{"environment", std::string("could not read Yosys statistics: ") + e.what()};
       m.stages["synthesize"] = {{"seconds", since(t0)}, {"cache_hit", false}};
       return false;
@@ -565,6 +677,7 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
   }
   m.stages["synthesize"] = {{"seconds", since(t0)}, {"cache_hit", hit}, {"flatten", o.flatten},
                             {"cells_by_type", result["cells_by_type"]}};
+  if (!hit && !module_stages.empty()) m.stages["synthesize"]["modules"] = module_stages;
   return true;
 }
 

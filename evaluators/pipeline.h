@@ -74,6 +74,15 @@ std::map<std::string, long long> aggregate_stat(const std::string& stat_json_tex
 std::map<std::string, json> parse_stat_modules(const std::string& stat_json_text);
 std::map<std::string, long long> aggregate_modules(const std::map<std::string, json>& modules, const std::string& top);
 
+// The files that the per-module Yosys run of `unit_file` reads as black-box libraries besides
+// its own, in name order: those declaring a module that the unit instantiates, transitively (a
+// name mention, comments included, counts as an instance: an extra file only costs cache
+// hits). Files whose modules cannot be told (no plain `module NAME`) are always read, and
+// every file is when any file uses a preprocessor directive other than `default_nettype and
+// `timescale (a macro could name a module or reach across files). A module's synthesis
+// result is cached under its script and the texts of these files.
+std::vector<std::string> synthesis_libraries(const hdl::Rtl& rtl, const std::string& unit_file);
+
 // The longest "length=N" among ltp's "Longest topological path in M (length=N)" lines.
 long long parse_ltp_depth(const std::string& ltp_text);
 
