@@ -1,0 +1,167 @@
+// The codesign family (accelerator + kernel mapping): parameters and their constraints, the
+// generator, the mapping's cycle model against Verilator simulations, and the task.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <limits>
+
+#include "env/task.h"
+#include "evaluators/pipeline.h"
+#include "hdl/codesign_gemm.h"
+#include "test_support.h"
+
+using namespace chipgym;
+using hdl::ParamError;
+using json = nlohmann::json;
+
+namespace {
+
+const hdl::Family& codesign() { return hdl::codesign_family(); }
+hdl::Params params(const std::string& set) { return codesign().space().parse_assignments(set); }
+
+// Small shapes with ragged edges in every dimension, a K that splits into chunks unevenly,
+// and the degenerate 1 x 1 x 1.
+const json kSmallWorkload = {{"shapes", {{5, 7, 9}, {8, 16, 8}, {3, 20, 6}, {1, 1, 1}}},
+                             {"patterns", {"random", "minmax"}},
+                             {"seed", 3}};
+
+// The validation matrix: hardware (array shape, buffer depths, pipelining) x mapping (tiles,
+// loop order, double buffering).
+const std::vector<std::string> kMatrix = {
+    "rows=1,cols=1,a_depth=4,b_depth=4,tile_m=1,tile_n=1,tile_k=4,loop_order=mnk",
+    "rows=2,cols=3,a_depth=16,b_depth=16,tile_m=2,tile_n=2,tile_k=4,loop_order=mnk",
+    "rows=2,cols=3,a_depth=16,b_depth=16,tile_m=2,tile_n=2,tile_k=4,loop_order=kmn,double_buffer=1",
+    "rows=3,cols=2,a_depth=64,b_depth=32,tile_m=2,tile_n=4,tile_k=4,loop_order=nkm,pipeline=1",
+    "rows=4,cols=4,a_depth=64,b_depth=64,tile_m=1,tile_n=2,tile_k=16,loop_order=nmk,double_buffer=1",
+    "rows=4,cols=4,a_depth=64,b_depth=64,tile_m=4,tile_n=1,tile_k=8,loop_order=mkn,double_buffer=1,pipeline=1",
+    "rows=2,cols=2,a_depth=8,b_depth=8,tile_m=1,tile_n=4,tile_k=2,loop_order=knm",
+    "rows=5,cols=3,a_depth=128,b_depth=128,tile_m=2,tile_n=2,tile_k=32,loop_order=mnk,double_buffer=1",
+    "rows=2,cols=2,a_depth=2,b_depth=2,tile_m=1,tile_n=1,tile_k=1,loop_order=kmn,double_buffer=1,in_bits=4,acc_bits=12",
+};
+
+}  // namespace
+
+TEST_CASE("codesign parameters: a tile larger than its buffer and double buffering without two tiles are refused by name") {
+  const auto& space = codesign().space();
+  auto d = space.defaults();
+  CHECK(d.integer("rows") == 4);
+  CHECK(d.symbol("loop_order") == "mnk");
+  CHECK_THROWS_WITH(space.parse_assignments("a_depth=16,tile_m=2,tile_k=16"),
+                    Catch::Contains("a_depth >= tile_m * tile_k"));
+  CHECK_THROWS_WITH(space.parse_assignments("b_depth=16,tile_n=4,tile_k=8"),
+                    Catch::Contains("b_depth >= tile_n * tile_k"));
+  CHECK_THROWS_WITH(space.parse_assignments("a_depth=32,b_depth=64,tile_m=2,tile_n=2,tile_k=16,double_buffer=1"),
+                    Catch::Contains("a_depth >= 2 * tile_m * tile_k with double_buffer=1"));
+  CHECK_THROWS_WITH(space.parse_assignments("a_depth=64,b_depth=32,tile_m=2,tile_n=2,tile_k=16,double_buffer=1"),
+                    Catch::Contains("b_depth >= 2 * tile_n * tile_k with double_buffer=1"));
+  CHECK_NOTHROW(space.parse_assignments("a_depth=64,b_depth=64,tile_m=2,tile_n=2,tile_k=16,double_buffer=1"));
+  CHECK_THROWS_WITH(space.parse_assignments("loop_order=mmk"), Catch::Contains("one of mnk, mkn, nmk, nkm, kmn, knm"));
+  CHECK_THROWS_WITH(space.parse_assignments("tile_k=12"), Catch::Contains("power of two"));
+  CHECK_THROWS_WITH(space.parse_assignments("in_bits=16,acc_bits=24"), Catch::Contains("acc_bits >= 2 * in_bits"));
+  // emit() validates too: a hand-built Params cannot slip an oversized tile past the space.
+  auto p = d;
+  p.set("tile_k", 1024LL);
+  CHECK_THROWS_AS(codesign().emit(p), ParamError);
+}
+
+TEST_CASE("codesign generator reuses the gemm datapath modules byte for byte and puts the mapping in the controller") {
+  auto a = codesign().emit(params("rows=4,cols=3,loop_order=nmk"));
+  auto b = codesign().emit(params("rows=4,cols=3,loop_order=nmk"));
+  auto c = codesign().emit(params("rows=4,cols=3,loop_order=kmn"));
+  CHECK(a.files == b.files);
+  CHECK(a.source() == b.source());
+  CHECK(a.source() != c.source());
+  CHECK(a.top == "codesign_top");
+  CHECK(a.files.at("codesign_ctrl.v") != c.files.at("codesign_ctrl.v"));
+  auto body = [](const std::string& text) { return text.substr(text.find("`default_nettype none")); };
+  // The PE and the array are the gemm family's (dataflow os) modules.
+  auto g = hdl::gemm_family().emit(hdl::gemm_family().space().parse_assignments("rows=4,cols=3,a_depth=64,b_depth=64"));
+  for (const char* f : {"gemm_pe.v", "gemm_array.v", "gemm_mux2.v", "gemm_buf_64x32.v", "gemm_buf_64x24.v"})
+    CHECK(body(a.files.at(f)) == body(g.files.at(f)));
+  CHECK(a.modules.size() == 7);  // pe, array, two buffers, mux2, controller, top
+  // A square array with equal depths has one buffer module.
+  CHECK(codesign().emit(params("rows=4,cols=4")).modules.size() == 6);
+}
+
+TEST_CASE("codesign cycle model: documented phase counts for a one-step problem") {
+  hdl::CodesignConfig cfg;
+  cfg.hw.rows = cfg.hw.cols = 1;
+  cfg.hw.a_depth = cfg.hw.b_depth = 1;
+  cfg.tile_m = cfg.tile_n = cfg.tile_k = 1;
+  // 1 x 1 x 1, single-buffered: load phase (1 slice + 1) + 2, compute phase (clear 1 +
+  // stream 1 + drain 1 + write 1) + 2, final boundary 1.
+  CHECK(hdl::codesign_model_cycles(cfg, {1, 1, 1}) == 2 + 2 + 4 + 2 + 1);
+  // Double-buffered: load phase, then a compute phase with nothing left to load, then done.
+  cfg.double_buffer = true;
+  cfg.hw.a_depth = cfg.hw.b_depth = 2;
+  CHECK(hdl::codesign_model_cycles(cfg, {1, 1, 1}) == 2 + 2 + 4 + 2 + 1);
+  // K = 3 in chunks of 1: loads of the next chunk hide behind compute (4 > 2).
+  CHECK(hdl::codesign_model_cycles(cfg, {1, 3, 1}) == (2 + 2) + 2 * (4 + 2) + (4 + 2) + 1);
+  cfg.double_buffer = false;
+  CHECK(hdl::codesign_model_cycles(cfg, {1, 3, 1}) == 3 * (2 + 2 + 4 + 2) + 1);
+}
+
+TEST_CASE("codesign loop order decides reuse: the innermost loop's other operand stays in the buffer") {
+  hdl::CodesignConfig cfg;
+  cfg.hw.rows = cfg.hw.cols = 2;
+  cfg.hw.a_depth = cfg.hw.b_depth = 64;
+  cfg.tile_m = 4;  // A blocks of 4 row slices per K step, B blocks of 1 column slice
+  cfg.tile_n = 1;
+  cfg.tile_k = 8;
+  const hdl::GemmShape sh{16, 16, 8};  // 2 x 4 tiles, 2 K chunks: 16 steps
+  auto count = [&](const std::string& order) {
+    cfg.loop_order = order;
+    return hdl::codesign_model(cfg, sh);
+  };
+  // n innermost: the A block (m0, k0) stays for the 4 column tiles; B is reloaded every step.
+  auto kmn = count("kmn");
+  CHECK(kmn.steps == 16);
+  CHECK(kmn.a_slices == 16 * 16 / 2);  // each A element once, in slices of 2
+  CHECK(kmn.b_slices == 16 * 8);       // 16 steps x 8 slices
+  // m innermost: the mirror image.
+  auto knm = count("knm");
+  CHECK(knm.a_slices == 16 * 32);
+  CHECK(knm.b_slices == 16 * 8 / 2);
+  // k innermost with two chunks: nothing is reused.
+  auto mnk = count("mnk");
+  CHECK(mnk.a_slices == 16 * 32);
+  CHECK(mnk.b_slices == 16 * 8);
+  // A and B load side by side, so skipping the larger A block is what saves cycles.
+  CHECK(kmn.cycles < knm.cycles);
+  CHECK(knm.cycles == mnk.cycles);
+}
+
+TEST_CASE("codesign cycle model equals Verilator cycle counts and results are bit-exact across hardware x mapping") {
+  test_support::ScratchCache scratch;
+  evaluators::Pipeline pipeline(scratch.cache);
+  evaluators::EvalOptions o;
+  o.fidelity = "rtl";
+  o.synthesis = false;
+  int agree = 0;
+  for (const auto& set : kMatrix) {
+    INFO(set);
+    auto p = params(set);
+    auto m = pipeline.evaluate(codesign(), p, kSmallWorkload, o);
+    INFO((m.error ? m.error->message : std::string()) << " " << m.first_mismatch);
+    REQUIRE(!m.error);
+    INFO(m.stages["lint"].dump());
+    CHECK(m.stages["lint"]["warnings"].get<long long>() == 0);  // verilator --lint-only -Wall clean
+    CHECK(m.correct);
+    CHECK(m.mismatches == 0);
+    CHECK(m.checked == 2 * (5 * 9 + 8 * 8 + 3 * 6 + 1));
+    const auto per = m.stages["simulate"]["cycles_per_problem"];
+    hdl::CodesignConfig cfg = hdl::CodesignConfig::from(p);
+    std::size_t i = 0;
+    bool all = true;
+    for (const auto& sh : hdl::gemm_shapes(kSmallWorkload))
+      for (int pattern = 0; pattern < 2; ++pattern, ++i) {
+        CHECK(per[i].get<long long>() == hdl::codesign_model_cycles(cfg, sh));
+        all = all && per[i].get<long long>() == hdl::codesign_model_cycles(cfg, sh);
+      }
+    CHECK(m.cycles == m.cycles_model);
+    agree += all;
+  }
+  WARN("cycle model == RTL on " << agree << " of " << kMatrix.size() << " configurations ("
+                                << kMatrix.size() * 8 << " problems)");
+  CHECK(agree == static_cast<int>(kMatrix.size()));
+}
