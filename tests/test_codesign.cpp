@@ -78,7 +78,10 @@ TEST_CASE("codesign generator reuses the gemm datapath modules byte for byte and
   auto g = hdl::gemm_family().emit(hdl::gemm_family().space().parse_assignments("rows=4,cols=3,a_depth=64,b_depth=64"));
   for (const char* f : {"gemm_pe.v", "gemm_array.v", "gemm_mux2.v", "gemm_buf_64x32.v", "gemm_buf_64x24.v"})
     CHECK(body(a.files.at(f)) == body(g.files.at(f)));
-  CHECK(a.modules.size() == 7);  // pe, array, two buffers, mux2, controller, top
+  CHECK(a.modules.size() == 7);
+  // Designs that differ only in mapping share the datapath files byte for byte.
+  for (const char* f : {"gemm_pe.v", "gemm_array.v", "gemm_mux2.v", "gemm_buf_64x32.v", "gemm_buf_64x24.v"})
+    CHECK(a.files.at(f) == c.files.at(f));  // pe, array, two buffers, mux2, controller, top
   // A square array with equal depths has one buffer module.
   CHECK(codesign().emit(params("rows=4,cols=4")).modules.size() == 6);
 }
@@ -164,4 +167,121 @@ TEST_CASE("codesign cycle model equals Verilator cycle counts and results are bi
   WARN("cycle model == RTL on " << agree << " of " << kMatrix.size() << " configurations ("
                                 << kMatrix.size() * 8 << " problems)");
   CHECK(agree == static_cast<int>(kMatrix.size()));
+}
+
+TEST_CASE("codesign-gemm task: a larger space than gemm-int8, split into compute, memory and mapping agents") {
+  const auto& t = env::task("codesign-gemm");
+  CHECK(t.family == "codesign");
+  CHECK(t.fidelity == "synth");
+  CHECK(t.workload["shapes"] == env::task("gemm-int8").workload["shapes"]);
+  auto size = [](const env::Task& task) {
+    double n = 1;
+    for (const auto& [name, values] : task.search_domains()) n *= static_cast<double>(values.size());
+    return n;
+  };
+  CHECK(size(t) == 46656);
+  CHECK(size(t) > 10 * size(env::task("gemm-int8")));
+  auto groups = t.agent_groups();
+  REQUIRE(groups.size() == 3);
+  CHECK(groups["compute"] == std::vector<std::string>{"rows", "cols"});
+  CHECK(groups["memory"] == std::vector<std::string>{"a_depth", "b_depth"});
+  CHECK(groups["mapping"] == std::vector<std::string>{"tile_m", "tile_n", "tile_k", "loop_order", "double_buffer"});
+  // Every searched design is either valid or refused with the constraint it breaks.
+  const auto domains = t.search_domains();
+  const auto& space = t.design_family().space();
+  long long valid = 0, total = 0;
+  std::vector<std::size_t> index(domains.size(), 0);
+  for (bool more = true; more; ++total) {
+    auto p = space.defaults();
+    for (std::size_t d = 0; d < domains.size(); ++d) p.set(domains[d].first, domains[d].second[index[d]]);
+    try {
+      space.validate(p);
+      ++valid;
+    } catch (const ParamError& e) {
+      CHECK_THAT(e.what(), Catch::Contains("depth >= "));
+    }
+    more = false;
+    for (std::size_t d = 0; d < domains.size() && !more; ++d) {
+      if (++index[d] < domains[d].second.size()) more = true;
+      else index[d] = 0;
+    }
+  }
+  CHECK(total == 46656);
+  WARN("codesign-gemm: " << valid << " valid designs of " << total);
+  CHECK(valid > 10000);
+}
+
+TEST_CASE("codesign mapping changes the workload's cycles several-fold on fixed hardware") {
+  const auto& t = env::task("codesign-gemm");
+  const auto& space = codesign().space();
+  long long best = std::numeric_limits<long long>::max(), worst = 0;
+  std::string best_at, worst_at;
+  long long best_single = std::numeric_limits<long long>::max();
+  int mappings = 0;
+  for (const auto& tm : t.search["tile_m"])
+    for (const auto& tn : t.search["tile_n"])
+      for (const auto& tk : t.search["tile_k"])
+        for (const auto& order : t.search["loop_order"])
+          for (const auto& db : t.search["double_buffer"]) {
+            const std::string set = "rows=8,cols=8,a_depth=256,b_depth=256,tile_m=" + tm.dump() + ",tile_n=" + tn.dump() +
+                                    ",tile_k=" + tk.dump() + ",loop_order=" + order.get<std::string>() +
+                                    ",double_buffer=" + db.dump();
+            hdl::Params p;
+            try {
+              p = space.parse_assignments(set);
+            } catch (const ParamError&) {
+              continue;  // a tile the buffers cannot hold (twice, with double buffering)
+            }
+            const long long cycles = codesign().model_cycles(p, t.workload);
+            ++mappings;
+            if (cycles < best) best = cycles, best_at = set;
+            if (cycles > worst) worst = cycles, worst_at = set;
+            if (db.get<int>() == 0) best_single = std::min(best_single, cycles);
+          }
+  CHECK(mappings > 100);
+  WARN("8x8 array, 256-entry buffers, " << mappings << " valid mappings: best " << best << " cycles (" << best_at
+                                        << "), worst " << worst << " (" << worst_at << "), best single-buffered "
+                                        << best_single);
+  CHECK(worst > 2 * best);
+  CHECK(best < best_single);  // double buffering hides loads
+}
+
+TEST_CASE("codesign evaluation: an invalid mapping is an input error naming the constraint, a valid one is scored") {
+  test_support::ScratchCache scratch;
+  evaluators::Pipeline pipeline(scratch.cache);
+  const auto& t = env::task("codesign-gemm");
+  evaluators::EvalOptions o;
+  o.fidelity = "synth";
+  o.fpga = false;
+  auto bad = codesign().space().defaults();
+  bad.set("tile_k", 64LL);  // 2 x 64 A slices in a 64-entry buffer
+  auto m = pipeline.evaluate(codesign(), bad, t.workload, o);
+  REQUIRE(m.error);
+  CHECK(m.error->category == "input");
+  CHECK_THAT(m.error->message, Catch::Contains("a_depth >= tile_m * tile_k"));
+  CHECK(t.reward(m) == -3);
+
+  auto good = codesign().space().parse_assignments("rows=2,cols=2,a_depth=16,b_depth=16,tile_m=1,tile_n=2,tile_k=8");
+  m = pipeline.evaluate(codesign(), good, t.workload, o);
+  REQUIRE(!m.error);
+  CHECK(m.cycles == m.cycles_model);
+  CHECK(m.transistors > 0);
+  auto s = t.score(m);
+  CHECK(s["within_budget"] == true);
+  CHECK(s["objective"].get<double>() > 0);
+  CHECK(t.reward(m) == Approx(s["objective"].get<double>()));
+}
+
+TEST_CASE("chipgym tasks lists codesign-gemm and eval refuses an oversized tile with exit code 2") {
+  auto r = test_support::run_chipgym({"tasks"});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("codesign-gemm"));
+  r = test_support::run_chipgym({"eval", "--task", "codesign-gemm", "--fidelity", "model", "--json", "--no-cache"});
+  CHECK(r.exit_code == 0);
+  auto j = json::parse(r.out);
+  CHECK(j["cycles_model"].get<long long>() ==
+        codesign().model_cycles(codesign().space().defaults(), env::task("codesign-gemm").workload));
+  r = test_support::run_chipgym({"eval", "--task", "codesign-gemm", "--set", "tile_m=4,tile_k=64", "--no-cache"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err + r.out, Catch::Contains("a_depth >= tile_m * tile_k"));
 }
