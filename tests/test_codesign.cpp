@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <fstream>
 #include <limits>
 
 #include "env/task.h"
@@ -284,4 +285,21 @@ TEST_CASE("chipgym tasks lists codesign-gemm and eval refuses an oversized tile 
   r = test_support::run_chipgym({"eval", "--task", "codesign-gemm", "--set", "tile_m=4,tile_k=64", "--no-cache"});
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err + r.out, Catch::Contains("a_depth >= tile_m * tile_k"));
+}
+
+TEST_CASE("chipgym train on codesign-gemm records a design that breaks a constraint as reward -3 and goes on") {
+  evaluators::TempDir dir("chipgym-codesign-train-");
+  // Seed 1's first random design asks for 4 x 16 B slices in a 16-entry buffer.
+  auto r = test_support::run_chipgym({"train", "--task", "codesign-gemm", "--agent", "random", "--budget", "1", "--seed",
+                                      "1", "--out", (dir.path() / "run").string(), "--cache-dir",
+                                      (dir.path() / "cache").string()});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  std::ifstream events(dir.path() / "run" / "events.jsonl");
+  std::string line;
+  REQUIRE(std::getline(events, line));
+  auto e = json::parse(line);
+  CHECK(e["reward"].get<double>() == -3);
+  CHECK(e["error"]["category"] == "input");
+  CHECK_THAT(e["error"]["message"].get<std::string>(), Catch::Contains("b_depth >= tile_n * tile_k"));
 }
