@@ -6,6 +6,7 @@
 #include <fstream>
 #include <limits>
 
+#include "env/multi_agent_env.h"
 #include "env/task.h"
 #include "evaluators/pipeline.h"
 #include "hdl/codesign_gemm.h"
@@ -302,4 +303,19 @@ TEST_CASE("chipgym train on codesign-gemm records a design that breaks a constra
   CHECK(e["reward"].get<double>() == -3);
   CHECK(e["error"]["category"] == "input");
   CHECK_THAT(e["error"]["message"].get<std::string>(), Catch::Contains("b_depth >= tile_n * tile_k"));
+}
+
+TEST_CASE("MultiAgentEnv on codesign-gemm: compute, memory and mapping agents share one team reward") {
+  test_support::ScratchCache scratch;
+  auto pipeline = std::make_shared<evaluators::Pipeline>(scratch.cache);
+  env::MultiAgentEnv ma(env::task("codesign-gemm"), {}, pipeline);
+  CHECK(ma.agents() == std::vector<std::string>{"compute", "mapping", "memory"});
+  CHECK(ma.action_space("mapping").to_json() == json{{"type", "MultiDiscrete"}, {"nvec", {3, 3, 3, 6, 2}}});
+  CHECK(ma.action_space("memory").to_json() == json{{"type", "MultiDiscrete"}, {"nvec", {3, 3}}});
+  ma.reset(0);
+  // The memory agent picks 16-entry buffers while the mapping agent asks for 4 x 64 A slices.
+  auto r = ma.step({{"compute", {0, 0}}, {"memory", {0, 0}}, {"mapping", {2, 0, 2, 0, 0}}});
+  CHECK(r.rewards["compute"] == -3);
+  CHECK(r.rewards["mapping"] == -3);
+  CHECK_THAT(r.info.dump(), Catch::Contains("a_depth >= tile_m * tile_k"));
 }
