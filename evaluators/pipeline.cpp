@@ -433,6 +433,7 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
   const std::string key = h.hex();
   json result;
   bool hit = false;
+  long long modules_cached = 0;  // modules whose result came from the per-module cache
   if (auto c = cached(o, "synthesize", key)) {
     result = *c;
     hit = true;
@@ -466,7 +467,31 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
     // boxes, so the modules are synthesized once each and side by side.
     const bool per_module = !o.flatten && !rtl.modules.empty();
     std::vector<std::string> units = per_module ? rtl.modules : std::vector<std::string>{rtl.top};
+    // Per-module results are cached too, so designs that share a module's text (e.g. the
+    // same datapath under another controller) synthesize it once. A module's result
+    // depends on its own text and on the ports of the modules it instantiates: the key
+    // takes the texts of every module whose name appears in it.
+    std::map<std::string, std::string> unit_keys;
+    std::map<std::string, json> unit_results;
+    if (per_module) {
+      for (const auto& unit : units) {
+        const auto self = rtl.files.find(unit + ".v");
+        if (self == rtl.files.end()) continue;
+        Sha256 uh;
+        uh.update(kSynthVersion).update("module").update(unit).update(self->second);
+        for (const auto& other : rtl.modules) {
+          const auto it = rtl.files.find(other + ".v");
+          if (other != unit && it != rtl.files.end() && self->second.find(other) != std::string::npos)
+            uh.update(other).update(it->second);
+        }
+        uh.update(tools_.version(tools_.yosys));
+        unit_keys[unit] = uh.hex();
+        if (auto c = cached(o, "synthesize_module", unit_keys[unit])) unit_results[unit] = *c;
+      }
+    }
+    modules_cached = static_cast<long long>(unit_results.size());
     for (const auto& unit : units) {
+      if (unit_results.count(unit)) continue;  // synthesized before, in another design
       std::string read;
       if (per_module) {
         read = "read_verilog -sv " + unit + ".v\n";
@@ -510,16 +535,26 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
       std::map<std::string, json> generic, cmos;
       long long depth = 0;
       for (const auto& unit : units) {
+        if (auto hit = unit_results.find(unit); hit != unit_results.end()) {
+          generic[unit] = hit->second.at("generic");
+          cmos[unit] = hit->second.at("cmos");
+          depth = std::max(depth, hit->second.at("depth").get<long long>());
+          continue;
+        }
         auto g = parse_stat_modules(read_file(dir.path() / (unit + ".generic.json")));
         auto c = parse_stat_modules(read_file(dir.path() / (unit + ".cmos.json")));
+        const long long unit_depth = parse_ltp_depth(read_file(dir.path() / (unit + ".ltp.txt")));
         if (per_module) {  // keep only the module this run synthesized
           generic[unit] = g.at(unit);
           cmos[unit] = c.at(unit);
+          if (unit_keys.count(unit))
+            store(o, "synthesize_module", unit_keys[unit],
+                  {{"generic", generic[unit]}, {"cmos", cmos[unit]}, {"depth", unit_depth}});
         } else {
           generic = g;
           cmos = c;
         }
-        depth = std::max(depth, parse_ltp_depth(read_file(dir.path() / (unit + ".ltp.txt"))));
+        depth = std::max(depth, unit_depth);
       }
       auto cells = aggregate_modules(generic, rtl.top);
       auto transistors = aggregate_modules(cmos, rtl.top);
@@ -564,7 +599,7 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
     m.carries = f["carries"];
   }
   m.stages["synthesize"] = {{"seconds", since(t0)}, {"cache_hit", hit}, {"flatten", o.flatten},
-                            {"cells_by_type", result["cells_by_type"]}};
+                            {"modules_cached", modules_cached}, {"cells_by_type", result["cells_by_type"]}};
   return true;
 }
 
