@@ -39,6 +39,11 @@ const std::vector<std::string> kMatrix = {
     "rows=2,cols=2,a_depth=8,b_depth=8,tile_m=1,tile_n=4,tile_k=2,loop_order=knm",
     "rows=5,cols=3,a_depth=128,b_depth=128,tile_m=2,tile_n=2,tile_k=32,loop_order=mnk,double_buffer=1",
     "rows=2,cols=2,a_depth=2,b_depth=2,tile_m=1,tile_n=1,tile_k=1,loop_order=kmn,double_buffer=1,in_bits=4,acc_bits=12",
+    "rows=1,cols=4,a_depth=32,b_depth=32,tile_m=4,tile_n=2,tile_k=4,loop_order=nmk,double_buffer=1,pipeline=1",
+    // K fits one chunk: A blocks are reused across column tiles.
+    "rows=3,cols=3,a_depth=64,b_depth=64,tile_m=1,tile_n=1,tile_k=32,loop_order=mnk",
+    // 16-bit accumulators wrap on minmax; partial sums accumulated in memory wrap alike.
+    "rows=4,cols=2,a_depth=16,b_depth=64,tile_m=2,tile_n=8,tile_k=4,loop_order=mkn,double_buffer=1,acc_bits=16",
 };
 
 }  // namespace
