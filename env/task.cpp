@@ -130,6 +130,27 @@ const std::vector<Task>& tasks() {
                     {"pipeline", {0, 1}}};
     small.agents = {{"compute", {"rows", "cols", "pipeline"}}, {"memory", {"a_depth"}}, {"dataflow", {"dataflow"}}};
     v.push_back(small);
+
+    // Hardware and kernel mapping together (issue 5): the same transformer-block GEMMs.
+    Task codesign;
+    codesign.name = "codesign-gemm";
+    codesign.family = "codesign";
+    codesign.description =
+        "int8 GEMM accelerator (array, buffers) and its kernel mapping (tiles, loop order, double buffering) together";
+    codesign.workload = gemm.workload;
+    codesign.objective = gemm.objective;
+    codesign.budget = gemm.budget;
+    // 4 x 4 x 3 x 3 x 3 x 3 x 3 x 6 x 2 = 46,656 points (the largest space; invalid tile and
+    // buffer combinations are refused with the constraint they break).
+    codesign.search = {{"rows", {2, 4, 8, 16}}, {"cols", {2, 4, 8, 16}}, {"a_depth", {16, 64, 256}},
+                       {"b_depth", {16, 64, 256}}, {"tile_m", {1, 2, 4}}, {"tile_n", {1, 2, 4}},
+                       {"tile_k", {4, 16, 64}}, {"loop_order", {"mnk", "mkn", "nmk", "nkm", "kmn", "knm"}},
+                       {"double_buffer", {0, 1}}};
+    codesign.agents = {{"compute", {"rows", "cols"}},
+                       {"memory", {"a_depth", "b_depth"}},
+                       {"mapping", {"tile_m", "tile_n", "tile_k", "loop_order", "double_buffer"}}};
+    codesign.fidelity = "synth";  // the cycle model equals the RTL on the validation matrix (tests)
+    v.push_back(codesign);
     return v;
   }();
   return all;

@@ -1,5 +1,6 @@
 #include "hdl/family.h"
 
+#include "hdl/codesign_gemm.h"
 #include "hdl/gemm.h"
 
 namespace chipgym::hdl {
@@ -16,6 +17,7 @@ const std::vector<const Family*>& families() {
   // Explicit list (not static self-registration): static libraries drop unreferenced objects.
   static const std::vector<const Family*> all = {
       &gemm_family(),
+      &codesign_family(),
   };
   return all;
 }

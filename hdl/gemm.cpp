@@ -1275,6 +1275,24 @@ long long gemm_model_cycles(const GemmConfig& g, const GemmShape& sh) {
   return n_tiles * per_strip;
 }
 
+std::vector<std::pair<std::string, std::string>> gemm_os_datapath(const GemmConfig& g) {
+  // The same generators the gemm family uses for dataflow=os, so the modules are byte-identical.
+  return {{"gemm_pe", pe_output_stationary(g)},
+          {"gemm_array", array_output_stationary(g)},
+          {buffer_name(g.a_depth, g.rows * g.in_bits), input_buffer(g.a_depth, g.rows * g.in_bits)},
+          {buffer_name(g.b_depth, g.cols * g.in_bits), input_buffer(g.b_depth, g.cols * g.in_bits)},
+          {"gemm_mux2", mux2(g.cols * g.acc_bits)}};
+}
+
+std::string gemm_buffer_name(int depth, int width) { return buffer_name(depth, width); }
+
+std::vector<std::string> gemm_data_patterns(const json& workload) { return gemm_patterns(workload); }
+
+void gemm_fill_matrix(const std::string& pattern, int rows, int cols, int bits, bool is_b, std::mt19937_64& rng,
+                      std::vector<std::int64_t>& out) {
+  fill_pattern(pattern, rows, cols, bits, is_b, rng, out);
+}
+
 const Family& gemm_family() {
   static const GemmFamily family;
   return family;

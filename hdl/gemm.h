@@ -13,6 +13,9 @@
 // wraps the same way.
 #pragma once
 #include <cstdint>
+#include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "hdl/family.h"
@@ -46,6 +49,17 @@ std::vector<std::int64_t> gemm_reference(const std::vector<std::int64_t>& a, con
 
 // Cycles from the start pulse until `done`, for one problem.
 long long gemm_model_cycles(const GemmConfig& cfg, const GemmShape& shape);
+
+// Building blocks for other families (e.g. codesign): the output-stationary datapath modules
+// (PE, array, A and B input buffers of g's depths, read-out multiplexer) as (module name,
+// Verilog text) pairs, exactly as the gemm family emits them; A and B buffers of the same
+// shape come out once each under the same name (callers skip repeats).
+std::vector<std::pair<std::string, std::string>> gemm_os_datapath(const GemmConfig& g);
+std::string gemm_buffer_name(int depth, int width);
+// The workload's data patterns (default ["random"]), and one matrix filled with a pattern.
+std::vector<std::string> gemm_data_patterns(const json& workload);
+void gemm_fill_matrix(const std::string& pattern, int rows, int cols, int bits, bool is_b, std::mt19937_64& rng,
+                      std::vector<std::int64_t>& out);
 
 const Family& gemm_family();
 

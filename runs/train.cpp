@@ -133,9 +133,15 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
     best_event = event;
     if (m) {
       auto params = o.task.design_family().space().from_json(event["params"], false);
+      // A design that breaks a constraint of its family (an input error) has no Verilog.
+      std::map<std::string, std::string> files;
+      try {
+        files = o.task.design_family().emit(params).files;
+      } catch (const hdl::ParamError&) {
+      }
       dir->export_best({{"params", event["params"]}, {"design", event["design"]}, {"eval", event["eval"]},
                         {"reward", event["reward"]}},
-                       o.task.design_family().emit(params).files, m->to_json(),
+                       files, m->to_json(),
                        best_report_md(o.task, o.agent, event, m->to_json()));
     }
   };
