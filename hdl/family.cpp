@@ -1,6 +1,7 @@
 #include "hdl/family.h"
 
 #include "hdl/gemm.h"
+#include "hdl/sha256_core.h"
 
 namespace chipgym::hdl {
 
@@ -16,6 +17,7 @@ const std::vector<const Family*>& families() {
   // Explicit list (not static self-registration): static libraries drop unreferenced objects.
   static const std::vector<const Family*> all = {
       &gemm_family(),
+      &sha256_family(),
   };
   return all;
 }
