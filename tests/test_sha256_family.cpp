@@ -220,3 +220,44 @@ TEST_CASE("sha256 objective: hashes per second per LUT with the clock from logic
   m.erase("luts");  // no iCE40 run: nothing to score
   CHECK_FALSE(sha().score(m, task.budget).contains("objective"));
 }
+
+// One iCE40 synthesis in the whole suite (about 20 s): the smallest design, through the CLI.
+TEST_CASE("chipgym eval --task sha256-miner simulates, synthesizes for the iCE40 and scores one iterative core") {
+  evaluators::TempDir dir("chipgym-sha256-cli-");
+  const std::string cache = (dir.path() / "cache").string();
+  const std::vector<std::string> args = {"eval", "--task", "sha256-miner", "--set", "unroll=1,pipeline=1,cores=1",
+                                         "--fidelity", "rtl", "--cache-dir", cache};
+  auto text = test_support::run_chipgym(args);
+  INFO(text.out << text.err);
+  REQUIRE(text.ok());
+  CHECK_THAT(text.out, Catch::Contains("32 outputs bit-exact against the golden model"));
+  CHECK_THAT(text.out, Catch::Contains("MH/s at") && Catch::Contains("clock estimated from logic depth"));
+  CHECK_THAT(text.out, Catch::Contains("LUT4") && Catch::Contains("hashes/s per iCE40 LUT"));
+
+  auto args_json = args;
+  args_json.push_back("--json");
+  auto again = test_support::run_chipgym(args_json);
+  REQUIRE(again.ok());
+  json j = json::parse(again.out);
+  CHECK(j["cache_hit"] == true);
+  CHECK(j["correct"] == true);
+  CHECK(j["cycles"] == j["cycles_model"]);
+  CHECK(j["cycles"] == 64 * 64 + 1);  // 32 two-block headers, one block per 64 cycles
+  CHECK(j["derived"]["blocks"] == 64);
+  const double luts = j["luts"].get<double>(), depth = j["depth"].get<double>();
+  CHECK(luts > 1000);
+  CHECK(luts < 5280);                              // one core fits the UP5K
+  CHECK(j["ffs"].get<long long>() >= 256 + 512 + 256 + 256);  // state, schedule, chaining value, digest
+  CHECK(depth > 20);                               // at least one round's adders
+  CHECK(j["score"]["within_budget"] == true);
+  const double hashes_per_second = 64.0 / j["cycles"].get<double>() * 1e9 / (0.25 * depth + 1.0);
+  CHECK(j["score"]["objective"].get<double>() == Approx(hashes_per_second / luts));
+
+  auto tasks = test_support::run_chipgym({"tasks"});
+  REQUIRE(tasks.ok());
+  CHECK_THAT(tasks.out, Catch::Contains("sha256-miner  (family sha256 v1)") &&
+                            Catch::Contains("constraint: pipeline * unroll <= 64"));
+  auto bad = test_support::run_chipgym({"eval", "--task", "sha256-miner", "--set", "unroll=8,pipeline=16", "--no-cache"});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("pipeline * unroll <= 64"));
+}
