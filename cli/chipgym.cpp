@@ -104,7 +104,7 @@ void print_metrics(const chipgym::env::Task& task, const chipgym::hdl::Params& p
   };
   if (m.error) row("error", "[" + m.error->category + "] " + m.error->message);
   if (m.fidelity == "rtl" && m.stages.contains("simulate")) {
-    row("correct", m.correct ? "yes, " + with_commas(m.checked) + " outputs bit-exact against the integer GEMM"
+    row("correct", m.correct ? "yes, " + with_commas(m.checked) + " outputs bit-exact against the golden model"
                              : "NO, " + with_commas(m.mismatches) + " of " + with_commas(m.checked) + " outputs differ");
     if (!m.first_mismatch.empty()) row("first diff", m.first_mismatch);
   }
@@ -118,6 +118,13 @@ void print_metrics(const chipgym::env::Task& task, const chipgym::hdl::Params& p
     std::ostringstream os;
     os << std::fixed << std::setprecision(2) << score["macs_per_cycle"].get<double>() << " MACs/cycle, "
        << std::setprecision(1) << 100 * score["utilization"].get<double>() << "% of peak";
+    row("throughput", os.str());
+  }
+  if (score.contains("mhashes_per_second")) {  // families that estimate a clock from logic depth
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(2) << score["mhashes_per_second"].get<double>() << " MH/s at "
+       << std::setprecision(1) << score["clock_mhz"].get<double>() << " MHz (clock estimated from logic depth), "
+       << std::setprecision(4) << score["blocks_per_cycle"].get<double>() << " blocks/cycle";
     row("throughput", os.str());
   }
   if (m.stages.contains("synthesize")) {
@@ -135,8 +142,9 @@ void print_metrics(const chipgym::env::Task& task, const chipgym::hdl::Params& p
       os << std::setprecision(4) << score["objective"].get<double>() << " (10^6 / transistors; "
          << (score["meets_target"].get<bool>() ? "meets the cycle target" : "MISSES the cycle target") << ")";
     else
-      os << std::setprecision(4) << score["objective"].get<double>() << " MACs/cycle per million transistors"
-         << (score.value("within_budget", true) ? "" : " (over the area budget)");
+      os << std::setprecision(4) << score["objective"].get<double>() << " "
+         << score.value("objective_unit", std::string("MACs/cycle per million transistors"))
+         << (score.value("within_budget", true) ? "" : " (over the budget)");
     row("objective", os.str());
   }
   std::ostringstream t;

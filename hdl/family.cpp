@@ -2,6 +2,7 @@
 
 #include "hdl/codesign_gemm.h"
 #include "hdl/gemm.h"
+#include "hdl/sha256_core.h"
 
 namespace chipgym::hdl {
 
@@ -18,6 +19,7 @@ const std::vector<const Family*>& families() {
   static const std::vector<const Family*> all = {
       &gemm_family(),
       &codesign_family(),
+      &sha256_family(),
   };
   return all;
 }
