@@ -338,9 +338,15 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
     best_event = event;
     if (metrics) {
       auto params = o.task.design_family().space().from_json(event["params"], false);
+      // A design that breaks a constraint of its family (an input error) has no Verilog.
+      std::map<std::string, std::string> files;
+      try {
+        files = o.task.design_family().emit(params).files;
+      } catch (const hdl::ParamError&) {
+      }
       dir->export_best({{"params", event["params"]}, {"design", event["design"]}, {"eval", event["eval"]},
                         {"reward", event["reward"]}},
-                       o.task.design_family().emit(params).files, *metrics, best_report_md(o.task, o.agent, event, *metrics));
+                       files, *metrics, best_report_md(o.task, o.agent, event, *metrics));
     }
   };
   for (const auto& e : events) {
