@@ -1,6 +1,7 @@
 #include "hdl/family.h"
 
 #include "hdl/gemm.h"
+#include "hdl/quant.h"
 
 namespace chipgym::hdl {
 
@@ -16,6 +17,7 @@ const std::vector<const Family*>& families() {
   // Explicit list (not static self-registration): static libraries drop unreferenced objects.
   static const std::vector<const Family*> all = {
       &gemm_family(),
+      &quant_family(QuantOp::Gelu), &quant_family(QuantOp::Softmax), &quant_family(QuantOp::RmsNorm), &quant_family(QuantOp::LayerNorm),
   };
   return all;
 }
