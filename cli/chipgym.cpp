@@ -74,7 +74,7 @@ void print_tasks(bool as_json) {
               << "  workload:  " << t.workload.dump() << "\n"
               << "  parameters (" << std::setprecision(3) << f.space().size() << " combinations before constraints):\n";
     for (const auto& p : f.space().params())
-      std::cout << "    " << std::left << std::setw(10) << p.name << std::setw(30) << p.describe_domain()
+      std::cout << "    " << std::left << std::setw(10) << p.name << " " << std::setw(30) << p.describe_domain()
                 << "default " << std::setw(5) << chipgym::hdl::to_string(p.default_value) << " " << p.help << "\n";
     for (const auto& c : f.space().constraints()) std::cout << "    constraint: " << c.description << "\n";
     double points = 1;
@@ -82,7 +82,7 @@ void print_tasks(bool as_json) {
     for (const auto& [name, values] : t.search_domains()) {
       std::string list;
       for (const auto& v : values) list += (list.empty() ? "" : ", ") + chipgym::hdl::to_string(v);
-      std::cout << "    " << std::left << std::setw(10) << name << list << "\n";
+      std::cout << "    " << std::left << std::setw(10) << name << " " << list << "\n";
       points *= static_cast<double>(values.size());
     }
     const json spaces = env_spaces(t);
@@ -103,7 +103,7 @@ void print_metrics(const chipgym::env::Task& task, const chipgym::hdl::Params& p
   };
   if (m.error) row("error", "[" + m.error->category + "] " + m.error->message);
   if (m.fidelity == "rtl" && m.stages.contains("simulate")) {
-    row("correct", m.correct ? "yes, " + with_commas(m.checked) + " outputs bit-exact against the integer GEMM"
+    row("correct", m.correct ? "yes, " + with_commas(m.checked) + " outputs bit-exact against the golden model"
                              : "NO, " + with_commas(m.mismatches) + " of " + with_commas(m.checked) + " outputs differ");
     if (!m.first_mismatch.empty()) row("first diff", m.first_mismatch);
   }
@@ -118,6 +118,16 @@ void print_metrics(const chipgym::env::Task& task, const chipgym::hdl::Params& p
     os << std::fixed << std::setprecision(2) << score["macs_per_cycle"].get<double>() << " MACs/cycle, "
        << std::setprecision(1) << 100 * score["utilization"].get<double>() << "% of peak";
     row("throughput", os.str());
+  }
+  if (score.contains("max_abs_error_lsb")) {  // quantized operators (docs/quant.md)
+    std::ostringstream os;
+    os << std::setprecision(3) << score["elements_per_cycle"].get<double>() << " elements/cycle, latency "
+       << score.value("latency_cycles", 0LL) << " cycles";
+    row("throughput", os.str());
+    os.str("");
+    os << "max " << score["max_abs_error_lsb"].get<double>() << ", mean " << score["mean_abs_error_lsb"].get<double>()
+       << " output LSBs against floating point" << (score.value("accurate", true) ? "" : " (over the error budget)");
+    row("accuracy", os.str());
   }
   if (m.stages.contains("synthesize")) {
     row("cells", with_commas(m.cells) + " generic gates and flip-flops (" +
@@ -134,8 +144,9 @@ void print_metrics(const chipgym::env::Task& task, const chipgym::hdl::Params& p
       os << std::setprecision(4) << score["objective"].get<double>() << " (10^6 / transistors; "
          << (score["meets_target"].get<bool>() ? "meets the cycle target" : "MISSES the cycle target") << ")";
     else
-      os << std::setprecision(4) << score["objective"].get<double>() << " MACs/cycle per million transistors"
-         << (score.value("within_budget", true) ? "" : " (over the area budget)");
+      os << std::setprecision(4) << score["objective"].get<double>() << " "
+         << score.value("objective_unit", std::string("MACs/cycle per million transistors"))
+         << (score.value("within_budget", true) ? "" : score.value("accurate", true) ? " (over the area budget)" : " (over the error budget)");
     row("objective", os.str());
   }
   std::ostringstream t;

@@ -474,7 +474,7 @@ class QuantFamily final : public Family {
         break;
       case QuantOp::Softmax:
         space_.add(Param::pow2("lut_entries", 16, 256, 64, "exp look-up table entries"))
-            .add(Param::int_range("exp_shift", 0, 4, 0, "table index = (max - x) >> exp_shift"))
+            .add(Param::int_range("exp_shift", 0, 4, 1, "table index = (max - x) >> exp_shift"))
             .add(Param::int_range("recip_bits", 2, 8, 6, "reciprocal mantissa table: 2^recip_bits entries"));
         space_.require("lut_entries * 2^exp_shift <= 256 (the table covers at most the 256 differences max - x)",
                        [](const Params& p) { return (p.integer("lut_entries") << p.integer("exp_shift")) <= 256; });

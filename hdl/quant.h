@@ -45,7 +45,7 @@ struct QuantConfig {
   int order = 2;           // polynomial order per segment (1 linear, 2 quadratic)
   // softmax
   int lut_entries = 64;    // exp look-up table entries
-  int exp_shift = 0;       // LUT index = (max - x) >> exp_shift
+  int exp_shift = 1;       // LUT index = (max - x) >> exp_shift
   int recip_bits = 6;      // reciprocal mantissa table: 2^recip_bits entries
   // rmsnorm / layernorm
   int pre_shift = 2;       // each square is shifted right by this before accumulation
