@@ -252,10 +252,11 @@ std::string emit_norm(const QuantConfig& c, const QuantTables& t) {
       c, std::string("  // ") + (ln ? "layernorm" : "rmsnorm") + ", y = out_data / 32, gamma / 64" + (ln ? ", beta / 32" : "") +
              ": squares >> " + s(p) + " summed in " + s(A) + " bits, 1/sqrt by " + s(c.iterations) +
              " Newton-Raphson iteration(s) in Q1." + s(F) + ".\n");
-  v += std::string("  localparam [2:0] LOAD = 3'd0, ") + (ln ? "MEAN = 3'd1, VAR = 3'd2, " : "") + "SEED = 3'd3, ITER = 3'd4, OUT = 3'd5;\n";
-  v += "  reg [2:0] state;\n  reg [" + s(cb - 1) + ":0] cnt;\n  reg [1:0] iter;\n  reg issued_all;\n";
+  v += std::string("  localparam [2:0] LOAD = 3'd0, ") + (ln ? "MEAN = 3'd1, VAR = 3'd2, " : "") + "SEED = 3'd3, " +
+       (c.iterations > 0 ? "ITER = 3'd4, " : "") + "OUT = 3'd5;\n";
+  v += "  reg [2:0] state;\n  reg [" + s(cb - 1) + ":0] cnt;\n" + (c.iterations > 0 ? "  reg [1:0] iter;\n" : "") + "  reg issued_all;\n";
   v += "  reg signed [7:0] buffer [0:" + s(N - 1) + "];\n  reg [" + s(A - 1) + ":0] acc;\n";
-  v += "  reg [15:0] y;\n  reg [" + s(F + 1) + ":0] m;\n  reg [5:0] sh;\n";
+  v += "  reg [15:0] y;\n" + (c.iterations > 0 ? "  reg [" + s(F + 1) + ":0] m;\n" : "") + "  reg [5:0] sh;\n";
   v += "  wire last_index = cnt == " + ulit(N - 1, cb) + ";\n  wire signed [7:0] x_in = in_data;\n";
   v += "  assign in_ready = state == LOAD;\n";
   v += datapath_head(c.stages) + "  wire issue = state == OUT && !issued_all && en;\n  wire issue_last = last_index;\n\n";
@@ -287,13 +288,15 @@ std::string emit_norm(const QuantConfig& c, const QuantTables& t) {
   rest += "  wire [" + s(kb - 1) + ":0] k = lead >> 1;\n";
   const int nw = vw + F;
   rest += unused_ok("  wire [" + s(nw - 1) + ":0] m_wide = (" + zx("v1", vw, nw) + " << " + s(F) + ") >> {k, 1'b0};\n");
-  rest += "  wire [" + s(F + 1) + ":0] m_new = m_wide[" + s(F + 1) + ":0];\n";
+  rest += unused_ok("  wire [" + s(F + 1) + ":0] m_new = m_wide[" + s(F + 1) + ":0];\n");
   rest += rom("seed", 16, false, "m_new[" + s(F + 1) + ":" + s(F - 2) + "]", 4, t.seed, 4);
   // One Newton-Raphson step of 1/sqrt(m): y <- y * (3 - m y^2) / 2, in Q1.F.
-  rest += unused_ok("  wire [39:0] nr_yy = " + zx("y", 16, 40) + " * " + zx("y", 16, 40) + ";\n  wire [39:0] nr_t = nr_yy >> " + s(F) +
-                 ";\n  wire [39:0] nr_mt = " + zx("m", F + 2, 40) + " * nr_t;\n  wire [39:0] nr_u = nr_mt >> " + s(F) +
-                 ";\n  wire [39:0] nr_w = (nr_u >= 40'd" + s(3LL << F) + ") ? 40'd0 : 40'd" + s(3LL << F) +
-                 " - nr_u;\n  wire [39:0] nr_yw = " + zx("y", 16, 40) + " * nr_w;\n  wire [39:0] nr_next = nr_yw >> " + s(F + 1) + ";\n");
+  if (c.iterations > 0)  // widths are exact for any 16-bit y and m: nothing is cut but the shifted-out bits
+    rest += unused_ok("  wire [31:0] nr_yy = " + zx("y", 16, 32) + " * " + zx("y", 16, 32) + ";\n  wire [17:0] nr_t = nr_yy[31:" + s(F) +
+                      "];\n  wire [33:0] nr_mt = " + zx("m", F + 2, 34) + " * " + zx("nr_t", 18, 34) + ";\n  wire [19:0] nr_u = nr_mt[33:" +
+                      s(F) + "];\n  wire [15:0] nr_w = (nr_u >= 20'd" + s(3LL << F) + ") ? 16'd0 : 16'd" + s(3LL << F) +
+                      " - nr_u[15:0];\n  wire [31:0] nr_yw = " + zx("y", 16, 32) + " * " + zx("nr_w", 16, 32) +
+                      ";\n  wire [16:0] nr_next = nr_yw[31:" + s(F + 1) + "];\n");
   rest += "  always @(posedge clk) begin\n    if (rst) begin\n      state <= LOAD;\n      cnt <= " + ulit(0, cb) +
        ";\n      issued_all <= 1'b0;\n      acc <= " + ulit(0, A) + ";\n" + (ln ? "      sum <= 16'sd0;\n" : "") +
        "    end else begin\n      case (state)\n";
@@ -306,10 +309,11 @@ std::string emit_norm(const QuantConfig& c, const QuantTables& t) {
     rest += "        VAR: begin\n          acc <= acc + sq_acc;\n          cnt <= last_index ? " + ulit(0, cb) + " : cnt + " +
          ulit(1, cb) + ";\n          if (last_index) state <= SEED;\n        end\n";
   }
-  rest += "        SEED: begin\n          y <= seed;\n          m <= m_new;\n          sh <= " + zx("k", kb, 6) + " + 6'd" +
-       s(F + (p >> 1) + kGammaFrac - kNormOutFrac - 2) + ";\n          iter <= 2'd0;\n          issued_all <= 1'b0;\n";
+  rest += std::string("        SEED: begin\n          y <= seed;\n") + (c.iterations > 0 ? "          m <= m_new;\n" : "") + "          sh <= " + zx("k", kb, 6) + " + 6'd" +
+       s(F + (p >> 1) + kGammaFrac - kNormOutFrac - 2) + ";\n" + (c.iterations > 0 ? "          iter <= 2'd0;\n" : "") + "          issued_all <= 1'b0;\n";
   rest += std::string("          state <= ") + (c.iterations > 0 ? "ITER" : "OUT") + ";\n        end\n";
-  rest += "        ITER: begin\n          y <= nr_next[15:0];\n          iter <= iter + 2'd1;\n          if (iter == 2'd" +
+  if (c.iterations > 0)
+    rest += "        ITER: begin\n          y <= nr_next[15:0];\n          iter <= iter + 2'd1;\n          if (iter == 2'd" +
        s(std::max(0, c.iterations - 1)) + ") state <= OUT;\n        end\n";
   rest += "        default: begin\n          if (issue) begin\n            cnt <= last_index ? " + ulit(0, cb) + " : cnt + " +
        ulit(1, cb) + ";\n            if (last_index) issued_all <= 1'b1;\n          end\n"
@@ -323,12 +327,12 @@ std::string emit_norm(const QuantConfig& c, const QuantTables& t) {
   if (ln) d.part_a += rom("a_b", 8, true, "cnt", cb, t.beta);
   d.a_out = {{"c", xw, true}, {"g", 8, true}};
   if (ln) d.a_out.push_back({"b", 8, true});
-  d.part_b = "  wire signed [47:0] b_prod = " + sx("ab_c", xw, 48) + " * $signed(" + zx("y", 16, 48) + ") * " + sx("ab_g", 8, 48) + ";\n";
-  d.b_out = {{"prod", 48, true}};
+  d.part_b = "  wire signed [39:0] b_prod = " + sx("ab_c", xw, 40) + " * $signed(" + zx("y", 16, 40) + ") * " + sx("ab_g", 8, 40) + ";\n";
+  d.b_out = {{"prod", 40, true}};
   if (ln) d.through = {{"b", 8, true}};
-  d.part_c = "  wire signed [47:0] c_q = (bc_prod + (48'sd1 <<< (sh - 6'd1))) >>> sh;\n";
-  d.part_c += ln ? "  wire signed [47:0] c_r = c_q + " + sx("bc_b", 8, 48) + ";\n" : "  wire signed [47:0] c_r = c_q;\n";
-  d.part_c += "  wire [7:0] c_y = " + clamp_int8("c_r", 48) + ";\n";
+  d.part_c = "  wire signed [39:0] c_q = (bc_prod + (40'sd1 <<< (sh - 6'd1))) >>> sh;\n";
+  d.part_c += ln ? "  wire signed [39:0] c_r = c_q + " + sx("bc_b", 8, 40) + ";\n" : "  wire signed [39:0] c_r = c_q;\n";
+  d.part_c += "  wire [7:0] c_y = " + clamp_int8("c_r", 40) + ";\n";
   v += datapath_text(d, c.stages) + rest;
   return v + "  wire unused_in_last = in_last;  // vectors are exactly vector_length long\nendmodule\n";
 }
@@ -498,7 +502,7 @@ class QuantFamily final : public Family {
   }
 
   std::string name() const override { return quant_family_name(op_); }
-  int version() const override { return 1; }
+  int version() const override { return 2; }
   std::string description() const override {
     switch (op_) {
       case QuantOp::Gelu: return "int8 GELU streaming unit: piecewise polynomial with saturation";

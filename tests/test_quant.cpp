@@ -310,3 +310,22 @@ TEST_CASE("quantized tasks: listed, scored with the error budget, and evaluated 
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("2^acc_bits - 1") != std::string::npos);
 }
+
+TEST_CASE("quantized operators: RTL bit-exact on 300 random vectors per operator, with and without back-pressure") {
+  test_support::ScratchCache scratch;
+  evaluators::Pipeline pipeline(scratch.cache);
+  evaluators::EvalOptions o;
+  o.synthesis = false;
+  const json workload = {{"vectors", 300}, {"seed", 99}};
+  for (QuantOp op : {QuantOp::Gelu, QuantOp::Softmax, QuantOp::RmsNorm, QuantOp::LayerNorm}) {
+    for (const std::string set : {"", "vector_length=7,stages=2"}) {
+      auto p = params(op, set);
+      auto m = pipeline.evaluate(fam(op), p, workload, o);
+      INFO(hdl::quant_family_name(op) << " " << set << ": " << (m.error ? m.error->message : "") << m.first_mismatch);
+      REQUIRE(m.ok());
+      CHECK(m.correct);
+      CHECK(m.checked == 2 * 300 * p.integer("vector_length"));
+      CHECK(m.cycles == m.cycles_model);
+    }
+  }
+}
