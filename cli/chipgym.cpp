@@ -123,6 +123,8 @@ void print_metrics(const chipgym::env::Task& task, const chipgym::hdl::Params& p
     std::ostringstream os;
     os << std::setprecision(3) << score["elements_per_cycle"].get<double>() << " elements/cycle, latency "
        << score.value("latency_cycles", 0LL) << " cycles";
+    if (score.contains("elements_per_cycle_backpressured"))
+      os << "; " << score["elements_per_cycle_backpressured"].get<double>() << " under random stalls";
     row("throughput", os.str());
     os.str("");
     os << "max " << score["max_abs_error_lsb"].get<double>() << ", mean " << score["mean_abs_error_lsb"].get<double>()

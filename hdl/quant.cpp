@@ -327,12 +327,13 @@ std::string emit_norm(const QuantConfig& c, const QuantTables& t) {
   if (ln) d.part_a += rom("a_b", 8, true, "cnt", cb, t.beta);
   d.a_out = {{"c", xw, true}, {"g", 8, true}};
   if (ln) d.a_out.push_back({"b", 8, true});
-  d.part_b = "  wire signed [39:0] b_prod = " + sx("ab_c", xw, 40) + " * $signed(" + zx("y", 16, 40) + ") * " + sx("ab_g", 8, 40) + ";\n";
-  d.b_out = {{"prod", 40, true}};
+  // 48 bits (40 would do): Yosys 0.23's ice40_dsp pass fails an assertion on the 40-bit form.
+  d.part_b = "  wire signed [47:0] b_prod = " + sx("ab_c", xw, 48) + " * $signed(" + zx("y", 16, 48) + ") * " + sx("ab_g", 8, 48) + ";\n";
+  d.b_out = {{"prod", 48, true}};
   if (ln) d.through = {{"b", 8, true}};
-  d.part_c = "  wire signed [39:0] c_q = (bc_prod + (40'sd1 <<< (sh - 6'd1))) >>> sh;\n";
-  d.part_c += ln ? "  wire signed [39:0] c_r = c_q + " + sx("bc_b", 8, 40) + ";\n" : "  wire signed [39:0] c_r = c_q;\n";
-  d.part_c += "  wire [7:0] c_y = " + clamp_int8("c_r", 40) + ";\n";
+  d.part_c = "  wire signed [47:0] c_q = (bc_prod + (48'sd1 <<< (sh - 6'd1))) >>> sh;\n";
+  d.part_c += ln ? "  wire signed [47:0] c_r = c_q + " + sx("bc_b", 8, 48) + ";\n" : "  wire signed [47:0] c_r = c_q;\n";
+  d.part_c += "  wire [7:0] c_y = " + clamp_int8("c_r", 48) + ";\n";
   v += datapath_text(d, c.stages) + rest;
   return v + "  wire unused_in_last = in_last;  // vectors are exactly vector_length long\nendmodule\n";
 }
@@ -502,7 +503,7 @@ class QuantFamily final : public Family {
   }
 
   std::string name() const override { return quant_family_name(op_); }
-  int version() const override { return 2; }
+  int version() const override { return 3; }
   std::string description() const override {
     switch (op_) {
       case QuantOp::Gelu: return "int8 GELU streaming unit: piecewise polynomial with saturation";
@@ -634,6 +635,10 @@ class QuantFamily final : public Family {
     if (!d.contains("elements") || cycles <= 0) return out;
     const double per_cycle = d["elements"].get<double>() / static_cast<double>(cycles);
     out["elements_per_cycle"] = per_cycle;
+    // RTL only: the second harness pass, with random input gaps and output back-pressure.
+    const json per_pass = m.value("stages", json::object()).value("simulate", json::object()).value("cycles_per_problem", json::array());
+    if (per_pass.size() == 3 && per_pass[2].get<double>() > 0)
+      out["elements_per_cycle_backpressured"] = d["elements"].get<double>() / per_pass[2].get<double>();
     out["latency_cycles"] = d.value("latency_cycles", 0LL);
     out["max_abs_error_lsb"] = d.value("max_abs_error_lsb", 0.0);
     out["mean_abs_error_lsb"] = d.value("mean_abs_error_lsb", 0.0);

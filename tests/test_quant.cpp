@@ -306,6 +306,9 @@ TEST_CASE("quantized tasks: listed, scored with the error budget, and evaluated 
   json j = json::parse(r.out);
   CHECK(j.dump().find("\"correct\":true") != std::string::npos);
   CHECK(j.dump().find("max_abs_error_lsb") != std::string::npos);
+  REQUIRE(j["score"].contains("elements_per_cycle_backpressured"));
+  CHECK(j["score"]["elements_per_cycle_backpressured"].get<double>() < j["score"]["elements_per_cycle"].get<double>());
+  CHECK(j["derived"]["latency_cycles"] == 2 * 16 + 1 + 1);
   auto bad = test_support::run_chipgym({"eval", "--task", "rmsnorm-int8", "--set", "pre_shift=0,acc_bits=16"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("2^acc_bits - 1") != std::string::npos);
@@ -328,4 +331,28 @@ TEST_CASE("quantized operators: RTL bit-exact on 300 random vectors per operator
       CHECK(m.cycles == m.cycles_model);
     }
   }
+}
+
+TEST_CASE("quantized operators: every operator synthesizes (generic cells and iCE40) and reports its area") {
+  test_support::ScratchCache scratch;
+  evaluators::Pipeline pipeline(scratch.cache);
+  evaluators::EvalOptions o;
+  o.fidelity = "synth";
+  const json workload = {{"vectors", 4}, {"seed", 1}};
+  const std::vector<std::pair<QuantOp, std::string>> designs = {
+      {QuantOp::Gelu, ""}, {QuantOp::Gelu, "order=1,segments=4"}, {QuantOp::Softmax, ""},
+      {QuantOp::RmsNorm, ""}, {QuantOp::RmsNorm, "iterations=0"}, {QuantOp::LayerNorm, ""}};
+  std::map<std::string, long long> area;
+  for (const auto& [op, set] : designs) {
+    auto m = pipeline.evaluate(fam(op), params(op, set), workload, o);
+    INFO(hdl::quant_family_name(op) << " " << set << ": " << (m.error ? m.error->message : ""));
+    REQUIRE(m.ok());
+    CHECK(m.transistors > 0);
+    CHECK(m.luts > 0);
+    CHECK(m.cycles == m.cycles_model);
+    area[hdl::quant_family_name(op) + " " + set] = m.transistors;
+  }
+  // Cheaper approximations are smaller: a linear 4-segment GELU, 1/sqrt without Newton-Raphson.
+  CHECK(area["gelu order=1,segments=4"] < area["gelu "]);
+  CHECK(area["rmsnorm iterations=0"] < area["rmsnorm "]);
 }
