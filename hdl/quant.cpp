@@ -247,7 +247,7 @@ std::string emit_norm(const QuantConfig& c, const QuantTables& t) {
   const int xw = ln ? 10 : 8, sqw = 2 * xw;  // centred value and its square (signed)
   const long long v_max = ((t.acc_max * t.msq_mul) >> t.msq_shift) << (p & 1);
   const int vw = bits_for(std::max(1LL, v_max)), kb = clog2(vw + 1);
-  const int msqw = bits_for(t.msq_mul), mmw = bits_for(t.mean_mul);
+  const int msqw = bits_for(t.msq_mul);
   std::string v = module_head(
       c, std::string("  // ") + (ln ? "layernorm" : "rmsnorm") + ", y = out_data / 32, gamma / 64" + (ln ? ", beta / 32" : "") +
              ": squares >> " + s(p) + " summed in " + s(A) + " bits, 1/sqrt by " + s(c.iterations) +
@@ -266,7 +266,6 @@ std::string emit_norm(const QuantConfig& c, const QuantTables& t) {
     v += "  reg signed [15:0] sum;\n  reg signed [9:0] mu;\n";
     rest += "  wire signed [39:0] mean_prod = " + sx("sum", 16, 40) + " * $signed(" + ulit(t.mean_mul, 40) + ");\n";
     rest += unused_ok("  wire signed [39:0] mean_q = mean_prod >>> " + s(t.mean_shift) + ";\n");
-    (void)mmw;
   }
   const std::string sq_src = ln ? "a_c" : "x_in";
   rest += "  wire signed [" + s(sqw - 1) + ":0] sq = " + sx(sq_src, xw, sqw) + " * " + sx(sq_src, xw, sqw) + ";\n";
