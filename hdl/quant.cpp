@@ -101,6 +101,15 @@ std::string datapath_head(int stages) {
 
 std::string datapath_text(const Datapath& d, int stages) {
   std::string t;
+  t += "  // Part A\n" + d.part_a;
+  t += boundary("a_", "ab_", d.a_out, stages >= 2);
+  t += "  // Part B\n" + d.part_b;
+  for (const auto& g : d.through) t += "  " + decl("wire", g.width, g.is_signed, "b_" + g.name) + " = ab_" + g.name + ";\n";
+  std::vector<Sig> bc = d.b_out;
+  bc.insert(bc.end(), d.through.begin(), d.through.end());
+  t += boundary("b_", "bc_", bc, stages >= 3);
+  t += "  // Part C\n" + d.part_c;
+  // Valid and last travel with the data; the output register is the last stage.
   t += "  always @(posedge clk) begin\n";
   if (stages == 1) {
     t += "    if (rst) vld <= 1'b0;\n    else if (en) vld <= issue;\n";
@@ -112,14 +121,6 @@ std::string datapath_text(const Datapath& d, int stages) {
   t += "    if (en) out_q <= c_y;\n  end\n";
   t += "  assign out_valid = vld[" + s(stages - 1) + "];\n  assign out_last = lst[" + s(stages - 1) + "];\n";
   t += "  assign out_data = out_q;\n\n";
-  t += "  // Part A\n" + d.part_a;
-  t += boundary("a_", "ab_", d.a_out, stages >= 2);
-  t += "  // Part B\n" + d.part_b;
-  for (const auto& g : d.through) t += "  " + decl("wire", g.width, g.is_signed, "b_" + g.name) + " = ab_" + g.name + ";\n";
-  std::vector<Sig> bc = d.b_out;
-  bc.insert(bc.end(), d.through.begin(), d.through.end());
-  t += boundary("b_", "bc_", bc, stages >= 3);
-  t += "  // Part C\n" + d.part_c;
   return t;
 }
 
@@ -502,7 +503,7 @@ class QuantFamily final : public Family {
   }
 
   std::string name() const override { return quant_family_name(op_); }
-  int version() const override { return 3; }
+  int version() const override { return 4; }
   std::string description() const override {
     switch (op_) {
       case QuantOp::Gelu: return "int8 GELU streaming unit: piecewise polynomial with saturation";
