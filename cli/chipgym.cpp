@@ -75,7 +75,7 @@ void print_tasks(bool as_json) {
               << "  workload:  " << t.workload.dump() << "\n"
               << "  parameters (" << std::setprecision(3) << f.space().size() << " combinations before constraints):\n";
     for (const auto& p : f.space().params())
-      std::cout << "    " << std::left << std::setw(10) << p.name << std::setw(30) << p.describe_domain()
+      std::cout << "    " << std::left << std::setw(10) << p.name << " " << std::setw(30) << p.describe_domain()
                 << "default " << std::setw(5) << chipgym::hdl::to_string(p.default_value) << " " << p.help << "\n";
     for (const auto& c : f.space().constraints()) std::cout << "    constraint: " << c.description << "\n";
     double points = 1;
@@ -83,7 +83,7 @@ void print_tasks(bool as_json) {
     for (const auto& [name, values] : t.search_domains()) {
       std::string list;
       for (const auto& v : values) list += (list.empty() ? "" : ", ") + chipgym::hdl::to_string(v);
-      std::cout << "    " << std::left << std::setw(10) << name << list << "\n";
+      std::cout << "    " << std::left << std::setw(10) << name << " " << list << "\n";
       points *= static_cast<double>(values.size());
     }
     const json spaces = env_spaces(t);
@@ -127,6 +127,18 @@ void print_metrics(const chipgym::env::Task& task, const chipgym::hdl::Params& p
        << std::setprecision(4) << score["blocks_per_cycle"].get<double>() << " blocks/cycle";
     row("throughput", os.str());
   }
+  if (score.contains("max_abs_error_lsb")) {  // quantized operators (docs/quant.md)
+    std::ostringstream os;
+    os << std::setprecision(3) << score["elements_per_cycle"].get<double>() << " elements/cycle, latency "
+       << score.value("latency_cycles", 0LL) << " cycles";
+    if (score.contains("elements_per_cycle_backpressured"))
+      os << "; " << score["elements_per_cycle_backpressured"].get<double>() << " under random stalls";
+    row("throughput", os.str());
+    os.str("");
+    os << "max " << score["max_abs_error_lsb"].get<double>() << ", mean " << score["mean_abs_error_lsb"].get<double>()
+       << " output LSBs against floating point" << (score.value("accurate", true) ? "" : " (over the error budget)");
+    row("accuracy", os.str());
+  }
   if (m.stages.contains("synthesize")) {
     row("cells", with_commas(m.cells) + " generic gates and flip-flops (" +
                      (m.stages["synthesize"].value("flatten", false) ? "flattened" : "per module, over the hierarchy") + ")");
@@ -144,7 +156,7 @@ void print_metrics(const chipgym::env::Task& task, const chipgym::hdl::Params& p
     else
       os << std::setprecision(4) << score["objective"].get<double>() << " "
          << score.value("objective_unit", std::string("MACs/cycle per million transistors"))
-         << (score.value("within_budget", true) ? "" : " (over the budget)");
+         << (score.value("within_budget", true) ? "" : score.value("accurate", true) ? " (over the budget)" : " (over the error budget)");
     row("objective", os.str());
   }
   std::ostringstream t;

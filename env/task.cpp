@@ -167,6 +167,37 @@ const std::vector<Task>& tasks() {
     sha.agents = {{"core", {"unroll", "pipeline"}}, {"parallel", {"cores"}}};
     sha.fidelity = "synth";  // the cycle model equals the RTL exactly (tests); eval --fidelity rtl simulates
     v.push_back(sha);
+    // Quantized operators (hdl/quant.cpp, docs/quant.md): vectors of 16 int8 values, edge
+    // patterns plus random vectors; throughput per area under a maximum-error budget.
+    auto quant = [&](const std::string& family, const std::string& what, double max_error_lsb, json search, json agents) {
+      Task q;
+      q.name = family + "-int8";
+      q.family = family;
+      q.description = what;
+      q.workload = {{"patterns", {"min", "max", "zero", "onehot", "ramp"}}, {"vectors", 32}, {"seed", 1}};
+      q.objective = "throughput per area: output elements per cycle per million transistors (0 if the integer "
+                    "model's maximum error against floating point on the workload exceeds budget.max_error_lsb)";
+      q.budget = {{"max_error_lsb", max_error_lsb}, {"max_transistors", 20000000}};
+      q.search = std::move(search);
+      q.agents = std::move(agents);
+      q.fidelity = "synth";  // the cycle model equals the RTL exactly (tests); eval --fidelity rtl simulates
+      v.push_back(q);
+    };
+    quant("gelu", "int8 GELU streaming unit (piecewise polynomial, saturation), x and y in 1/16 steps", 1.0,
+          {{"threshold", {2, 4}}, {"segments", {2, 4, 8, 16}}, {"order", {1, 2}}, {"stages", {1, 2, 3}}},
+          {{"approximation", {"threshold", "segments", "order"}}, {"pipeline", {"stages"}}});
+    quant("softmax", "int8 softmax streaming unit (exp table, reciprocal by multiply-and-shift), p in 1/128 steps",
+          3.0,
+          {{"lut_entries", {16, 32, 64}}, {"exp_shift", {0, 1, 2}}, {"recip_bits", {2, 4, 6, 8}}, {"stages", {1, 2, 3}}},
+          {{"exp", {"lut_entries", "exp_shift"}}, {"reciprocal", {"recip_bits"}}, {"pipeline", {"stages"}}});
+    quant("rmsnorm", "int8 RMSNorm streaming unit (pre-shifted squares, Newton-Raphson 1/sqrt), y in 1/32 steps",
+          1.0,
+          {{"pre_shift", {2, 4, 6}}, {"acc_bits", {17, 20, 24}}, {"iterations", {0, 1, 2, 3}}, {"stages", {1, 2, 3}}},
+          {{"accumulator", {"pre_shift", "acc_bits"}}, {"sqrt", {"iterations"}}, {"pipeline", {"stages"}}});
+    quant("layernorm", "int8 LayerNorm streaming unit (mean, pre-shifted squares, Newton-Raphson 1/sqrt), y in 1/32 steps",
+          1.5,
+          {{"pre_shift", {2, 4, 6}}, {"acc_bits", {19, 22, 26}}, {"iterations", {0, 1, 2, 3}}, {"stages", {1, 2, 3}}},
+          {{"accumulator", {"pre_shift", "acc_bits"}}, {"sqrt", {"iterations"}}, {"pipeline", {"stages"}}});
     return v;
   }();
   return all;

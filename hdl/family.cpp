@@ -3,6 +3,7 @@
 #include "hdl/codesign_gemm.h"
 #include "hdl/gemm.h"
 #include "hdl/sha256_core.h"
+#include "hdl/quant.h"
 
 namespace chipgym::hdl {
 
@@ -20,6 +21,7 @@ const std::vector<const Family*>& families() {
       &gemm_family(),
       &codesign_family(),
       &sha256_family(),
+      &quant_family(QuantOp::Gelu), &quant_family(QuantOp::Softmax), &quant_family(QuantOp::RmsNorm), &quant_family(QuantOp::LayerNorm),
   };
   return all;
 }

@@ -1,0 +1,116 @@
+// Integer-only quantized operators as streaming kernels (the interface of notes/STREAM.md):
+// gelu-int8, softmax-int8, rmsnorm-int8 and layernorm-int8. Each is a design family with a
+// bit-exact integer model (the golden the RTL is checked against), a floating-point
+// reference (for error figures), a Verilog generator and an exact cycle model.
+// The algorithms, scales and error bounds are documented in docs/quant.md.
+//
+// Plain functions below (quant_model, quant_verilog, quant_interface, ...) are meant for
+// callers outside the Family interface, e.g. `chipgym score`.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hdl/family.h"
+
+namespace chipgym::hdl {
+
+enum class QuantOp { Gelu, Softmax, RmsNorm, LayerNorm };
+
+// Family name ("gelu", "softmax", "rmsnorm", "layernorm"), module name ("gelu_int8", ...).
+std::string quant_family_name(QuantOp op);
+std::string quant_module_name(QuantOp op);
+// Accepts a family, module or task name ("softmax", "softmax_int8", "softmax-int8").
+// Throws ParamError naming the known operators.
+QuantOp quant_op(const std::string& name);
+
+// Fixed scales (documented in docs/quant.md).
+constexpr int kQuantInFrac = 4;        // gelu and softmax inputs: real = x / 16
+constexpr int kGeluCoefFrac = 16;      // gelu polynomial coefficients: fraction bits
+constexpr int kExpBits = 15;           // softmax exp LUT: exp(0) = 2^15
+constexpr int kRecipFrac = 16;         // softmax reciprocal mantissa table M in (2^15, 2^16]
+constexpr int kSoftmaxOutFrac = 7;     // softmax output: probability = p / 128 (int8, 0..127)
+constexpr int kNormOutFrac = 5;        // rmsnorm / layernorm output: real = y / 32
+constexpr int kNormGuard = 4;          // fraction bits kept in the mean of squares
+constexpr int kRsqrtFrac = 14;         // Newton-Raphson 1/sqrt in Q1.14
+constexpr int kGammaFrac = 6;          // gamma: real = g / 64
+
+struct QuantConfig {
+  QuantOp op = QuantOp::Gelu;
+  int vector_length = 16;  // N elements per vector
+  int stages = 1;          // register stages of the per-element output datapath (1..3)
+  // gelu
+  int threshold = 4;       // saturation outside [-threshold, threshold) (real units)
+  int segments = 8;        // polynomial segments over [-threshold, threshold)
+  int order = 2;           // polynomial order per segment (1 linear, 2 quadratic)
+  // softmax
+  int lut_entries = 64;    // exp look-up table entries
+  int exp_shift = 1;       // LUT index = (max - x) >> exp_shift
+  int recip_bits = 6;      // reciprocal mantissa table: 2^recip_bits entries
+  // rmsnorm / layernorm
+  int pre_shift = 2;       // each square is shifted right by this before accumulation
+  int acc_bits = 24;       // sum-of-squares accumulator width
+  int iterations = 2;      // Newton-Raphson iterations of 1/sqrt
+
+  static QuantConfig from(QuantOp op, const Params& p);
+};
+
+// Constants chosen offline in C++ and baked into the Verilog (and used by the model).
+struct QuantTables {
+  std::vector<std::int64_t> c0, c1, c2;   // gelu: per segment, kGeluCoefFrac fraction bits
+  std::vector<std::int64_t> exp_lut;      // softmax: e[i] = round(2^15 exp(-(i 2^s + (2^s-1)/2) / 16))
+  std::vector<std::int64_t> recip;        // softmax: M[j] = round(2^16 / (1 + (j + 0.5) / 2^R))
+  std::vector<std::int64_t> seed;         // norms: 12 quarter-buckets of m in [1, 4): round(2^14 / sqrt(center))
+  std::vector<std::int64_t> gamma, beta;  // norms: per element (beta only for layernorm)
+  std::int64_t mean_mul = 0; int mean_shift = 0;    // layernorm mean: (sum * M) >> s
+  std::int64_t msq_mul = 0; int msq_shift = 0;      // mean of squares with kNormGuard fraction bits
+  std::int64_t max_square = 0;   // largest square before the pre-shift (16384 rms, 65536 layernorm)
+  std::int64_t acc_max = 0;      // bound of the accumulator: N * (max_square >> pre_shift)
+};
+QuantTables quant_tables(const QuantConfig& c);
+
+// Checks the constraints between parameters; throws ParamError naming the violated one.
+void quant_validate(const QuantConfig& c);
+
+// The bit-exact integer model: one input vector (int8 values) -> one output vector.
+std::vector<int> quant_model(const QuantConfig& c, const std::vector<int>& x);
+// Floating-point reference in output LSBs (unrounded, clamped to the int8 range).
+std::vector<double> quant_reference(const QuantConfig& c, const std::vector<int>& x);
+
+// Error of the integer model against floating point, in output LSBs.
+struct QuantError {
+  double max_abs = 0, mean_abs = 0;
+  long long values = 0;
+  std::vector<int> worst_input;  // the vector holding the largest error
+};
+QuantError quant_error(const QuantConfig& c, const std::vector<std::vector<int>>& vectors);
+
+// Workload JSON: {"vectors": V random vectors, "patterns": [...], "seed": S}. Patterns:
+// random, min (all -128), max (all 127), zero, onehot (127 at one place, -128 elsewhere),
+// ramp. Returns the vectors the harness streams, in order.
+std::vector<std::vector<int>> quant_vectors(const QuantConfig& c, const json& workload);
+
+// Cycles of one pass with no stalls (in_valid always high, out_ready always high): from the
+// first rising edge after reset to the edge of the last output transfer, for `vectors`
+// vectors. Equals the RTL (tested).
+long long quant_model_cycles(const QuantConfig& c, long long vectors);
+// Cycles from the first input transfer of a vector to its first output transfer.
+long long quant_latency(const QuantConfig& c);
+// Cycles per vector in steady state (the throughput is N divided by it).
+long long quant_cycles_per_vector(const QuantConfig& c);
+
+// The canonical Verilog of the operator (one module, named quant_module_name(op)) and its
+// interface JSON (notes/STREAM.md).
+std::string quant_verilog(const QuantConfig& c);
+json quant_interface(const QuantConfig& c);
+
+// Conveniences by name and Params (validated), for `chipgym score`.
+std::vector<int> quant_model(const std::string& op, const Params& p, const std::vector<int>& x);
+std::string quant_verilog(const std::string& op, const Params& p);
+json quant_interface(const std::string& op, const Params& p);
+
+const Family& quant_family(QuantOp op);
+// Verilator testbench shared by the four families, for the top module `module_name`.
+std::string quant_harness_source(const std::string& module_name);
+
+}  // namespace chipgym::hdl
