@@ -650,9 +650,12 @@ ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden,
     r.stages["synthesize"] = since(t0);
     if (!y.ok()) {
       const std::string log = read_file(dir.path() / "synth.log") + y.err;
-      if (log.find("logic loop") != std::string::npos)
+      if (auto at = log.find("logic loop"); at != std::string::npos) {
+        const auto begin = log.rfind('\n', at) + 1;  // npos + 1 == 0
+        std::string line = log.substr(begin, log.find('\n', at) - begin);
         return stop("fail", "synthesize", "combinational_loop",
-                    "Yosys found a combinational loop: " + evaluators::excerpt(log, 400));
+                    "Yosys `check` found a combinational loop (" + line + "); every path from an output back to itself must pass a register");
+      }
       if (y.status == RunStatus::TimedOut) return stop("fail", "synthesize", "tool_timeout", tool_failure("yosys", y));
       return stop("fail", "synthesize", "synth", "Yosys could not synthesize the design: " + evaluators::excerpt(log, 800));
     }

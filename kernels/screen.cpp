@@ -27,7 +27,7 @@ ScreenResult refuse(const std::string& text, std::size_t at, const std::string& 
 // "synthesis translate_off" and "translate_on" (simulation and synthesis would then see
 // different designs), and Verilator obeys "/*verilator ...*/" metacomments.
 bool tool_directive_comment(const std::string& body) {
-  static const std::regex re(R"(^\s*(verilator|synopsys|synthesis|pragma|translate_|lint_|cadence|ambit|xilinx|altera)\b?)",
+  static const std::regex re(R"(^\s*(verilator|synopsys|synthesis|pragma|translate_off|translate_on|lint_off|lint_on|cadence|ambit|xilinx|altera)\b)",
                              std::regex::icase);
   return std::regex_search(body, re);
 }
@@ -127,7 +127,7 @@ ScreenResult screen_verilog(const std::string& text, std::size_t max_bytes) {
   const auto& allowed = allowed_system_functions();
   std::string allowed_list;
   for (const auto& a : allowed) allowed_list += (allowed_list.empty() ? "" : ", ") + a;
-  static const std::regex dpi_re(R"(\b(import|export)\s*"")");
+  static const std::regex dpi_re(R"(\b(import|export)\s*")");
   std::smatch dpi;
   if (std::regex_search(code, dpi, dpi_re))
     return refuse(text, dpi.position(0), "DPI " + dpi[1].str() + " is not allowed: it links host C code");
