@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hdl/param_space.h"
+#include "kernels/diff.h"
 #include "kernels/llm_client.h"
 
 using chipgym::kernels::ChatMessage;
@@ -228,4 +229,71 @@ TEST_CASE("the LLM client keeps several requests in flight and returns them in o
   CHECK(server.requests().size() == 6);
   CHECK(seconds >= 0.6);  // two rounds of three
   CHECK(seconds < 1.5);   // one at a time would take 1.8 s
+}
+
+// ------------------------------------------------------------------ replies to code ---
+
+namespace {
+const std::string kParent =
+    "module relu_int8 (input wire [7:0] a, output wire [7:0] y);\n"
+    "  assign y = a[7] ? 8'd0 : a;\n"
+    "endmodule\n";
+}  // namespace
+
+TEST_CASE("SEARCH/REPLACE blocks apply in order, exactly, whole lines only") {
+  using chipgym::kernels::apply_reply;
+  const std::string reply =
+      "Saturate instead:\n```verilog\n<<<<<<< SEARCH\n  assign y = a[7] ? 8'd0 : a;\n=======\n"
+      "  assign y = a[7] ? 8'd0 : (a > 8'd100 ? 8'd100 : a);\n>>>>>>> REPLACE\n```\n"
+      "<<<<<<< SEARCH\nmodule relu_int8 (input wire [7:0] a, output wire [7:0] y);   \n=======\n"
+      "module relu_int8 (input wire [7:0] a, output wire [7:0] y); // clipped\n>>>>>>> REPLACE\n";
+  auto r = apply_reply(kParent, reply);
+  INFO(r.error);
+  REQUIRE(r.ok);
+  CHECK(r.kind == "diff");
+  CHECK(r.blocks == 2);
+  CHECK(r.code ==
+        "module relu_int8 (input wire [7:0] a, output wire [7:0] y); // clipped\n"
+        "  assign y = a[7] ? 8'd0 : (a > 8'd100 ? 8'd100 : a);\nendmodule\n");
+  // A block may delete lines.
+  auto del = apply_reply(kParent, "<<<<<<< SEARCH\n  assign y = a[7] ? 8'd0 : a;\n=======\n>>>>>>> REPLACE\n");
+  REQUIRE(del.ok);
+  CHECK(del.code == "module relu_int8 (input wire [7:0] a, output wire [7:0] y);\nendmodule\n");
+}
+
+TEST_CASE("a SEARCH block that does not match exactly is an error, never skipped") {
+  using chipgym::kernels::apply_reply;
+  // Second block is off by one space of indentation: the whole edit fails, naming block 2.
+  auto r = apply_reply(kParent,
+                       "<<<<<<< SEARCH\nendmodule\n=======\nendmodule // ok\n>>>>>>> REPLACE\n"
+                       "<<<<<<< SEARCH\n assign y = a[7] ? 8'd0 : a;\n=======\n assign y = a;\n>>>>>>> REPLACE\n");
+  CHECK_FALSE(r.ok);
+  CHECK(r.code.empty());
+  CHECK_THAT(r.error, Catch::Contains("SEARCH/REPLACE block 2: the SEARCH text does not match the current code exactly") &&
+                          Catch::Contains("assign y = a[7]"));
+  auto partial_line = apply_reply(kParent, "<<<<<<< SEARCH\n8'd0 : a;\n=======\nx\n>>>>>>> REPLACE\n");
+  CHECK_FALSE(partial_line.ok);
+  const std::string twice = kParent + kParent;
+  auto ambiguous = apply_reply(twice, "<<<<<<< SEARCH\nendmodule\n=======\nendmodule\n>>>>>>> REPLACE\n");
+  CHECK_THAT(ambiguous.error, Catch::Contains("matches 2 places"));
+  auto unfinished = apply_reply(kParent, "<<<<<<< SEARCH\nendmodule\n=======\nendmodule // x\n");
+  CHECK_THAT(unfinished.error, Catch::Contains("block 1 is not finished: no >>>>>>> REPLACE"));
+  auto no_divider = apply_reply(kParent, "<<<<<<< SEARCH\nendmodule\n>>>>>>> REPLACE\n");
+  CHECK_THAT(no_divider.error, Catch::Contains("no ======= line"));
+  auto empty = apply_reply(kParent, "<<<<<<< SEARCH\n=======\nx\n>>>>>>> REPLACE\n");
+  CHECK_THAT(empty.error, Catch::Contains("empty SEARCH part"));
+}
+
+TEST_CASE("a full rewrite is taken from the reply's code, and a reply with no code is an error") {
+  using chipgym::kernels::apply_reply;
+  auto fenced = apply_reply(kParent, "Here:\n```python\nprint('module x')\n```\n```verilog\nmodule relu_int8;\nendmodule\n```\nDone.");
+  REQUIRE(fenced.ok);
+  CHECK(fenced.kind == "rewrite");
+  CHECK(fenced.code == "module relu_int8;\nendmodule\n");
+  auto bare = apply_reply(kParent, "Sure. module relu_int8; wire x; endmodule  Hope that helps.");
+  REQUIRE(bare.ok);
+  CHECK(bare.code == "module relu_int8; wire x; endmodule\n");
+  auto none = apply_reply(kParent, "I would use a lookup table, but I cannot write it now.");
+  CHECK_FALSE(none.ok);
+  CHECK_THAT(none.error, Catch::Contains("the reply contains no code"));
 }
