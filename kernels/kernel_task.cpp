@@ -1,6 +1,7 @@
 #include "kernels/kernel_task.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "hdl/param_space.h"
 
@@ -165,6 +166,13 @@ Vector KernelTask::expected(const Vector& in) const {
   if (y.size() != x.size())
     throw std::logic_error("golden model of " + name + " returned " + std::to_string(y.size()) + " elements for " +
                            std::to_string(x.size()));
+  const int ow = iface.out_bits();
+  const long long lo = iface.is_signed ? -(1LL << (ow - 1)) : 0;
+  const long long hi = iface.is_signed ? (1LL << (ow - 1)) - 1 : (1LL << ow) - 1;
+  for (int v : y)
+    if (v < lo || v > hi)
+      throw std::logic_error("golden model of " + name + " returned " + std::to_string(v) + ", outside out_data's " +
+                             std::to_string(lo) + ".." + std::to_string(hi));
   return Vector(y.begin(), y.end());
 }
 

@@ -627,11 +627,15 @@ ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden,
   if (p1.status != "ok")
     return stop("fail", "simulate", "backpressure",
                 "under back-pressure the design did not finish: " + p1.status + " after " + std::to_string(p1.cycles) + " cycles");
-  for (std::size_t c = 0; c < golden.inputs.size(); ++c) {
-    if (c >= p1.out.size() || p1.out[c] != golden.outputs[c])
+  // The second pass sent the vectors in reverse order: output k belongs to case n-1-k.
+  for (std::size_t k = 0; k < golden.inputs.size(); ++k) {
+    const std::size_t c = golden.inputs.size() - 1 - k;
+    if (k >= p1.out.size() || p1.out[k] != golden.outputs[c])
       return stop("fail", "simulate", "backpressure",
-                  "under back-pressure (out_ready low, gaps in in_valid) " + golden.origin[c] + " gives " +
-                      join_values(c < p1.out.size() ? p1.out[c] : Vector{}) + " instead of " + join_values(golden.outputs[c]));
+                  "with back-pressure (out_ready low, gaps in in_valid) and the vectors in reverse order, " +
+                      golden.origin[c] + " gives " + join_values(k < p1.out.size() ? p1.out[k] : Vector{}) +
+                      " instead of " + join_values(golden.outputs[c]) +
+                      " (does the design carry state from one vector to the next, or lose data when stalled?)");
   }
 
   // 5. synthesize

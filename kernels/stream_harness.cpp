@@ -2,7 +2,9 @@
 // It streams every input vector through the STREAM.md handshake twice: pass 0 with in_valid
 // held high whenever data is left and out_ready always high (latency and peak throughput),
 // pass 1 with seeded random gaps on in_valid and back-pressure on out_ready (robustness and
-// throughput under pressure). It prints each output vector and checks the output side of the
+// throughput under pressure), with the vectors in reverse order, so that a design carrying
+// state from one vector to the next gives different results. It prints each output vector
+// (in the order it was sent) and checks the output side of the
 // protocol: once out_valid is high it must stay high, with the same data, until out_ready.
 #include "kernels/score.h"
 
@@ -96,8 +98,9 @@ int main(int argc, char** argv) {
       const bool have_input = vec < cases;
       if (!offering) offering = have_input && (pass == 0 || splitmix64(rng) % 4 != 0);
       top->in_valid = offering;
-      top->in_data = offering ? in[vec][elem] : 0;
-      top->in_last = offering && elem + 1 == in[vec].size();
+      const std::size_t at = pass == 0 ? vec : cases - 1 - vec;  // pass 1 sends the vectors in reverse
+      top->in_data = offering ? in[at][elem] : 0;
+      top->in_last = offering && elem + 1 == in[at].size();
       top->out_ready = pass == 0 ? 1 : (splitmix64(rng) % 3 != 0);
       top->eval();
       const bool in_fire = offering && top->in_ready;
@@ -117,7 +120,7 @@ int main(int argc, char** argv) {
         if (elem == 0) first_in[vec] = cycle;
         ++in_transfers;
         offering = false;
-        if (++elem == in[vec].size()) {
+        if (++elem == in[pass == 0 ? vec : cases - 1 - vec].size()) {
           ++vec;
           elem = 0;
         }

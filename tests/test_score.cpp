@@ -205,6 +205,25 @@ TEST_CASE("random vectors come from a hidden seed, the same for the same seed an
   CHECK_THROWS_WITH(find_kernel_task("softmax-int9"), Catch::Contains("unknown kernel task 'softmax-int9'; choose one of: relu-int8"));
 }
 
+TEST_CASE("a task is one line: stream_task over an integer model, whose outputs are checked") {
+  auto doubled = chipgym::kernels::stream_task(
+      "double-int8", "2x, wrapping", "double_int8",
+      [](const std::vector<int>& x) {
+        std::vector<int> y;
+        for (int v : x) y.push_back(static_cast<std::int8_t>(2 * v));
+        return y;
+      },
+      "", 8, 8, true, 4);
+  CHECK(doubled.iface.vector_length == 4);
+  CHECK(doubled.iface.to_json()["ports"]["out_data"] == -8);
+  CHECK(doubled.expected({1, -3, 64, 127}) == chipgym::kernels::Vector{2, -6, -128, -2});
+  auto broken = chipgym::kernels::stream_task("broken", "", "broken", [](const std::vector<int>& x) {
+    return std::vector<int>(x.size(), 300);
+  }, "");
+  CHECK_THROWS_WITH(broken.expected({1}), Catch::Contains("returned 300, outside out_data's -128..127"));
+  CHECK(doubled.edge_cases().size() == 8);
+}
+
 // ---------------------------------------------------------- scoring with the real tools ---
 
 TEST_CASE("the canonical relu-int8 passes with latency 1, full throughput and an area") {
@@ -289,6 +308,37 @@ TEST_CASE("a design that drops out_valid under back-pressure breaks the protocol
   CHECK(r.exit_code() == 1);
   CHECK(r.category == "protocol");
   CHECK_THAT(r.message, Catch::Contains("under back-pressure"));
+
+  // Always ready: a stalled output register is overwritten and elements are lost.
+  auto eager = score_relu(relu_with("assign in_ready = !valid_q || out_ready;", "assign in_ready = 1'b1;"));
+  CHECK(eager.exit_code() == 1);
+  CHECK(eager.stage == "simulate");
+  CHECK((eager.category == "protocol" || eager.category == "backpressure"));
+  CHECK(eager.result["simulation"]["mismatched_cases"] == 0);  // correct while nothing stalls
+}
+
+TEST_CASE("a design that carries state from one vector to the next is caught by the reversed second pass") {
+  // Correct as long as the first element after reset was zero, off by one LSB otherwise. The
+  // first pass starts with edge case 0 (all zeros); the second pass, after a reset, starts
+  // with the last random vector.
+  const auto& task = find_kernel_task("relu-int8");
+  const auto o = quick();
+  REQUIRE(chipgym::kernels::task_golden(task, o.seed, o.random_vectors).inputs.back()[0] != 0);
+  std::string v = relu_with("  reg       last_q;\n",
+                            "  reg       last_q;\n  reg       started, odd;\n"
+                            "  always @(posedge clk) begin\n"
+                            "    if (rst) begin started <= 1'b0; odd <= 1'b0; end\n"
+                            "    else if (in_valid && in_ready && !started) begin started <= 1'b1; odd <= in_data != 8'd0; end\n"
+                            "  end\n");
+  const auto at = v.find(kReluLine);
+  REQUIRE(at != std::string::npos);
+  v.replace(at, kReluLine.size(), "data_q <= (in_data[7] ? 8'd0 : in_data) ^ {7'd0, odd};");
+  auto r = score_relu(v, o);
+  INFO(r.message);
+  CHECK(r.exit_code() == 1);
+  CHECK(r.result["simulation"]["mismatched_cases"] == 0);  // the first pass is bit-exact
+  CHECK(r.category == "backpressure");
+  CHECK_THAT(r.message, Catch::Contains("the vectors in reverse order"));
 }
 
 // ----------------------------------------------------------------- the command line ---
