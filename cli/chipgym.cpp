@@ -381,7 +381,9 @@ int main(int argc, char** argv) {
   chipgym::kernels::ScoreOptions score;
   std::string kernel_help = "kernel task:";
   for (const auto& t : chipgym::kernels::kernel_tasks()) kernel_help += " " + t.name + " (" + t.description + ");";
-  score_cmd->add_option("candidate", score_file, "the candidate kernel, one Verilog file")->required();
+  bool show_task = false;
+  score_cmd->add_option("candidate", score_file, "the candidate kernel, one Verilog file");
+  score_cmd->add_flag("--show", show_task, "print the task's interface JSON and canonical implementation instead of scoring");
   score_cmd->add_option("--task", score_task, kernel_help);
   score_cmd->add_option("--vectors", score_vectors, "a golden vectors JSON file {\"interface\": ..., \"cases\": [{\"in\": [...], \"out\": [...]}]} instead of --task");
   score_cmd->add_option("--seed", score.seed, "seed of the random vectors (the vectors come from it and a hidden salt)")->capture_default_str();
@@ -414,7 +416,19 @@ int main(int argc, char** argv) {
       }
       return run_eval(task_name, task_file, assignments, params_file, options, common, as_json);
     }
-    if (score_cmd->parsed()) return run_score(score_task, score_vectors, score_file, score, as_json);
+    if (score_cmd->parsed() && show_task) {
+      if (score_task.empty()) throw chipgym::hdl::ParamError("--show needs --task T");
+      const auto& t = chipgym::kernels::find_kernel_task(score_task);
+      json j = t.to_json();
+      j["canonical_verilog"] = t.canonical_verilog;
+      if (as_json) std::cout << j.dump(2) << "\n";
+      else std::cout << t.name << ": " << t.description << "\ninterface " << t.iface.to_json().dump() << "\n\n" << t.canonical_verilog;
+      return 0;
+    }
+    if (score_cmd->parsed()) {
+      if (score_file.empty()) throw chipgym::hdl::ParamError("score needs a candidate Verilog file (or --show with --task)");
+      return run_score(score_task, score_vectors, score_file, score, as_json);
+    }
     if (replay_cmd->parsed()) {
       if (replay_best && replay_cmd->count("--step")) throw chipgym::hdl::ParamError("choose --best or --step N, not both");
       auto pipeline = std::make_shared<Pipeline>(nullptr);

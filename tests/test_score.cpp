@@ -394,9 +394,24 @@ TEST_CASE("chipgym score refuses empty, binary, 10 MB, malicious and file-writin
   RunResult none = run_chipgym({"score", "--task", "relu-int8", (dir.path() / "missing.v").string()});
   CHECK(none.exit_code == 2);
   CHECK_THAT(none.err, Catch::Contains("no such file"));
+  RunResult no_candidate = run_chipgym({"score", "--task", "relu-int8"});
+  CHECK(no_candidate.exit_code == 2);
+  CHECK_THAT(no_candidate.err, Catch::Contains("score needs a candidate Verilog file"));
   RunResult both = run_chipgym({"score", (dir.path() / "empty.v").string()});
   CHECK(both.exit_code == 2);
   CHECK_THAT(both.err, Catch::Contains("exactly one of --task T or --vectors FILE.json"));
+}
+
+TEST_CASE("chipgym score --show prints the interface and the canonical kernel, which passes") {
+  RunResult shown = run_chipgym({"score", "--task", "relu-int8", "--show", "--json"});
+  REQUIRE(shown.ok());
+  json j = json::parse(shown.out);
+  CHECK(j["interface"] == find_kernel_task("relu-int8").iface.to_json());
+  CHECK(j["interface"]["ports"]["in_ready"] == -1);
+  CHECK(j["canonical_verilog"] == relu());
+  RunResult unknown = run_chipgym({"score", "--task", "nope", "--show"});
+  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(unknown.err, Catch::Contains("unknown kernel task 'nope'; choose one of: relu-int8"));
 }
 
 TEST_CASE("chipgym score --vectors scores a user's kernel against the user's golden vectors") {
