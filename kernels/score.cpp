@@ -440,12 +440,9 @@ ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden,
       if (line.rfind("%Warning", 0) == 0) warnings.push_back(line);
       if (line.find("UNOPTFLAT") != std::string::npos || line.find("ALWCOMBORDER") != std::string::npos) loop = true;
     }
+    // Verilator names the file as given (relative to the temporary directory): stable text.
     json shown = json::array();
-    for (std::size_t i = 0; i < warnings.size() && i < 5; ++i) {
-      std::string w = warnings[i];
-      // keep the file name and line, drop the temporary directory
-      shown.push_back(w);
-    }
+    for (std::size_t i = 0; i < warnings.size() && i < 5; ++i) shown.push_back(warnings[i]);
     r.result["lint"] = {{"warnings", warnings.size()}, {"first_warnings", shown}};
     if (!run.ok()) {
       if (run.status == RunStatus::TimedOut) return stop("fail", "lint", "tool_timeout", tool_failure("verilator --lint-only", run));
