@@ -12,6 +12,7 @@
 #include "agents/rl.h"
 #include "agents/synthetic.h"
 #include "evaluators/cache.h"
+#include "evaluators/runner.h"
 #include "runs/train.h"
 
 using namespace chipgym;

@@ -14,6 +14,7 @@
 #include "env/env.h"
 #include "env/task.h"
 #include "evaluators/pipeline.h"
+#include "kernels/score.h"
 #include "runs/compare.h"
 #include "runs/replay.h"
 #include "runs/train.h"
@@ -276,6 +277,35 @@ int run_eval(const std::string& task_name, const std::string& task_file, const s
   return m.ok() && (o.fidelity != "rtl" || m.correct) ? 0 : kDesignFailed;
 }
 
+// chipgym score: exit 0 pass, 1 the candidate failed, 2 bad input (refused before any tool ran).
+int run_score(const std::string& task_name, const std::string& vectors_file, const std::string& candidate,
+              const chipgym::kernels::ScoreOptions& options, bool as_json) {
+  if (task_name.empty() == vectors_file.empty())
+    throw chipgym::hdl::ParamError("score needs exactly one of --task T or --vectors FILE.json");
+  chipgym::kernels::GoldenSet golden;
+  if (!task_name.empty()) {
+    const auto& task = chipgym::kernels::find_kernel_task(task_name);
+    golden = chipgym::kernels::task_golden(task, options.seed, options.random_vectors);
+  } else {
+    golden = chipgym::kernels::golden_from_json(read_json_file(vectors_file, "golden vectors file"));
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(candidate, ec)) throw chipgym::hdl::ParamError("cannot read the candidate " + candidate + ": no such file");
+  const auto size = std::filesystem::file_size(candidate, ec);
+  if (!ec && size > options.max_bytes)  // refused without reading it into memory
+    throw chipgym::hdl::ParamError("the candidate " + candidate + " is " + std::to_string(size) + " bytes; at most " +
+                                   std::to_string(options.max_bytes) + " bytes of Verilog are accepted");
+  std::ifstream in(candidate, std::ios::binary);
+  if (!in) throw chipgym::hdl::ParamError("cannot read the candidate " + candidate);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto report = chipgym::kernels::score_candidate(text.str(), golden, options, task_name);
+  if (as_json) std::cout << report.to_json().dump(2) << "\n";
+  else std::cout << report.to_text();
+  if (!report.passed()) std::cerr << "error: " << report.message << "\n";
+  return report.exit_code();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -371,6 +401,22 @@ int main(int argc, char** argv) {
   optimum_cmd->add_option("--cache-dir", common.cache_dir, "cache directory (default: as for eval)");
   optimum_cmd->add_flag("--json", as_json, "print JSON");
 
+  auto* score_cmd = app.add_subcommand("score", "score a candidate kernel (Verilog) against golden outputs: screen, interface, lint, simulate, synthesize");
+  std::string score_task, score_vectors, score_file;
+  chipgym::kernels::ScoreOptions score;
+  std::string kernel_help = "kernel task:";
+  for (const auto& t : chipgym::kernels::kernel_tasks()) kernel_help += " " + t.name + " (" + t.description + ");";
+  bool show_task = false;
+  score_cmd->add_option("candidate", score_file, "the candidate kernel, one Verilog file");
+  score_cmd->add_flag("--show", show_task, "print the task's interface JSON and canonical implementation instead of scoring");
+  score_cmd->add_option("--task", score_task, kernel_help);
+  score_cmd->add_option("--vectors", score_vectors, "a golden vectors JSON file {\"interface\": ..., \"cases\": [{\"in\": [...], \"out\": [...]}]} instead of --task");
+  score_cmd->add_option("--seed", score.seed, "seed of the random vectors (the vectors come from it and a hidden salt)")->capture_default_str();
+  score_cmd->add_option("--random", score.random_vectors, "random vectors besides the edge cases (--task)")->capture_default_str()->check(CLI::Range(0, 10000));
+  score_cmd->add_option("--timeout", score.sim_timeout, "wall-clock seconds allowed to the simulation")->capture_default_str()->check(CLI::PositiveNumber);
+  score_cmd->add_flag("--no-synth", [&](std::int64_t) { score.synthesize = false; }, "skip the Yosys area measurement");
+  score_cmd->add_flag("--json", as_json, "print the report as JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -394,6 +440,19 @@ int main(int argc, char** argv) {
         options.inject = std::make_pair(inject.substr(0, eq), text.str());
       }
       return run_eval(task_name, task_file, assignments, params_file, options, common, as_json);
+    }
+    if (score_cmd->parsed() && show_task) {
+      if (score_task.empty()) throw chipgym::hdl::ParamError("--show needs --task T");
+      const auto& t = chipgym::kernels::find_kernel_task(score_task);
+      json j = t.to_json();
+      j["canonical_verilog"] = t.canonical_verilog;
+      if (as_json) std::cout << j.dump(2) << "\n";
+      else std::cout << t.name << ": " << t.description << "\ninterface " << t.iface.to_json().dump() << "\n\n" << t.canonical_verilog;
+      return 0;
+    }
+    if (score_cmd->parsed()) {
+      if (score_file.empty()) throw chipgym::hdl::ParamError("score needs a candidate Verilog file (or --show with --task)");
+      return run_score(score_task, score_vectors, score_file, score, as_json);
     }
     if (replay_cmd->parsed()) {
       if (replay_best && replay_cmd->count("--step")) throw chipgym::hdl::ParamError("choose --best or --step N, not both");

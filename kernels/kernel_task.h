@@ -1,0 +1,69 @@
+// Kernel tasks: what `chipgym score` (and later `chipgym evolve`) scores a candidate against.
+// A task is a value: its streaming interface (notes on the protocol in kernels/README.md and
+// STREAM.md), a canonical Verilog implementation, an integer golden model over whole vectors,
+// fixed edge cases and seeded random vectors. An integer operator is one line in
+// kernel_tasks() (kernel_task.cpp): stream_task(name, description, module, golden, verilog).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace chipgym::kernels {
+
+using json = nlohmann::json;
+using Vector = std::vector<long long>;
+// The golden model: one input vector to one output vector of the same length.
+using GoldenModel = std::function<std::vector<int>(const std::vector<int>&)>;
+
+// The streaming interface of STREAM.md: module name, ports with signed widths (positive =
+// input to the module, negative = output), element signedness and vector length.
+struct StreamInterface {
+  std::string module;
+  std::map<std::string, int> ports;
+  bool is_signed = true;
+  int vector_length = 16;
+
+  int in_bits() const { return ports.at("in_data"); }
+  int out_bits() const { return -ports.at("out_data"); }
+  json to_json() const;
+  // Throws hdl::ParamError naming the problem (missing port, wrong direction, width > 32 ...).
+  static StreamInterface from_json(const json& j);
+  // The standard port set with in_data IW bits and out_data OW bits.
+  static StreamInterface standard(const std::string& module, int in_bits, int out_bits, bool is_signed,
+                                  int vector_length);
+  long long min_in() const;
+  long long max_in() const;
+};
+
+struct KernelTask {
+  std::string name;
+  std::string description;
+  StreamInterface iface;
+  std::string canonical_verilog;
+  GoldenModel golden;
+  std::vector<Vector> extra_edge_cases;  // task-specific ones, besides the generic edge_cases()
+
+  json to_json() const;  // name, description, interface (no code, no model)
+  // Generic extremes for the interface's input range (all zeros, all minimum, all maximum,
+  // alternating min/max, a ramp, one-hot, ...) followed by extra_edge_cases.
+  std::vector<Vector> edge_cases() const;
+  // `count` vectors of vector_length elements, uniform over the input range, from `seed`.
+  std::vector<Vector> random_vectors(std::uint64_t seed, int count) const;
+  // The golden outputs of one input vector (checked: same length, values fit out_data).
+  Vector expected(const Vector& in) const;
+};
+
+// A task for an operator given as a plain integer function (the quantized operators).
+KernelTask stream_task(std::string name, std::string description, std::string module, GoldenModel golden,
+                       std::string canonical_verilog, int in_bits = 8, int out_bits = 8, bool is_signed = true,
+                       int vector_length = 16);
+
+const std::vector<KernelTask>& kernel_tasks();
+// Throws hdl::ParamError listing the known tasks.
+const KernelTask& find_kernel_task(const std::string& name);
+
+}  // namespace chipgym::kernels
