@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "agents/rl.h"
 #include "agents/searcher.h"
 #include "env/env.h"
 #include "evaluators/runner.h"
@@ -128,7 +129,16 @@ json find_optimum(const env::Task& task, std::shared_ptr<evaluators::Pipeline> p
 CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipeline> pipeline,
                       const std::function<void(const std::string&)>& on_progress) {
   if (o.agents.empty()) throw hdl::ParamError("--agents needs at least one agent");
-  for (const auto& a : o.agents) agents::searcher_info(a);  // unknown names list the known ones
+  for (const auto& a : o.agents)  // unknown names list the known ones, black-box and RL
+    if (!agents::rl::find_algorithm(a)) {
+      try {
+        agents::searcher_info(a);
+      } catch (const hdl::ParamError& e) {
+        std::string rl_names;
+        for (const auto& r : agents::rl::algorithms()) rl_names += ", " + r.name;
+        throw hdl::ParamError(std::string(e.what()) + rl_names);
+      }
+    }
   if (o.seeds < 1) throw hdl::ParamError("--seeds must be at least 1");
   if (o.budget < 1) throw hdl::ParamError("--budget must be at least 1 evaluation");
   if (o.workers < 1) throw hdl::ParamError("--workers must be at least 1");
