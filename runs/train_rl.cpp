@@ -237,6 +237,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   std::optional<RunDir> dir;
   std::vector<json> events;
   std::optional<Checkpoint> resume_from;
+  bool rewrite_events = false;  // a torn line or evaluations after the checkpoint to drop
   if (o.resume) {
     dir.emplace(RunDir::open(o.out));
     json config = dir->read_config();
@@ -283,6 +284,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
       result.notices.push_back("dropped " + std::to_string(read.events.size() - keep) +
                                " evaluation(s) after the last checkpoint; they run again");
     events.assign(read.events.begin(), read.events.begin() + static_cast<std::ptrdiff_t>(keep));
+    rewrite_events = read.torn_lines > 0 || keep != read.events.size();
   }
   o.hyper = rl_hyper(o.agent, o.hyper);
   const bool multi = rl::find_algorithm(o.agent)->multi_agent;
@@ -315,7 +317,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
       throw hdl::ParamError(std::string(e.what()) + "; nothing was changed");
     }
   }
-  if (o.resume && (events.size() != dir->read_events().events.size())) dir->rewrite_events(events);
+  if (rewrite_events) dir->rewrite_events(events);
 
   const env::Env design_env(o.task, env_config, pipeline);
   json groups = json::object();

@@ -72,10 +72,12 @@ TEST_CASE("RL agents train on a task, checkpoint every update, and resume from a
     for (const char* f : {"ckpt-000003.pt", "ckpt-000003.json", "ckpt-000004.pt", "ckpt-000004.json"})
       fs::remove(crashed / "checkpoints" / f);
     fs::remove(crashed / "summary.json");
+    std::ofstream(crashed / "events.jsonl", std::ios::app) << R"({"eval": 32, "desi)";  // cut by the kill
     auto resumed = run_chipgym({"train", "--resume", "--agent", "ppo", "--out", crashed.string(), "--cache-dir", cache});
     INFO(resumed.out << resumed.err);
     REQUIRE(resumed.ok());
-    CHECK_THAT(resumed.err + resumed.out, Catch::Contains("dropped 16 evaluation(s) after the last checkpoint"));
+    CHECK_THAT(resumed.err + resumed.out, Catch::Contains("dropped 16 evaluation(s) after the last checkpoint") &&
+                                              Catch::Contains("skipped 1 torn line"));
     auto again = events_of(crashed);
     REQUIRE(again.size() == reference.size());
     for (std::size_t i = 0; i < again.size(); ++i) {
