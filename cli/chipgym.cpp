@@ -463,7 +463,8 @@ int main(int argc, char** argv) {
                   << " candidates this session (" << summary.edit_errors << " replies without a candidate), best program "
                   << summary.best_id << " fitness " << summary.best_fitness << " (seed " << summary.seed_fitness << "), stopped by "
                   << summary.stop_reason << "\nwritten: " << (evolve.out / "best.v").string() << " "
-                  << (evolve.out / "db.json").string() << " " << (evolve.out / "events.jsonl").string() << "\n";
+                  << (evolve.out / "db.json").string() << " " << (evolve.out / "events.jsonl").string()
+                  << "\nre-score the best: chipgym score --task " << evolve.task << " " << (evolve.out / "best.v").string() << "\n";
       return 0;
     }
     if (score_cmd->parsed() && show_task) {

@@ -548,6 +548,16 @@ EvolveSummary run_evolve(const EvolveConfig& cfg, std::ostream* log) {
       if (failure) std::rethrow_exception(failure);
     }
 
+    // A server that never answered in this run: stop with its URL rather than burn the generations.
+    if (cfg.use_llm && stat("llm_ok") == 0 && !proposals.empty() &&
+        std::all_of(proposals.begin(), proposals.end(), [](const Proposal& p) { return !p.ok && p.error_kind == "unreachable"; })) {
+      append_line(events, json{{"generation", gen + 1}, {"event", "llm_error"}, {"error_kind", "unreachable"},
+                               {"error", proposals[0].error}}.dump());
+      finish();
+      throw std::runtime_error("cannot reach the LLM at " + cfg.llm.base_url + ": " + proposals[0].error +
+                               " (the run is saved; --resume continues it)");
+    }
+
     // 4. Into the database, with feedback for each island's next prompt.
     std::map<int, std::string> notes;
     std::string llm_failure;
@@ -566,11 +576,6 @@ EvolveSummary run_evolve(const EvolveConfig& cfg, std::ostream* log) {
         ev["error_kind"] = p.error_kind;
         ++consecutive_failures;
         llm_failure = p.error;
-        if (p.error_kind == "unreachable" && stat("llm_ok") == 0) {
-          append_line(events, ev.dump());
-          finish();
-          throw std::runtime_error("cannot reach the LLM at " + cfg.llm.base_url + ": " + p.error);
-        }
       } else {
         if (cfg.use_llm) {
           consecutive_failures = 0;
