@@ -480,6 +480,18 @@ int main(int argc, char** argv) {
       if (score_file.empty()) throw chipgym::hdl::ParamError("score needs a candidate Verilog file (or --show with --task)");
       return run_score(score_task, score_vectors, score_file, score, as_json);
     }
+    if (replay_cmd->parsed() && std::filesystem::exists(std::filesystem::path(replay_dir) / "db.json")) {
+      // An evolve run: score its best kernel again with the run's seed and vectors.
+      if (replay_cmd->count("--step") || !vcd_file.empty()) throw chipgym::hdl::ParamError("an evolve run replays its best kernel only (no --step, --vcd)");
+      auto r = chipgym::kernels::replay_evolve(replay_dir);
+      if (as_json) std::cout << r.dump(2) << "\n";
+      else
+        std::cout << "replayed evolve program " << r["program"] << " of " << r["task"].get<std::string>() << ": "
+                  << r["fresh"]["verdict"].get<std::string>() << ", fitness " << r["fitness"] << " (recorded "
+                  << r["recorded_fitness"] << ")\n"
+                  << (r["differences"].empty() ? "every recorded figure reproduced\n" : "DIFFERENT: " + r["differences"].dump() + "\n");
+      return !r["differences"].empty() && verify ? kDesignFailed : (r["fresh"]["verdict"] == "pass" ? 0 : kDesignFailed);
+    }
     if (replay_cmd->parsed()) {
       if (replay_best && replay_cmd->count("--step")) throw chipgym::hdl::ParamError("choose --best or --step N, not both");
       auto pipeline = std::make_shared<Pipeline>(nullptr);

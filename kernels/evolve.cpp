@@ -327,7 +327,10 @@ EvolveSummary run_evolve(const EvolveConfig& cfg, std::ostream* log) {
     if (stored.value("task", "") != cfg.task)
       throw ParamError("the run in " + out.string() + " is for task " + stored.value("task", std::string("?")) +
                        ", not " + cfg.task);
-    so.seed = db.config().seed;  // the run's own seed, whatever was passed this time
+    // The run's own scoring settings, whatever was passed this time: programs stay comparable.
+    so.seed = db.config().seed;
+    so.random_vectors = stored.value("random_vectors", so.random_vectors);
+    so.sim_timeout = stored.value("sim_timeout", so.sim_timeout);
   } else {
     if (fs::exists(out) && !fs::is_empty(out))
       throw ParamError("run directory " + out.string() + " exists; pass --resume to continue it or choose another --out");
@@ -390,6 +393,9 @@ EvolveSummary run_evolve(const EvolveConfig& cfg, std::ostream* log) {
   }
   summary.seed_fitness = db.get(0).fitness;
   bump("sessions", 1);
+  append_line(events, json{{"event", "session"}, {"session", stat("sessions")}, {"resume", cfg.resume},
+                           {"proposer", cfg.use_llm ? "llm" : "mutation"}, {"generations", cfg.generations}}
+                          .dump());
   const double seconds_before = stat("seconds");
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - session_start).count();
@@ -652,6 +658,35 @@ EvolveSummary run_evolve(const EvolveConfig& cfg, std::ostream* log) {
   summary.seconds = elapsed();
   append_line(events, json{{"event", "stop"}, {"reason", summary.stop_reason}, {"summary", summary.to_json()}}.dump());
   return summary;
+}
+
+json replay_evolve(const fs::path& run) {
+  const fs::path config_path = run / "config.json", best_path = run / "best.json", code_path = run / "best.v";
+  for (const auto& p : {config_path, best_path, code_path})
+    if (!fs::exists(p)) throw ParamError("not an evolve run directory: " + p.string() + " is missing");
+  json config, best;
+  try {
+    config = json::parse(read_text(config_path));
+    best = json::parse(read_text(best_path));
+  } catch (const json::exception& e) {
+    throw ParamError("unreadable evolve run " + run.string() + ": " + e.what());
+  }
+  const KernelTask& task = find_kernel_task(config.at("task").get<std::string>());
+  ScoreOptions so;
+  so.seed = config.at("db").at("seed").get<std::uint64_t>();
+  so.random_vectors = config.value("random_vectors", so.random_vectors);
+  so.sim_timeout = config.value("sim_timeout", so.sim_timeout);
+  ScoreReport fresh = score_candidate(read_text(code_path), task_golden(task, so.seed, so.random_vectors), so, task.name);
+  json now = fresh.to_json();
+  now.erase("stages");
+  const json& recorded = best.at("report");
+  json differences = json::array();
+  for (auto it = recorded.begin(); it != recorded.end(); ++it)
+    if (!now.contains(it.key()) || now[it.key()] != it.value()) differences.push_back(it.key());
+  for (auto it = now.begin(); it != now.end(); ++it)
+    if (!recorded.contains(it.key())) differences.push_back(it.key());
+  return {{"task", task.name}, {"program", best.at("id")}, {"recorded", recorded}, {"fresh", now},
+          {"fitness", fitness_of(now)}, {"recorded_fitness", best.at("fitness")}, {"differences", differences}};
 }
 
 }  // namespace chipgym::kernels

@@ -81,4 +81,9 @@ std::string mutation_reply(const std::string& code, std::uint64_t seed,
 // (the database is saved first, so --resume continues).
 EvolveSummary run_evolve(const EvolveConfig& config, std::ostream* log = nullptr);
 
+// `chipgym replay RUN` on an evolve run: scores best.v again with the run's seed and vectors.
+// Returns {task, program, recorded, fresh, fitness, recorded_fitness, differences: [keys of
+// the report that differ]}. Throws hdl::ParamError when RUN is not an evolve run directory.
+json replay_evolve(const std::filesystem::path& run);
+
 }  // namespace chipgym::kernels

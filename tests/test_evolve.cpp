@@ -303,6 +303,14 @@ TEST_CASE("the offline mutation proposer evolves 2 generations deterministically
   CHECK(scored == 4);
   CHECK(fs::exists(a / "best.v"));
   CHECK(fs::exists(a / "templates" / "user.txt"));
+  // chipgym replay scores the best kernel again and reproduces its report.
+  auto replayed = test_support::run_chipgym({"replay", a.string(), "--verify", "--json"});
+  INFO(replayed.err);
+  CHECK(replayed.exit_code == 0);
+  const json rj = json::parse(replayed.out);
+  CHECK(rj["differences"].empty());
+  CHECK(rj["fitness"] == sa.best_fitness);
+  CHECK(rj["program"] == sa.best_id);
 
   // One generation, stop, resume up to two: the same database as the uninterrupted run.
   CHECK(run_evolve(offline_config(c, 1)).generations_done == 1);
