@@ -14,6 +14,7 @@
 #include "env/env.h"
 #include "env/task.h"
 #include "evaluators/pipeline.h"
+#include "kernels/evolve.h"
 #include "kernels/score.h"
 #include "runs/compare.h"
 #include "runs/replay.h"
@@ -417,6 +418,30 @@ int main(int argc, char** argv) {
   score_cmd->add_flag("--no-synth", [&](std::int64_t) { score.synthesize = false; }, "skip the Yosys area measurement");
   score_cmd->add_flag("--json", as_json, "print the report as JSON");
 
+  auto* evolve_cmd = app.add_subcommand("evolve", "evolve a kernel: an LLM (or, offline, a mutation proposer) edits programs from a MAP-Elites database, scored like chipgym score");
+  chipgym::kernels::EvolveConfig evolve;
+  std::string evolve_out, evolve_llm, evolve_prompts;
+  evolve_cmd->add_option("--task", evolve.task, kernel_help)->required();
+  evolve_cmd->add_option("--generations", evolve.generations, "generations in total (a resumed run continues up to this)")->capture_default_str()->check(CLI::Range(1, 1000000));
+  evolve_cmd->add_option("--out", evolve_out, "run directory (default: runs/evolve-<task>-s<seed>)");
+  evolve_cmd->add_option("--seed", evolve.db.seed, "seed of sampling, mutations and the scoring vectors")->capture_default_str();
+  evolve_cmd->add_flag("--resume", evolve.resume, "continue the run in --out from its db.json");
+  evolve_cmd->add_option("--llm", evolve_llm, "base URL of an OpenAI-compatible server (e.g. https://api.openai.com/v1); without it, the offline mutation proposer");
+  evolve_cmd->add_option("--model", evolve.llm.model, "model name for --llm");
+  evolve_cmd->add_option("--temperature", evolve.llm.temperature, "sampling temperature for --llm")->capture_default_str();
+  evolve_cmd->add_option("--llm-timeout", evolve.llm.timeout_seconds, "seconds per model request")->capture_default_str()->check(CLI::PositiveNumber);
+  evolve_cmd->add_option("--in-flight", evolve.llm.max_in_flight, "model requests at once")->capture_default_str()->check(CLI::Range(1, 64));
+  evolve_cmd->add_option("--islands", evolve.db.islands, "islands of the program database")->capture_default_str()->check(CLI::Range(1, 64));
+  evolve_cmd->add_option("--children", evolve.children, "candidates per island per generation")->capture_default_str()->check(CLI::Range(1, 64));
+  evolve_cmd->add_option("--migrate-every", evolve.db.migration_interval, "generations between migrations (0: never)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  evolve_cmd->add_option("--workers", evolve.workers, "candidates scored at once")->capture_default_str()->check(CLI::Range(1, 64));
+  evolve_cmd->add_option("--max-calls", evolve.max_calls, "budget: model calls (0: unlimited)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  evolve_cmd->add_option("--max-tokens", evolve.max_tokens, "budget: prompt + completion tokens (0: unlimited)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  evolve_cmd->add_option("--max-seconds", evolve.max_seconds, "budget: wall seconds (0: unlimited)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  evolve_cmd->add_option("--random", evolve.random_vectors, "random vectors per candidate besides the edge cases")->capture_default_str()->check(CLI::Range(0, 10000));
+  evolve_cmd->add_option("--prompts", evolve_prompts, "folder of prompt templates (default: $CHIPGYM_PROMPTS, else the source tree's prompts/)");
+  evolve_cmd->add_flag("--json", as_json, "print the summary as JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -441,6 +466,32 @@ int main(int argc, char** argv) {
       }
       return run_eval(task_name, task_file, assignments, params_file, options, common, as_json);
     }
+    if (evolve_cmd->parsed()) {
+      if (evolve.resume && evolve_out.empty()) throw chipgym::hdl::ParamError("--resume needs --out DIR, the run to continue");
+      if (!evolve_llm.empty()) {
+        if (evolve.llm.model.empty()) throw chipgym::hdl::ParamError("--llm needs --model NAME");
+        evolve.use_llm = true;
+        evolve.llm.base_url = evolve_llm;
+        // The key: $CHIPGYM_LLM_KEY when set, else $OPENAI_API_KEY (none sent when neither is).
+        const char* own = std::getenv("CHIPGYM_LLM_KEY");
+        evolve.llm.api_key_env = own && *own ? "CHIPGYM_LLM_KEY" : "OPENAI_API_KEY";
+      } else if (!evolve.llm.model.empty()) {
+        throw chipgym::hdl::ParamError("--model needs --llm URL");
+      }
+      evolve.prompts_dir = evolve_prompts;
+      evolve.out = evolve_out.empty() ? std::filesystem::path("runs") / ("evolve-" + evolve.task + "-s" + std::to_string(evolve.db.seed))
+                                      : std::filesystem::path(evolve_out);
+      auto summary = chipgym::kernels::run_evolve(evolve, &std::cerr);
+      if (as_json) std::cout << summary.to_json().dump(2) << "\n";
+      else
+        std::cout << "evolve " << evolve.task << ": " << summary.generations_done << " generations, " << summary.candidates
+                  << " candidates this session (" << summary.edit_errors << " replies without a candidate), best program "
+                  << summary.best_id << " fitness " << summary.best_fitness << " (seed " << summary.seed_fitness << "), stopped by "
+                  << summary.stop_reason << "\nwritten: " << (evolve.out / "best.v").string() << " "
+                  << (evolve.out / "db.json").string() << " " << (evolve.out / "events.jsonl").string()
+                  << "\nre-score the best: chipgym score --task " << evolve.task << " " << (evolve.out / "best.v").string() << "\n";
+      return 0;
+    }
     if (score_cmd->parsed() && show_task) {
       if (score_task.empty()) throw chipgym::hdl::ParamError("--show needs --task T");
       const auto& t = chipgym::kernels::find_kernel_task(score_task);
@@ -453,6 +504,18 @@ int main(int argc, char** argv) {
     if (score_cmd->parsed()) {
       if (score_file.empty()) throw chipgym::hdl::ParamError("score needs a candidate Verilog file (or --show with --task)");
       return run_score(score_task, score_vectors, score_file, score, as_json);
+    }
+    if (replay_cmd->parsed() && std::filesystem::exists(std::filesystem::path(replay_dir) / "db.json")) {
+      // An evolve run: score its best kernel again with the run's seed and vectors.
+      if (replay_cmd->count("--step") || !vcd_file.empty()) throw chipgym::hdl::ParamError("an evolve run replays its best kernel only (no --step, --vcd)");
+      auto r = chipgym::kernels::replay_evolve(replay_dir);
+      if (as_json) std::cout << r.dump(2) << "\n";
+      else
+        std::cout << "replayed evolve program " << r["program"] << " of " << r["task"].get<std::string>() << ": "
+                  << r["fresh"]["verdict"].get<std::string>() << ", fitness " << r["fitness"] << " (recorded "
+                  << r["recorded_fitness"] << ")\n"
+                  << (r["differences"].empty() ? "every recorded figure reproduced\n" : "DIFFERENT: " + r["differences"].dump() + "\n");
+      return !r["differences"].empty() && verify ? kDesignFailed : (r["fresh"]["verdict"] == "pass" ? 0 : kDesignFailed);
     }
     if (replay_cmd->parsed()) {
       if (replay_best && replay_cmd->count("--step")) throw chipgym::hdl::ParamError("choose --best or --step N, not both");

@@ -1,0 +1,692 @@
+#include "kernels/evolve.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <regex>
+#include <sstream>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "hdl/param_space.h"
+#include "kernels/diff.h"
+#include "kernels/kernel_task.h"
+
+#ifndef CHIPGYM_PROMPTS_DIR
+#define CHIPGYM_PROMPTS_DIR "prompts"
+#endif
+
+namespace chipgym::kernels {
+
+namespace fs = std::filesystem;
+using hdl::ParamError;
+
+namespace {
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) throw std::runtime_error("cannot write " + tmp.string());
+  }
+  fs::rename(tmp, path);
+}
+
+void append_line(const fs::path& path, const std::string& line) {
+  std::ofstream out(path, std::ios::binary | std::ios::app);
+  out << line << "\n";
+  if (!out) throw std::runtime_error("cannot append to " + path.string());
+}
+
+std::uint64_t splitmix64(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+std::string fixed(double v, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << v;
+  return s.str();
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::string trim(const std::string& s) {
+  const auto a = s.find_first_not_of(" \t\r");
+  if (a == std::string::npos) return "";
+  const auto b = s.find_last_not_of(" \t\r");
+  return s.substr(a, b - a + 1);
+}
+
+// One line a person or a model reads about a scored program.
+std::string metrics_line(const Program& p) {
+  if (p.passed) {
+    const json& sim = p.report.at("simulation");
+    const json& syn = p.report.at("synthesis");
+    return "PASS: " + std::to_string(syn.at("transistors").get<long long>()) + " transistors (" +
+           std::to_string(syn.at("cells").get<long long>()) + " cells), latency " +
+           std::to_string(static_cast<long long>(p.latency)) + " cycles, throughput " +
+           fixed(sim.value("throughput", 0.0), 3) + " elements/cycle, fitness " + fixed(p.fitness, 4);
+  }
+  return "FAIL at " + p.report.value("stage", std::string("?")) + " (" + p.report.value("category", std::string("?")) +
+         "), fitness " + fixed(p.fitness, 1) + ": " + p.report.value("message", std::string());
+}
+
+// The evaluator's detail on a failed program: lint warnings, the first mismatches.
+std::string failure_extra(const Program& p) {
+  std::string out;
+  if (p.report.contains("lint"))
+    for (const auto& w : p.report["lint"].value("first_warnings", json::array()))
+      out += "\n  lint: " + (w.is_string() ? w.get<std::string>() : w.dump());
+  if (p.report.contains("simulation")) {
+    const json mismatches = p.report["simulation"].value("first_mismatches", json::array());
+    for (std::size_t i = 1; i < mismatches.size(); ++i) {  // the message shows the first
+      const json& m = mismatches[i];
+      out += "\n  mismatch (" + m.value("origin", std::string()) + "): in=" + m["in"].dump() +
+             " expected=" + m["expected"].dump() + " got=" + m["got"].dump();
+    }
+  }
+  return out;
+}
+
+std::string failure_detail(const Program& p) {
+  return "Program " + std::to_string(p.id) + " " + metrics_line(p) + failure_extra(p);
+}
+
+struct Templates {
+  std::string system, user, inspiration;
+};
+
+Templates load_templates(const fs::path& dir) {
+  Templates t;
+  for (auto [name, slot] : {std::pair{"system.txt", &t.system}, {"user.txt", &t.user}, {"inspiration.txt", &t.inspiration}}) {
+    const fs::path p = dir / name;
+    if (!fs::exists(p))
+      throw ParamError("prompt template " + p.string() + " not found (--prompts DIR or $CHIPGYM_PROMPTS name the folder)");
+    *slot = read_text(p);
+  }
+  return t;
+}
+
+// What the proposer is asked for one child.
+struct Request {
+  int island = 0, child = 0, parent = -1;
+  std::vector<int> inspirations;
+  std::string system, user;
+  std::uint64_t mutation_seed = 0;
+  std::string tag;  // g<gen>_i<island>_c<child>
+};
+
+struct Proposal {
+  bool ok = false;
+  std::string reply, error, error_kind, what;
+  long long tokens = 0;
+  int attempts = 0;
+  double seconds = 0;
+};
+
+std::string objective_text() {
+  return "Maximize fitness = 1000 * throughput / transistors (throughput in output elements per cycle, "
+         "transistors from Yosys' CMOS estimate). Only a kernel that is bit-exact against the golden model on "
+         "edge cases and random vectors, also under back-pressure, scores above zero; failures score -1 "
+         "(synthesis) to -5 (no usable reply).";
+}
+
+}  // namespace
+
+fs::path default_prompts_dir() {
+  if (const char* env = std::getenv("CHIPGYM_PROMPTS"); env && *env) return env;
+  return CHIPGYM_PROMPTS_DIR;
+}
+
+std::string render_template(const std::string& name, const std::string& text,
+                            const std::map<std::string, std::string>& slots) {
+  std::string out;
+  std::size_t at = 0;
+  while (true) {
+    const auto open = text.find("{{", at);
+    if (open == std::string::npos) break;
+    const auto close = text.find("}}", open + 2);
+    if (close == std::string::npos) throw ParamError("template " + name + ": '{{' without '}}'");
+    const std::string slot = trim(text.substr(open + 2, close - open - 2));
+    auto it = slots.find(slot);
+    if (it == slots.end()) throw ParamError("template " + name + " uses the slot {{" + slot + "}}, which has no value");
+    out += text.substr(at, open - at) + it->second;
+    at = close + 2;
+  }
+  return out + text.substr(at);
+}
+
+json EvolveConfig::to_json() const {
+  json j = {{"task", task},
+            {"generations", generations},
+            {"children", children},
+            {"db", db.to_json()},
+            {"proposer", use_llm ? "llm" : "mutation"},
+            {"max_calls", max_calls},
+            {"max_tokens", max_tokens},
+            {"max_seconds", max_seconds},
+            {"workers", workers},
+            {"random_vectors", random_vectors},
+            {"sim_timeout", sim_timeout}};
+  if (use_llm)
+    j["llm"] = {{"base_url", llm.base_url}, {"model", llm.model}, {"api_key_env", llm.api_key_env},
+                {"temperature", llm.temperature}, {"max_tokens", llm.max_tokens}, {"timeout", llm.timeout_seconds},
+                {"max_retries", llm.max_retries}, {"max_in_flight", llm.max_in_flight}};
+  return j;
+}
+
+json EvolveSummary::to_json() const {
+  return {{"generations_done", generations_done}, {"candidates", candidates}, {"edit_errors", edit_errors},
+          {"best_id", best_id}, {"best_fitness", best_fitness}, {"seed_fitness", seed_fitness},
+          {"stop_reason", stop_reason}, {"seconds", seconds}};
+}
+
+// --- the offline mutation proposer ---------------------------------------------------------
+
+std::string mutation_reply(const std::string& code, std::uint64_t seed,
+                           const std::function<bool(const std::string&)>& avoid, std::string* what) {
+  const auto lines = split_lines(code);
+  // The body: after the header's closing ");" up to endmodule (the ports stay as they are).
+  std::size_t body = 0;
+  bool in_module = false;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string t = trim(lines[i]);
+    if (t.rfind("module", 0) == 0) in_module = true;
+    if (in_module && t.rfind(");", 0) == 0) {
+      body = i + 1;
+      break;
+    }
+  }
+  std::vector<std::size_t> eligible;
+  for (std::size_t i = body; i < lines.size(); ++i) {
+    const std::string t = trim(lines[i]);
+    if (t.empty() || t.rfind("//", 0) == 0 || t == "endmodule" || t == "end" || t == "begin") continue;
+    if (std::count(lines.begin(), lines.end(), lines[i]) != 1) continue;  // SEARCH must match once
+    eligible.push_back(i);
+  }
+  if (eligible.empty()) return "";
+
+  static const std::regex literal(R"((\d+)'([bdh])([0-9a-fA-F_]+))");
+  static const std::regex bit_select(R"(\[(\d+)\])");
+  static const std::regex range(R"(\[(\d+):(\d+)\])");
+  static const std::regex operand_pair(R"(([A-Za-z_]\w*(?:\[[^\]]*\])?)\s*(&&|\|\|)\s*([A-Za-z_]\w*(?:\[[^\]]*\])?))");
+  static const std::regex ternary(R"(\?\s*([^:;?]+?)\s*:\s*([^;]+?)\s*;)");
+
+  std::uint64_t state = seed;
+  for (int attempt = 0; attempt < 48; ++attempt) {
+    const std::size_t li = eligible[splitmix64(state) % eligible.size()];
+    const std::string& line = lines[li];
+    // Mutate only the code part of the line, never its comment.
+    const auto comment = line.find("//");
+    const std::string head = line.substr(0, comment), tail = comment == std::string::npos ? "" : line.substr(comment);
+    std::vector<std::pair<std::string, std::string>> variants;  // new line, what changed
+    auto add = [&](std::size_t pos, std::size_t len, const std::string& by, const std::string& why) {
+      variants.push_back({head.substr(0, pos) + by + head.substr(pos + len) + tail, why});
+    };
+    for (std::sregex_iterator it(head.begin(), head.end(), literal), end; it != end; ++it) {
+      const std::string size = (*it)[1];
+      for (const char* v : {"0", "1"})
+        if ((*it).str() != size + "'d" + v && (*it).str() != size + "'b" + v)
+          add(static_cast<std::size_t>(it->position()), static_cast<std::size_t>(it->length()), size + "'d" + v,
+              "constant " + it->str() + " -> " + size + "'d" + v);
+    }
+    for (std::sregex_iterator it(head.begin(), head.end(), bit_select), end; it != end; ++it) {
+      const int index = std::stoi((*it)[1]);
+      for (int by : {index - 1, index + 1})
+        if (by >= 0)
+          add(static_cast<std::size_t>(it->position()), static_cast<std::size_t>(it->length()), "[" + std::to_string(by) + "]",
+              "bit select " + it->str() + " -> [" + std::to_string(by) + "]");
+    }
+    for (std::sregex_iterator it(head.begin(), head.end(), range), end; it != end; ++it) {
+      const int hi = std::stoi((*it)[1]);
+      if (hi > 0)
+        add(static_cast<std::size_t>(it->position()), static_cast<std::size_t>(it->length()),
+            "[" + std::to_string(hi - 1) + ":" + (*it)[2].str() + "]", "range " + it->str() + " narrowed");
+    }
+    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+             {"&&", "||"}, {"||", "&&"}, {"==", "!="}, {"!=", "=="}, {" & ", " | "}, {" | ", " & "}, {" + ", " - "}, {" - ", " + "}})
+      for (auto at = head.find(from); at != std::string::npos; at = head.find(from, at + 1))
+        add(at, from.size(), to, "operator " + trim(from) + " -> " + trim(to));
+    for (std::size_t at = 0; at < head.size(); ++at)
+      if (head[at] == '!' && (at + 1 >= head.size() || head[at + 1] != '=')) add(at, 1, "", "negation dropped");
+    for (std::sregex_iterator it(head.begin(), head.end(), operand_pair), end; it != end; ++it) {
+      add(static_cast<std::size_t>(it->position()), static_cast<std::size_t>(it->length()), (*it)[1],
+          "operand " + (*it)[3].str() + " dropped");
+      add(static_cast<std::size_t>(it->position()), static_cast<std::size_t>(it->length()), (*it)[3],
+          "operand " + (*it)[1].str() + " dropped");
+    }
+    for (std::sregex_iterator it(head.begin(), head.end(), ternary), end; it != end; ++it)
+      add(static_cast<std::size_t>(it->position()), static_cast<std::size_t>(it->length()),
+          "? " + (*it)[2].str() + " : " + (*it)[1].str() + ";", "branches of ?: swapped");
+    if (!trim(head).empty() && trim(head).back() == ';') variants.push_back({"", "line deleted"});
+    if (variants.empty()) continue;
+    const auto& [new_line, why] = variants[splitmix64(state) % variants.size()];
+    std::string next;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      if (i == li) {
+        if (!new_line.empty()) next += new_line + "\n";
+      } else {
+        next += lines[i] + "\n";
+      }
+    }
+    if (next == code || (avoid && avoid(next))) continue;
+    if (what) *what = why + " (line " + std::to_string(li + 1) + ")";
+    return "<<<<<<< SEARCH\n" + line + "\n=======\n" + (new_line.empty() ? "" : new_line + "\n") + ">>>>>>> REPLACE\n";
+  }
+  return "";
+}
+
+// --- the loop ---------------------------------------------------------------------------------
+
+EvolveSummary run_evolve(const EvolveConfig& cfg, std::ostream* log) {
+  const auto session_start = std::chrono::steady_clock::now();
+  const KernelTask& task = find_kernel_task(cfg.task);
+  if (cfg.generations < 1) throw ParamError("--generations must be >= 1");
+  if (cfg.children < 1 || cfg.children > 64) throw ParamError("--children must be 1..64");
+  if (cfg.workers < 1 || cfg.workers > 64) throw ParamError("--workers must be 1..64");
+  if (cfg.out.empty()) throw ParamError("evolve needs a run directory (--out DIR)");
+  if (cfg.max_calls < 0 || cfg.max_tokens < 0 || cfg.max_seconds < 0) throw ParamError("budgets must be >= 0");
+  const fs::path prompts_dir = cfg.prompts_dir.empty() ? default_prompts_dir() : cfg.prompts_dir;
+  const Templates templates = load_templates(prompts_dir);
+  std::unique_ptr<LlmClient> client;
+  if (cfg.use_llm) client = std::make_unique<LlmClient>(cfg.llm);
+
+  const fs::path out = cfg.out, db_path = out / "db.json", events = out / "events.jsonl";
+  ScoreOptions so;
+  so.seed = cfg.db.seed;
+  so.random_vectors = cfg.random_vectors;
+  so.sim_timeout = cfg.sim_timeout;
+
+  ProgramDb db(cfg.db);
+  if (cfg.resume) {
+    if (!fs::exists(db_path)) throw ParamError("nothing to resume: " + db_path.string() + " does not exist");
+    db = ProgramDb::load(db_path);
+    const json stored = json::parse(read_text(out / "config.json"));
+    if (stored.value("task", "") != cfg.task)
+      throw ParamError("the run in " + out.string() + " is for task " + stored.value("task", std::string("?")) +
+                       ", not " + cfg.task);
+    // The run's own scoring settings, whatever was passed this time: programs stay comparable.
+    so.seed = db.config().seed;
+    so.random_vectors = stored.value("random_vectors", so.random_vectors);
+    so.sim_timeout = stored.value("sim_timeout", so.sim_timeout);
+  } else {
+    if (fs::exists(out) && !fs::is_empty(out))
+      throw ParamError("run directory " + out.string() + " exists; pass --resume to continue it or choose another --out");
+    for (const char* sub : {"prompts", "responses", "candidates", "templates"}) fs::create_directories(out / sub);
+    write_text(out / "config.json", cfg.to_json().dump(2) + "\n");
+    for (const char* name : {"system.txt", "user.txt", "inspiration.txt"}) fs::copy_file(prompts_dir / name, out / "templates" / name);
+  }
+  const GoldenSet golden = task_golden(task, so.seed, so.random_vectors);
+  auto stat = [&](const char* key) { return db.stats.value(key, 0.0); };
+  auto bump = [&](const char* key, double by) { db.stats[key] = stat(key) + by; };
+
+  auto score = [&](const std::string& code) {
+    ScoreReport r = score_candidate(code, golden, so, task.name);
+    json j = r.to_json();
+    json stages = j.contains("stages") ? j["stages"] : json::object();
+    j.erase("stages");
+    return std::pair{j, stages};
+  };
+  auto make_program = [&](const std::string& code, const json& report, int parent, int generation, int island,
+                          const std::string& origin) {
+    Program p;
+    p.code = code;
+    p.report = report;
+    p.parent_id = parent;
+    p.generation = generation;
+    p.island = island;
+    p.origin = origin;
+    p.passed = report.value("verdict", "") == "pass";
+    p.fitness = fitness_of(report);
+    if (p.passed) {
+      p.area = report["synthesis"]["transistors"].get<double>();
+      p.latency = report["simulation"].value("latency_cycles", 0.0);
+    }
+    p.feedback = p.passed ? "" : report.value("message", std::string());
+    return p;
+  };
+  auto write_best = [&] {
+    const int best = db.best();
+    if (best < 0) return;
+    write_text(out / "best.v", db.get(best).code);
+    json b = db.get(best).to_json();
+    b.erase("code");
+    write_text(out / "best.json", b.dump(2) + "\n");
+  };
+
+  EvolveSummary summary;
+  if (!cfg.resume) {
+    auto [report, stages] = score(task.canonical_verilog);
+    for (int island = 0; island < db.config().islands; ++island) {
+      const int id = db.add(make_program(task.canonical_verilog, report, -1, 0, island, "seed"));
+      write_text(out / "candidates" / ("p" + std::to_string(id) + ".v"), task.canonical_verilog);
+      append_line(events, json{{"generation", 0}, {"island", island}, {"event", "seed"}, {"program", id},
+                               {"verdict", report["verdict"]}, {"fitness", db.get(id).fitness}, {"stages", stages}}
+                              .dump());
+    }
+    if (!db.get(0).passed && log) *log << "warning: the canonical kernel fails: " << metrics_line(db.get(0)) << "\n";
+    db.stats["next_generation"] = 0;
+    db.save(db_path);
+    write_best();
+  }
+  summary.seed_fitness = db.get(0).fitness;
+  bump("sessions", 1);
+  append_line(events, json{{"event", "session"}, {"session", stat("sessions")}, {"resume", cfg.resume},
+                           {"proposer", cfg.use_llm ? "llm" : "mutation"}, {"generations", cfg.generations}}
+                          .dump());
+  const double seconds_before = stat("seconds");
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - session_start).count();
+  };
+  auto budget_left = [&]() -> std::string {
+    if (cfg.max_seconds > 0 && seconds_before + elapsed() >= cfg.max_seconds) return "max_seconds";
+    if (cfg.use_llm && cfg.max_calls > 0 && stat("calls") >= static_cast<double>(cfg.max_calls)) return "max_calls";
+    if (cfg.use_llm && cfg.max_tokens > 0 && stat("tokens") >= static_cast<double>(cfg.max_tokens)) return "max_tokens";
+    return "";
+  };
+  auto finish = [&] {
+    db.stats["seconds"] = seconds_before + elapsed();
+    db.save(db_path);
+    write_best();
+  };
+
+  int consecutive_failures = 0;
+  int gen = static_cast<int>(stat("next_generation"));
+  summary.stop_reason = "generations";
+  for (; gen < cfg.generations; ++gen) {
+    if (auto why = budget_left(); !why.empty()) {
+      summary.stop_reason = why;
+      break;
+    }
+    // 1. Prompts, in a fixed order (the sampling is seeded).
+    std::vector<Request> requests;
+    for (int island = 0; island < db.config().islands; ++island) {
+      const std::string island_note = db.island_feedback.count(island) ? db.island_feedback[island] : "";
+      for (int child = 0; child < cfg.children; ++child) {
+        Request rq;
+        rq.island = island;
+        rq.child = child;
+        rq.parent = db.sample_parent(island);
+        rq.inspirations = db.sample_inspirations(island, rq.parent);
+        rq.mutation_seed = db.next_random();
+        rq.tag = "g" + std::to_string(gen) + "_i" + std::to_string(island) + "_c" + std::to_string(child);
+        const Program& parent = db.get(rq.parent);
+        std::string feedback;
+        if (!parent.passed) feedback += "The current program fails. " + failure_detail(parent) + "\n";
+        if (!island_note.empty()) feedback += island_note;
+        if (feedback.empty()) feedback = "The current program passes every check; make it smaller or faster.";
+        std::string inspirations;
+        for (int id : rq.inspirations)
+          inspirations += render_template("inspiration.txt", templates.inspiration,
+                                          {{"id", std::to_string(id)}, {"metrics", metrics_line(db.get(id))}, {"code", db.get(id).code}});
+        if (inspirations.empty()) inspirations = "(none yet)";
+        rq.system = render_template("system.txt", templates.system, {});
+        rq.user = render_template("user.txt", templates.user,
+                                  {{"task_name", task.name},
+                                   {"task_description", task.description},
+                                   {"module", task.iface.module},
+                                   {"interface", task.iface.to_json()["ports"].dump()},
+                                   {"vector_length", std::to_string(task.iface.vector_length)},
+                                   {"objective", objective_text()},
+                                   {"parent_id", std::to_string(parent.id)},
+                                   {"parent_generation", std::to_string(parent.generation)},
+                                   {"parent_code", parent.code},
+                                   {"parent_metrics", metrics_line(parent)},
+                                   {"feedback", feedback},
+                                   {"inspirations", inspirations}});
+        write_text(out / "prompts" / (rq.tag + ".txt"), "=== system\n" + rq.system + "=== user\n" + rq.user);
+        requests.push_back(std::move(rq));
+      }
+    }
+    // The call budget may allow fewer requests than planned.
+    if (cfg.use_llm && cfg.max_calls > 0)
+      requests.resize(std::min<std::size_t>(requests.size(), static_cast<std::size_t>(cfg.max_calls - static_cast<long long>(stat("calls")))));
+
+    // 2. Proposals.
+    std::vector<Proposal> proposals(requests.size());
+    if (cfg.use_llm) {
+      std::vector<std::vector<ChatMessage>> conversations;
+      for (const auto& rq : requests) conversations.push_back({{"system", rq.system}, {"user", rq.user}});
+      const auto results = client->chat_many(conversations);
+      for (std::size_t i = 0; i < results.size(); ++i) {
+        const ChatResult& r = results[i];
+        Proposal& p = proposals[i];
+        p.ok = r.ok;
+        p.reply = r.content;
+        p.error = r.error;
+        p.error_kind = r.error_kind;
+        p.attempts = r.attempts;
+        p.seconds = r.seconds;
+        p.what = "llm";
+        p.tokens = r.prompt_tokens + r.completion_tokens;
+        if (p.tokens == 0 && r.ok)  // the server reported no usage: estimate 4 characters per token
+          p.tokens = static_cast<long long>((conversations[i][0].content.size() + conversations[i][1].content.size() + r.content.size()) / 4);
+        bump("calls", 1);
+        bump("tokens", static_cast<double>(p.tokens));
+      }
+    } else {
+      for (std::size_t i = 0; i < requests.size(); ++i) {
+        Proposal& p = proposals[i];
+        p.reply = mutation_reply(db.get(requests[i].parent).code, requests[i].mutation_seed,
+                                 [&](const std::string& code) { return db.find_code(code) >= 0; }, &p.what);
+        p.ok = true;
+        if (p.reply.empty()) p.what = "no new mutation found";
+      }
+    }
+
+    // 3. Edits, then scoring (in parallel; results go into the database in request order).
+    struct Child {
+      bool has_code = false;
+      std::string code, kind, edit_error;
+      int reused = -1;
+      json report, stages;
+    };
+    std::vector<Child> children(requests.size());
+    std::vector<std::size_t> to_score;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      const Proposal& p = proposals[i];
+      write_text(out / "responses" / (requests[i].tag + ".txt"),
+                 p.ok ? p.reply : "(no reply: " + p.error_kind + ": " + p.error + ")\n");
+      if (!p.ok) continue;
+      if (!cfg.use_llm && p.reply.empty()) {
+        children[i].kind = "mutation";
+        children[i].edit_error = "the mutation proposer found no new mutation of program " + std::to_string(requests[i].parent);
+        continue;
+      }
+      const EditResult edit = apply_reply(db.get(requests[i].parent).code, p.reply);
+      children[i].kind = edit.kind;
+      if (!edit.ok) {
+        children[i].edit_error = edit.error;
+        continue;
+      }
+      children[i].has_code = true;
+      children[i].code = edit.code;
+      children[i].reused = db.find_code(edit.code);
+      if (children[i].reused < 0) {
+        // The same code twice in one generation is scored once.
+        bool twin = false;
+        for (std::size_t k : to_score) twin = twin || children[k].code == edit.code;
+        if (!twin) to_score.push_back(i);
+      }
+    }
+    {
+      std::atomic<std::size_t> next{0};
+      std::vector<std::thread> pool;
+      std::exception_ptr failure;
+      std::mutex failure_mu;
+      const int n = std::min<int>(cfg.workers, static_cast<int>(to_score.size()));
+      for (int w = 0; w < n; ++w)
+        pool.emplace_back([&] {
+          for (std::size_t k; (k = next++) < to_score.size();) {
+            try {
+              auto [report, stages] = score(children[to_score[k]].code);
+              children[to_score[k]].report = report;
+              children[to_score[k]].stages = stages;
+            } catch (...) {
+              std::lock_guard<std::mutex> lock(failure_mu);
+              if (!failure) failure = std::current_exception();
+            }
+          }
+        });
+      for (auto& t : pool) t.join();
+      if (failure) std::rethrow_exception(failure);
+    }
+
+    // A server that never answered in this run: stop with its URL rather than burn the generations.
+    if (cfg.use_llm && stat("llm_ok") == 0 && !proposals.empty() &&
+        std::all_of(proposals.begin(), proposals.end(), [](const Proposal& p) { return !p.ok && p.error_kind == "unreachable"; })) {
+      append_line(events, json{{"generation", gen + 1}, {"event", "llm_error"}, {"error_kind", "unreachable"},
+                               {"error", proposals[0].error}}.dump());
+      finish();
+      throw std::runtime_error("cannot reach the LLM at " + cfg.llm.base_url + ": " + proposals[0].error +
+                               " (the run is saved; --resume continues it)");
+    }
+
+    // 4. Into the database, with feedback for each island's next prompt.
+    std::map<int, std::string> notes;
+    std::string llm_failure;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      const Request& rq = requests[i];
+      const Proposal& p = proposals[i];
+      Child& c = children[i];
+      json ev = {{"generation", gen + 1}, {"island", rq.island}, {"child", rq.child}, {"parent", rq.parent},
+                 {"inspirations", rq.inspirations}, {"proposer", cfg.use_llm ? "llm" : "mutation"}, {"tag", rq.tag}};
+      if (cfg.use_llm) ev["llm"] = {{"ok", p.ok}, {"attempts", p.attempts}, {"tokens", p.tokens}, {"seconds", p.seconds}};
+      else ev["mutation"] = p.what;
+      std::string& note = notes[rq.island];
+      if (!p.ok) {
+        ev["event"] = "llm_error";
+        ev["error"] = p.error;
+        ev["error_kind"] = p.error_kind;
+        ++consecutive_failures;
+        llm_failure = p.error;
+      } else {
+        if (cfg.use_llm) {
+          consecutive_failures = 0;
+          bump("llm_ok", 1);
+        }
+        if (!c.has_code) {
+          ev["event"] = "edit_error";
+          ev["kind"] = c.kind;
+          ev["error"] = c.edit_error.empty() ? p.what : c.edit_error;
+          ev["fitness"] = kNoCandidatePenalty;
+          ++summary.edit_errors;
+          bump("edit_errors", 1);
+          note += "Your previous reply (on program " + std::to_string(rq.parent) +
+                  ") could not be applied, nothing was evaluated (fitness " + fixed(kNoCandidatePenalty, 1) +
+                  "): " + ev["error"].get<std::string>() + "\n";
+        } else {
+          if (c.reused < 0 && c.report.is_null())  // a twin scored earlier in this generation
+            for (std::size_t k = 0; k < i; ++k)
+              if (children[k].has_code && children[k].code == c.code && !children[k].report.is_null()) c.report = children[k].report;
+          const bool reused = c.reused >= 0;
+          const json report = reused ? db.get(c.reused).report : c.report;
+          const int id = db.add(make_program(c.code, report, rq.parent, gen + 1, rq.island, cfg.use_llm ? "llm" : "mutation"));
+          const Program& prog = db.get(id);
+          write_text(out / "candidates" / ("p" + std::to_string(id) + ".v"), c.code);
+          ++summary.candidates;
+          bump("candidates", 1);
+          ev["event"] = "candidate";
+          ev["kind"] = c.kind;
+          ev["program"] = id;
+          if (reused) ev["same_code_as"] = c.reused;
+          ev["verdict"] = report["verdict"];
+          ev["stage"] = report["stage"];
+          ev["category"] = report["category"];
+          ev["message"] = report["message"];
+          ev["fitness"] = prog.fitness;
+          if (prog.passed) ev["cell"] = {db.cell_of(prog).first, db.cell_of(prog).second};
+          ev["area"] = prog.area;
+          ev["latency"] = prog.latency;
+          ev["stages"] = c.stages.is_null() ? json::object() : c.stages;
+          note += "Your previous candidate (program " + std::to_string(id) + ", from program " + std::to_string(rq.parent) +
+                  ") " + (prog.passed ? metrics_line(prog) + " (parent fitness " + fixed(db.get(rq.parent).fitness, 4) + ")"
+                                      : metrics_line(prog) + failure_extra(prog)) +
+                  "\n";
+        }
+      }
+      append_line(events, ev.dump());
+      if (log) {
+        std::string line = ev["event"] == "candidate"
+                               ? "program " + ev["program"].dump() + " " + metrics_line(db.get(ev["program"].get<int>()))
+                               : ev["event"].get<std::string>() + ": " + ev["error"].get<std::string>();
+        std::replace(line.begin(), line.end(), '\n', ' ');
+        *log << "generation " << gen + 1 << " island " << rq.island << ": " << line.substr(0, 200) << "\n";
+      }
+    }
+    for (const auto& [island, note] : notes)
+      if (!note.empty()) db.island_feedback[island] = note;
+    if (db.config().migration_interval > 0 && (gen + 1) % db.config().migration_interval == 0)
+      for (int id : db.migrate(gen + 1)) {
+        write_text(out / "candidates" / ("p" + std::to_string(id) + ".v"), db.get(id).code);
+        append_line(events, json{{"generation", gen + 1}, {"event", "migration"}, {"program", id},
+                                 {"from", db.get(id).parent_id}, {"island", db.get(id).island}}
+                                .dump());
+      }
+    db.stats["next_generation"] = gen + 1;
+    finish();
+    if (cfg.use_llm && consecutive_failures >= cfg.max_llm_failures)
+      throw std::runtime_error("the LLM at " + cfg.llm.base_url + " failed " + std::to_string(consecutive_failures) +
+                               " times in a row (last: " + llm_failure + "); the run is saved, --resume continues it");
+  }
+  finish();
+  summary.generations_done = static_cast<int>(stat("next_generation"));
+  summary.best_id = db.best();
+  summary.best_fitness = db.get(summary.best_id).fitness;
+  summary.seconds = elapsed();
+  append_line(events, json{{"event", "stop"}, {"reason", summary.stop_reason}, {"summary", summary.to_json()}}.dump());
+  return summary;
+}
+
+json replay_evolve(const fs::path& run) {
+  const fs::path config_path = run / "config.json", best_path = run / "best.json", code_path = run / "best.v";
+  for (const auto& p : {config_path, best_path, code_path})
+    if (!fs::exists(p)) throw ParamError("not an evolve run directory: " + p.string() + " is missing");
+  json config, best;
+  try {
+    config = json::parse(read_text(config_path));
+    best = json::parse(read_text(best_path));
+  } catch (const json::exception& e) {
+    throw ParamError("unreadable evolve run " + run.string() + ": " + e.what());
+  }
+  const KernelTask& task = find_kernel_task(config.at("task").get<std::string>());
+  ScoreOptions so;
+  so.seed = config.at("db").at("seed").get<std::uint64_t>();
+  so.random_vectors = config.value("random_vectors", so.random_vectors);
+  so.sim_timeout = config.value("sim_timeout", so.sim_timeout);
+  ScoreReport fresh = score_candidate(read_text(code_path), task_golden(task, so.seed, so.random_vectors), so, task.name);
+  json now = fresh.to_json();
+  now.erase("stages");
+  const json& recorded = best.at("report");
+  json differences = json::array();
+  for (auto it = recorded.begin(); it != recorded.end(); ++it)
+    if (!now.contains(it.key()) || now[it.key()] != it.value()) differences.push_back(it.key());
+  for (auto it = now.begin(); it != now.end(); ++it)
+    if (!recorded.contains(it.key())) differences.push_back(it.key());
+  return {{"task", task.name}, {"program", best.at("id")}, {"recorded", recorded}, {"fresh", now},
+          {"fitness", fitness_of(now)}, {"recorded_fitness", best.at("fitness")}, {"differences", differences}};
+}
+
+}  // namespace chipgym::kernels

@@ -1,0 +1,498 @@
+// chipgym evolve: the program database (MAP-Elites cells, islands, migration, seeded
+// sampling, persistence) and the evolutionary loop with the offline mutation proposer and
+// with a scripted mock OpenAI-compatible server on 127.0.0.1.
+#include <httplib.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "hdl/param_space.h"
+#include "kernels/diff.h"
+#include "kernels/evolve.h"
+#include "kernels/kernel_task.h"
+#include "kernels/program_db.h"
+#include "test_support.h"
+
+using namespace chipgym::kernels;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+json pass_report(double transistors, double throughput, int latency) {
+  return {{"verdict", "pass"}, {"stage", ""}, {"synthesis", {{"transistors", transistors}, {"cells", 10}}},
+          {"simulation", {{"throughput", throughput}, {"latency_cycles", latency}}}};
+}
+
+Program program(int island, const std::string& code, const json& report, int latency = 1) {
+  Program p;
+  p.island = island;
+  p.code = code;
+  p.report = report;
+  p.passed = report["verdict"] == "pass";
+  p.fitness = fitness_of(report);
+  if (p.passed) {
+    p.area = report["synthesis"]["transistors"];
+    p.latency = latency;
+  }
+  return p;
+}
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("chipgym_evolve_test_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("fitness ranks every passing kernel above every failure and a further failure above an earlier one") {
+  const double small = fitness_of(pass_report(200, 1.0, 1));
+  const double big = fitness_of(pass_report(400, 1.0, 1));
+  const double slow = fitness_of(pass_report(200, 0.5, 1));
+  CHECK(small == Approx(5.0));
+  CHECK(small > big);
+  CHECK(small > slow);
+  CHECK(slow > 0);
+  const double synth = fitness_of({{"verdict", "fail"}, {"stage", "synthesize"}});
+  const double sim = fitness_of({{"verdict", "fail"}, {"stage", "simulate"}});
+  const double lint = fitness_of({{"verdict", "fail"}, {"stage", "lint"}});
+  const double screen = fitness_of({{"verdict", "bad_input"}, {"stage", "screen"}});
+  CHECK(0 > synth);
+  CHECK(synth > sim);
+  CHECK(sim > lint);
+  CHECK(lint > screen);
+  CHECK(screen > kNoCandidatePenalty);
+}
+
+TEST_CASE("MAP-Elites cells keep the fittest program per area and latency bin, per island") {
+  ProgramDbConfig c;
+  c.islands = 2;
+  ProgramDb db(c);
+  const int a = db.add(program(0, "a", pass_report(360, 1.0, 1)));
+  const int b = db.add(program(0, "b", pass_report(300, 1.0, 1)));   // same log2 bin (8), fitter
+  const int d = db.add(program(0, "d", pass_report(100, 1.0, 3), 3));   // another cell
+  const int f = db.add(program(0, "f", {{"verdict", "fail"}, {"stage", "lint"}}));
+  const int e = db.add(program(1, "e", pass_report(360, 1.0, 1)));
+  CHECK(db.cell_of(db.get(a)) == std::make_pair(8, 1));
+  CHECK(db.cell_of(db.get(d)) == std::make_pair(6, 3));
+  auto el = db.elites(0);
+  CHECK(el.size() == 2);
+  CHECK(std::find(el.begin(), el.end(), a) == el.end());
+  CHECK(std::find(el.begin(), el.end(), b) != el.end());
+  CHECK(std::find(el.begin(), el.end(), f) == el.end());
+  CHECK(db.best() == d);
+  CHECK(db.best_in_island(1) == e);
+  // Migration copies island 0's best to island 1 and island 1's best to island 0.
+  auto moved = db.migrate(4);
+  REQUIRE(moved.size() == 2);
+  CHECK(db.get(moved[0]).island == 1);
+  CHECK(db.get(moved[0]).code == "d");
+  CHECK(db.get(moved[0]).origin == "migration");
+  CHECK(db.get(moved[0]).parent_id == d);
+  CHECK(db.best_in_island(1) == moved[0]);
+  // Island 1 now holds d as its best and island 0 holds it already: nothing more to copy.
+  CHECK(db.migrate(6).empty());
+}
+
+TEST_CASE("parent and inspiration sampling is seeded and survives a save and load") {
+  ProgramDbConfig c;
+  c.islands = 2;
+  c.seed = 42;
+  c.exploration = 0.3;
+  ProgramDb db(c);
+  for (int i = 0; i < 6; ++i) db.add(program(i % 2, "p" + std::to_string(i), pass_report(100 + 90 * i, 1.0, i % 3)));
+  db.add(program(0, "bad", {{"verdict", "fail"}, {"stage", "simulate"}}));
+  const fs::path dir = fresh_dir("db");
+  fs::create_directories(dir);
+  db.island_feedback[1] = "the SEARCH text does not match";
+  db.stats["calls"] = 3;
+  db.save(dir / "db.json");
+  CHECK_FALSE(fs::exists(dir / "db.json.tmp"));
+  ProgramDb loaded = ProgramDb::load(dir / "db.json");
+  CHECK(loaded.to_json() == db.to_json());
+  std::vector<int> first, second;
+  for (int k = 0; k < 40; ++k) {
+    first.push_back(db.sample_parent(k % 2));
+    for (int id : db.sample_inspirations(k % 2, first.back())) first.push_back(100 + id);
+    second.push_back(loaded.sample_parent(k % 2));
+    for (int id : loaded.sample_inspirations(k % 2, second.back())) second.push_back(100 + id);
+  }
+  CHECK(first == second);
+  // Exploration sometimes picks the failed program, tournaments pick elites.
+  CHECK(std::count(first.begin(), first.end(), 6) >= 1);
+  // Inspirations are never the parent.
+  for (int k = 0; k < 20; ++k) {
+    const int parent = db.sample_parent(0);
+    for (int id : db.sample_inspirations(0, parent)) CHECK(id != parent);
+  }
+  CHECK(loaded.island_feedback.at(1) == "the SEARCH text does not match");
+  std::ofstream(dir / "broken.json") << "{not json";
+  CHECK_THROWS_WITH(ProgramDb::load(dir / "broken.json"), Catch::Contains("corrupt program database"));
+  CHECK_THROWS_WITH(ProgramDb::load(dir / "missing.json"), Catch::Contains("cannot read the program database"));
+  fs::remove_all(dir);
+}
+
+namespace {
+
+// One scripted answer of the mock server: a reply text, an HTTP error, or a delay.
+struct Step {
+  Step(int status_ = 200, std::string content_ = "", double delay = 0)
+      : status(status_), content(std::move(content_)), delay_seconds(delay) {}
+  int status;
+  std::string content;
+  double delay_seconds;
+};
+
+// An OpenAI-compatible server on 127.0.0.1 answering POST /v1/chat/completions from a script
+// (as in test_llm.cpp). It records every request; past the end of the script it answers 400.
+class MockServer {
+ public:
+  explicit MockServer(std::vector<Step> script) : script_(script.begin(), script.end()) {
+    server_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+      Step step(400, "");
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        requests_.push_back(json::parse(req.body));
+        if (!script_.empty()) {
+          step = script_.front();
+          script_.pop_front();
+        }
+      }
+      if (step.delay_seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(step.delay_seconds));
+      res.status = step.status;
+      if (step.status == 200) {
+        json reply = {{"id", "chatcmpl-test"}, {"object", "chat.completion"},
+                      {"choices", {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", step.content}}},
+                                    {"finish_reason", "stop"}}}},
+                      {"usage", {{"prompt_tokens", 100}, {"completion_tokens", 20}, {"total_tokens", 120}}}};
+        res.set_content(reply.dump(), "application/json");
+      } else {
+        res.set_content(R"({"error": {"message": "scripted failure"}})", "application/json");
+      }
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    for (int i = 0; i < 200 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ~MockServer() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+  std::vector<json> requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+  // The user message of request k.
+  std::string prompt(std::size_t k) { return requests().at(k)["messages"][1]["content"].get<std::string>(); }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mu_;
+  std::deque<Step> script_;
+  std::vector<json> requests_;
+};
+
+EvolveConfig offline_config(const fs::path& out, int generations, std::uint64_t seed = 7) {
+  EvolveConfig c;
+  c.task = "relu-int8";
+  c.generations = generations;
+  c.out = out;
+  c.db.seed = seed;
+  c.db.islands = 2;
+  c.db.migration_interval = 1;
+  c.random_vectors = 8;
+  c.workers = 2;
+  return c;
+}
+
+EvolveConfig llm_config(const fs::path& out, const std::string& url, int generations) {
+  EvolveConfig c;
+  c.task = "relu-int8";
+  c.generations = generations;
+  c.out = out;
+  c.db.islands = 1;
+  c.db.exploration = 0;  // always an elite parent: the scripted diffs are written against it
+  c.db.migration_interval = 0;
+  c.random_vectors = 8;
+  c.use_llm = true;
+  c.llm.base_url = url;
+  c.llm.model = "mock-coder";
+  c.llm.api_key_env = "CHIPGYM_TEST_NO_KEY";
+  c.llm.timeout_seconds = 1;
+  c.llm.max_retries = 2;
+  c.llm.backoff_seconds = 0.01;
+  return c;
+}
+
+std::vector<json> read_events(const fs::path& dir) {
+  std::vector<json> out;
+  std::ifstream in(dir / "events.jsonl");
+  for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
+  return out;
+}
+
+json program_list(const fs::path& dir) {
+  std::ifstream in(dir / "db.json");
+  return json::parse(in)["programs"];
+}
+
+std::string diff(const std::string& search, const std::string& replace) {
+  return "Here is my change.\n<<<<<<< SEARCH\n" + search + "\n=======\n" + replace + "\n>>>>>>> REPLACE\n";
+}
+
+std::string canonical_with(const std::string& from, const std::string& to) {
+  std::string code = find_kernel_task("relu-int8").canonical_verilog;
+  code.replace(code.find(from), from.size(), to);
+  return code;
+}
+
+}  // namespace
+
+TEST_CASE("the offline mutation proposer evolves 2 generations deterministically and a stopped run resumes identically") {
+  const fs::path a = fresh_dir("offline_a"), b = fresh_dir("offline_b"), c = fresh_dir("offline_c");
+  auto sa = run_evolve(offline_config(a, 2));
+  auto sb = run_evolve(offline_config(b, 2));
+  CHECK(sa.generations_done == 2);
+  CHECK(sa.candidates == 4);  // 2 islands x 1 child x 2 generations
+  CHECK(sa.stop_reason == "generations");
+  const json pa = program_list(a);
+  CHECK(pa == program_list(b));
+  CHECK(sa.best_fitness == sb.best_fitness);
+  // Seeds on both islands, then mutations of a parent, each a one-block diff.
+  REQUIRE(pa.size() >= 6);
+  CHECK(pa[0]["origin"] == "seed");
+  CHECK(pa[0]["passed"] == true);
+  CHECK(pa[0]["fitness"].get<double>() > 0);
+  int mutations = 0;
+  for (const auto& p : pa)
+    if (p["origin"] == "mutation") {
+      ++mutations;
+      CHECK(p["code"] != pa[p["parent_id"].get<int>()]["code"]);
+      CHECK(fs::exists(a / "candidates" / ("p" + p["id"].dump() + ".v")));
+    }
+  CHECK(mutations == 4);
+  // Everything recorded: prompts, responses (SEARCH/REPLACE), events with scores, best.v.
+  CHECK(fs::exists(a / "prompts" / "g1_i1_c0.txt"));
+  std::ifstream response(a / "responses" / "g0_i0_c0.txt");
+  std::stringstream text;
+  text << response.rdbuf();
+  CHECK_THAT(text.str(), Catch::StartsWith("<<<<<<< SEARCH"));
+  int scored = 0;
+  for (const auto& ev : read_events(a))
+    if (ev["event"] == "candidate") {
+      ++scored;
+      CHECK(ev.contains("verdict"));
+      CHECK(ev.contains("fitness"));
+      CHECK(ev["mutation"].get<std::string>().size() > 0);
+    }
+  CHECK(scored == 4);
+  CHECK(fs::exists(a / "best.v"));
+  CHECK(fs::exists(a / "templates" / "user.txt"));
+  // chipgym replay scores the best kernel again and reproduces its report.
+  auto replayed = test_support::run_chipgym({"replay", a.string(), "--verify", "--json"});
+  INFO(replayed.err);
+  CHECK(replayed.exit_code == 0);
+  const json rj = json::parse(replayed.out);
+  CHECK(rj["differences"].empty());
+  CHECK(rj["fitness"] == sa.best_fitness);
+  CHECK(rj["program"] == sa.best_id);
+
+  // One generation, stop, resume up to two: the same database as the uninterrupted run.
+  CHECK(run_evolve(offline_config(c, 1)).generations_done == 1);
+  auto again = offline_config(c, 2);
+  again.resume = true;
+  auto sc = run_evolve(again);
+  CHECK(sc.generations_done == 2);
+  CHECK(sc.candidates == 2);
+  CHECK(program_list(c) == pa);
+  // Another run into a used directory without --resume is refused, and so is resuming nothing.
+  CHECK_THROWS_WITH(run_evolve(offline_config(c, 3)), Catch::Contains("pass --resume"));
+  auto nothing = offline_config(fresh_dir("offline_none"), 2);
+  nothing.resume = true;
+  CHECK_THROWS_WITH(run_evolve(nothing), Catch::Contains("nothing to resume"));
+  auto other_task = again;
+  other_task.task = "no-such-task";
+  CHECK_THROWS_AS(run_evolve(other_task), chipgym::hdl::ParamError);
+  for (const auto& d : {a, b, c}) fs::remove_all(d);
+}
+
+TEST_CASE("the mutation proposer makes one small edit as a SEARCH/REPLACE block that applies to the parent") {
+  const std::string code = find_kernel_task("relu-int8").canonical_verilog;
+  std::set<std::string> seen;
+  for (std::uint64_t seed = 1; seed <= 30; ++seed) {
+    std::string what;
+    const std::string reply = mutation_reply(code, seed, nullptr, &what);
+    REQUIRE_FALSE(reply.empty());
+    CHECK_THAT(reply, Catch::StartsWith("<<<<<<< SEARCH\n"));
+    CHECK(reply == mutation_reply(code, seed, nullptr));  // seeded
+    CHECK_FALSE(what.empty());
+    const auto edit = apply_reply(code, reply);
+    CHECK(edit.ok);
+    CHECK(edit.blocks == 1);
+    CHECK(edit.code != code);
+    seen.insert(reply);
+  }
+  CHECK(seen.size() >= 10);
+  // `avoid` is honoured: refusing everything gives no mutation.
+  CHECK(mutation_reply(code, 1, [](const std::string&) { return true; }).empty());
+}
+
+TEST_CASE("prompt templates fill every slot and name a slot that has no value") {
+  CHECK(render_template("t", "a {{x}} b {{ y }}", {{"x", "1"}, {"y", "2"}}) == "a 1 b 2");
+  CHECK_THROWS_WITH(render_template("user.txt", "a {{missing}}", {}),
+                    Catch::Contains("user.txt") && Catch::Contains("{{missing}}"));
+  const fs::path dir = fresh_dir("prompts");
+  fs::create_directories(dir);
+  auto c = offline_config(fresh_dir("prompts_run"), 1);
+  c.prompts_dir = dir;
+  CHECK_THROWS_WITH(run_evolve(c), Catch::Contains("system.txt") && Catch::Contains("not found"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("evolve with a scripted LLM feeds back unmatched diffs, build errors, cheats and empty replies, retries 500s and timeouts, and improves") {
+  const std::string correct = diff(
+      "  // The register takes a new element when it is empty or being emptied this cycle.",
+      "  // Ready when the output register is empty or drains this cycle.");
+  const std::string unmatched = diff("    if (in_valid & in_ready) begin", "    if (in_ready) begin");
+  const std::string broken = "```verilog\nmodule relu_int8 (\n  input wire clk, input wire rst, input wire in_valid, "
+                             "output wire in_ready,\n  input wire [7:0] in_data, input wire in_last, output wire out_valid, "
+                             "input wire out_ready,\n  output wire [7:0] out_data, output wire out_last\n);\n"
+                             "  assign in_ready = 1'b1 +;\nendmodule\n```\n";
+  const std::string cheat = "```verilog\n" + canonical_with("in_data[7] ? 8'd0 : in_data", "8'd0") + "```\n";
+  const std::string no_code = "I believe the design is already optimal; no change is needed.";
+  const std::string smaller = diff("    if (in_valid && in_ready) begin", "    if (in_ready) begin");
+  MockServer server({{200, correct},
+                     {200, unmatched},
+                     {200, broken},
+                     {200, cheat},
+                     {500, ""},
+                     {200, correct},          // the retry after the 500: the same code again
+                     {200, "", 1.6},          // times out (1 s), retried
+                     {200, no_code},
+                     {200, smaller}});
+  const fs::path out = fresh_dir("llm");
+  auto summary = run_evolve(llm_config(out, server.url(), 7));
+  CHECK(summary.generations_done == 7);
+  REQUIRE(server.requests().size() == 9);  // 7 calls, 2 of them retried
+  CHECK(server.requests()[0]["model"] == "mock-coder");
+
+  std::vector<json> candidates, errors;
+  for (const auto& ev : read_events(out)) {
+    if (ev["event"] == "candidate") candidates.push_back(ev);
+    if (ev["event"] == "edit_error") errors.push_back(ev);
+  }
+  REQUIRE(candidates.size() == 5);
+  REQUIRE(errors.size() == 2);
+  // 1: the correct diff passes.
+  CHECK(candidates[0]["generation"] == 1);
+  CHECK(candidates[0]["verdict"] == "pass");
+  // 2: the unmatched SEARCH block is an error, fed back in the next prompt.
+  CHECK(errors[0]["generation"] == 2);
+  CHECK(errors[0]["fitness"] == kNoCandidatePenalty);
+  CHECK_THAT(errors[0]["error"].get<std::string>(), Catch::Contains("does not match"));
+  CHECK_THAT(server.prompt(2), Catch::Contains("could not be applied") && Catch::Contains("does not match the current code"));
+  // 3: the build error is penalized and its message is in the next prompt.
+  CHECK(candidates[1]["generation"] == 3);
+  CHECK(candidates[1]["stage"] == "lint");
+  CHECK(candidates[1]["fitness"] == -3.0);
+  CHECK_THAT(server.prompt(3), Catch::Contains("FAIL at lint") && Catch::Contains("syntax error"));
+  // 4: the constant-output cheat is caught and penalized.
+  CHECK(candidates[2]["generation"] == 4);
+  CHECK(candidates[2]["category"] == "constant_output");
+  CHECK(candidates[2]["fitness"] == -2.0);
+  CHECK_THAT(server.prompt(4), Catch::Contains("constant_output"));
+  // 5: HTTP 500 retried; the reply repeats an earlier program, whose score is reused.
+  CHECK(candidates[3]["generation"] == 5);
+  CHECK(candidates[3]["llm"]["attempts"] == 2);
+  CHECK(candidates[3]["same_code_as"] == candidates[0]["program"]);
+  // 6: a timeout retried, then a reply without code: an error for the next prompt.
+  CHECK(errors[1]["generation"] == 6);
+  CHECK(errors[1]["llm"]["attempts"] == 2);
+  CHECK_THAT(errors[1]["error"].get<std::string>(), Catch::Contains("no code"));
+  CHECK_THAT(server.prompt(8), Catch::Contains("contains no code"));
+  // 7: the smaller correct kernel is the new best, and the best fitness never went down.
+  CHECK(candidates[4]["generation"] == 7);
+  CHECK(candidates[4]["verdict"] == "pass");
+  const json programs = program_list(out);
+  CHECK(summary.best_id == candidates[4]["program"].get<int>());
+  CHECK(summary.best_fitness > summary.seed_fitness);
+  CHECK(programs[summary.best_id]["area"].get<double>() < programs[0]["area"].get<double>());
+  double best_so_far = -1e9;
+  std::map<int, double> best_by_generation;
+  for (const auto& p : programs) {
+    best_so_far = std::max(best_so_far, p["fitness"].get<double>());
+    best_by_generation[p["generation"].get<int>()] = best_so_far;
+  }
+  CHECK(best_by_generation[7] > best_by_generation[0]);
+  std::ifstream best(out / "best.v");
+  std::stringstream best_text;
+  best_text << best.rdbuf();
+  CHECK_THAT(best_text.str(), Catch::Contains("if (in_ready) begin"));
+  // Every prompt and response is recorded; calls and tokens are counted.
+  CHECK(fs::exists(out / "prompts" / "g6_i0_c0.txt"));
+  CHECK(fs::exists(out / "responses" / "g6_i0_c0.txt"));
+  std::ifstream db_file(out / "db.json");
+  const json db = json::parse(db_file);
+  CHECK(db["stats"]["calls"] == 7);
+  CHECK(db["stats"]["tokens"] == 7 * 120);
+  fs::remove_all(out);
+}
+
+TEST_CASE("evolve stops at its model-call budget and resumes past it") {
+  const std::string first = diff("  // The register takes a new element when it is empty or being emptied this cycle.", "  // one");
+  const std::string second = diff("  // The register takes a new element when it is empty or being emptied this cycle.", "  // two");
+  MockServer server({{200, first}, {200, second}, {200, "no code here"}});
+  const fs::path out = fresh_dir("budget");
+  auto c = llm_config(out, server.url(), 5);
+  c.max_calls = 2;
+  auto s = run_evolve(c);
+  CHECK(s.stop_reason == "max_calls");
+  CHECK(s.generations_done == 2);
+  CHECK(server.requests().size() == 2);
+  c.resume = true;
+  c.max_calls = 3;
+  auto s2 = run_evolve(c);
+  CHECK(s2.stop_reason == "max_calls");
+  CHECK(s2.generations_done == 3);
+  CHECK(server.requests().size() == 3);
+  fs::remove_all(out);
+}
+
+TEST_CASE("evolve names an unreachable LLM URL, in the library and on the command line") {
+  const fs::path out = fresh_dir("unreachable");
+  auto c = llm_config(out, "http://127.0.0.1:1/v1", 2);
+  c.llm.max_retries = 0;
+  CHECK_THROWS_WITH(run_evolve(c), Catch::Contains("cannot reach the LLM at http://127.0.0.1:1/v1"));
+  // The run was saved before the error: it can be resumed once the server is up.
+  CHECK(fs::exists(out / "db.json"));
+  fs::remove_all(out);
+
+  const fs::path cli_out = fresh_dir("unreachable_cli");
+  auto r = test_support::run_chipgym({"evolve", "--task", "relu-int8", "--generations", "1", "--llm",
+                                      "http://127.0.0.1:1/v1", "--model", "m", "--out", cli_out.string(),
+                                      "--random", "4"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("error: cannot reach the LLM at http://127.0.0.1:1/v1"));
+  fs::remove_all(cli_out);
+  auto bad = test_support::run_chipgym({"evolve", "--task", "relu-int8", "--model", "m"});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("--model needs --llm URL"));
+  auto unknown = test_support::run_chipgym({"evolve", "--task", "nope", "--generations", "1"});
+  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(unknown.err, Catch::Contains("unknown kernel task 'nope'"));
+}
