@@ -20,6 +20,8 @@ fs::path default_run_dir(const std::string& task, const std::string& agent, long
   return fs::path("runs") / (task + "-" + agent + "-" + std::to_string(seed) + "-" + stamp);
 }
 
+namespace {
+
 std::string best_report_md(const env::Task& task, const std::string& agent, const json& event, const json& metrics) {
   std::ostringstream os;
   os << "# Best design of " << task.name << " (" << agent << ")\n\n"
@@ -43,6 +45,22 @@ std::string best_report_md(const env::Task& task, const std::string& agent, cons
         }()
      << "`.\n";
   return os.str();
+}
+
+}  // namespace
+
+void export_best_design(RunDir& dir, const env::Task& task, const std::string& agent, const json& event,
+                        const json& metrics) {
+  auto params = task.design_family().space().from_json(event["params"], false);
+  // A design that breaks a constraint of its family (an input error) has no Verilog.
+  std::map<std::string, std::string> files;
+  try {
+    files = task.design_family().emit(params).files;
+  } catch (const hdl::ParamError&) {
+  }
+  dir.export_best({{"params", event["params"]}, {"design", event["design"]}, {"eval", event["eval"]},
+                   {"reward", event["reward"]}},
+                  files, metrics, best_report_md(task, agent, event, metrics));
 }
 
 TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline> pipeline,
@@ -131,19 +149,7 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
     progress.has_best = true;
     progress.best_reward = event["reward"];
     best_event = event;
-    if (m) {
-      auto params = o.task.design_family().space().from_json(event["params"], false);
-      // A design that breaks a constraint of its family (an input error) has no Verilog.
-      std::map<std::string, std::string> files;
-      try {
-        files = o.task.design_family().emit(params).files;
-      } catch (const hdl::ParamError&) {
-      }
-      dir->export_best({{"params", event["params"]}, {"design", event["design"]}, {"eval", event["eval"]},
-                        {"reward", event["reward"]}},
-                       files, m->to_json(),
-                       best_report_md(o.task, o.agent, event, m->to_json()));
-    }
+    if (m) export_best_design(*dir, o.task, o.agent, event, m->to_json());
   };
 
   // Replay: the searcher sees the recorded evaluations in their batches, so that it is in

@@ -51,8 +51,10 @@ json rl_hyper(const std::string& agent, const json& user);
 // {"params", "design", "source"}. Throws hdl::ParamError for a black-box run or a run
 // without a (readable) checkpoint.
 json policy_choice(const std::filesystem::path& run, std::shared_ptr<evaluators::Pipeline> pipeline);
-// The report.md of best/.
-std::string best_report_md(const env::Task& task, const std::string& agent, const json& event, const json& metrics);
+// best/ of a run: the design of `event` (params, design, eval, reward), its Verilog (none for a
+// design that breaks a constraint of its family), metrics.json and report.md.
+void export_best_design(RunDir& dir, const env::Task& task, const std::string& agent, const json& event,
+                        const json& metrics);
 
 // The default run directory: runs/<task>-<agent>-<seed>-<YYYYmmdd-HHMMSS>.
 std::filesystem::path default_run_dir(const std::string& task, const std::string& agent, long long seed);

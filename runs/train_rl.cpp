@@ -349,18 +349,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
     progress.has_best = true;
     progress.best_reward = event["reward"];
     best_event = event;
-    if (metrics) {
-      auto params = o.task.design_family().space().from_json(event["params"], false);
-      // A design that breaks a constraint of its family (an input error) has no Verilog.
-      std::map<std::string, std::string> files;
-      try {
-        files = o.task.design_family().emit(params).files;
-      } catch (const hdl::ParamError&) {
-      }
-      dir->export_best({{"params", event["params"]}, {"design", event["design"]}, {"eval", event["eval"]},
-                        {"reward", event["reward"]}},
-                       files, *metrics, best_report_md(o.task, o.agent, event, *metrics));
-    }
+    if (metrics) export_best_design(*dir, o.task, o.agent, event, *metrics);
   };
   for (const auto& e : events) {
     progress.cache_hits += e.value("cache_hit", false);

@@ -329,8 +329,8 @@ namespace {
 // Modules of a synthesis whose result came from the per-module cache.
 int modules_cached(const evaluators::Metrics& m) {
   int n = 0;
-  for (const auto& [unit, stage] : m.stages["synthesize"].value("modules", json::object()).items())
-    n += stage.value("cache_hit", false);
+  const json modules = m.stages.at("synthesize").value("modules", json::object());
+  for (const auto& [unit, stage] : modules.items()) n += stage.value("cache_hit", false);
   return n;
 }
 }  // namespace

@@ -11,6 +11,13 @@
 
 namespace test_support {
 
+// Eight small gemm designs (rows, cols, dataflow): quick to synthesize, few enough to enumerate.
+inline const char* kTinyTask = R"({"name": "gemm-tiny", "family": "gemm", "description": "8 small designs, for tests",
+ "workload": {"shapes": [[4, 8, 4]], "seed": 1},
+ "objective": "throughput per area", "budget": {"max_transistors": 20000000},
+ "fidelity": "synth",
+ "search": {"rows": [1, 2], "cols": [1, 2], "dataflow": ["os", "ws"]}})";
+
 struct ScratchCache {
   chipgym::evaluators::TempDir dir{"chipgym-test-"};
   std::shared_ptr<chipgym::evaluators::Cache> cache =

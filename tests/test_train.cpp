@@ -17,16 +17,10 @@
 
 using namespace chipgym;
 using json = nlohmann::json;
+using test_support::kTinyTask;
 using test_support::run_chipgym;
 
 namespace {
-
-// Eight small designs: quick to synthesize, and few enough to enumerate.
-const char* kTinyTask = R"({"name": "gemm-tiny", "family": "gemm", "description": "8 small designs, for tests",
- "workload": {"shapes": [[4, 8, 4]], "seed": 1},
- "objective": "throughput per area", "budget": {"max_transistors": 20000000},
- "fidelity": "synth",
- "search": {"rows": [1, 2], "cols": [1, 2], "dataflow": ["os", "ws"]}})";
 
 std::vector<json> read_events(const std::filesystem::path& dir) {
   std::vector<json> out;

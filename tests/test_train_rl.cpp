@@ -8,17 +8,11 @@
 #include "test_support.h"
 
 using json = nlohmann::json;
+using test_support::kTinyTask;
 using test_support::run_chipgym;
 namespace fs = std::filesystem;
 
 namespace {
-
-// Eight small designs (rows, cols, dataflow): quick to synthesize.
-const char* kTinyTask = R"({"name": "gemm-tiny", "family": "gemm", "description": "8 small designs, for tests",
- "workload": {"shapes": [[4, 8, 4]], "seed": 1},
- "objective": "throughput per area", "budget": {"max_transistors": 20000000},
- "fidelity": "synth",
- "search": {"rows": [1, 2], "cols": [1, 2], "dataflow": ["os", "ws"]}})";
 
 std::vector<json> events_of(const fs::path& run) {
   std::vector<json> out;
