@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "hdl/param_space.h"
+#include "hdl/quant.h"
 
 namespace chipgym::kernels {
 
@@ -187,11 +188,34 @@ KernelTask stream_task(std::string name, std::string description, std::string mo
   return t;
 }
 
+namespace {
+
+// A quantized operator of hdl/quant.h at its family's default parameters: the integer model is
+// the golden, the generated Verilog the canonical kernel (docs/quant.md).
+KernelTask quant_task(hdl::QuantOp op, std::string description) {
+  const hdl::QuantConfig c = hdl::QuantConfig::from(op, hdl::quant_family(op).space().defaults());
+  const json iface = hdl::quant_interface(c);
+  KernelTask t = stream_task(hdl::quant_family_name(op) + "-int8", std::move(description), hdl::quant_module_name(op),
+                             [c](const std::vector<int>& x) { return hdl::quant_model(c, x); }, hdl::quant_verilog(c));
+  t.iface = StreamInterface::from_json(iface);
+  return t;
+}
+
+}  // namespace
+
 const std::vector<KernelTask>& kernel_tasks() {
   static const std::vector<KernelTask> tasks = {
       stream_task("relu-int8", "elementwise ReLU on int8: y = max(x, 0)", "relu_int8", relu, kReluInt8),
-      // The quantized operators go here, one line each, e.g.
-      // stream_task("softmax-int8", "...", "softmax_int8", hdl::softmax_int8_model, canonical_softmax()),
+      // The quantized operators at their families' defaults; scales and algorithms: docs/quant.md.
+      quant_task(hdl::QuantOp::Gelu, "GELU on int8, piecewise polynomial with saturation (docs/quant.md)"),
+      quant_task(hdl::QuantOp::Softmax,
+                 "softmax over a vector of int8: exp look-up table, sum, reciprocal by multiply-and-shift (docs/quant.md)"),
+      quant_task(hdl::QuantOp::RmsNorm,
+                 "RMSNorm over a vector of int8: pre-shifted sum of squares, Newton-Raphson 1/sqrt, fixed-point gamma "
+                 "(docs/quant.md)"),
+      quant_task(hdl::QuantOp::LayerNorm,
+                 "LayerNorm over a vector of int8: mean, pre-shifted variance, Newton-Raphson 1/sqrt, gamma and beta "
+                 "(docs/quant.md)"),
   };
   return tasks;
 }

@@ -26,7 +26,11 @@ ScreenResult refuse(const std::string& text, std::size_t at, const std::string& 
 // Comments that tools read as commands: Yosys and Verilator skip code between
 // "synthesis translate_off" and "translate_on" (simulation and synthesis would then see
 // different designs), and Verilator obeys "/*verilator ...*/" metacomments.
+// Verilator's lint_off/lint_on/lint_save/lint_restore only silence warnings (lint warnings
+// are counted, never fatal), so they are allowed; the canonical quantized kernels use them.
 bool tool_directive_comment(const std::string& body) {
+  static const std::regex lint_only(R"(^\s*verilator\s+lint_(off|on|save|restore)\b[\sA-Za-z0-9_,*]*$)");
+  if (std::regex_search(body, lint_only)) return false;
   static const std::regex re(R"(^\s*(verilator|synopsys|synthesis|pragma|translate_off|translate_on|lint_off|lint_on|cadence|ambit|xilinx|altera)\b)",
                              std::regex::icase);
   return std::regex_search(body, re);

@@ -19,6 +19,7 @@ using chipgym::kernels::find_kernel_task;
 using chipgym::kernels::score_candidate;
 using chipgym::kernels::screen_verilog;
 using chipgym::kernels::ScoreOptions;
+using chipgym::kernels::task_golden;
 using json = nlohmann::json;
 using test_support::run_chipgym;
 
@@ -74,6 +75,7 @@ TEST_CASE("screen accepts the canonical kernel and harmless uses of $ and backti
       "  localparam [8*8-1:0] S = \"$system\";  // a string, not a call\n"
       "  assign y = $unsigned($signed(a[0])) + $bits(a);\n"
       "  always @(*) begin end\n"
+      "  /* verilator lint_off UNUSEDSIGNAL */ wire unused;  /* verilator lint_on UNUSEDSIGNAL */\n"
       "endmodule\n";
   auto r = screen_verilog(ok);
   INFO(r.message);
@@ -105,6 +107,7 @@ TEST_CASE("screen refuses host-touching system tasks and names the line") {
       {"`define P(a) a``_q\nmodule m; endmodule\n", "line 1: `` token pasting"},
       {"module m;\n// synthesis translate_off\nendmodule\n", "line 2: tool directives in comments"},
       {"module m;\nreg r /*verilator public*/;\nendmodule\n", "tool directives in comments"},
+      {"module m;\n/* verilator lint_off UNUSED */ /* verilator public */\nendmodule\n", "tool directives in comments"},
       {"(* blackbox *)\nmodule m; endmodule\n", "line 1: attributes"},
       {"module m;\nwire \\$system ;\nendmodule\n", "escaped identifiers"},
       {"module m;\n/* never closed\nendmodule\n", "line 2: a /* comment is never closed"},
@@ -241,6 +244,29 @@ TEST_CASE("the canonical relu-int8 passes with latency 1, full throughput and an
   CHECK(r.result["lint"]["warnings"] == 0);
   CHECK(r.result["synthesis"]["cells"].get<long long>() >= 10);  // 10 flip-flops at least
   CHECK(r.result["synthesis"]["transistors"].get<long long>() > 0);
+}
+
+TEST_CASE("the quantized operators are kernel tasks, and their canonical kernels pass against their integer models") {
+  for (const char* name : {"gelu-int8", "softmax-int8", "rmsnorm-int8", "layernorm-int8"}) {
+    INFO(name);
+    const auto& task = find_kernel_task(name);
+    ScoreOptions o;
+    o.random_vectors = 8;
+    o.synthesize = false;  // area of the norms takes tens of seconds; their families' tests synthesize them
+    auto r = score_candidate(task.canonical_verilog, task_golden(task, 3, o.random_vectors), o, name);
+    INFO(r.message);
+    CHECK(r.passed());
+    CHECK(r.result["simulation"]["mismatched_cases"] == 0);
+    // One wrong LSB in the canonical kernel's output fails.
+    std::string wrong = task.canonical_verilog;
+    const auto at = wrong.find("assign out_data = ");
+    REQUIRE(at != std::string::npos);
+    const auto end = wrong.find(';', at);
+    wrong.replace(end, 1, " ^ 8'd1;");
+    auto bad = score_candidate(wrong, task_golden(task, 3, o.random_vectors), o, name);
+    CHECK_FALSE(bad.passed());
+    CHECK(bad.category == "mismatch");
+  }
 }
 
 TEST_CASE("an off-by-one-LSB candidate in one corner case fails with the mismatch shown") {
