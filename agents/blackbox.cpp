@@ -5,6 +5,7 @@
 #include <numeric>
 #include <set>
 
+#include "agents/llm_searcher.h"
 #include "agents/searcher.h"
 #include "hdl/param_space.h"
 
@@ -311,6 +312,7 @@ const std::vector<AgentInfo>& searchers() {
       info<SimulatedAnnealing>("sa", "simulated annealing over one-step neighbours"),
       info<GeneticAlgorithm>("ga", "genetic algorithm: tournament selection, uniform crossover, mutation, elitism"),
       info<Tpe>("tpe", "model-based: tree-structured Parzen estimator over the discrete space"),
+      llm_agent_info(),
   };
   return all;
 }

@@ -123,7 +123,12 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
   env::EnvConfig env_config;
   env_config.fidelity = o.fidelity;
   env::Env environment(o.task, env_config, pipeline);
-  auto searcher = agents::make_searcher(o.agent, environment.design_space(), static_cast<std::uint64_t>(o.seed), o.hyper);
+  json hyper = o.hyper;
+  if (o.agent == "llm") {  // it reads the task and keeps its transcript in the run (not in config.json)
+    hyper["task"] = o.task.to_json();
+    hyper["transcript"] = (o.out / "llm.jsonl").string();
+  }
+  auto searcher = agents::make_searcher(o.agent, environment.design_space(), static_cast<std::uint64_t>(o.seed), hyper);
 
   json config = {{"task", o.task.to_json()},
                  {"agent", o.agent},

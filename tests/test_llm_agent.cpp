@@ -1,0 +1,209 @@
+// The "llm" design agent in chipgym train / compare, against a mock OpenAI-compatible server
+// on 127.0.0.1 that the test starts and scripts.
+#include <httplib.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+using json = nlohmann::json;
+using test_support::kTinyTask;
+using test_support::run_chipgym;
+
+namespace {
+
+// Answers POST /v1/chat/completions from a script of (status, content); when the script runs
+// out it answers `fallback` with status 200. Records every request body.
+class MockServer {
+ public:
+  MockServer(std::vector<std::pair<int, std::string>> script, std::string fallback)
+      : script_(script.begin(), script.end()), fallback_(std::move(fallback)) {
+    server_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+      std::pair<int, std::string> step{200, fallback_};
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        requests_.push_back(json::parse(req.body));
+        if (!script_.empty()) {
+          step = script_.front();
+          script_.pop_front();
+        }
+      }
+      res.status = step.first;
+      if (step.first == 200) {
+        json reply = {{"id", "chatcmpl-test"}, {"object", "chat.completion"},
+                      {"choices", {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", step.second}}},
+                                    {"finish_reason", "stop"}}}}};
+        res.set_content(reply.dump(), "application/json");
+      } else {
+        res.set_content(R"({"error": {"message": "scripted failure"}})", "application/json");
+      }
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    for (int i = 0; i < 200 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ~MockServer() { stop(); }
+  void stop() {
+    if (!thread_.joinable()) return;
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+  std::vector<std::string> prompts() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& r : requests_) out.push_back(r["messages"].back()["content"].get<std::string>());
+    return out;
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mu_;
+  std::deque<std::pair<int, std::string>> script_;
+  std::string fallback_;
+  std::vector<json> requests_;
+};
+
+std::vector<json> read_lines(const std::filesystem::path& file) {
+  std::vector<json> out;
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(json::parse(line));
+  return out;
+}
+
+// gemm-tiny's searched parameters in order: rows [1, 2], cols [1, 2], dataflow [os, ws].
+std::vector<long long> design(const json& event) { return event.at("design").get<std::vector<long long>>(); }
+
+}  // namespace
+
+TEST_CASE("the llm agent evaluates the designs the model proposes, replaces invalid ones, and resumes from its transcript") {
+  unsetenv("CHIPGYM_LLM_URL");
+  chipgym::evaluators::TempDir dir("chipgym-llm-agent-");
+  const auto task_file = dir.path() / "task.json";
+  std::ofstream(task_file) << kTinyTask;
+  const std::string cache = (dir.path() / "cache").string();
+  const auto out = dir.path() / "run";
+
+  MockServer server({{200, "Here you go:\n```json\n[{\"rows\": 2, \"cols\": 1, \"dataflow\": \"ws\"}]\n```"},
+                     {200, "I think rows=2 is best"},
+                     {200, "[{\"rows\": 3, \"cols\": 1, \"dataflow\": \"os\"}]"},
+                     {200, "[{\"rows\": 1, \"cols\": 2, \"dataflow\": \"ws\"}]"},
+                     {200, "[{\"rows\": 2, \"cols\": 2, \"dataflow\": \"os\"}]"},
+                     {200, "[{\"rows\": 2, \"cols\": 2, \"dataflow\": \"ws\"}]"}},
+                    "[]");
+  auto args = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = {"train", "--task-file", task_file.string(), "--agent", "llm", "--budget", "6",
+                                  "--seed", "3", "--out", out.string(), "--cache-dir", cache};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  auto r = run_chipgym(args({"--hyper", json{{"url", server.url()}}.dump(), "--json"}));
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  auto events = read_lines(out / "events.jsonl");
+  REQUIRE(events.size() == 6);
+  CHECK(design(events[0]) == std::vector<long long>{1, 0, 1});
+  CHECK(design(events[3]) == std::vector<long long>{0, 1, 1});
+  CHECK(design(events[4]) == std::vector<long long>{1, 1, 0});
+  CHECK(design(events[5]) == std::vector<long long>{1, 1, 1});
+  // The two invalid replies became random designs, all six distinct.
+  std::set<std::vector<long long>> distinct;
+  for (const auto& e : events) distinct.insert(design(e));
+  CHECK(distinct.size() == 6);
+
+  auto prompts = server.prompts();
+  REQUIRE(prompts.size() == 6);
+  CHECK_THAT(prompts[0], Catch::Contains("gemm-tiny") && Catch::Contains("throughput per area") &&
+                             Catch::Contains(R"({"cols":[1,2],"dataflow":["os","ws"],"rows":[1,2]})") &&
+                             Catch::Contains("No design has been evaluated yet"));
+  CHECK_THAT(prompts[1], Catch::Contains("1 design(s) evaluated so far") &&
+                             Catch::Contains(R"({"design":{"cols":1,"dataflow":"ws","rows":2},"reward":)"));
+  CHECK_THAT(prompts[2], Catch::Contains("Feedback on your previous answer") && Catch::Contains("not valid JSON"));
+  CHECK_THAT(prompts[3], Catch::Contains("'rows' = 3 is not one of [1,2]"));
+  CHECK_THAT(prompts[4], !Catch::Contains("Feedback on your previous answer"));
+  CHECK(json::parse(std::ifstream(out / "config.json"))["hyper"] ==
+        json{{"url", server.url()}, {"model", "default"}, {"temperature", 0.2}, {"timeout", 60.0}, {"retries", 2}});
+
+  auto transcript = read_lines(out / "llm.jsonl");
+  REQUIRE(transcript.size() == 6);
+  for (const auto& t : transcript) {
+    CHECK(t["ok"] == true);
+    CHECK(t["prompt_sha256"].get<std::string>().size() == 64);
+  }
+
+  // Resume with the server stopped: the last two evaluations come back from the transcript.
+  server.stop();
+  {
+    std::ofstream cut(out / "events.jsonl", std::ios::trunc);
+    for (std::size_t i = 0; i < 4; ++i) cut << events[i].dump() << "\n";
+  }
+  auto resumed = run_chipgym(args({"--resume"}));
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.ok());
+  auto again = read_lines(out / "events.jsonl");
+  REQUIRE(again.size() == 6);
+  for (std::size_t i = 0; i < 6; ++i) CHECK(design(again[i]) == design(events[i]));
+  CHECK(read_lines(out / "llm.jsonl").size() == 6);  // no new call, no failure line
+}
+
+TEST_CASE("the llm agent needs an endpoint, falls back to random designs on failed calls, and stops after three") {
+  unsetenv("CHIPGYM_LLM_URL");
+  chipgym::evaluators::TempDir dir("chipgym-llm-agent-");
+  const auto task_file = dir.path() / "task.json";
+  std::ofstream(task_file) << kTinyTask;
+  const std::string cache = (dir.path() / "cache").string();
+
+  auto no_url = run_chipgym({"train", "--task-file", task_file.string(), "--agent", "llm", "--budget", "2", "--out",
+                             (dir.path() / "none").string(), "--cache-dir", cache});
+  CHECK(no_url.exit_code == 2);
+  CHECK_THAT(no_url.err, Catch::Contains("the llm agent needs --hyper '{\"url\": ...}' or CHIPGYM_LLM_URL"));
+
+  MockServer failing({{500, ""}, {500, ""}, {500, ""}, {500, ""}}, "[]");
+  const auto out = dir.path() / "failing";
+  auto r = run_chipgym({"train", "--task-file", task_file.string(), "--agent", "llm", "--budget", "6", "--out",
+                        out.string(), "--cache-dir", cache, "--hyper",
+                        json{{"url", failing.url()}, {"retries", 0}}.dump()});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.err, Catch::Contains("3 model calls in a row failed"));
+  CHECK(read_lines(out / "events.jsonl").size() == 2);  // two random designs before the third failure
+  auto transcript = read_lines(out / "llm.jsonl");
+  REQUIRE(transcript.size() == 3);
+  CHECK(transcript[0]["ok"] == false);
+  CHECK_THAT(transcript[0]["warning"].get<std::string>(), Catch::Contains("random design(s) instead"));
+  CHECK(transcript[2]["fatal"] == true);
+  CHECK_THAT(failing.prompts()[1], Catch::Contains("the previous model call failed"));
+}
+
+TEST_CASE("chipgym compare runs the llm agent beside random when CHIPGYM_LLM_URL is set") {
+  chipgym::evaluators::TempDir dir("chipgym-llm-agent-");
+  const auto task_file = dir.path() / "task.json";
+  std::ofstream(task_file) << kTinyTask;
+  MockServer server({}, "[{\"rows\": 2, \"cols\": 2, \"dataflow\": \"ws\"}]");
+  const auto out = dir.path() / "cmp";
+  auto r = run_chipgym({"compare", "--task-file", task_file.string(), "--agents", "random,llm", "--seeds", "1",
+                        "--budget", "3", "--out", out.string(), "--cache-dir", (dir.path() / "cache").string()},
+                       {{"CHIPGYM_LLM_URL", server.url()}});
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  auto events = read_lines(out / "llm-0" / "events.jsonl");
+  REQUIRE(events.size() == 3);
+  CHECK(design(events[0]) == std::vector<long long>{1, 1, 1});
+  CHECK(std::filesystem::exists(out / "llm-0" / "llm.jsonl"));
+  std::ifstream lb(out / "leaderboard.md");
+  std::string text((std::istreambuf_iterator<char>(lb)), std::istreambuf_iterator<char>());
+  CHECK_THAT(text, Catch::Contains("llm") && Catch::Contains("random"));
+}
