@@ -335,7 +335,7 @@ class LlmSearcher final : public Searcher {
 AgentInfo llm_agent_info() {
   AgentInfo a;
   a.name = "llm";
-  a.description = "a language model proposes designs (OpenAI-compatible endpoint: hyper url or $CHIPGYM_LLM_URL)";
+  a.description = "a language model proposes designs, over an OpenAI-compatible endpoint: hyper url or $CHIPGYM_LLM_URL";
   a.defaults = {{"url", ""},      {"model", ""}, {"temperature", 0.2},   {"timeout", 60.0},
                 {"retries", 2},   {"task", nullptr}, {"transcript", ""}};
   a.make = [](const env::Space& s, std::uint64_t seed, const json& h) -> std::unique_ptr<Searcher> {
