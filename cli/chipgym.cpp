@@ -479,6 +479,16 @@ int main(int argc, char** argv) {
         throw chipgym::hdl::ParamError("--model needs --llm URL");
       }
       evolve.prompts_dir = evolve_prompts;
+      // A parametric design task has no kernel to edit: its LLM agent proposes parameter sets.
+      bool kernel_task = false;
+      for (const auto& k : chipgym::kernels::kernel_tasks()) kernel_task = kernel_task || k.name == evolve.task;
+      for (const auto& t : chipgym::env::tasks())
+        if (!kernel_task && t.name == evolve.task)
+          throw chipgym::hdl::ParamError(
+              evolve.task + " is a parametric design task: there a model proposes parameter sets from the metrics of "
+              "earlier designs, with chipgym train --task " + evolve.task +
+              " --agent llm --hyper '{\"url\": URL, \"model\": NAME}' (or as the agent llm of chipgym compare); "
+              "evolve edits the Verilog of kernel tasks (chipgym score --task T --show)");
       evolve.out = evolve_out.empty() ? std::filesystem::path("runs") / ("evolve-" + evolve.task + "-s" + std::to_string(evolve.db.seed))
                                       : std::filesystem::path(evolve_out);
       auto summary = chipgym::kernels::run_evolve(evolve, &std::cerr);

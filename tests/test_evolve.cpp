@@ -495,4 +495,7 @@ TEST_CASE("evolve names an unreachable LLM URL, in the library and on the comman
   auto unknown = test_support::run_chipgym({"evolve", "--task", "nope", "--generations", "1"});
   CHECK(unknown.exit_code == 2);
   CHECK_THAT(unknown.err, Catch::Contains("unknown kernel task 'nope'"));
+  auto parametric = test_support::run_chipgym({"evolve", "--task", "gemm-int8", "--generations", "1"});
+  CHECK(parametric.exit_code == 2);
+  CHECK_THAT(parametric.err, Catch::Contains("parametric design task") && Catch::Contains("--agent llm"));
 }
