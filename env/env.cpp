@@ -144,18 +144,22 @@ std::vector<char> Env::action_mask() const {
   return mask;
 }
 
-void Env::restore(const json& s) {
+void read_snapshot(const json& s, const Space& design_space, std::vector<long long>& state, int& steps, bool& over) {
   try {
-    auto state = s.at("state").get<std::vector<long long>>();
-    if (!state.empty() && !design_space_.contains(state))
-      throw hdl::ParamError("environment snapshot holds the design " + json(state).dump() + ", outside the design space");
-    state_ = state;
-    steps_ = s.at("steps").get<int>();
-    episode_over_ = s.at("episode_over").get<bool>();
+    auto design = s.at("state").get<std::vector<long long>>();
+    if (!design.empty() && !design_space.contains(design))
+      throw hdl::ParamError("environment snapshot holds the design " + json(design).dump() + ", outside the design space");
+    const int recorded_steps = s.at("steps").get<int>();
+    const bool recorded_over = s.at("episode_over").get<bool>();
+    state = std::move(design);
+    steps = recorded_steps;
+    over = recorded_over;
   } catch (const json::exception& e) {
     throw hdl::ParamError(std::string("malformed environment snapshot: ") + e.what());
   }
 }
+
+void Env::restore(const json& s) { read_snapshot(s, design_space_, state_, steps_, episode_over_); }
 
 std::vector<double> Env::reset(std::uint64_t /*seed: the baseline is fixed; kept for the gym signature*/) {
   steps_ = 0;

@@ -39,6 +39,11 @@ struct StepResult {
   json info;  // metrics (without per-stage details), score, params, design, cache_hit, error
 };
 
+// Reads a snapshot of Env or MultiAgentEnv ({"state", "steps", "episode_over"}) into the three
+// fields, all or none; throws hdl::ParamError for a malformed snapshot or a design outside
+// `design_space`.
+void read_snapshot(const json& s, const Space& design_space, std::vector<long long>& state, int& steps, bool& over);
+
 class Env {
  public:
   Env(Task task, EnvConfig config, std::shared_ptr<evaluators::Pipeline> pipeline);

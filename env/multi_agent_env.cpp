@@ -87,18 +87,7 @@ std::vector<char> MultiAgentEnv::action_mask(const std::string& agent) const {
   return mask;
 }
 
-void MultiAgentEnv::restore(const json& s) {
-  try {
-    auto state = s.at("state").get<std::vector<long long>>();
-    if (!state.empty() && !inner_.design_space().contains(state))
-      throw hdl::ParamError("environment snapshot holds the design " + json(state).dump() + ", outside the design space");
-    state_ = state;
-    steps_ = s.at("steps").get<int>();
-    episode_over_ = s.at("episode_over").get<bool>();
-  } catch (const json::exception& e) {
-    throw hdl::ParamError(std::string("malformed environment snapshot: ") + e.what());
-  }
-}
+void MultiAgentEnv::restore(const json& s) { read_snapshot(s, inner_.design_space(), state_, steps_, episode_over_); }
 
 std::map<std::string, std::vector<double>> MultiAgentEnv::reset(std::uint64_t seed) {
   steps_ = 0;

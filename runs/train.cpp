@@ -63,6 +63,41 @@ void export_best_design(RunDir& dir, const env::Task& task, const std::string& a
                   files, metrics, best_report_md(task, agent, event, metrics));
 }
 
+long long adopt_recorded_run(TrainOptions& o, const RunDir& dir) {
+  json config = dir.read_config();
+  try {
+    if (config.at("agent").get<std::string>() != o.agent && !o.agent.empty())
+      throw hdl::ParamError("cannot resume: the run used agent '" + config["agent"].get<std::string>() + "', not '" + o.agent + "'");
+    o.task = env::Task::from_json(config.at("task"));
+    o.agent = config.at("agent").get<std::string>();
+    o.hyper = config.at("hyper");
+    o.seed = config.at("seed").get<long long>();
+    o.workers = config.at("workers").get<int>();
+    o.fidelity = config.at("env").at("fidelity").get<std::string>();
+    return config.at("budget").get<long long>();
+  } catch (const json::exception& e) {
+    throw hdl::ParamError("config.json of " + o.out.string() + " is incomplete or malformed: " + e.what());
+  }
+}
+
+bool best_holds(const RunDir& dir, const json& event) {
+  try {
+    std::ifstream in(dir.path() / "best" / "design.json");
+    return in && json::parse(in).value("eval", -1LL) == event.value("eval", -2LL);
+  } catch (const json::exception&) {
+    return false;
+  }
+}
+
+double seconds_of_earlier_sessions(const RunDir& dir) {
+  try {
+    std::ifstream in(dir.path() / "summary.json");
+    return in ? json::parse(in).value("seconds_total", 0.0) : 0.0;
+  } catch (const json::exception&) {
+    return 0.0;
+  }
+}
+
 TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline> pipeline,
                   const std::function<void(const Progress&)>& on_progress) {
   TrainOptions o = o_in;
@@ -86,21 +121,9 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
   std::vector<json> events;
   if (o.resume) {
     dir.emplace(RunDir::open(o.out));
-    json config = dir->read_config();
-    try {
-      // The recorded run decides everything but the budget, which may grow.
-      if (config.at("agent").get<std::string>() != o.agent && !o.agent.empty())
-        throw hdl::ParamError("cannot resume: the run used agent '" + config["agent"].get<std::string>() + "', not '" + o.agent + "'");
-      o.task = env::Task::from_json(config.at("task"));
-      o.agent = config.at("agent").get<std::string>();
-      o.hyper = config.at("hyper");
-      o.seed = config.at("seed").get<long long>();
-      o.workers = config.at("workers").get<int>();
-      o.fidelity = config.at("env").at("fidelity").get<std::string>();
-      if (!o.budget_given) o.budget = config.at("budget").get<long long>();
-    } catch (const json::exception& e) {
-      throw hdl::ParamError("config.json of " + o.out.string() + " is incomplete or malformed: " + e.what());
-    }
+    // The recorded run decides everything but the budget, which may grow.
+    const long long recorded_budget = adopt_recorded_run(o, *dir);
+    if (!o.budget_given) o.budget = recorded_budget;
     auto read = dir->read_events();
     if (read.torn_lines)
       result.notices.push_back("skipped " + std::to_string(read.torn_lines) + " torn line(s) of events.jsonl (cut by a crash)");
@@ -221,27 +244,14 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
 
   // A resumed run whose best came from the replayed part may not have exported it (a crash
   // between the event and the export): export again unless best/ holds that evaluation.
-  bool exported = false;
-  try {
-    std::ifstream in(dir->path() / "best" / "design.json");
-    exported = in && json::parse(in).value("eval", -1LL) == best_event.value("eval", -2LL);
-  } catch (const json::exception&) {
-  }
-  if (progress.has_best && !exported) {
+  if (progress.has_best && !best_holds(*dir, best_event)) {
     auto indices = best_event["design"].get<agents::Design>();
     evaluators::Metrics m = environment.evaluate(indices);
     progress.has_best = false;
     consider_best(best_event, &m);
   }
   progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  double seconds_before = 0;  // wall time of earlier sessions of this run
-  if (o.resume) {
-    try {
-      std::ifstream in(dir->path() / "summary.json");
-      if (in) seconds_before = json::parse(in).value("seconds_total", 0.0);
-    } catch (const json::exception&) {
-    }
-  }
+  const double seconds_before = o.resume ? seconds_of_earlier_sessions(*dir) : 0.0;
   result.summary = {{"task", o.task.name},
                     {"agent", o.agent},
                     {"seed", o.seed},

@@ -51,6 +51,14 @@ json rl_hyper(const std::string& agent, const json& user);
 // {"params", "design", "source"}. Throws hdl::ParamError for a black-box run or a run
 // without a (readable) checkpoint.
 json policy_choice(const std::filesystem::path& run, std::shared_ptr<evaluators::Pipeline> pipeline);
+// Resume helpers shared by train() and train_rl():
+// the recorded run's task, agent, hyper-parameters, seed, workers and fidelity into `o`
+// (an --agent that differs is refused); returns the recorded budget.
+long long adopt_recorded_run(TrainOptions& o, const RunDir& dir);
+// Whether best/ already holds `event` (a crash can fall between an event and its export).
+bool best_holds(const RunDir& dir, const json& event);
+// summary.json's seconds_total, the wall time of the run's earlier sessions (0 if none).
+double seconds_of_earlier_sessions(const RunDir& dir);
 // best/ of a run: the design of `event` (params, design, eval, reward), its Verilog (none for a
 // design that breaks a constraint of its family), metrics.json and report.md.
 void export_best_design(RunDir& dir, const env::Task& task, const std::string& agent, const json& event,

@@ -240,25 +240,12 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   bool rewrite_events = false;  // a torn line or evaluations after the checkpoint to drop
   if (o.resume) {
     dir.emplace(RunDir::open(o.out));
-    json config = dir->read_config();
-    try {
-      if (config.at("agent").get<std::string>() != o.agent && !o.agent.empty())
-        throw hdl::ParamError("cannot resume: the run used agent '" + config["agent"].get<std::string>() + "', not '" + o.agent + "'");
-      o.task = env::Task::from_json(config.at("task"));
-      o.agent = config.at("agent").get<std::string>();
-      o.hyper = config.at("hyper");
-      o.seed = config.at("seed").get<long long>();
-      o.workers = config.at("workers").get<int>();
-      o.fidelity = config.at("env").at("fidelity").get<std::string>();
-      const long long recorded = config.at("budget").get<long long>();
-      // The budget sets the learning-rate and exploration schedules: it cannot change.
-      if (o.budget_given && o.budget != recorded)
-        throw hdl::ParamError("cannot resume an RL run with another budget (" + std::to_string(o.budget) + " instead of " +
-                              std::to_string(recorded) + "): the budget sets the learning schedules");
-      o.budget = recorded;
-    } catch (const json::exception& e) {
-      throw hdl::ParamError("config.json of " + o.out.string() + " is incomplete or malformed: " + e.what());
-    }
+    const long long recorded = adopt_recorded_run(o, *dir);
+    // The budget sets the learning-rate and exploration schedules: it cannot change.
+    if (o.budget_given && o.budget != recorded)
+      throw hdl::ParamError("cannot resume an RL run with another budget (" + std::to_string(o.budget) + " instead of " +
+                            std::to_string(recorded) + "): the budget sets the learning schedules");
+    o.budget = recorded;
     auto checkpoints = list_checkpoints(o.out);
     if (!checkpoints.empty()) {
       resume_from = checkpoints.back();
@@ -420,26 +407,13 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   if (on_progress) on_progress(progress);
 
   // A resumed run whose best came from the replayed part may not have exported it.
-  bool exported = false;
-  try {
-    std::ifstream in(dir->path() / "best" / "design.json");
-    exported = in && json::parse(in).value("eval", -1LL) == best_event.value("eval", -2LL);
-  } catch (const json::exception&) {
-  }
-  if (progress.has_best && !exported) {
+  if (progress.has_best && !best_holds(*dir, best_event)) {
     evaluators::Metrics m = design_env.evaluate(best_event["design"].get<std::vector<long long>>());
     json mj = m.to_json();
     progress.has_best = false;
     consider_best(best_event, &mj);
   }
-  double seconds_before = 0;
-  if (o.resume) {
-    try {
-      std::ifstream in(dir->path() / "summary.json");
-      if (in) seconds_before = json::parse(in).value("seconds_total", 0.0);
-    } catch (const json::exception&) {
-    }
-  }
+  const double seconds_before = o.resume ? seconds_of_earlier_sessions(*dir) : 0.0;
   result.summary = {{"task", o.task.name},
                     {"agent", o.agent},
                     {"seed", o.seed},
