@@ -632,7 +632,9 @@ class CodesignFamily final : public Family {
     return rtl;
   }
 
-  std::string harness_cpp() const override { return codesign_harness_source(); }
+  // The gemm harness (same input and output format) with an accumulating C memory, so a
+  // mapping may split K into chunks whose partial sums meet in memory.
+  std::string harness_cpp() const override { return gemm_harness_source("codesign_top", true); }
 
   Stimulus stimulus(const Params& p, const json& workload) const override {
     CodesignConfig cfg = CodesignConfig::from(p);

@@ -13,7 +13,7 @@
 //
 // Memory interface: the gemm family's (gemm-mem-v1, see hdl/gemm.h) plus c_wr_acc: a C write
 // with c_wr_acc set adds to the memory's value, wrapping to acc_bits (protocol
-// gemm-mem-acc-v1; the harness is hdl/codesign_harness.cpp).
+// gemm-mem-acc-v1; the harness is the gemm one with an accumulating C memory, hdl/gemm_harness.cpp).
 #pragma once
 #include <string>
 
@@ -44,7 +44,5 @@ inline long long codesign_model_cycles(const CodesignConfig& cfg, const GemmShap
 
 const Family& codesign_family();
 
-// Verilator testbench of the family (hdl/codesign_harness.cpp).
-const char* codesign_harness_source();
 
 }  // namespace chipgym::hdl

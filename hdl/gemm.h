@@ -64,6 +64,8 @@ void gemm_fill_matrix(const std::string& pattern, int rows, int cols, int bits, 
 const Family& gemm_family();
 
 // Verilator testbench source for the family (hdl/gemm_harness.cpp).
-const char* gemm_harness_source();
+// `top`: the top module (its Verilator class is V<top>); accumulating_c: a C write with
+// c_wr_acc set adds to what the memory holds, wrapping to acc_bits (the codesign family).
+std::string gemm_harness_source(const std::string& top = "gemm_top", bool accumulating_c = false);
 
 }  // namespace chipgym::hdl

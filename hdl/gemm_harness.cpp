@@ -1,12 +1,14 @@
-// The Verilator testbench of the gemm family, compiled together with each generated design.
-// It plays the accelerator's memories (one-cycle read latency), runs each problem from a
-// start pulse to `done`, and prints the cycle count and every element of C.
+// The Verilator testbench of the gemm and codesign families, compiled together with each
+// generated design. It plays the accelerator's memories (one-cycle read latency; for
+// codesign, a C memory that can add on write), runs each problem from a start pulse to
+// `done`, and prints the cycle count and every element of C.
 #include "hdl/gemm.h"
 
 namespace chipgym::hdl {
 
-const char* gemm_harness_source() {
-  return R"HARNESS(// chipgym gemm harness: stdin = problems, stdout = cycles and C per problem.
+namespace {
+
+const char* const kHarness = R"HARNESS(// chipgym gemm harness: stdin = problems, stdout = cycles and C per problem.
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
@@ -15,7 +17,7 @@ const char* gemm_harness_source() {
 #include <type_traits>
 #include <vector>
 
-#include "Vgemm_top.h"
+#include CHIPGYM_TOP_HEADER
 #include "verilated.h"
 #if VM_TRACE
 #include "verilated_vcd_c.h"
@@ -71,7 +73,7 @@ uint64_t junk(uint64_t addr) { return (addr * 0x9E3779B97F4A7C15ULL) >> 17 | 1; 
 int main(int argc, char** argv) {
   auto ctx = std::make_unique<VerilatedContext>();
   ctx->commandArgs(argc, argv);
-  auto top = std::make_unique<Vgemm_top>(ctx.get());
+  auto top = std::make_unique<CHIPGYM_TOP>(ctx.get());
   // --vcd FILE: a waveform of the whole run (the model must be built with --trace).
   const char* vcd_path = nullptr;
   for (int i = 1; i + 1 < argc; ++i)
@@ -112,6 +114,11 @@ int main(int argc, char** argv) {
   // the requests it made during the cycle, visible to it in the next cycle.
   auto tick = [&]() {
     const bool a_en = top->a_rd_en, b_en = top->b_rd_en, c_en = top->c_wr_en;
+#if CHIPGYM_ACCUMULATING_C
+    const bool c_acc = top->c_wr_acc;
+#else
+    const bool c_acc = false;
+#endif
     const uint64_t a_addr = top->a_rd_addr, a_stride = top->a_rd_stride, b_addr = top->b_rd_addr;
     const uint64_t c_addr = top->c_wr_addr;
     if (c_en) {
@@ -119,7 +126,8 @@ int main(int argc, char** argv) {
         if (!get(top->c_wr_mask, i, 1)) continue;
         const uint64_t at = c_addr + i;
         if (at < m * n) {
-          c[at] = sign_extend(get(top->c_wr_data, i, acc_bits), acc_bits);
+          const uint64_t v = get(top->c_wr_data, i, acc_bits);
+          c[at] = sign_extend(c_acc ? static_cast<uint64_t>(c[at]) + v : v, acc_bits);
           written[at] = 1;
         }
       }
@@ -197,6 +205,14 @@ int main(int argc, char** argv) {
   return 0;
 }
 )HARNESS";
+
+}  // namespace
+
+std::string gemm_harness_source(const std::string& top, bool accumulating_c) {
+  // The top's model class, and whether the C memory adds on writes with c_wr_acc set (the
+  // codesign family's partial sums meet in memory), go in as macros before the shared text.
+  return "#define CHIPGYM_TOP V" + top + "\n#define CHIPGYM_TOP_HEADER \"V" + top + ".h\"\n#define CHIPGYM_ACCUMULATING_C " +
+         (accumulating_c ? "1" : "0") + "\n" + kHarness;
 }
 
 }  // namespace chipgym::hdl
