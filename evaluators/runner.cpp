@@ -19,6 +19,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 #include <system_error>
 
 namespace chipgym::evaluators {
@@ -421,6 +424,19 @@ std::optional<std::filesystem::path> find_executable(const std::string& name) {
   }
   const char* env = std::getenv("PATH");
   return search_path(name, env ? env : "/bin:/usr/bin");  // execvp's default when unset
+}
+
+void write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 }  // namespace chipgym::evaluators

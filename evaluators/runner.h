@@ -65,6 +65,11 @@ class TempDir {
   bool keep_ = false;
 };
 
+// Writes `text` to `path` as is; throws std::runtime_error naming the path when it cannot.
+void write_file(const std::filesystem::path& path, const std::string& text);
+// The whole file, or "" when it cannot be read.
+std::string read_file(const std::filesystem::path& path);
+
 // The executable's full path if `name` is found on PATH (or is a path to an executable).
 std::optional<std::filesystem::path> find_executable(const std::string& name);
 

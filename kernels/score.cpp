@@ -35,18 +35,8 @@ double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-void write_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  if (!out) throw std::runtime_error("cannot write " + path.string());
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using evaluators::read_file;
+using evaluators::write_file;
 
 long long sign_extend(unsigned long long v, int bits, bool is_signed) {
   v &= bits >= 64 ? ~0ULL : (1ULL << bits) - 1;
