@@ -17,6 +17,7 @@
 #include "kernels/evolve.h"
 #include "kernels/score.h"
 #include "runs/compare.h"
+#include "runs/evolve_design.h"
 #include "runs/replay.h"
 #include "runs/train.h"
 
@@ -418,10 +419,19 @@ int main(int argc, char** argv) {
   score_cmd->add_flag("--no-synth", [&](std::int64_t) { score.synthesize = false; }, "skip the Yosys area measurement");
   score_cmd->add_flag("--json", as_json, "print the report as JSON");
 
-  auto* evolve_cmd = app.add_subcommand("evolve", "evolve a kernel: an LLM (or, offline, a mutation proposer) edits programs from a MAP-Elites database, scored like chipgym score");
+  auto* evolve_cmd = app.add_subcommand(
+      "evolve",
+      "evolve programs: an LLM (or, offline, a mutation proposer) edits programs from a MAP-Elites database: a kernel "
+      "task's Verilog (scored like chipgym score), a design task's parameter set, or one module of its accelerator "
+      "(--module)");
   chipgym::kernels::EvolveConfig evolve;
-  std::string evolve_out, evolve_llm, evolve_prompts;
-  evolve_cmd->add_option("--task", evolve.task, kernel_help)->required();
+  evolve.task.clear();  // --task or --task-file is required
+  std::string evolve_out, evolve_llm, evolve_prompts, evolve_set, evolve_task_file;
+  std::string evolve_task_help = kernel_help + " or a design task (see chipgym tasks): its parameter set as JSON, or with --module one module of its accelerator";
+  evolve_cmd->add_option("--task", evolve.task, evolve_task_help);
+  evolve_cmd->add_option("--task-file", evolve_task_file, "a design task as JSON (the form `chipgym tasks --json` prints) instead of --task");
+  evolve_cmd->add_option("--module", evolve.module, "design tasks: rewrite this generated module (e.g. gemm_pe) while the rest of the accelerator is generated; the whole design is simulated against golden and synthesized");
+  evolve_cmd->add_option("--set", evolve_set, "with --module: parameters of the accelerator around it, as name=value,... (others: defaults)");
   evolve_cmd->add_option("--generations", evolve.generations, "generations in total (a resumed run continues up to this)")->capture_default_str()->check(CLI::Range(1, 1000000));
   evolve_cmd->add_option("--out", evolve_out, "run directory (default: runs/evolve-<task>-s<seed>)");
   evolve_cmd->add_option("--seed", evolve.db.seed, "seed of sampling, mutations and the scoring vectors")->capture_default_str();
@@ -432,6 +442,7 @@ int main(int argc, char** argv) {
   evolve_cmd->add_option("--llm-timeout", evolve.llm.timeout_seconds, "seconds per model request")->capture_default_str()->check(CLI::PositiveNumber);
   evolve_cmd->add_option("--in-flight", evolve.llm.max_in_flight, "model requests at once")->capture_default_str()->check(CLI::Range(1, 64));
   evolve_cmd->add_option("--islands", evolve.db.islands, "islands of the program database")->capture_default_str()->check(CLI::Range(1, 64));
+  evolve_cmd->add_option("--inspirations", evolve.db.inspirations, "programs shown beside the parent in each prompt")->capture_default_str()->check(CLI::Range(0, 32));
   evolve_cmd->add_option("--children", evolve.children, "candidates per island per generation")->capture_default_str()->check(CLI::Range(1, 64));
   evolve_cmd->add_option("--migrate-every", evolve.db.migration_interval, "generations between migrations (0: never)")->capture_default_str()->check(CLI::NonNegativeNumber);
   evolve_cmd->add_option("--workers", evolve.workers, "candidates scored at once")->capture_default_str()->check(CLI::Range(1, 64));
@@ -441,6 +452,8 @@ int main(int argc, char** argv) {
   evolve_cmd->add_option("--random", evolve.random_vectors, "random vectors per candidate besides the edge cases")->capture_default_str()->check(CLI::Range(0, 10000));
   evolve_cmd->add_option("--prompts", evolve_prompts, "folder of prompt templates (default: $CHIPGYM_PROMPTS, else the source tree's prompts/)");
   evolve_cmd->add_flag("--json", as_json, "print the summary as JSON");
+  evolve_cmd->add_option("--cache-dir", common.cache_dir, "design tasks: cache directory (default: as for eval)");
+  evolve_cmd->add_flag("--no-cache", common.no_cache, "design tasks: neither read nor write the evaluation cache");
 
   try {
     app.parse(argc, argv);
@@ -479,16 +492,44 @@ int main(int argc, char** argv) {
         throw chipgym::hdl::ParamError("--model needs --llm URL");
       }
       evolve.prompts_dir = evolve_prompts;
-      // A parametric design task has no kernel to edit: its LLM agent proposes parameter sets.
-      bool kernel_task = false;
-      for (const auto& k : chipgym::kernels::kernel_tasks()) kernel_task = kernel_task || k.name == evolve.task;
-      for (const auto& t : chipgym::env::tasks())
-        if (!kernel_task && t.name == evolve.task)
-          throw chipgym::hdl::ParamError(
-              evolve.task + " is a parametric design task: there a model proposes parameter sets from the metrics of "
-              "earlier designs, with chipgym train --task " + evolve.task +
-              " --agent llm --hyper '{\"url\": URL, \"model\": NAME}' (or as the agent llm of chipgym compare); "
-              "evolve edits the Verilog of kernel tasks (chipgym score --task T --show)");
+      if (!evolve_task_file.empty()) {
+        if (!evolve.task.empty()) throw chipgym::hdl::ParamError("give --task or --task-file, not both");
+        const auto t = load_task("", evolve_task_file);
+        evolve.task = t.name;
+        evolve.task_spec = t.to_json();
+      }
+      if (evolve.task.empty()) throw chipgym::hdl::ParamError("evolve needs --task NAME (or --task-file FILE)");
+      if (evolve.task_spec.is_null()) {
+        std::string kernel_names, design_names;
+        bool known = false;
+        for (const auto& k : chipgym::kernels::kernel_tasks()) {
+          kernel_names += (kernel_names.empty() ? "" : ", ") + k.name;
+          known = known || k.name == evolve.task;
+        }
+        for (const auto& t : chipgym::env::tasks()) {
+          design_names += (design_names.empty() ? "" : ", ") + t.name;
+          known = known || t.name == evolve.task;
+        }
+        if (!known)
+          throw chipgym::hdl::ParamError("unknown task '" + evolve.task + "'; kernel tasks: " + kernel_names +
+                                         "; design tasks: " + design_names);
+      }
+      if (!evolve_set.empty()) {
+        if (evolve.module.empty()) throw chipgym::hdl::ParamError("--set fixes the accelerator around --module; give --module too");
+        bool design_task = !evolve.task_spec.is_null();
+        for (const auto& t : chipgym::env::tasks()) design_task = design_task || t.name == evolve.task;
+        if (!design_task) throw chipgym::hdl::ParamError("--set and --module apply to design tasks (chipgym tasks), not " + evolve.task);
+        const auto& space = (evolve.task_spec.is_null() ? chipgym::env::task(evolve.task)
+                                                        : chipgym::env::Task::from_json(evolve.task_spec))
+                                .design_family()
+                                .space();
+        evolve.fixed = space.parse_assignments(evolve_set).to_json();  // throws ParamError naming the parameter
+      }
+      // Design tasks evaluate through the pipeline and its cache.
+      auto evolve_pipeline = std::make_shared<Pipeline>(open_cache(common));
+      evolve.design_subject = [evolve_pipeline](const chipgym::kernels::EvolveConfig& c) {
+        return chipgym::runs::design_subject(c, evolve_pipeline);
+      };
       evolve.out = evolve_out.empty() ? std::filesystem::path("runs") / ("evolve-" + evolve.task + "-s" + std::to_string(evolve.db.seed))
                                       : std::filesystem::path(evolve_out);
       auto summary = chipgym::kernels::run_evolve(evolve, &std::cerr);
@@ -497,9 +538,9 @@ int main(int argc, char** argv) {
         std::cout << "evolve " << evolve.task << ": " << summary.generations_done << " generations, " << summary.candidates
                   << " candidates this session (" << summary.edit_errors << " replies without a candidate), best program "
                   << summary.best_id << " fitness " << summary.best_fitness << " (seed " << summary.seed_fitness << "), stopped by "
-                  << summary.stop_reason << "\nwritten: " << (evolve.out / "best.v").string() << " "
+                  << summary.stop_reason << "\nwritten: " << summary.best_file << " "
                   << (evolve.out / "db.json").string() << " " << (evolve.out / "events.jsonl").string()
-                  << "\nre-score the best: chipgym score --task " << evolve.task << " " << (evolve.out / "best.v").string() << "\n";
+                  << "\nevaluate the best again: chipgym replay " << evolve.out.string() << "\n";
       return 0;
     }
     if (score_cmd->parsed() && show_task) {
@@ -518,10 +559,13 @@ int main(int argc, char** argv) {
     if (replay_cmd->parsed() && std::filesystem::exists(std::filesystem::path(replay_dir) / "db.json")) {
       // An evolve run: score its best kernel again with the run's seed and vectors.
       if (replay_cmd->count("--step") || !vcd_file.empty()) throw chipgym::hdl::ParamError("an evolve run replays its best kernel only (no --step, --vcd)");
-      auto r = chipgym::kernels::replay_evolve(replay_dir);
+      auto replay_pipeline = std::make_shared<Pipeline>(nullptr);
+      auto r = chipgym::kernels::replay_evolve(replay_dir, [replay_pipeline](const chipgym::kernels::EvolveConfig& c) {
+        return chipgym::runs::design_subject(c, replay_pipeline);
+      });
       if (as_json) std::cout << r.dump(2) << "\n";
       else
-        std::cout << "replayed evolve program " << r["program"] << " of " << r["task"].get<std::string>() << ": "
+        std::cout << "replayed evolve program " << r["program"] << " (" << r["subject"].get<std::string>() << ") of " << r["task"].get<std::string>() << ": "
                   << r["fresh"]["verdict"].get<std::string>() << ", fitness " << r["fitness"] << " (recorded "
                   << r["recorded_fitness"] << ")\n"
                   << (r["differences"].empty() ? "every recorded figure reproduced\n" : "DIFFERENT: " + r["differences"].dump() + "\n");

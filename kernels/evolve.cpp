@@ -79,18 +79,17 @@ std::string trim(const std::string& s) {
   return s.substr(a, b - a + 1);
 }
 
-// One line a person or a model reads about a scored program.
-std::string metrics_line(const Program& p) {
-  if (p.passed) {
-    const json& sim = p.report.at("simulation");
-    const json& syn = p.report.at("synthesis");
+// One line a person or a model reads about a scored kernel.
+std::string kernel_line(const json& report, double fitness, double latency) {
+  if (report.value("verdict", "") == "pass") {
+    const json& sim = report.at("simulation");
+    const json& syn = report.at("synthesis");
     return "PASS: " + std::to_string(syn.at("transistors").get<long long>()) + " transistors (" +
            std::to_string(syn.at("cells").get<long long>()) + " cells), latency " +
-           std::to_string(static_cast<long long>(p.latency)) + " cycles, throughput " +
-           fixed(sim.value("throughput", 0.0), 3) + " elements/cycle, fitness " + fixed(p.fitness, 4);
+           std::to_string(static_cast<long long>(latency)) + " cycles, throughput " +
+           fixed(sim.value("throughput", 0.0), 3) + " elements/cycle, fitness " + fixed(fitness, 4);
   }
-  return "FAIL at " + p.report.value("stage", std::string("?")) + " (" + p.report.value("category", std::string("?")) +
-         "), fitness " + fixed(p.fitness, 1) + ": " + p.report.value("message", std::string());
+  return failure_line(report, fitness);
 }
 
 // The evaluator's detail on a failed program: lint warnings, the first mismatches.
@@ -110,17 +109,20 @@ std::string failure_extra(const Program& p) {
   return out;
 }
 
-std::string failure_detail(const Program& p) {
-  return "Program " + std::to_string(p.id) + " " + metrics_line(p) + failure_extra(p);
+std::string metrics_line(const Subject& subject, const Program& p) { return subject.figures(p.report).line; }
+
+std::string failure_detail(const Subject& subject, const Program& p) {
+  return "Program " + std::to_string(p.id) + " " + metrics_line(subject, p) + failure_extra(p);
 }
 
 struct Templates {
   std::string system, user, inspiration;
 };
 
-Templates load_templates(const fs::path& dir) {
+Templates load_templates(const fs::path& dir, const Subject& subject) {
   Templates t;
-  for (auto [name, slot] : {std::pair{"system.txt", &t.system}, {"user.txt", &t.user}, {"inspiration.txt", &t.inspiration}}) {
+  for (auto [name, slot] : {std::pair{subject.system_template, &t.system}, {subject.user_template, &t.user},
+                            {std::string("inspiration.txt"), &t.inspiration}}) {
     const fs::path p = dir / name;
     if (!fs::exists(p))
       throw ParamError("prompt template " + p.string() + " not found (--prompts DIR or $CHIPGYM_PROMPTS name the folder)");
@@ -146,7 +148,7 @@ struct Proposal {
   double seconds = 0;
 };
 
-std::string objective_text() {
+std::string kernel_objective_text() {
   return "Maximize fitness = 1000 * throughput / transistors (throughput in output elements per cycle, "
          "transistors from Yosys' CMOS estimate). Only a kernel that is bit-exact against the golden model on "
          "edge cases and random vectors, also under back-pressure, scores above zero; failures score -1 "
@@ -154,6 +156,53 @@ std::string objective_text() {
 }
 
 }  // namespace
+
+std::string failure_line(const json& report, double fitness) {
+  return "FAIL at " + report.value("stage", std::string("?")) + " (" + report.value("category", std::string("?")) +
+         "), fitness " + fixed(fitness, 1) + ": " + report.value("message", std::string());
+}
+
+Subject kernel_subject(const std::string& task_name, std::uint64_t seed, int random_vectors, double sim_timeout) {
+  const KernelTask& task = find_kernel_task(task_name);
+  ScoreOptions so;
+  so.seed = seed;
+  so.random_vectors = random_vectors;
+  so.sim_timeout = sim_timeout;
+  auto golden = std::make_shared<const GoldenSet>(task_golden(task, so.seed, so.random_vectors));
+  Subject s;
+  s.kind = "kernel";
+  s.language = "verilog";
+  s.extension = "v";
+  s.seed_code = task.canonical_verilog;
+  s.slots = {{"task_name", task.name},
+             {"task_description", task.description},
+             {"module", task.iface.module},
+             {"interface", task.iface.to_json()["ports"].dump()},
+             {"vector_length", std::to_string(task.iface.vector_length)},
+             {"objective", kernel_objective_text()}};
+  s.settings = {{"seed", seed}, {"random_vectors", random_vectors}, {"sim_timeout", sim_timeout}};
+  s.score = [golden, so, name = task.name](const std::string& code, bool) {
+    json j = score_candidate(code, *golden, so, name).to_json();
+    json stages = j.contains("stages") ? j["stages"] : json::object();
+    j.erase("stages");
+    return std::pair{j, stages};
+  };
+  s.figures = [](const json& report) {
+    Figures f;
+    f.passed = report.value("verdict", "") == "pass";
+    f.fitness = fitness_of(report);
+    if (f.passed) {
+      f.area = report["synthesis"]["transistors"].get<double>();
+      f.latency = report["simulation"].value("latency_cycles", 0.0);
+    }
+    f.line = kernel_line(report, f.fitness, f.latency);
+    return f;
+  };
+  s.apply = [](const std::string& parent, const std::string& reply) { return apply_reply(parent, reply); };
+  s.mutate = [](const std::string& code, std::uint64_t seed_, const std::function<bool(const std::string&)>& avoid,
+                std::string* what) { return mutation_reply(code, seed_, avoid, what); };
+  return s;
+}
 
 fs::path default_prompts_dir() {
   if (const char* env = std::getenv("CHIPGYM_PROMPTS"); env && *env) return env;
@@ -190,6 +239,9 @@ json EvolveConfig::to_json() const {
             {"workers", workers},
             {"random_vectors", random_vectors},
             {"sim_timeout", sim_timeout}};
+  if (!module.empty()) j["module"] = module;
+  if (!fixed.empty()) j["fixed"] = fixed;
+  if (!task_spec.is_null()) j["task_spec"] = task_spec;
   if (use_llm)
     j["llm"] = {{"base_url", llm.base_url}, {"model", llm.model}, {"api_key_env", llm.api_key_env},
                 {"temperature", llm.temperature}, {"max_tokens", llm.max_tokens}, {"timeout", llm.timeout_seconds},
@@ -198,7 +250,8 @@ json EvolveConfig::to_json() const {
 }
 
 json EvolveSummary::to_json() const {
-  return {{"generations_done", generations_done}, {"candidates", candidates}, {"edit_errors", edit_errors},
+  return {{"generations_done", generations_done}, {"subject", subject}, {"best_file", best_file},
+          {"candidates", candidates}, {"edit_errors", edit_errors},
           {"best_id", best_id}, {"best_fitness", best_fitness}, {"seed_fitness", seed_fitness},
           {"stop_reason", stop_reason}, {"seconds", seconds}};
 }
@@ -300,24 +353,42 @@ std::string mutation_reply(const std::string& code, std::uint64_t seed,
 
 // --- the loop ---------------------------------------------------------------------------------
 
-EvolveSummary run_evolve(const EvolveConfig& cfg, std::ostream* log) {
+namespace {
+
+bool is_kernel_task(const std::string& name) {
+  for (const auto& k : kernel_tasks())
+    if (k.name == name) return true;
+  return false;
+}
+
+// The subject of a run with these settings.
+Subject make_subject(const EvolveConfig& cfg) {
+  if (cfg.task_spec.is_null() && is_kernel_task(cfg.task)) {
+    if (!cfg.module.empty() || !cfg.fixed.empty())
+      throw ParamError(cfg.task + " is a kernel task: --module and --set apply to parametric design tasks only");
+    return kernel_subject(cfg.task, cfg.db.seed, cfg.random_vectors, cfg.sim_timeout);
+  }
+  if (!cfg.design_subject) find_kernel_task(cfg.task);  // throws, listing the kernel tasks
+  return cfg.design_subject(cfg);
+}
+
+// The best program's code beside best.json (its record): best.v, or best_params.json.
+std::string best_code_name(const Subject& subject) {
+  return subject.extension == "json" ? "best_params.json" : "best." + subject.extension;
+}
+
+}  // namespace
+
+EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
   const auto session_start = std::chrono::steady_clock::now();
-  const KernelTask& task = find_kernel_task(cfg.task);
+  EvolveConfig cfg = given;
   if (cfg.generations < 1) throw ParamError("--generations must be >= 1");
   if (cfg.children < 1 || cfg.children > 64) throw ParamError("--children must be 1..64");
   if (cfg.workers < 1 || cfg.workers > 64) throw ParamError("--workers must be 1..64");
   if (cfg.out.empty()) throw ParamError("evolve needs a run directory (--out DIR)");
   if (cfg.max_calls < 0 || cfg.max_tokens < 0 || cfg.max_seconds < 0) throw ParamError("budgets must be >= 0");
   const fs::path prompts_dir = cfg.prompts_dir.empty() ? default_prompts_dir() : cfg.prompts_dir;
-  const Templates templates = load_templates(prompts_dir);
-  std::unique_ptr<LlmClient> client;
-  if (cfg.use_llm) client = std::make_unique<LlmClient>(cfg.llm);
-
   const fs::path out = cfg.out, db_path = out / "db.json", events = out / "events.jsonl";
-  ScoreOptions so;
-  so.seed = cfg.db.seed;
-  so.random_vectors = cfg.random_vectors;
-  so.sim_timeout = cfg.sim_timeout;
 
   ProgramDb db(cfg.db);
   if (cfg.resume) {
@@ -327,28 +398,25 @@ EvolveSummary run_evolve(const EvolveConfig& cfg, std::ostream* log) {
     if (stored.value("task", "") != cfg.task)
       throw ParamError("the run in " + out.string() + " is for task " + stored.value("task", std::string("?")) +
                        ", not " + cfg.task);
-    // The run's own scoring settings, whatever was passed this time: programs stay comparable.
-    so.seed = db.config().seed;
-    so.random_vectors = stored.value("random_vectors", so.random_vectors);
-    so.sim_timeout = stored.value("sim_timeout", so.sim_timeout);
-  } else {
-    if (fs::exists(out) && !fs::is_empty(out))
-      throw ParamError("run directory " + out.string() + " exists; pass --resume to continue it or choose another --out");
-    for (const char* sub : {"prompts", "responses", "candidates", "templates"}) fs::create_directories(out / sub);
-    write_text(out / "config.json", cfg.to_json().dump(2) + "\n");
-    for (const char* name : {"system.txt", "user.txt", "inspiration.txt"}) fs::copy_file(prompts_dir / name, out / "templates" / name);
+    // The run's own settings, whatever was passed this time: programs stay comparable.
+    cfg.db = db.config();
+    cfg.random_vectors = stored.value("random_vectors", cfg.random_vectors);
+    cfg.sim_timeout = stored.value("sim_timeout", cfg.sim_timeout);
+    cfg.module = stored.value("module", std::string());
+    cfg.fixed = stored.value("fixed", json::object());
+    cfg.task_spec = stored.value("task_spec", json());
+  } else if (fs::exists(out) && !fs::is_empty(out)) {
+    throw ParamError("run directory " + out.string() + " exists; pass --resume to continue it or choose another --out");
   }
-  const GoldenSet golden = task_golden(task, so.seed, so.random_vectors);
+  const Subject subject = make_subject(cfg);
+  const Templates templates = load_templates(prompts_dir, subject);
+  std::unique_ptr<LlmClient> client;
+  if (cfg.use_llm) client = std::make_unique<LlmClient>(cfg.llm);
+  auto candidate_file = [&](int id) { return out / "candidates" / ("p" + std::to_string(id) + "." + subject.extension); };
   auto stat = [&](const char* key) { return db.stats.value(key, 0.0); };
   auto bump = [&](const char* key, double by) { db.stats[key] = stat(key) + by; };
 
-  auto score = [&](const std::string& code) {
-    ScoreReport r = score_candidate(code, golden, so, task.name);
-    json j = r.to_json();
-    json stages = j.contains("stages") ? j["stages"] : json::object();
-    j.erase("stages");
-    return std::pair{j, stages};
-  };
+  auto score = [&](const std::string& code) { return subject.score(code, false); };
   auto make_program = [&](const std::string& code, const json& report, int parent, int generation, int island,
                           const std::string& origin) {
     Program p;
@@ -358,19 +426,18 @@ EvolveSummary run_evolve(const EvolveConfig& cfg, std::ostream* log) {
     p.generation = generation;
     p.island = island;
     p.origin = origin;
-    p.passed = report.value("verdict", "") == "pass";
-    p.fitness = fitness_of(report);
-    if (p.passed) {
-      p.area = report["synthesis"]["transistors"].get<double>();
-      p.latency = report["simulation"].value("latency_cycles", 0.0);
-    }
+    const Figures f = subject.figures(report);
+    p.passed = f.passed;
+    p.fitness = f.fitness;
+    p.area = f.area;
+    p.latency = f.latency;
     p.feedback = p.passed ? "" : report.value("message", std::string());
     return p;
   };
   auto write_best = [&] {
     const int best = db.best();
     if (best < 0) return;
-    write_text(out / "best.v", db.get(best).code);
+    write_text(out / best_code_name(subject), db.get(best).code);
     json b = db.get(best).to_json();
     b.erase("code");
     write_text(out / "best.json", b.dump(2) + "\n");
@@ -378,20 +445,37 @@ EvolveSummary run_evolve(const EvolveConfig& cfg, std::ostream* log) {
 
   EvolveSummary summary;
   if (!cfg.resume) {
-    auto [report, stages] = score(task.canonical_verilog);
+    for (const char* sub : {"prompts", "responses", "candidates", "templates"}) fs::create_directories(out / sub);
+    json config = cfg.to_json();
+    config["subject"] = subject.kind;
+    config["settings"] = subject.settings;
+    write_text(out / "config.json", config.dump(2) + "\n");
+    for (const auto& name : {subject.system_template, subject.user_template, std::string("inspiration.txt")})
+      fs::copy_file(prompts_dir / name, out / "templates" / name);
+    auto [report, stages] = score(subject.seed_code);
+    if (subject.kind != "kernel") {
+      // Cells in half octaves around the seed design's area and cycles.
+      const Figures f = subject.figures(report);
+      ProgramDbConfig c = cfg.db;
+      c.area_origin = f.area > 0 ? f.area : 1;
+      c.latency_origin = f.latency > 0 ? f.latency : 1;
+      db = ProgramDb(c);
+    }
     for (int island = 0; island < db.config().islands; ++island) {
-      const int id = db.add(make_program(task.canonical_verilog, report, -1, 0, island, "seed"));
-      write_text(out / "candidates" / ("p" + std::to_string(id) + ".v"), task.canonical_verilog);
+      const int id = db.add(make_program(subject.seed_code, report, -1, 0, island, "seed"));
+      write_text(candidate_file(id), subject.seed_code);
       append_line(events, json{{"generation", 0}, {"island", island}, {"event", "seed"}, {"program", id},
                                {"verdict", report["verdict"]}, {"fitness", db.get(id).fitness}, {"stages", stages}}
                               .dump());
     }
-    if (!db.get(0).passed && log) *log << "warning: the canonical kernel fails: " << metrics_line(db.get(0)) << "\n";
+    if (!db.get(0).passed && log) *log << "warning: the seed program fails: " << metrics_line(subject, db.get(0)) << "\n";
     db.stats["next_generation"] = 0;
     db.save(db_path);
     write_best();
   }
   summary.seed_fitness = db.get(0).fitness;
+  summary.subject = subject.kind;
+  summary.best_file = (out / best_code_name(subject)).string();
   bump("sessions", 1);
   append_line(events, json{{"event", "session"}, {"session", stat("sessions")}, {"resume", cfg.resume},
                            {"proposer", cfg.use_llm ? "llm" : "mutation"}, {"generations", cfg.generations}}
@@ -434,28 +518,25 @@ EvolveSummary run_evolve(const EvolveConfig& cfg, std::ostream* log) {
         rq.tag = "g" + std::to_string(gen) + "_i" + std::to_string(island) + "_c" + std::to_string(child);
         const Program& parent = db.get(rq.parent);
         std::string feedback;
-        if (!parent.passed) feedback += "The current program fails. " + failure_detail(parent) + "\n";
+        if (!parent.passed) feedback += "The current program fails. " + failure_detail(subject, parent) + "\n";
         if (!island_note.empty()) feedback += island_note;
         if (feedback.empty()) feedback = "The current program passes every check; make it smaller or faster.";
         std::string inspirations;
         for (int id : rq.inspirations)
           inspirations += render_template("inspiration.txt", templates.inspiration,
-                                          {{"id", std::to_string(id)}, {"metrics", metrics_line(db.get(id))}, {"code", db.get(id).code}});
+                                          {{"id", std::to_string(id)}, {"metrics", metrics_line(subject, db.get(id))},
+                                           {"code", db.get(id).code}, {"language", subject.language}});
         if (inspirations.empty()) inspirations = "(none yet)";
-        rq.system = render_template("system.txt", templates.system, {});
-        rq.user = render_template("user.txt", templates.user,
-                                  {{"task_name", task.name},
-                                   {"task_description", task.description},
-                                   {"module", task.iface.module},
-                                   {"interface", task.iface.to_json()["ports"].dump()},
-                                   {"vector_length", std::to_string(task.iface.vector_length)},
-                                   {"objective", objective_text()},
-                                   {"parent_id", std::to_string(parent.id)},
-                                   {"parent_generation", std::to_string(parent.generation)},
-                                   {"parent_code", parent.code},
-                                   {"parent_metrics", metrics_line(parent)},
-                                   {"feedback", feedback},
-                                   {"inspirations", inspirations}});
+        rq.system = render_template(subject.system_template, templates.system, {});
+        std::map<std::string, std::string> slots = subject.slots;
+        slots.insert({{"language", subject.language},
+                      {"parent_id", std::to_string(parent.id)},
+                      {"parent_generation", std::to_string(parent.generation)},
+                      {"parent_code", parent.code},
+                      {"parent_metrics", metrics_line(subject, parent)},
+                      {"feedback", feedback},
+                      {"inspirations", inspirations}});
+        rq.user = render_template(subject.user_template, templates.user, slots);
         write_text(out / "prompts" / (rq.tag + ".txt"), "=== system\n" + rq.system + "=== user\n" + rq.user);
         requests.push_back(std::move(rq));
       }
@@ -489,7 +570,7 @@ EvolveSummary run_evolve(const EvolveConfig& cfg, std::ostream* log) {
     } else {
       for (std::size_t i = 0; i < requests.size(); ++i) {
         Proposal& p = proposals[i];
-        p.reply = mutation_reply(db.get(requests[i].parent).code, requests[i].mutation_seed,
+        p.reply = subject.mutate(db.get(requests[i].parent).code, requests[i].mutation_seed,
                                  [&](const std::string& code) { return db.find_code(code) >= 0; }, &p.what);
         p.ok = true;
         if (p.reply.empty()) p.what = "no new mutation found";
@@ -515,7 +596,7 @@ EvolveSummary run_evolve(const EvolveConfig& cfg, std::ostream* log) {
         children[i].edit_error = "the mutation proposer found no new mutation of program " + std::to_string(requests[i].parent);
         continue;
       }
-      const EditResult edit = apply_reply(db.get(requests[i].parent).code, p.reply);
+      const EditResult edit = subject.apply(db.get(requests[i].parent).code, p.reply);
       children[i].kind = edit.kind;
       if (!edit.ok) {
         children[i].edit_error = edit.error;
@@ -605,7 +686,7 @@ EvolveSummary run_evolve(const EvolveConfig& cfg, std::ostream* log) {
           const json report = reused ? db.get(c.reused).report : c.report;
           const int id = db.add(make_program(c.code, report, rq.parent, gen + 1, rq.island, cfg.use_llm ? "llm" : "mutation"));
           const Program& prog = db.get(id);
-          write_text(out / "candidates" / ("p" + std::to_string(id) + ".v"), c.code);
+          write_text(candidate_file(id), c.code);
           ++summary.candidates;
           bump("candidates", 1);
           ev["event"] = "candidate";
@@ -622,15 +703,15 @@ EvolveSummary run_evolve(const EvolveConfig& cfg, std::ostream* log) {
           ev["latency"] = prog.latency;
           ev["stages"] = c.stages.is_null() ? json::object() : c.stages;
           note += "Your previous candidate (program " + std::to_string(id) + ", from program " + std::to_string(rq.parent) +
-                  ") " + (prog.passed ? metrics_line(prog) + " (parent fitness " + fixed(db.get(rq.parent).fitness, 4) + ")"
-                                      : metrics_line(prog) + failure_extra(prog)) +
+                  ") " + (prog.passed ? metrics_line(subject, prog) + " (parent fitness " + fixed(db.get(rq.parent).fitness, 4) + ")"
+                                      : metrics_line(subject, prog) + failure_extra(prog)) +
                   "\n";
         }
       }
       append_line(events, ev.dump());
       if (log) {
         std::string line = ev["event"] == "candidate"
-                               ? "program " + ev["program"].dump() + " " + metrics_line(db.get(ev["program"].get<int>()))
+                               ? "program " + ev["program"].dump() + " " + metrics_line(subject, db.get(ev["program"].get<int>()))
                                : ev["event"].get<std::string>() + ": " + ev["error"].get<std::string>();
         std::replace(line.begin(), line.end(), '\n', ' ');
         *log << "generation " << gen + 1 << " island " << rq.island << ": " << line.substr(0, 200) << "\n";
@@ -640,7 +721,7 @@ EvolveSummary run_evolve(const EvolveConfig& cfg, std::ostream* log) {
       if (!note.empty()) db.island_feedback[island] = note;
     if (db.config().migration_interval > 0 && (gen + 1) % db.config().migration_interval == 0)
       for (int id : db.migrate(gen + 1)) {
-        write_text(out / "candidates" / ("p" + std::to_string(id) + ".v"), db.get(id).code);
+        write_text(candidate_file(id), db.get(id).code);
         append_line(events, json{{"generation", gen + 1}, {"event", "migration"}, {"program", id},
                                  {"from", db.get(id).parent_id}, {"island", db.get(id).island}}
                                 .dump());
@@ -660,9 +741,9 @@ EvolveSummary run_evolve(const EvolveConfig& cfg, std::ostream* log) {
   return summary;
 }
 
-json replay_evolve(const fs::path& run) {
-  const fs::path config_path = run / "config.json", best_path = run / "best.json", code_path = run / "best.v";
-  for (const auto& p : {config_path, best_path, code_path})
+json replay_evolve(const fs::path& run, const std::function<Subject(const EvolveConfig&)>& design_subject) {
+  const fs::path config_path = run / "config.json", best_path = run / "best.json";
+  for (const auto& p : {config_path, best_path})
     if (!fs::exists(p)) throw ParamError("not an evolve run directory: " + p.string() + " is missing");
   json config, best;
   try {
@@ -671,22 +752,32 @@ json replay_evolve(const fs::path& run) {
   } catch (const json::exception& e) {
     throw ParamError("unreadable evolve run " + run.string() + ": " + e.what());
   }
-  const KernelTask& task = find_kernel_task(config.at("task").get<std::string>());
-  ScoreOptions so;
-  so.seed = config.at("db").at("seed").get<std::uint64_t>();
-  so.random_vectors = config.value("random_vectors", so.random_vectors);
-  so.sim_timeout = config.value("sim_timeout", so.sim_timeout);
-  ScoreReport fresh = score_candidate(read_text(code_path), task_golden(task, so.seed, so.random_vectors), so, task.name);
-  json now = fresh.to_json();
-  now.erase("stages");
+  EvolveConfig cfg;
+  try {
+    cfg.task = config.at("task").get<std::string>();
+    cfg.db.seed = config.at("db").at("seed").get<std::uint64_t>();
+    cfg.random_vectors = config.value("random_vectors", cfg.random_vectors);
+    cfg.sim_timeout = config.value("sim_timeout", cfg.sim_timeout);
+    cfg.module = config.value("module", std::string());
+    cfg.fixed = config.value("fixed", json::object());
+    cfg.task_spec = config.value("task_spec", json());
+  } catch (const json::exception& e) {
+    throw ParamError("unreadable evolve run configuration " + config_path.string() + ": " + e.what());
+  }
+  cfg.design_subject = design_subject;
+  const Subject subject = make_subject(cfg);
+  const fs::path code_path = run / best_code_name(subject);
+  if (!fs::exists(code_path)) throw ParamError("not an evolve run directory: " + code_path.string() + " is missing");
+  json now = subject.score(read_text(code_path), true).first;
   const json& recorded = best.at("report");
   json differences = json::array();
   for (auto it = recorded.begin(); it != recorded.end(); ++it)
     if (!now.contains(it.key()) || now[it.key()] != it.value()) differences.push_back(it.key());
   for (auto it = now.begin(); it != now.end(); ++it)
     if (!recorded.contains(it.key())) differences.push_back(it.key());
-  return {{"task", task.name}, {"program", best.at("id")}, {"recorded", recorded}, {"fresh", now},
-          {"fitness", fitness_of(now)}, {"recorded_fitness", best.at("fitness")}, {"differences", differences}};
+  return {{"task", cfg.task}, {"subject", subject.kind}, {"program", best.at("id")}, {"code", code_path.string()},
+          {"recorded", recorded}, {"fresh", now}, {"fitness", subject.figures(now).fitness},
+          {"recorded_fitness", best.at("fitness")}, {"differences", differences}};
 }
 
 }  // namespace chipgym::kernels

@@ -14,8 +14,15 @@
 //
 // The run directory holds config.json, templates/ (the templates used), prompts/,
 // responses/, candidates/ (p<id>.v), events.jsonl (one line per attempt: parent, edit, score,
-// tokens, seconds), db.json (saved atomically after every generation) and best.v / best.json.
+// tokens, seconds), db.json (saved atomically after every generation) and best.v (best_params.json
+// for parameter sets) with best.json, its record.
 // --resume continues from db.json up to --generations in total.
+//
+// What is evolved is a Subject. A kernel task's subject is its Verilog, scored against golden
+// outputs (kernel_subject below). A parametric design task (env/task.h) has two subjects, built
+// in runs/evolve_design.h: its parameter set as JSON, or one generated module of the
+// accelerator (e.g. gemm_pe.v) rewritten while the rest is generated; the whole design is then
+// evaluated by the task's pipeline and its reward is the fitness.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -27,11 +34,52 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/diff.h"
 #include "kernels/llm_client.h"
 #include "kernels/program_db.h"
 #include "kernels/score.h"
 
 namespace chipgym::kernels {
+
+struct EvolveConfig;
+
+// A scored candidate's figures, read from its report.
+struct Figures {
+  bool passed = false;
+  double fitness = 0;
+  double area = 0;     // MAP-Elites descriptor 1 (transistors)
+  double latency = 0;  // MAP-Elites descriptor 2 (cycles)
+  std::string line;    // one line a person or a model reads: "PASS: ..." or "FAIL at ..."
+};
+
+// What evolve evolves and how a candidate is judged.
+struct Subject {
+  std::string kind;          // kernel | module | params
+  std::string language;      // the code's fence language in prompts: verilog | json
+  std::string extension;     // of candidates/p<id>.<ext> and best.<ext>: v | json
+  std::string seed_code;     // generation 0
+  std::string system_template = "system.txt", user_template = "user.txt";  // in the prompts folder
+  std::map<std::string, std::string> slots;  // the user template's task slots (task_name, objective, ...)
+  json settings = json::object();            // recorded in config.json (what defines the subject)
+  // Scores one candidate: {report (deterministic: verdict, stage, category, message, figures),
+  // per-stage seconds}. `fresh`: no cache (replay). Called from several threads at once.
+  std::function<std::pair<json, json>(const std::string& code, bool fresh)> score;
+  std::function<Figures(const json& report)> figures;
+  // A model's reply to the parent's code -> the candidate's code, or an error for the model.
+  std::function<EditResult(const std::string& parent, const std::string& reply)> apply;
+  // The offline proposer: one small change of `code` as a reply `apply` accepts ("" when none
+  // was found); `avoid` names codes already in the database.
+  std::function<std::string(const std::string& code, std::uint64_t seed,
+                            const std::function<bool(const std::string&)>& avoid, std::string* what)>
+      mutate;
+};
+
+// "FAIL at <stage> (<category>), fitness F: <message>" of a failed report.
+std::string failure_line(const json& report, double fitness);
+
+// The subject of a kernel task: its canonical Verilog, scored by score_candidate against the
+// edge cases and `random_vectors` vectors of seed `seed` (throws ParamError for an unknown task).
+Subject kernel_subject(const std::string& task, std::uint64_t seed, int random_vectors, double sim_timeout);
 
 struct EvolveConfig {
   std::string task = "relu-int8";
@@ -50,6 +98,13 @@ struct EvolveConfig {
   double sim_timeout = 20;
   std::filesystem::path prompts_dir;  // empty: $CHIPGYM_PROMPTS, else the source tree's prompts/
   int max_llm_failures = 3;    // consecutive failed model calls before the run stops with an error
+  // Parametric design tasks (not kernel tasks):
+  std::string module;          // the generated module to rewrite (e.g. gemm_pe); empty: evolve parameter sets
+  json fixed = json::object(); // with `module`: parameters of the accelerator around it (others: defaults)
+  json task_spec;              // a design task given as JSON (chipgym tasks --json form) instead of by name
+  // Builds the subject of a task that is not a kernel task (runs/evolve_design.h); on resume it
+  // receives the recorded settings. Empty: kernel tasks only.
+  std::function<Subject(const EvolveConfig&)> design_subject;
 
   json to_json() const;        // everything but the API key
 };
@@ -62,6 +117,8 @@ struct EvolveSummary {
   double best_fitness = 0;
   double seed_fitness = 0;
   std::string stop_reason;     // generations, max_calls, max_tokens, max_seconds
+  std::string subject;         // kernel, module, params
+  std::string best_file;       // RUN/best.v (kernel, module) or RUN/best_params.json
   double seconds = 0;          // this session
   json to_json() const;
 };
@@ -81,9 +138,11 @@ std::string mutation_reply(const std::string& code, std::uint64_t seed,
 // (the database is saved first, so --resume continues).
 EvolveSummary run_evolve(const EvolveConfig& config, std::ostream* log = nullptr);
 
-// `chipgym replay RUN` on an evolve run: scores best.v again with the run's seed and vectors.
-// Returns {task, program, recorded, fresh, fitness, recorded_fitness, differences: [keys of
+// `chipgym replay RUN` on an evolve run: scores the best program again, without cache, with the
+// run's settings (`design_subject` builds the subject of a parametric task's run). Returns
+// {task, subject, program, recorded, fresh, fitness, recorded_fitness, differences: [keys of
 // the report that differ]}. Throws hdl::ParamError when RUN is not an evolve run directory.
-json replay_evolve(const std::filesystem::path& run);
+json replay_evolve(const std::filesystem::path& run,
+                   const std::function<Subject(const EvolveConfig&)>& design_subject = {});
 
 }  // namespace chipgym::kernels

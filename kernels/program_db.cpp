@@ -38,7 +38,8 @@ Program Program::from_json(const json& j) {
 json ProgramDbConfig::to_json() const {
   return {{"islands", islands},         {"area_bins", area_bins},     {"latency_bins", latency_bins},
           {"migration_interval", migration_interval}, {"exploration", exploration},
-          {"inspirations", inspirations}, {"seed", seed}};
+          {"inspirations", inspirations}, {"seed", seed}, {"area_origin", area_origin},
+          {"latency_origin", latency_origin}};
 }
 
 ProgramDbConfig ProgramDbConfig::from_json(const json& j) {
@@ -50,6 +51,8 @@ ProgramDbConfig ProgramDbConfig::from_json(const json& j) {
   c.exploration = j.at("exploration");
   c.inspirations = j.at("inspirations");
   c.seed = j.at("seed");
+  c.area_origin = j.value("area_origin", 0.0);
+  c.latency_origin = j.value("latency_origin", 0.0);
   return c;
 }
 
@@ -88,8 +91,14 @@ std::uint64_t ProgramDb::next_random() {
 double ProgramDb::uniform() { return static_cast<double>(next_random() >> 11) * 0x1.0p-53; }
 
 std::pair<int, int> ProgramDb::cell_of(const Program& p) const {
-  const int a = p.area >= 1 ? static_cast<int>(std::floor(std::log2(p.area))) : 0;
-  const int l = std::max(0, static_cast<int>(p.latency));
+  auto centred = [](double v, double origin, int bins) {
+    return v > 0 ? static_cast<int>(std::floor(2 * std::log2(v / origin))) + bins / 2 : 0;
+  };
+  const int a = config_.area_origin > 0 ? centred(p.area, config_.area_origin, config_.area_bins)
+                : p.area >= 1           ? static_cast<int>(std::floor(std::log2(p.area)))
+                                        : 0;
+  const int l = config_.latency_origin > 0 ? centred(p.latency, config_.latency_origin, config_.latency_bins)
+                                           : std::max(0, static_cast<int>(p.latency));
   return {std::clamp(a, 0, config_.area_bins - 1), std::clamp(l, 0, config_.latency_bins - 1)};
 }
 

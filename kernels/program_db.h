@@ -3,7 +3,8 @@
 // Every candidate ever scored is a Program. Each island keeps a MAP-Elites grid over two
 // descriptors of passing programs, area (Yosys CMOS transistor estimate, binned on a log2
 // scale) and latency (cycles from the first input to the first output, one bin per cycle up
-// to the last bin); a cell holds the fittest program with those descriptors. Every
+// to the last bin; for design subjects, area and the workload's cycles in half octaves around
+// the seed's); a cell holds the fittest program with those descriptors. Every
 // `migration_interval` generations the best program of island i is copied to island i+1.
 //
 // Fitness (higher is better):
@@ -53,6 +54,10 @@ struct ProgramDbConfig {
   int islands = 2;
   int area_bins = 16;          // log2(transistors), clamped to the last bin
   int latency_bins = 8;        // latency cycles, clamped to the last bin
+  // Design subjects (runs/evolve_design.h), whose areas and cycle counts are orders of
+  // magnitude larger: when > 0, bins are half octaves of area (latency) centred on this value
+  // (the seed program's), clamped at both ends.
+  double area_origin = 0, latency_origin = 0;
   int migration_interval = 2;  // generations; 0: never
   double exploration = 0.2;    // probability of a uniformly random parent from the island (any verdict)
   int inspirations = 2;        // programs shown beside the parent

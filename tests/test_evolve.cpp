@@ -1,7 +1,6 @@
 // chipgym evolve: the program database (MAP-Elites cells, islands, migration, seeded
 // sampling, persistence) and the evolutionary loop with the offline mutation proposer and
 // with a scripted mock OpenAI-compatible server on 127.0.0.1.
-#include <httplib.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -22,6 +21,7 @@
 #include "kernels/evolve.h"
 #include "kernels/kernel_task.h"
 #include "kernels/program_db.h"
+#include "mock_llm.h"
 #include "test_support.h"
 
 using namespace chipgym::kernels;
@@ -146,66 +146,8 @@ TEST_CASE("parent and inspiration sampling is seeded and survives a save and loa
 
 namespace {
 
-// One scripted answer of the mock server: a reply text, an HTTP error, or a delay.
-struct Step {
-  Step(int status_ = 200, std::string content_ = "", double delay = 0)
-      : status(status_), content(std::move(content_)), delay_seconds(delay) {}
-  int status;
-  std::string content;
-  double delay_seconds;
-};
-
-// An OpenAI-compatible server on 127.0.0.1 answering POST /v1/chat/completions from a script
-// (as in test_llm.cpp). It records every request; past the end of the script it answers 400.
-class MockServer {
- public:
-  explicit MockServer(std::vector<Step> script) : script_(script.begin(), script.end()) {
-    server_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-      Step step(400, "");
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        requests_.push_back(json::parse(req.body));
-        if (!script_.empty()) {
-          step = script_.front();
-          script_.pop_front();
-        }
-      }
-      if (step.delay_seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(step.delay_seconds));
-      res.status = step.status;
-      if (step.status == 200) {
-        json reply = {{"id", "chatcmpl-test"}, {"object", "chat.completion"},
-                      {"choices", {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", step.content}}},
-                                    {"finish_reason", "stop"}}}},
-                      {"usage", {{"prompt_tokens", 100}, {"completion_tokens", 20}, {"total_tokens", 120}}}};
-        res.set_content(reply.dump(), "application/json");
-      } else {
-        res.set_content(R"({"error": {"message": "scripted failure"}})", "application/json");
-      }
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    for (int i = 0; i < 200 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ~MockServer() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
-  std::vector<json> requests() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_;
-  }
-  // The user message of request k.
-  std::string prompt(std::size_t k) { return requests().at(k)["messages"][1]["content"].get<std::string>(); }
-
- private:
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = 0;
-  std::mutex mu_;
-  std::deque<Step> script_;
-  std::vector<json> requests_;
-};
+using Step = test_support::MockStep;
+using MockServer = test_support::MockLlmServer;  // answers 400 past the end of its script
 
 EvolveConfig offline_config(const fs::path& out, int generations, std::uint64_t seed = 7) {
   EvolveConfig c;
@@ -494,8 +436,6 @@ TEST_CASE("evolve names an unreachable LLM URL, in the library and on the comman
   CHECK_THAT(bad.err, Catch::Contains("--model needs --llm URL"));
   auto unknown = test_support::run_chipgym({"evolve", "--task", "nope", "--generations", "1"});
   CHECK(unknown.exit_code == 2);
-  CHECK_THAT(unknown.err, Catch::Contains("unknown kernel task 'nope'"));
-  auto parametric = test_support::run_chipgym({"evolve", "--task", "gemm-int8", "--generations", "1"});
-  CHECK(parametric.exit_code == 2);
-  CHECK_THAT(parametric.err, Catch::Contains("parametric design task") && Catch::Contains("--agent llm"));
+  CHECK_THAT(unknown.err, Catch::Contains("unknown task 'nope'") && Catch::Contains("relu-int8") &&
+                             Catch::Contains("gemm-int8"));
 }

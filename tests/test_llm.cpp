@@ -1,6 +1,5 @@
 // The chat-completions client against a mock OpenAI-compatible server on 127.0.0.1 that the
 // test starts and scripts; and SEARCH/REPLACE edits and code extraction from model replies.
-#include <httplib.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -14,6 +13,7 @@
 #include "hdl/param_space.h"
 #include "kernels/diff.h"
 #include "kernels/llm_client.h"
+#include "mock_llm.h"
 
 using chipgym::kernels::ChatMessage;
 using chipgym::kernels::LlmClient;
@@ -22,76 +22,17 @@ using json = nlohmann::json;
 
 namespace {
 
-// One scripted answer: a reply text, an HTTP error, or a delay before answering.
-struct Step {
-  Step(int status_ = 200, std::string content_ = "", double delay = 0, std::string raw = "")
-      : status(status_), content(std::move(content_)), delay_seconds(delay), raw_body(std::move(raw)) {}
-  int status;
-  std::string content;   // for 200: choices[0].message.content
-  double delay_seconds;  // before answering
-  std::string raw_body;  // sent as is when not empty
-};
+using Step = test_support::MockStep;
 
-// An OpenAI-compatible server answering POST /v1/chat/completions from a script. When the
-// script runs out it echoes the last user message. It records every request body and header.
-class MockServer {
- public:
+// The mock server; when its script runs out it echoes the last user message (after `echo_delay`).
+struct MockServer : test_support::MockLlmServer {
   explicit MockServer(std::vector<Step> script, double echo_delay = 0)
-      : script_(script.begin(), script.end()) {
-    server_.Post("/v1/chat/completions", [this, echo_delay](const httplib::Request& req, httplib::Response& res) {
-      Step step;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        requests_.push_back(json::parse(req.body));
-        authorization_.push_back(req.get_header_value("Authorization"));
-        if (!script_.empty()) {
-          step = script_.front();
-          script_.pop_front();
-        } else {
-          step.content = "echo: " + requests_.back()["messages"].back()["content"].get<std::string>();
-          step.delay_seconds = echo_delay;
-        }
-      }
-      if (step.delay_seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(step.delay_seconds));
-      res.status = step.status;
-      if (!step.raw_body.empty()) {
-        res.set_content(step.raw_body, "application/json");
-      } else if (step.status == 200) {
-        json reply = {{"id", "chatcmpl-test"}, {"object", "chat.completion"},
-                      {"choices", {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", step.content}}},
-                                    {"finish_reason", "stop"}}}},
-                      {"usage", {{"prompt_tokens", 11}, {"completion_tokens", 7}, {"total_tokens", 18}}}};
-        res.set_content(reply.dump(), "application/json");
-      } else {
-        res.set_content(R"({"error": {"message": "scripted failure"}})", "application/json");
-      }
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    for (int i = 0; i < 200 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ~MockServer() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
-  std::vector<json> requests() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_;
-  }
-  std::vector<std::string> authorization() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return authorization_;
-  }
-
- private:
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = 0;
-  std::mutex mu_;
-  std::deque<Step> script_;
-  std::vector<json> requests_;
-  std::vector<std::string> authorization_;
+      : MockLlmServer(
+            std::move(script),
+            [echo_delay](const json& request) {
+              return Step(200, "echo: " + request["messages"].back()["content"].get<std::string>(), echo_delay);
+            },
+            {{"prompt_tokens", 11}, {"completion_tokens", 7}, {"total_tokens", 18}}) {}
 };
 
 LlmConfig config_for(const MockServer& server) {

@@ -1,6 +1,5 @@
 // The "llm" design agent in chipgym train / compare, against a mock OpenAI-compatible server
 // on 127.0.0.1 that the test starts and scripts.
-#include <httplib.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -13,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mock_llm.h"
 #include "test_support.h"
 
 using json = nlohmann::json;
@@ -21,58 +21,17 @@ using test_support::run_chipgym;
 
 namespace {
 
-// Answers POST /v1/chat/completions from a script of (status, content); when the script runs
-// out it answers `fallback` with status 200. Records every request body.
-class MockServer {
- public:
-  MockServer(std::vector<std::pair<int, std::string>> script, std::string fallback)
-      : script_(script.begin(), script.end()), fallback_(std::move(fallback)) {
-    server_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-      std::pair<int, std::string> step{200, fallback_};
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        requests_.push_back(json::parse(req.body));
-        if (!script_.empty()) {
-          step = script_.front();
-          script_.pop_front();
-        }
-      }
-      res.status = step.first;
-      if (step.first == 200) {
-        json reply = {{"id", "chatcmpl-test"}, {"object", "chat.completion"},
-                      {"choices", {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", step.second}}},
-                                    {"finish_reason", "stop"}}}}};
-        res.set_content(reply.dump(), "application/json");
-      } else {
-        res.set_content(R"({"error": {"message": "scripted failure"}})", "application/json");
-      }
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    for (int i = 0; i < 200 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ~MockServer() { stop(); }
-  void stop() {
-    if (!thread_.joinable()) return;
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
-  std::vector<std::string> prompts() {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::vector<std::string> out;
-    for (const auto& r : requests_) out.push_back(r["messages"].back()["content"].get<std::string>());
+// The mock server answering a script of (status, content), then `fallback` with status 200;
+// it reports no token usage.
+struct MockServer : test_support::MockLlmServer {
+  static std::vector<test_support::MockStep> steps(const std::vector<std::pair<int, std::string>>& script) {
+    std::vector<test_support::MockStep> out;
+    for (const auto& [status, content] : script) out.emplace_back(status, content);
     return out;
   }
-
- private:
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = 0;
-  std::mutex mu_;
-  std::deque<std::pair<int, std::string>> script_;
-  std::string fallback_;
-  std::vector<json> requests_;
+  MockServer(const std::vector<std::pair<int, std::string>>& script, const std::string& fallback)
+      : MockLlmServer(
+            steps(script), [fallback](const json&) { return test_support::MockStep(200, fallback); }, nullptr) {}
 };
 
 std::vector<json> read_lines(const std::filesystem::path& file) {
