@@ -77,16 +77,23 @@ void print_tasks(bool as_json) {
               << "  budget:    " << t.budget.dump() << "\n"
               << "  workload:  " << t.workload.dump() << "\n"
               << "  parameters (" << std::setprecision(3) << f.space().size() << " combinations before constraints):\n";
+    // Columns as wide as their longest entry (codesign's names and choice lists are long).
+    std::size_t name_w = 10, domain_w = 29;
+    for (const auto& p : f.space().params()) {
+      name_w = std::max(name_w, p.name.size());
+      domain_w = std::max(domain_w, p.describe_domain().size());
+    }
     for (const auto& p : f.space().params())
-      std::cout << "    " << std::left << std::setw(10) << p.name << " " << std::setw(30) << p.describe_domain()
-                << "default " << std::setw(5) << chipgym::hdl::to_string(p.default_value) << " " << p.help << "\n";
+      std::cout << "    " << std::left << std::setw(static_cast<int>(name_w)) << p.name << " "
+                << std::setw(static_cast<int>(domain_w) + 1) << p.describe_domain() << "default " << std::setw(5)
+                << chipgym::hdl::to_string(p.default_value) << " " << p.help << "\n";
     for (const auto& c : f.space().constraints()) std::cout << "    constraint: " << c.description << "\n";
     double points = 1;
     std::cout << "  searched by agents (others keep their defaults):\n";
     for (const auto& [name, values] : t.search_domains()) {
       std::string list;
       for (const auto& v : values) list += (list.empty() ? "" : ", ") + chipgym::hdl::to_string(v);
-      std::cout << "    " << std::left << std::setw(10) << name << " " << list << "\n";
+      std::cout << "    " << std::left << std::setw(13) << name << " " << list << "\n";
       points *= static_cast<double>(values.size());
     }
     const json spaces = env_spaces(t);
