@@ -10,7 +10,7 @@
 // Then the candidates scored per minute by `chipgym evolve` with the offline mutation proposer,
 // on 1 and 2 scoring workers side by side (relu-int8, 2 islands x 2 children per generation,
 // 16 random vectors), and the same on a design task's module (gemm_pe of gemm-int8 at 2x2,
-// the whole accelerator simulated and synthesized per candidate, scratch cache). Each run
+// the whole accelerator simulated and synthesized per candidate, a scratch cache per row). Each run
 // starts from a fresh run directory; the proposer never repeats a program within a run, and
 // the rows use different seeds so that a row does not find another row's Verilator models in
 // ccache. A lint failure is scored in a fraction of the time a passing candidate takes: the
@@ -136,11 +136,13 @@ int main(int argc, char** argv) {
     c.workers = workers;
     rate[0][workers] = evolve_row(c, "relu");
   }
-  const std::filesystem::path cache_dir =
-      std::filesystem::temp_directory_path() / ("chipgym_bench_score_cache_" + std::to_string(::getpid()));
-  auto pipeline = std::make_shared<chipgym::evaluators::Pipeline>(
-      std::make_shared<chipgym::evaluators::Cache>(cache_dir / "cache.sqlite"));
   for (int workers : {1, 2}) {
+    // A scratch cache per row: the rows share no evaluations or compiled models.
+    const std::filesystem::path cache_dir = std::filesystem::temp_directory_path() /
+                                            ("chipgym_bench_score_cache_" + std::to_string(::getpid()) + "_" +
+                                             std::to_string(workers));
+    auto pipeline = std::make_shared<chipgym::evaluators::Pipeline>(
+        std::make_shared<chipgym::evaluators::Cache>(cache_dir / "cache.sqlite"));
     EvolveConfig c;
     c.task = "gemm-int8";
     c.module = "gemm_pe";
@@ -152,8 +154,8 @@ int main(int argc, char** argv) {
     c.workers = workers;
     c.design_subject = [pipeline](const EvolveConfig& e) { return chipgym::runs::design_subject(e, pipeline); };
     rate[1][workers] = evolve_row(c, "gemm_pe");
+    std::filesystem::remove_all(cache_dir);
   }
-  std::filesystem::remove_all(cache_dir);
   std::printf("2 workers / 1 worker: relu %.2fx, gemm_pe %.2fx\n", rate[0][2] / rate[0][1], rate[1][2] / rate[1][1]);
   return 0;
 }
