@@ -31,7 +31,8 @@ using json = nlohmann::json;
 
 // Exit codes: 0 success, 1 the design failed (tool error or wrong results), 2 bad input,
 // 3 (train, RL agents) training stopped on a non-finite loss: not a success, but nothing is
-// lost; the run directory is consistent and its last good checkpoint is named on stderr.
+// lost; the run directory is consistent and its last good checkpoint is named on stderr
+// (compare: some run stopped so; the leaderboard is written, counting it as far as it got).
 constexpr int kDesignFailed = 1;
 constexpr int kBadInput = 2;
 constexpr int kTrainingStopped = 3;
@@ -610,7 +611,7 @@ int main(int argc, char** argv) {
       std::cout << md.rdbuf() << "\nwritten: ";
       for (const auto& f : r.files) std::cout << f << " ";
       std::cout << "\n";
-      return 0;
+      return r.stopped.empty() ? 0 : kTrainingStopped;
     }
     if (train_cmd->parsed()) {
       if (train.resume && out_dir.empty()) throw chipgym::hdl::ParamError("--resume needs --out DIR, the run to continue");

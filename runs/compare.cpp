@@ -268,6 +268,7 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
   for (const auto& j : jobs)
     curves.push_back(read_curve(o.out / (j.agent + "-" + std::to_string(j.seed)), j.agent, j.seed, o.budget));
   CompareResult result;
+  result.stopped = stopped;
   for (const auto& s : stopped) result.notices.push_back("stopped early, counted as far as it got: " + s);
   result.reference = -1e300;
   for (const auto& c : curves) result.reference = std::max(result.reference, c.best);

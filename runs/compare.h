@@ -42,6 +42,7 @@ struct CompareResult {
   bool reference_is_optimum = false;
   std::vector<std::string> files;   // written
   std::vector<std::string> notices;
+  std::vector<std::string> stopped; // runs that stopped on a non-finite loss (counted as far as they got)
 };
 
 CompareResult compare(const CompareOptions& options, std::shared_ptr<evaluators::Pipeline> pipeline,

@@ -240,6 +240,16 @@ TEST_CASE("an RL run whose loss turns non-finite stops with exit 3 and keeps its
   CHECK(json::parse(std::ifstream(dqn / "best" / "design.json"))["eval"].get<long long>() < 24);
   CHECK(run_chipgym({"replay", dqn.string(), "--policy", "--json"}).exit_code == 0);
 
+  // In a comparison the stopped run counts as far as it got; compare says so and exits 3.
+  auto cmp = run_chipgym({"compare", "--task-file", task_file.string(), "--agents", "ppo", "--seeds", "1", "--budget",
+                          "32", "--out", (dir.path() / "cmp").string(), "--cache-dir", cache},
+                         {{"CHIPGYM_TEST_NAN_REWARD_AFTER", "16"}});
+  INFO(cmp.out << cmp.err);
+  CHECK(cmp.exit_code == 3);
+  CHECK_THAT(cmp.err, Catch::Contains("stopped early, counted as far as it got") &&
+                          Catch::Contains("PPO loss is not finite at update 3"));
+  CHECK(fs::exists(dir.path() / "cmp" / "leaderboard.md"));
+
   // The hook's value is checked.
   auto bad = train("ppo", dir.path() / "bad", "soon");
   CHECK(bad.exit_code == 2);
