@@ -291,11 +291,15 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   env_config.max_steps = o.hyper["episode_steps"];
   TaskVecEnv vec(o.task, env_config, multi, o.hyper["num_envs"].get<int>(), o.workers, pipeline);
   if (const char* hook = std::getenv("CHIPGYM_TEST_NAN_REWARD_AFTER"); hook && *hook) {
+    long long n = -1;
+    std::size_t used = 0;
     try {
-      vec.set_nan_reward_after(std::stoll(hook));
+      n = std::stoll(hook, &used);
     } catch (const std::exception&) {
-      throw hdl::ParamError(std::string("CHIPGYM_TEST_NAN_REWARD_AFTER must be a number of evaluations, not '") + hook + "'");
     }
+    if (n < 0 || hook[used] != '\0')
+      throw hdl::ParamError(std::string("CHIPGYM_TEST_NAN_REWARD_AFTER must be a number of evaluations, not '") + hook + "'");
+    vec.set_nan_reward_after(n);
   }
   // Every environment steps at once, so the run takes whole batches: the budget is rounded
   // down to a multiple of num_envs (never over it).
