@@ -30,9 +30,13 @@ using chipgym::evaluators::Metrics;
 using chipgym::evaluators::Pipeline;
 using json = nlohmann::json;
 
-// Exit codes: 0 success, 1 the design failed (tool error or wrong results), 2 bad input.
+// Exit codes: 0 success, 1 the design failed (tool error or wrong results), 2 bad input,
+// 3 (train, RL agents) training stopped on a non-finite loss: not a success, but nothing is
+// lost; the run directory is consistent and its last good checkpoint is named on stderr
+// (compare: some run stopped so; the leaderboard is written, counting it as far as it got).
 constexpr int kDesignFailed = 1;
 constexpr int kBadInput = 2;
+constexpr int kTrainingStopped = 3;
 
 std::string with_commas(long long v) {
   std::string s = std::to_string(v < 0 ? -v : v), out;
@@ -248,6 +252,10 @@ int run_train(chipgym::runs::TrainOptions o, const CommonOptions& common, bool a
                 << s["best"]["params"].dump() << "\n"
                 << "best design exported to " << (o.out / "best").string() << "\n";
   }
+  if (result.summary.contains("stopped")) {
+    std::cerr << "error: " << result.summary["stopped"].get<std::string>() << "\n";
+    return kTrainingStopped;
+  }
   return 0;
 }
 
@@ -399,6 +407,9 @@ int main(int argc, char** argv) {
   compare_cmd->add_option("--out", cmp_out, "comparison directory (default: runs/compare-<task>-<time>); rerun to resume");
   compare_cmd->add_option("--optimum", optimum, "the true optimum objective, when known (regret is measured against it)");
   compare_cmd->add_option("--cache-dir", common.cache_dir, "cache directory (default: as for eval)");
+  std::vector<std::string> cmp_hyper;
+  compare_cmd->add_option("--hyper", cmp_hyper, "AGENT=JSON: hyper-parameters for that agent's runs, as train --hyper (repeatable)")
+      ->allow_extra_args(false);
 
   auto* optimum_cmd = app.add_subcommand("optimum", "ground truth: evaluate every design of a task's search space once (cached)");
   std::string opt_task = "gemm-int8-small", opt_task_file, opt_out;
@@ -633,6 +644,7 @@ int main(int argc, char** argv) {
       std::stringstream ss(cmp_agents);
       for (std::string a; std::getline(ss, a, ',');)
         if (!a.empty()) cmp.agents.push_back(a);
+      for (const auto& h : cmp_hyper) chipgym::runs::parse_agent_hyper(h, cmp.hyper);
       auto cache = open_cache(common);
       auto pipeline = std::make_shared<Pipeline>(cache);
       if (compare_cmd->count("--optimum")) {
@@ -650,7 +662,7 @@ int main(int argc, char** argv) {
       std::cout << md.rdbuf() << "\nwritten: ";
       for (const auto& f : r.files) std::cout << f << " ";
       std::cout << "\n";
-      return 0;
+      return r.stopped.empty() ? 0 : kTrainingStopped;
     }
     if (train_cmd->parsed()) {
       if (train.resume && out_dir.empty()) throw chipgym::hdl::ParamError("--resume needs --out DIR, the run to continue");

@@ -1,5 +1,6 @@
 #include "runs/compare.h"
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <cmath>
@@ -45,7 +46,8 @@ RunCurve read_curve(const fs::path& dir, const std::string& agent, long long see
   RunDir run = RunDir::open(dir);
   for (const auto& e : run.read_events().events) {
     if (static_cast<long long>(c.best_so_far.size()) >= budget) break;  // a longer earlier run counts up to the budget
-    const double r = e.value("reward", -3.0);
+    // A reward recorded as null (not a finite number) counts as a failed design.
+    const double r = e.contains("reward") && e["reward"].is_number() ? e["reward"].get<double>() : -3.0;
     c.best = std::max(c.best, r);
     c.best_so_far.push_back(c.best);
   }
@@ -126,6 +128,55 @@ json find_optimum(const env::Task& task, std::shared_ptr<evaluators::Pipeline> p
   return truth;
 }
 
+void parse_agent_hyper(const std::string& text, std::map<std::string, json>& hyper) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw hdl::ParamError("--hyper expects AGENT=JSON (e.g. ppo='{\"learning_rate\": 0.003}'), not '" + text + "'");
+  const std::string agent = text.substr(0, eq);
+  json value;
+  try {
+    value = json::parse(text.substr(eq + 1));
+  } catch (const json::parse_error& e) {
+    throw hdl::ParamError("--hyper " + agent + "=... is not valid JSON: " + e.what());
+  }
+  if (!value.is_object()) throw hdl::ParamError("--hyper " + agent + "=... must be a JSON object, not " + value.dump());
+  if (hyper.count(agent)) throw hdl::ParamError("--hyper is given twice for agent '" + agent + "'");
+  hyper[agent] = value;
+}
+
+namespace {
+
+// The comparison's recorded settings (compare.json): the hyper-parameters of every agent that
+// ran in it. A rerun resumes the runs, so it must give them the same; an agent not recorded
+// (a comparison made before compare.json, or an agent added now) had none unless given now.
+void check_recorded_settings(const CompareOptions& o) {
+  const fs::path file = o.out / "compare.json";
+  json recorded = json::object();
+  if (fs::exists(file)) {
+    try {
+      std::ifstream in(file);
+      recorded = json::parse(in).at("hyper");
+    } catch (const json::exception& e) {
+      throw hdl::ParamError(file.string() + " is corrupt (" + e.what() + "); move it away or use another --out");
+    }
+  }
+  for (const auto& agent : o.agents) {
+    const json now = o.hyper.count(agent) ? o.hyper.at(agent) : json::object();
+    bool has_runs = false;
+    for (long long s = 0; s < o.seeds && !has_runs; ++s)
+      has_runs = fs::exists(o.out / (agent + "-" + std::to_string(s)) / "config.json");
+    const json before = recorded.contains(agent) ? recorded[agent] : json::object();
+    if ((recorded.contains(agent) || has_runs) && before != now)
+      throw hdl::ParamError("cannot resume the comparison in " + o.out.string() + " with other hyper-parameters for " +
+                            agent + " (" + now.dump() + " instead of the recorded " + before.dump() +
+                            "): its runs continue with the ones they started with; give the recorded --hyper or use another --out");
+    recorded[agent] = now;
+  }
+  write_atomically(file, json({{"hyper", recorded}}).dump(2) + "\n");
+}
+
+}  // namespace
+
 CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipeline> pipeline,
                       const std::function<void(const std::string&)>& on_progress) {
   if (o.agents.empty()) throw hdl::ParamError("--agents needs at least one agent");
@@ -142,7 +193,20 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
   if (o.seeds < 1) throw hdl::ParamError("--seeds must be at least 1");
   if (o.budget < 1) throw hdl::ParamError("--budget must be at least 1 evaluation");
   if (o.workers < 1) throw hdl::ParamError("--workers must be at least 1");
+  for (const auto& [agent, hyper] : o.hyper) {
+    if (std::find(o.agents.begin(), o.agents.end(), agent) == o.agents.end()) {
+      std::string list;
+      for (const auto& a : o.agents) list += (list.empty() ? "" : ",") + a;
+      throw hdl::ParamError("--hyper names agent '" + agent + "', which is not in --agents (" + list + ")");
+    }
+    // Checked before any run starts: unknown names list the valid ones.
+    if (agents::rl::find_algorithm(agent))
+      rl_hyper(agent, hyper);
+    else if (agent != "llm")  // llm's hyper-parameters get the task and transcript added per run
+      agents::make_searcher(agent, env::Env(o.task, {}, nullptr).design_space(), 0, hyper);
+  }
   fs::create_directories(o.out);
+  check_recorded_settings(o);
 
   struct Job {
     std::string agent;
@@ -153,7 +217,7 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
     for (long long s = 0; s < o.seeds; ++s) jobs.push_back({a, s});
   std::atomic<std::size_t> next{0};
   std::mutex mu;
-  std::vector<std::string> errors;
+  std::vector<std::string> errors, stopped;
   std::size_t finished = 0;
   auto worker = [&] {
     for (std::size_t i; (i = next++) < jobs.size();) {
@@ -162,6 +226,7 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
       t.agent = jobs[i].agent;
       t.budget = o.budget;
       t.seed = jobs[i].seed;
+      if (o.hyper.count(jobs[i].agent)) t.hyper = o.hyper.at(jobs[i].agent);
       t.out = o.out / (jobs[i].agent + "-" + std::to_string(jobs[i].seed));
       t.resume = fs::exists(t.out / "config.json");  // a killed comparison continues
       if (t.resume) {
@@ -177,7 +242,11 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
         }
       }
       try {
-        train(t, pipeline);
+        auto trained = train(t, pipeline);
+        if (trained.summary.contains("stopped")) {
+          std::lock_guard<std::mutex> lock(mu);
+          stopped.push_back(t.out.string() + ": " + trained.summary["stopped"].get<std::string>());
+        }
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(mu);
         errors.push_back(t.out.string() + ": " + e.what());
@@ -199,6 +268,8 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
   for (const auto& j : jobs)
     curves.push_back(read_curve(o.out / (j.agent + "-" + std::to_string(j.seed)), j.agent, j.seed, o.budget));
   CompareResult result;
+  result.stopped = stopped;
+  for (const auto& s : stopped) result.notices.push_back("stopped early, counted as far as it got: " + s);
   result.reference = -1e300;
   for (const auto& c : curves) result.reference = std::max(result.reference, c.best);
   if (o.optimum) {
@@ -264,8 +335,9 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
   md << "# Leaderboard: " << o.task.name << "\n\n"
      << o.seeds << " seeds per agent, budget " << o.budget << " evaluations. Reference objective "
      << fmt(result.reference) << (result.reference_is_optimum ? " (the true optimum)" : " (the best any run found)")
-     << "; higher is better.\n\n"
-     << "| agent | best reward, mean | std | 95% CI | regret | evals to 95% | evals to 99% | wall s/run |\n"
+     << "; higher is better.\n\n";
+  for (const auto& [agent, hyper] : o.hyper) md << "Hyper-parameters of " << agent << ": `" << hyper.dump() << "`.\n\n";
+  md << "| agent | best reward, mean | std | 95% CI | regret | evals to 95% | evals to 99% | wall s/run |\n"
      << "|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : rows) {
     csv << r.agent << "," << r.runs << "," << r.mean << "," << r.stddev << "," << r.mean - r.ci95 << "," << r.mean + r.ci95

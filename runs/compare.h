@@ -3,6 +3,8 @@
 // sample-efficiency plot (best reward so far vs evaluations, one line per agent with a band
 // over seeds, as SVG and PNG drawn by gnuplot).
 #pragma once
+#include <map>
+
 #include "runs/train.h"
 
 namespace chipgym::runs {
@@ -15,7 +17,14 @@ struct CompareOptions {
   int workers = 2;                  // runs in flight at once (each evaluates one design at a time)
   std::filesystem::path out;
   std::optional<double> optimum;    // the true optimum when known (regret is reported against it)
+  // Per-agent hyper-parameters (--hyper AGENT=JSON), written into the config of that agent's
+  // runs as `train --hyper` does. Recorded in compare.json: a rerun that resumes the
+  // comparison with other hyper-parameters for an agent is refused.
+  std::map<std::string, json> hyper;
 };
+
+// Parses one `--hyper AGENT=JSON` into `hyper` (a repeated agent is refused).
+void parse_agent_hyper(const std::string& text, std::map<std::string, json>& hyper);
 
 struct AgentRow {
   std::string agent;
@@ -33,6 +42,7 @@ struct CompareResult {
   bool reference_is_optimum = false;
   std::vector<std::string> files;   // written
   std::vector<std::string> notices;
+  std::vector<std::string> stopped; // runs that stopped on a non-finite loss (counted as far as they got)
 };
 
 CompareResult compare(const CompareOptions& options, std::shared_ptr<evaluators::Pipeline> pipeline,

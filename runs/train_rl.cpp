@@ -6,6 +6,9 @@
 // after that checkpoint are dropped and taken again (from the cache, so they are cheap).
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
 #include <sstream>
 #include <thread>
 
@@ -41,6 +44,10 @@ class TaskVecEnv final : public rl::VecEnv {
     }
   }
   void set_on_eval(OnEval f) { on_eval_ = std::move(f); }
+  // Test hook (fault injection, like eval's hidden --inject-verilog): every reward after the
+  // first `n` evaluations of this session is NaN, so the run-level stop on a non-finite loss
+  // can be tested. train_rl sets it from $CHIPGYM_TEST_NAN_REWARD_AFTER; nothing else does.
+  void set_nan_reward_after(long long n) { nan_after_ = n; }
   int num_envs() const override { return static_cast<int>(multi_ ? multi_envs_.size() : envs_.size()); }
   int num_agents() const override { return static_cast<int>(names_.size()); }
   std::string agent_name(int a) const override { return names_.at(static_cast<std::size_t>(a)); }
@@ -97,6 +104,7 @@ class TaskVecEnv final : public rl::VecEnv {
     out.obs.resize(names_.size());
     for (int e = 0; e < n; ++e) {
       const auto u = static_cast<std::size_t>(e);
+      if (nan_after_ >= 0 && evaluations_++ >= nan_after_) results[u].reward = std::numeric_limits<double>::quiet_NaN();
       if (on_eval_) on_eval_(results[u]);
       const bool done = results[u].terminated || results[u].truncated;
       out.reward.push_back(results[u].reward);
@@ -162,6 +170,7 @@ class TaskVecEnv final : public rl::VecEnv {
   std::uint64_t seed_ = 0;
   OnEval on_eval_;
   double seconds_ = 0;
+  long long nan_after_ = -1, evaluations_ = 0;  // the test hook
 };
 
 std::string file_sha256(const fs::path& file) {
@@ -281,6 +290,17 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   env_config.formulation = o.hyper["formulation"];
   env_config.max_steps = o.hyper["episode_steps"];
   TaskVecEnv vec(o.task, env_config, multi, o.hyper["num_envs"].get<int>(), o.workers, pipeline);
+  if (const char* hook = std::getenv("CHIPGYM_TEST_NAN_REWARD_AFTER"); hook && *hook) {
+    long long n = -1;
+    std::size_t used = 0;
+    try {
+      n = std::stoll(hook, &used);
+    } catch (const std::exception&) {
+    }
+    if (n < 0 || hook[used] != '\0')
+      throw hdl::ParamError(std::string("CHIPGYM_TEST_NAN_REWARD_AFTER must be a number of evaluations, not '") + hook + "'");
+    vec.set_nan_reward_after(n);
+  }
   // Every environment steps at once, so the run takes whole batches: the budget is rounded
   // down to a multiple of num_envs (never over it).
   const long long steps_budget = o.budget / vec.num_envs() * vec.num_envs();
@@ -331,7 +351,9 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   Progress progress;
   progress.budget = o.budget;
   json best_event;
+  // A reward that is not a finite number (recorded as null) never becomes the best design.
   auto consider_best = [&](const json& event, const json* metrics) {
+    if (!event["reward"].is_number() || !std::isfinite(event["reward"].get<double>())) return;
     if (progress.has_best && event["reward"].get<double>() <= progress.best_reward) return;
     progress.has_best = true;
     progress.best_reward = event["reward"];
@@ -350,7 +372,8 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
                   {"update", learner->updates()},
                   {"design", r.info.value("design", json::array())},
                   {"params", r.info.value("params", json::object())},
-                  {"reward", r.reward},
+                  // JSON has no NaN: a non-finite reward is written as null.
+                  {"reward", std::isfinite(r.reward) ? json(r.reward) : json(nullptr)},
                   {"cycles", m.value("cycles", 0LL)},
                   {"transistors", m.value("transistors", 0LL)},
                   {"correct", m.value("correct", false)},
@@ -401,7 +424,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
     stopped = std::string(e.what()) + "; training stopped" +
               (last_checkpoint.empty() ? std::string(" before any checkpoint")
                                        : "; the last good checkpoint is checkpoints/" + last_checkpoint);
-    result.notices.push_back(stopped);
+    // Reported through summary["stopped"] (chipgym train prints it and exits 3).
   }
   progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (on_progress) on_progress(progress);

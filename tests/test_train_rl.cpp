@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "evaluators/sha256.h"
 #include "test_support.h"
 
 using json = nlohmann::json;
@@ -147,4 +148,170 @@ TEST_CASE("RL agents train on a task, checkpoint every update, and resume from a
     CHECK(budget.exit_code == 2);
     CHECK_THAT(budget.err, Catch::Contains("cannot resume an RL run with another budget"));
   }
+}
+
+TEST_CASE("an RL run whose loss turns non-finite stops with exit 3 and keeps its last good checkpoint", "[rl]") {
+  chipgym::evaluators::TempDir dir("chipgym-train-rl-nan-");
+  const auto task_file = dir.path() / "task.json";
+  std::ofstream(task_file) << kTinyTask;
+  const std::string cache = (dir.path() / "cache").string();
+  // The test hook makes every reward after the first N evaluations NaN.
+  auto train = [&](const std::string& agent, const fs::path& out, const std::string& nan_after) {
+    return run_chipgym({"train", "--task-file", task_file.string(), "--agent", agent, "--budget", "32", "--seed", "3",
+                        "--out", out.string(), "--cache-dir", cache},
+                       {{"CHIPGYM_TEST_NAN_REWARD_AFTER", nan_after}});
+  };
+  auto sha256_of = [](const fs::path& file) { return chipgym::evaluators::Sha256().update(read_text(file)).hex(); };
+  // Every line of events.jsonl parses (nothing torn, NaN written as null).
+  auto lines_of = [](const fs::path& file) {
+    std::vector<std::string> out;
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  };
+
+  // PPO, 8 environments: updates after evaluations 8, 16, 24, 32. The NaN rewards arrive in
+  // the third rollout (evaluations 16..23), so update 3 fails and checkpoint 2 is the last good one.
+  const auto ppo = dir.path() / "ppo";
+  auto r = train("ppo", ppo, "16");
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Catch::Contains("PPO loss is not finite at update 3") && Catch::Contains("training stopped") &&
+                        Catch::Contains("the last good checkpoint is checkpoints/ckpt-000002.pt"));
+  const auto ckpt = ppo / "checkpoints" / "ckpt-000002.pt";
+  REQUIRE(fs::exists(ckpt));
+  json meta = json::parse(std::ifstream(ppo / "checkpoints" / "ckpt-000002.json"));
+  CHECK(meta["sha256"] == sha256_of(ckpt));
+  CHECK(meta["steps"] == 16);
+  CHECK_FALSE(fs::exists(ppo / "checkpoints" / "ckpt-000003.json"));
+  json summary = json::parse(std::ifstream(ppo / "summary.json"));
+  CHECK(summary["complete"] == false);
+  CHECK_THAT(summary["stopped"].get<std::string>(), Catch::Contains("not finite") && Catch::Contains("ckpt-000002.pt"));
+  CHECK(summary["updates"] == 2);
+  CHECK(summary["evaluations"] == 24);
+  auto lines = lines_of(ppo / "events.jsonl");
+  REQUIRE(lines.size() == 24);
+  double best = -1e300;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    json e = json::parse(lines[i]);  // throws (fails the test) on a torn or non-JSON line
+    INFO("evaluation " << i << ": " << lines[i]);
+    if (i < 16) {
+      REQUIRE(e["reward"].is_number());
+      best = std::max(best, e["reward"].get<double>());
+    } else {
+      CHECK(e["reward"].is_null());
+    }
+  }
+  // The best design is a real one, from before the NaN rewards.
+  CHECK(summary["best_reward"].get<double>() == best);
+  json best_design = json::parse(std::ifstream(ppo / "best" / "design.json"));
+  CHECK(best_design["eval"].get<long long>() < 16);
+  CHECK(best_design["reward"].get<double>() == best);
+
+  // The kept checkpoint still drives the policy.
+  auto p = run_chipgym({"replay", ppo.string(), "--policy", "--json"});
+  INFO(p.out << p.err);
+  CHECK(p.exit_code == 0);
+  if (p.exit_code == 0)
+    CHECK_THAT(json::parse(p.out)["design"]["source"].get<std::string>(), Catch::Contains("checkpoints/ckpt-000002.pt"));
+
+  // Nothing is lost: resumed without the fault, the run continues from checkpoint 2 and completes.
+  auto resumed = run_chipgym({"train", "--resume", "--agent", "ppo", "--out", ppo.string(), "--cache-dir", cache});
+  INFO(resumed.out << resumed.err);
+  CHECK(resumed.exit_code == 0);
+  CHECK_THAT(resumed.err, Catch::Contains("dropped 8 evaluation(s) after the last checkpoint"));
+  auto after = events_of(ppo);
+  CHECK(after.size() == 32);
+  for (const auto& e : after) CHECK(e["reward"].is_number());
+  CHECK(json::parse(std::ifstream(ppo / "summary.json"))["complete"] == true);
+
+  // DQN learns from update 1 after evaluation 24 (learning starts after 16 steps): the NaN
+  // rewards of evaluations 24..31 reach its replay batch at update 2.
+  const auto dqn = dir.path() / "dqn";
+  auto d = train("dqn", dqn, "24");
+  INFO(d.out << d.err);
+  CHECK(d.exit_code == 3);
+  CHECK_THAT(d.err, Catch::Contains("DQN loss is not finite at update 2") &&
+                        Catch::Contains("the last good checkpoint is checkpoints/ckpt-000001.pt"));
+  REQUIRE(fs::exists(dqn / "checkpoints" / "ckpt-000001.pt"));
+  CHECK(json::parse(std::ifstream(dqn / "checkpoints" / "ckpt-000001.json"))["sha256"] ==
+        sha256_of(dqn / "checkpoints" / "ckpt-000001.pt"));
+  for (const auto& line : lines_of(dqn / "events.jsonl")) CHECK_NOTHROW(json::parse(line));
+  CHECK(json::parse(std::ifstream(dqn / "best" / "design.json"))["eval"].get<long long>() < 24);
+  CHECK(run_chipgym({"replay", dqn.string(), "--policy", "--json"}).exit_code == 0);
+
+  // In a comparison the stopped run counts as far as it got; compare says so and exits 3.
+  auto cmp = run_chipgym({"compare", "--task-file", task_file.string(), "--agents", "ppo", "--seeds", "1", "--budget",
+                          "32", "--out", (dir.path() / "cmp").string(), "--cache-dir", cache},
+                         {{"CHIPGYM_TEST_NAN_REWARD_AFTER", "16"}});
+  INFO(cmp.out << cmp.err);
+  CHECK(cmp.exit_code == 3);
+  CHECK_THAT(cmp.err, Catch::Contains("stopped early, counted as far as it got") &&
+                          Catch::Contains("PPO loss is not finite at update 3"));
+  CHECK(fs::exists(dir.path() / "cmp" / "leaderboard.md"));
+
+  // The hook's value is checked.
+  auto bad = train("ppo", dir.path() / "bad", "soon");
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("CHIPGYM_TEST_NAN_REWARD_AFTER must be a number"));
+}
+
+TEST_CASE("compare --hyper gives one agent's runs their hyper-parameters and a rerun cannot change them", "[rl]") {
+  chipgym::evaluators::TempDir dir("chipgym-compare-hyper-");
+  const auto task_file = dir.path() / "task.json";
+  std::ofstream(task_file) << kTinyTask;
+  const auto out = dir.path() / "cmp";
+  auto compare = [&](std::vector<std::string> hyper, const std::string& agents = "random,ppo") {
+    std::vector<std::string> args = {"compare", "--task-file", task_file.string(), "--agents", agents, "--seeds", "1",
+                                     "--budget", "8", "--out", out.string(), "--cache-dir", (dir.path() / "cache").string()};
+    for (const auto& h : hyper) {
+      args.push_back("--hyper");
+      args.push_back(h);
+    }
+    return run_chipgym(args);
+  };
+  auto r = compare({R"(ppo={"learning_rate": 0.002, "update_epochs": 2})"});
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  json config = json::parse(std::ifstream(out / "ppo-0" / "config.json"));
+  CHECK(config["hyper"]["learning_rate"] == 0.002);
+  CHECK(config["hyper"]["update_epochs"] == 2);
+  CHECK(config["hyper"]["num_envs"] == 8);  // the other design-search defaults stay
+  json recorded = json::parse(std::ifstream(out / "compare.json"));
+  CHECK(recorded["hyper"]["ppo"] == json{{"learning_rate", 0.002}, {"update_epochs", 2}});
+  CHECK(recorded["hyper"]["random"] == json::object());
+  CHECK_THAT(r.out, Catch::Contains(R"(Hyper-parameters of ppo: `{"learning_rate":0.002,"update_epochs":2}`)"));
+
+  // A rerun resumes: the same hyper-parameters are fine, others are refused before anything runs.
+  CHECK(compare({R"(ppo={"update_epochs": 2, "learning_rate": 0.002})"}).ok());
+  const std::string events_before = read_text(out / "ppo-0" / "events.jsonl");
+  auto changed = compare({R"(ppo={"learning_rate": 0.003, "update_epochs": 2})"});
+  CHECK(changed.exit_code == 2);
+  CHECK_THAT(changed.err, Catch::Contains("cannot resume the comparison in") &&
+                              Catch::Contains("with other hyper-parameters for ppo") &&
+                              Catch::Contains(R"(instead of the recorded {"learning_rate":0.002,"update_epochs":2})"));
+  auto dropped = compare({});
+  CHECK(dropped.exit_code == 2);
+  CHECK_THAT(dropped.err, Catch::Contains("with other hyper-parameters for ppo ({} instead of"));
+  CHECK(read_text(out / "ppo-0" / "events.jsonl") == events_before);
+
+  // Bad input: an agent not compared, malformed JSON, no '=', unknown names, an agent twice.
+  auto foreign = compare({R"(dqn={"learning_rate": 0.01})"});
+  CHECK(foreign.exit_code == 2);
+  CHECK_THAT(foreign.err, Catch::Contains("--hyper names agent 'dqn', which is not in --agents (random,ppo)"));
+  auto malformed = compare({R"(ppo={"learning_rate": )"});
+  CHECK(malformed.exit_code == 2);
+  CHECK_THAT(malformed.err, Catch::Contains("--hyper ppo=... is not valid JSON"));
+  auto no_agent = compare({R"({"learning_rate": 0.01})"});
+  CHECK(no_agent.exit_code == 2);
+  CHECK_THAT(no_agent.err, Catch::Contains("--hyper expects AGENT=JSON"));
+  auto not_object = compare({"ppo=[1]"});
+  CHECK(not_object.exit_code == 2);
+  CHECK_THAT(not_object.err, Catch::Contains("must be a JSON object"));
+  auto unknown = compare({R"(ppo={"clip": 0.1})"}, "ppo");
+  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(unknown.err, Catch::Contains("unknown ppo hyper-parameter 'clip'"));
+  auto twice = compare({R"(ppo={})", R"(ppo={})"});
+  CHECK(twice.exit_code == 2);
+  CHECK_THAT(twice.err, Catch::Contains("--hyper is given twice for agent 'ppo'"));
 }
