@@ -181,12 +181,6 @@ EvolveConfig llm_config(const fs::path& out, const std::string& url, int generat
   return c;
 }
 
-std::vector<json> read_events(const fs::path& dir) {
-  std::vector<json> out;
-  std::ifstream in(dir / "events.jsonl");
-  for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
-  return out;
-}
 
 json program_list(const fs::path& dir) {
   std::ifstream in(dir / "db.json");
@@ -235,7 +229,7 @@ TEST_CASE("the offline mutation proposer evolves 2 generations deterministically
   text << response.rdbuf();
   CHECK_THAT(text.str(), Catch::StartsWith("<<<<<<< SEARCH"));
   int scored = 0;
-  for (const auto& ev : read_events(a))
+  for (const auto& ev : test_support::read_jsonl(a / "events.jsonl"))
     if (ev["event"] == "candidate") {
       ++scored;
       CHECK(ev.contains("verdict"));
@@ -334,7 +328,7 @@ TEST_CASE("evolve with a scripted LLM feeds back unmatched diffs, build errors, 
   CHECK(server.requests()[0]["model"] == "mock-coder");
 
   std::vector<json> candidates, errors;
-  for (const auto& ev : read_events(out)) {
+  for (const auto& ev : test_support::read_jsonl(out / "events.jsonl")) {
     if (ev["event"] == "candidate") candidates.push_back(ev);
     if (ev["event"] == "edit_error") errors.push_back(ev);
   }

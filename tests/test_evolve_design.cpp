@@ -30,17 +30,11 @@ fs::path fresh_dir(const std::string& name) {
   return dir;
 }
 
-std::vector<json> read_events(const fs::path& dir) {
-  std::vector<json> out;
-  std::ifstream in(dir / "events.jsonl");
-  for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
-  return out;
-}
 
 // The attempts of a run (candidates and replies without one), in order.
 std::vector<json> attempts(const fs::path& dir) {
   std::vector<json> out;
-  for (const auto& e : read_events(dir))
+  for (const auto& e : test_support::read_jsonl(dir / "events.jsonl"))
     if (e.value("event", "") == "candidate" || e.value("event", "") == "edit_error") out.push_back(e);
   return out;
 }

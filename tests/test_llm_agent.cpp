@@ -34,14 +34,6 @@ struct MockServer : test_support::MockLlmServer {
             steps(script), [fallback](const json&) { return test_support::MockStep(200, fallback); }, nullptr) {}
 };
 
-std::vector<json> read_lines(const std::filesystem::path& file) {
-  std::vector<json> out;
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(json::parse(line));
-  return out;
-}
 
 // gemm-tiny's searched parameters in order: rows [1, 2], cols [1, 2], dataflow [os, ws].
 std::vector<long long> design(const json& event) { return event.at("design").get<std::vector<long long>>(); }
@@ -72,7 +64,7 @@ TEST_CASE("the llm agent evaluates the designs the model proposes, replaces inva
   auto r = run_chipgym(args({"--hyper", json{{"url", server.url()}}.dump(), "--json"}));
   INFO(r.out << r.err);
   REQUIRE(r.ok());
-  auto events = read_lines(out / "events.jsonl");
+  auto events = test_support::read_jsonl(out / "events.jsonl");
   REQUIRE(events.size() == 6);
   CHECK(design(events[0]) == std::vector<long long>{1, 0, 1});
   CHECK(design(events[3]) == std::vector<long long>{0, 1, 1});
@@ -96,7 +88,7 @@ TEST_CASE("the llm agent evaluates the designs the model proposes, replaces inva
   CHECK(json::parse(std::ifstream(out / "config.json"))["hyper"] ==
         json{{"url", server.url()}, {"model", "default"}, {"temperature", 0.2}, {"timeout", 60.0}, {"retries", 2}});
 
-  auto transcript = read_lines(out / "llm.jsonl");
+  auto transcript = test_support::read_jsonl(out / "llm.jsonl");
   REQUIRE(transcript.size() == 6);
   for (const auto& t : transcript) {
     CHECK(t["ok"] == true);
@@ -112,10 +104,10 @@ TEST_CASE("the llm agent evaluates the designs the model proposes, replaces inva
   auto resumed = run_chipgym(args({"--resume"}));
   INFO(resumed.out << resumed.err);
   REQUIRE(resumed.ok());
-  auto again = read_lines(out / "events.jsonl");
+  auto again = test_support::read_jsonl(out / "events.jsonl");
   REQUIRE(again.size() == 6);
   for (std::size_t i = 0; i < 6; ++i) CHECK(design(again[i]) == design(events[i]));
-  CHECK(read_lines(out / "llm.jsonl").size() == 6);  // no new call, no failure line
+  CHECK(test_support::read_jsonl(out / "llm.jsonl").size() == 6);  // no new call, no failure line
 }
 
 TEST_CASE("the llm agent needs an endpoint, falls back to random designs on failed calls, and stops after three") {
@@ -138,8 +130,8 @@ TEST_CASE("the llm agent needs an endpoint, falls back to random designs on fail
   INFO(r.out << r.err);
   CHECK(r.exit_code != 0);
   CHECK_THAT(r.err, Catch::Contains("3 model calls in a row failed"));
-  CHECK(read_lines(out / "events.jsonl").size() == 2);  // two random designs before the third failure
-  auto transcript = read_lines(out / "llm.jsonl");
+  CHECK(test_support::read_jsonl(out / "events.jsonl").size() == 2);  // two random designs before the third failure
+  auto transcript = test_support::read_jsonl(out / "llm.jsonl");
   REQUIRE(transcript.size() == 3);
   CHECK(transcript[0]["ok"] == false);
   CHECK_THAT(transcript[0]["warning"].get<std::string>(), Catch::Contains("random design(s) instead"));
@@ -158,7 +150,7 @@ TEST_CASE("chipgym compare runs the llm agent beside random when CHIPGYM_LLM_URL
                        {{"CHIPGYM_LLM_URL", server.url()}});
   INFO(r.out << r.err);
   REQUIRE(r.ok());
-  auto events = read_lines(out / "llm-0" / "events.jsonl");
+  auto events = test_support::read_jsonl(out / "llm-0" / "events.jsonl");
   REQUIRE(events.size() == 3);
   CHECK(design(events[0]) == std::vector<long long>{1, 1, 1});
   CHECK(std::filesystem::exists(out / "llm-0" / "llm.jsonl"));

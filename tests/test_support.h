@@ -1,10 +1,14 @@
 // Shared helpers for the tests: a private cache in a temporary directory, and running the
 // chipgym executable as a user would.
 #pragma once
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "evaluators/cache.h"
 #include "evaluators/runner.h"
@@ -35,6 +39,15 @@ inline chipgym::evaluators::RunResult run_chipgym(const std::vector<std::string>
   req.env_extra = env;
   req.limits.wall_seconds = timeout;
   return chipgym::evaluators::run_process(req);
+}
+
+// The records of a JSON-lines file (events.jsonl, llm.jsonl), empty lines skipped.
+inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& file) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
 }
 
 }  // namespace test_support

@@ -22,13 +22,6 @@ using test_support::run_chipgym;
 
 namespace {
 
-std::vector<json> read_events(const std::filesystem::path& dir) {
-  std::vector<json> out;
-  std::ifstream in(dir / "events.jsonl");
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(json::parse(line));
-  return out;
-}
 
 std::size_t count_lines(const std::filesystem::path& file) {
   std::ifstream in(file);
@@ -186,7 +179,7 @@ TEST_CASE("compare runs every agent on every seed and writes a leaderboard and a
   auto again = run_chipgym({"compare", "--task-file", task_file.string(), "--agents", "random,grid", "--seeds", "2",
                             "--budget", "8", "--out", out.string(), "--cache-dir", (dir.path() / "cache").string()});
   CHECK(again.ok());
-  CHECK(read_events(out / "random-0").size() == 8);
+  CHECK(test_support::read_jsonl(out / "random-0" / "events.jsonl").size() == 8);
   auto bad = run_chipgym({"compare", "--task-file", task_file.string(), "--agents", "random,bo", "--out", out.string()});
   CHECK(bad.exit_code == 2);
   CHECK_THAT(bad.err, Catch::Contains("unknown agent 'bo'"));
@@ -289,7 +282,7 @@ TEST_CASE("train writes a run directory, refuses bad input, and a run killed wit
   REQUIRE(r.ok());
   json summary = json::parse(r.out);
   CHECK(summary["evaluations"] == 8);
-  auto reference = read_events(full);
+  auto reference = test_support::read_jsonl(full / "events.jsonl");
   REQUIRE(reference.size() == 8);
   for (const char* f : {"config.json", "summary.json", "best/design.json", "best/metrics.json", "best/report.md",
                         "best/gemm_top.v"})
@@ -355,7 +348,7 @@ TEST_CASE("train writes a run directory, refuses bad input, and a run killed wit
     INFO(resumed.out << resumed.err);
     REQUIRE(resumed.ok());
     CHECK_THAT(resumed.err, Catch::Contains("torn line"));
-    auto events = read_events(killed);
+    auto events = test_support::read_jsonl(killed / "events.jsonl");
     REQUIRE(events.size() == reference.size());
     for (std::size_t i = 0; i < events.size(); ++i) {
       CHECK(events[i]["design"] == reference[i]["design"]);
@@ -370,7 +363,7 @@ TEST_CASE("train writes a run directory, refuses bad input, and a run killed wit
     const auto two = dir.path() / "two";
     auto ref = run_chipgym(train_args(two, {"--workers", "2", "--json"}));
     REQUIRE(ref.ok());
-    auto events = read_events(two);
+    auto events = test_support::read_jsonl(two / "events.jsonl");
     REQUIRE(events.size() == 8);
     CHECK(events[7]["batch"] == 3);
     CHECK(events[7]["batch_size"] == 2);
@@ -385,7 +378,7 @@ TEST_CASE("train writes a run directory, refuses bad input, and a run killed wit
     INFO(resumed.out << resumed.err);
     REQUIRE(resumed.ok());
     CHECK_THAT(resumed.err, Catch::Contains("dropped 1 evaluation(s) of an unfinished batch"));
-    auto again = read_events(cut);
+    auto again = test_support::read_jsonl(cut / "events.jsonl");
     REQUIRE(again.size() == 8);
     for (std::size_t i = 0; i < 8; ++i) CHECK(again[i]["design"] == events[i]["design"]);
     // best/ did not exist in the copy: the resumed run exported the recorded best.
@@ -397,7 +390,7 @@ TEST_CASE("train writes a run directory, refuses bad input, and a run killed wit
     auto again = run_chipgym(train_args(full, {}));
     CHECK(again.exit_code == 2);
     CHECK_THAT(again.err, Catch::Contains("exists; use --resume") && Catch::Contains("--force"));
-    CHECK(read_events(full).size() == 8);  // untouched
+    CHECK(test_support::read_jsonl(full / "events.jsonl").size() == 8);  // untouched
     auto forced = run_chipgym(train_args(full, {"--force"}));
     CHECK(forced.ok());
     // --force empties run directories only.
