@@ -629,8 +629,11 @@ ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden,
   if (o.synthesize) {
     t0 = std::chrono::steady_clock::now();
     write_file(dir.path() / "synth.ys",
-               "read_verilog -sv " + file + "\nhierarchy -check -top " + iface.module + "\nsynth -flatten -top " +
-                   iface.module + "\ncheck -assert\n"
+               "read_verilog -sv " + file + "\nhierarchy -check -top " + iface.module +
+                   // Logic loops, on a gate-level copy before any optimization: synth would remove
+                   // a loop that reaches no output, and word-level cells would give false loops.
+                   "\ndesign -save candidate\nproc\nflatten\ntechmap\ntee -q -o loops.txt check\n"
+                   "design -load candidate\nsynth -flatten -top " + iface.module + "\ncheck -assert\n"
                    "tee -q -o generic.json stat -json\ntee -q -o ltp.txt ltp -noff\n"
                    "dfflegalize -cell $_DFF_P_ 01\ntee -q -o cmos.json stat -json -tech cmos\n");
     RunRequest req;
@@ -639,6 +642,15 @@ ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden,
     req.limits = limits(o.tool_timeout);
     RunResult y = evaluators::run_process(req);
     r.stages["synthesize"] = since(t0);
+    if (y.ok()) {
+      const std::string loops = read_file(dir.path() / "loops.txt");
+      if (auto at = loops.find("logic loop"); at != std::string::npos) {
+        const auto begin = loops.rfind('\n', at) + 1;  // npos + 1 == 0
+        return stop("fail", "synthesize", "combinational_loop",
+                    "Yosys `check` found a combinational loop (" + loops.substr(begin, loops.find('\n', at) - begin) +
+                        "), even if it reaches no output; every path from a signal back to itself must pass a register");
+      }
+    }
     if (!y.ok()) {
       const std::string log = read_file(dir.path() / "synth.log") + y.err;
       if (auto at = log.find("logic loop"); at != std::string::npos) {

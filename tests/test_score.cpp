@@ -326,6 +326,17 @@ TEST_CASE("an infinite loop, an oscillating loop and a hidden logic loop fail") 
   CHECK(latch.stage == "synthesize");
   CHECK(latch.category == "combinational_loop");
   CHECK_THAT(latch.message, Catch::Contains("logic loop"));
+
+  // A loop that reaches no output is a loop too (synthesis alone would optimize it away) ...
+  auto unused = score_relu(relu_with("assign out_data  = data_q;",
+                                     "wire [7:0] p, q;\n  assign p = q ^ data_q;\n  assign q = p + 8'd1;\n  assign out_data = data_q;"));
+  CHECK(unused.stage == "synthesize");
+  CHECK(unused.category == "combinational_loop");
+  CHECK_THAT(unused.message, Catch::Contains("reaches no output"));
+  // ... while a chain through the bits of one word is not a loop.
+  auto chain = score_relu(relu_with("assign out_data  = data_q;",
+                                    "wire [7:0] p;\n  assign p = {p[6:0] & data_q[7:1], data_q[0]};\n  assign out_data = data_q | (p & 8'd0);"));
+  CHECK(chain.verdict == "pass");
 }
 
 TEST_CASE("a design that drops out_valid under back-pressure breaks the protocol") {
