@@ -5,47 +5,16 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "hdl/verilog_text.h"
+
 namespace chipgym::hdl {
 
 namespace {
 
-// ---------------------------------------------------------------------------------------
-// Small text helpers: templates with ${NAME} slots, so each module reads as Verilog.
-
-std::string fill(std::string text, const std::map<std::string, std::string>& vars) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size();) {
-    if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '{') {
-      auto end = text.find('}', i);
-      std::string key = text.substr(i + 2, end - i - 2);
-      auto it = vars.find(key);
-      if (it == vars.end()) throw std::logic_error("gemm generator: no value for slot ${" + key + "}");
-      out += it->second;
-      i = end + 1;
-    } else {
-      out += text[i++];
-    }
-  }
-  return out;
-}
-
-int clog2(long long v) {  // bits to address v entries, at least 1
-  int bits = 0;
-  while ((1LL << bits) < v) ++bits;
-  return bits < 1 ? 1 : bits;
-}
-
-std::string s(long long v) { return std::to_string(v); }
-
-// {IW{mask[i]}} for every element, most significant first: a bit mask that keeps or zeroes
-// whole elements of a packed vector.
-std::string element_keep(const std::string& mask, int elements, int width) {
-  std::string out = "{";
-  for (int i = elements - 1; i >= 0; --i)
-    out += "{" + s(width) + "{" + mask + "[" + s(i) + "]}}" + (i ? ", " : "");
-  return out + "}";
-}
+using text::clog2;
+using text::element_keep;
+using text::fill;
+using text::s;
 
 // Sign extension of a signed product to the accumulator width.
 std::string extend_product(const std::string& product, int in_bits, int acc_bits) {

@@ -13,18 +13,14 @@
 #include <stdexcept>
 
 #include "hdl/quant.h"
+#include "hdl/verilog_text.h"
 
 namespace chipgym::hdl {
 
 namespace {
 
-std::string s(long long v) { return std::to_string(v); }
-
-int clog2(long long v) {
-  int bits = 0;
-  while ((1LL << bits) < v) ++bits;
-  return bits < 1 ? 1 : bits;
-}
+using text::clog2;
+using text::s;
 int bits_for(long long max_value) {  // unsigned bits to hold 0..max_value
   int b = 1;
   while (b < 62 && (1LL << b) <= max_value) ++b;
