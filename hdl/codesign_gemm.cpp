@@ -610,71 +610,12 @@ class CodesignFamily final : public Family {
   std::string harness_cpp() const override { return gemm_harness_source("codesign_top", true); }
 
   Stimulus stimulus(const Params& p, const json& workload) const override {
-    CodesignConfig cfg = CodesignConfig::from(p);
-    const GemmConfig& g = cfg.hw;
-    auto shapes = gemm_shapes(workload);
-    auto patterns = gemm_data_patterns(workload);
-    std::mt19937_64 rng(workload.value("seed", 1ULL));
-    std::ostringstream in;
-    json expected = json::array();
-    in << "chipgym-gemm 1\n" << g.rows << ' ' << g.cols << ' ' << g.in_bits << ' ' << g.acc_bits << '\n'
-       << shapes.size() * patterns.size() << '\n';
-    for (const auto& sh : shapes)
-      for (const auto& pattern : patterns) {
-        std::vector<std::int64_t> a, b;
-        gemm_fill_matrix(pattern, sh.m, sh.k, g.in_bits, false, rng, a);
-        gemm_fill_matrix(pattern, sh.k, sh.n, g.in_bits, true, rng, b);
-        in << sh.m << ' ' << sh.k << ' ' << sh.n << ' ' << 4 * codesign_model_cycles(cfg, sh) + 1000 << '\n';
-        for (auto v : a) in << v << ' ';
-        in << '\n';
-        for (auto v : b) in << v << ' ';
-        in << '\n';
-        expected.push_back({{"shape", {sh.m, sh.k, sh.n}}, {"pattern", pattern},
-                            {"c", gemm_reference(a, b, sh.m, sh.k, sh.n, g.acc_bits)}});
-      }
-    return {in.str(), expected};
+    const CodesignConfig cfg = CodesignConfig::from(p);
+    return gemm_stimulus(cfg.hw, workload, [&cfg](const GemmShape& sh) { return codesign_model_cycles(cfg, sh); });
   }
 
   SimCheck check(const Params&, const Stimulus& stim, const std::string& output) const override {
-    SimCheck out;
-    std::istringstream in(output);
-    std::string word;
-    for (std::size_t i = 0; i < stim.expected.size(); ++i) {
-      const json& e = stim.expected[i];
-      std::size_t index = 0;
-      long long cycles = 0;
-      std::string status, w1, w2;
-      if (!(in >> word >> index >> w1 >> cycles >> w2 >> status) || word != "problem" || index != i) {
-        out.error = "harness output ended early or is malformed at problem " + std::to_string(i);
-        return out;
-      }
-      out.cycles += cycles;
-      out.cycles_per_problem.push_back(cycles);
-      if (status != "ok") {
-        out.error = "problem " + std::to_string(i) + " (" + e["shape"].dump() + "): " + status;
-        return out;
-      }
-      const auto& c = e.at("c");
-      const int n = e["shape"][2].get<int>();
-      for (std::size_t j = 0; j < c.size(); ++j) {
-        std::string got;
-        if (!(in >> got)) {
-          out.error = "harness output ended inside problem " + std::to_string(i);
-          return out;
-        }
-        ++out.checked;
-        const std::string want = std::to_string(c[j].get<std::int64_t>());
-        if (got != want) {
-          if (out.mismatches == 0)
-            out.first_mismatch = "problem " + std::to_string(i) + " " + e["pattern"].get<std::string>() + " " +
-                                 e["shape"].dump() + ": C[" + std::to_string(j / n) + "][" + std::to_string(j % n) +
-                                 "] expected " + want + ", got " + (got == "x" ? "nothing (never written)" : got);
-          ++out.mismatches;
-        }
-      }
-    }
-    out.correct = out.mismatches == 0 && out.error.empty();
-    return out;
+    return gemm_check(stim, output);
   }
 
   long long model_cycles(const Params& p, const json& workload) const override {

@@ -1,6 +1,7 @@
 #include "hdl/gemm.h"
 
 #include <algorithm>
+#include <functional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -1042,73 +1043,12 @@ class GemmFamily final : public Family {
   std::string harness_cpp() const override { return gemm_harness_source(); }
 
   Stimulus stimulus(const Params& p, const json& workload) const override {
-    GemmConfig g = GemmConfig::from(p);
-    auto shapes = gemm_shapes(workload);
-    auto patterns = gemm_patterns(workload);
-    std::uint64_t seed = workload.value("seed", 1ULL);
-    std::mt19937_64 rng(seed);
-    std::ostringstream in;
-    json expected = json::array();
-    std::size_t problems = shapes.size() * patterns.size();
-    in << "chipgym-gemm 1\n" << g.rows << ' ' << g.cols << ' ' << g.in_bits << ' ' << g.acc_bits << '\n' << problems << '\n';
-    for (const auto& sh : shapes)
-      for (const auto& pattern : patterns) {
-        std::vector<std::int64_t> a, b;
-        fill_pattern(pattern, sh.m, sh.k, g.in_bits, false, rng, a);
-        fill_pattern(pattern, sh.k, sh.n, g.in_bits, true, rng, b);
-        long long limit = 4 * gemm_model_cycles(g, sh) + 1000;
-        in << sh.m << ' ' << sh.k << ' ' << sh.n << ' ' << limit << '\n';
-        for (auto v : a) in << v << ' ';
-        in << '\n';
-        for (auto v : b) in << v << ' ';
-        in << '\n';
-        expected.push_back({{"shape", {sh.m, sh.k, sh.n}}, {"pattern", pattern},
-                            {"c", gemm_reference(a, b, sh.m, sh.k, sh.n, g.acc_bits)}});
-      }
-    return {in.str(), expected};
+    const GemmConfig g = GemmConfig::from(p);
+    return gemm_stimulus(g, workload, [&g](const GemmShape& sh) { return gemm_model_cycles(g, sh); });
   }
 
   SimCheck check(const Params&, const Stimulus& stim, const std::string& output) const override {
-    SimCheck out;
-    std::istringstream in(output);
-    std::string word;
-    for (std::size_t i = 0; i < stim.expected.size(); ++i) {
-      const json& e = stim.expected[i];
-      std::size_t index = 0;
-      long long cycles = 0;
-      std::string status, w1, w2;
-      if (!(in >> word >> index >> w1 >> cycles >> w2 >> status) || word != "problem" || index != i) {
-        out.error = "harness output ended early or is malformed at problem " + std::to_string(i);
-        return out;
-      }
-      out.cycles += cycles;
-      out.cycles_per_problem.push_back(cycles);
-      if (status != "ok") {
-        out.error = "problem " + std::to_string(i) + " (" + e["shape"].dump() + "): " + status;
-        return out;
-      }
-      const auto& c = e.at("c");
-      int n = e["shape"][2].get<int>();
-      for (std::size_t j = 0; j < c.size(); ++j) {
-        std::string got;
-        if (!(in >> got)) {
-          out.error = "harness output ended inside problem " + std::to_string(i);
-          return out;
-        }
-        ++out.checked;
-        std::string want = std::to_string(c[j].get<std::int64_t>());
-        if (got != want) {
-          if (out.mismatches == 0) {
-            out.first_mismatch = "problem " + std::to_string(i) + " " + e["pattern"].get<std::string>() + " " +
-                                 e["shape"].dump() + ": C[" + std::to_string(j / n) + "][" + std::to_string(j % n) +
-                                 "] expected " + want + ", got " + (got == "x" ? "nothing (never written)" : got);
-          }
-          ++out.mismatches;
-        }
-      }
-    }
-    out.correct = out.mismatches == 0 && out.error.empty();
-    return out;
+    return gemm_check(stim, output);
   }
 
   long long model_cycles(const Params& p, const json& workload) const override {
@@ -1260,6 +1200,76 @@ std::vector<std::string> gemm_data_patterns(const json& workload) { return gemm_
 void gemm_fill_matrix(const std::string& pattern, int rows, int cols, int bits, bool is_b, std::mt19937_64& rng,
                       std::vector<std::int64_t>& out) {
   fill_pattern(pattern, rows, cols, bits, is_b, rng, out);
+}
+
+Stimulus gemm_stimulus(const GemmConfig& g, const json& workload,
+                       const std::function<long long(const GemmShape&)>& model_cycles) {
+  auto shapes = gemm_shapes(workload);
+  auto patterns = gemm_patterns(workload);
+  std::uint64_t seed = workload.value("seed", 1ULL);
+  std::mt19937_64 rng(seed);
+  std::ostringstream in;
+  json expected = json::array();
+  std::size_t problems = shapes.size() * patterns.size();
+  in << "chipgym-gemm 1\n" << g.rows << ' ' << g.cols << ' ' << g.in_bits << ' ' << g.acc_bits << '\n' << problems << '\n';
+  for (const auto& sh : shapes)
+    for (const auto& pattern : patterns) {
+      std::vector<std::int64_t> a, b;
+      fill_pattern(pattern, sh.m, sh.k, g.in_bits, false, rng, a);
+      fill_pattern(pattern, sh.k, sh.n, g.in_bits, true, rng, b);
+      long long limit = 4 * model_cycles(sh) + 1000;
+      in << sh.m << ' ' << sh.k << ' ' << sh.n << ' ' << limit << '\n';
+      for (auto v : a) in << v << ' ';
+      in << '\n';
+      for (auto v : b) in << v << ' ';
+      in << '\n';
+      expected.push_back({{"shape", {sh.m, sh.k, sh.n}}, {"pattern", pattern},
+                          {"c", gemm_reference(a, b, sh.m, sh.k, sh.n, g.acc_bits)}});
+    }
+  return {in.str(), expected};
+}
+
+SimCheck gemm_check(const Stimulus& stim, const std::string& output) {
+  SimCheck out;
+  std::istringstream in(output);
+  std::string word;
+  for (std::size_t i = 0; i < stim.expected.size(); ++i) {
+    const json& e = stim.expected[i];
+    std::size_t index = 0;
+    long long cycles = 0;
+    std::string status, w1, w2;
+    if (!(in >> word >> index >> w1 >> cycles >> w2 >> status) || word != "problem" || index != i) {
+      out.error = "harness output ended early or is malformed at problem " + std::to_string(i);
+      return out;
+    }
+    out.cycles += cycles;
+    out.cycles_per_problem.push_back(cycles);
+    if (status != "ok") {
+      out.error = "problem " + std::to_string(i) + " (" + e["shape"].dump() + "): " + status;
+      return out;
+    }
+    const auto& c = e.at("c");
+    int n = e["shape"][2].get<int>();
+    for (std::size_t j = 0; j < c.size(); ++j) {
+      std::string got;
+      if (!(in >> got)) {
+        out.error = "harness output ended inside problem " + std::to_string(i);
+        return out;
+      }
+      ++out.checked;
+      std::string want = std::to_string(c[j].get<std::int64_t>());
+      if (got != want) {
+        if (out.mismatches == 0) {
+          out.first_mismatch = "problem " + std::to_string(i) + " " + e["pattern"].get<std::string>() + " " +
+                               e["shape"].dump() + ": C[" + std::to_string(j / n) + "][" + std::to_string(j % n) +
+                               "] expected " + want + ", got " + (got == "x" ? "nothing (never written)" : got);
+        }
+        ++out.mismatches;
+      }
+    }
+  }
+  out.correct = out.mismatches == 0 && out.error.empty();
+  return out;
 }
 
 const Family& gemm_family() {

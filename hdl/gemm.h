@@ -13,6 +13,7 @@
 // wraps the same way.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <utility>
@@ -60,6 +61,13 @@ std::string gemm_buffer_name(int depth, int width);
 std::vector<std::string> gemm_data_patterns(const json& workload);
 void gemm_fill_matrix(const std::string& pattern, int rows, int cols, int bits, bool is_b, std::mt19937_64& rng,
                       std::vector<std::int64_t>& out);
+
+// The gemm harness's stdin for every shape and data pattern of the workload (the cycle limit
+// of a problem: 4 x model_cycles + 1000), with the golden C of each problem; and the check of
+// the harness's output against it. Shared by the families that use the gemm harness.
+Stimulus gemm_stimulus(const GemmConfig& g, const json& workload,
+                       const std::function<long long(const GemmShape&)>& model_cycles);
+SimCheck gemm_check(const Stimulus& stim, const std::string& output);
 
 const Family& gemm_family();
 
