@@ -2,13 +2,14 @@
 // generated design. It plays the accelerator's memories (one-cycle read latency; for
 // codesign, a C memory that can add on write), runs each problem from a start pulse to
 // `done`, and prints the cycle count and every element of C.
+#include "hdl/harness_text.h"
 #include "hdl/gemm.h"
 
 namespace chipgym::hdl {
 
 namespace {
 
-const char* const kHarness = R"HARNESS(// chipgym gemm harness: stdin = problems, stdout = cycles and C per problem.
+const std::string kHarness = R"HARNESS(// chipgym gemm harness: stdin = problems, stdout = cycles and C per problem.
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
@@ -70,34 +71,7 @@ uint64_t junk(uint64_t addr) { return (addr * 0x9E3779B97F4A7C15ULL) >> 17 | 1; 
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  auto ctx = std::make_unique<VerilatedContext>();
-  ctx->commandArgs(argc, argv);
-  auto top = std::make_unique<CHIPGYM_TOP>(ctx.get());
-  // --vcd FILE: a waveform of the whole run (the model must be built with --trace).
-  const char* vcd_path = nullptr;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == "--vcd") vcd_path = argv[i + 1];
-#if VM_TRACE
-  std::unique_ptr<VerilatedVcdC> vcd;
-  uint64_t vcd_time = 0;
-  if (vcd_path) {
-    ctx->traceEverOn(true);
-    vcd = std::make_unique<VerilatedVcdC>();
-    top->trace(vcd.get(), 99);
-    vcd->open(vcd_path);
-  }
-  auto dump = [&]() {
-    if (vcd) vcd->dump(vcd_time++);
-  };
-#else
-  if (vcd_path) {
-    std::fprintf(stderr, "harness: built without --trace, cannot write %s\n", vcd_path);
-    return 2;
-  }
-  auto dump = []() {};
-#endif
-
+)HARNESS" + harness_main_prelude("CHIPGYM_TOP") + R"HARNESS(
   std::string magic;
   int version = 0, rows = 0, cols = 0, in_bits = 0, acc_bits = 0;
   std::size_t problems = 0;

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "hdl/harness_text.h"
 #include "hdl/quant.h"
 #include "hdl/verilog_text.h"
 
@@ -338,7 +339,7 @@ std::string emit_norm(const QuantConfig& c, const QuantTables& t) {
 // The shared harness: two passes over the vectors, one without stalls (cycles and latency,
 // equal to the cycle model) and one with seeded random input gaps and output back-pressure.
 
-const char* kHarness = R"HARNESS(// chipgym stream harness: stdin = vectors, stdout = outputs, cycles and latency per pass.
+const std::string kHarness = R"HARNESS(// chipgym stream harness: stdin = vectors, stdout = outputs, cycles and latency per pass.
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
@@ -353,31 +354,7 @@ const char* kHarness = R"HARNESS(// chipgym stream harness: stdin = vectors, std
 #include "verilated_vcd_c.h"
 #endif
 
-int main(int argc, char** argv) {
-  auto ctx = std::make_unique<VerilatedContext>();
-  ctx->commandArgs(argc, argv);
-  auto top = std::make_unique<V${TOP}>(ctx.get());
-  const char* vcd_path = nullptr;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == "--vcd") vcd_path = argv[i + 1];
-#if VM_TRACE
-  std::unique_ptr<VerilatedVcdC> vcd;
-  uint64_t vcd_time = 0;
-  if (vcd_path) {
-    ctx->traceEverOn(true);
-    vcd = std::make_unique<VerilatedVcdC>();
-    top->trace(vcd.get(), 99);
-    vcd->open(vcd_path);
-  }
-  auto dump = [&]() { if (vcd) vcd->dump(vcd_time++); };
-#else
-  if (vcd_path) {
-    std::fprintf(stderr, "harness: built without --trace, cannot write %s\n", vcd_path);
-    return 2;
-  }
-  auto dump = []() {};
-#endif
-  std::string magic;
+)HARNESS" + harness_main_prelude("V${TOP}") + R"HARNESS(  std::string magic;
   int version = 0;
   long long n = 0, count = 0, limit0 = 0, limit1 = 0;
   unsigned long long seed = 0;

@@ -61,6 +61,6 @@ long long sha256_model_cycles(const Sha256CoreConfig& cfg, const std::vector<lon
 const Family& sha256_family();
 
 // Verilator testbench source for the family (hdl/sha256_core_harness.cpp).
-const char* sha256_harness_source();
+std::string sha256_harness_source();
 
 }  // namespace chipgym::hdl

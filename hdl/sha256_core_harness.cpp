@@ -2,11 +2,12 @@
 // The stimulus (C++, hdl/sha256_core.cpp) has already padded the messages and assigned them
 // to lanes; the harness only feeds each core's lanes at its step boundaries and prints every
 // digest with the cycle it appeared in.
+#include "hdl/harness_text.h"
 #include "hdl/sha256_core.h"
 
 namespace chipgym::hdl {
 
-const char* sha256_harness_source() {
+std::string sha256_harness_source() {
   return R"HARNESS(// chipgym sha256 harness: stdin = padded blocks per lane, stdout = digests and cycles.
 //
 // Input:  "chipgym-sha256 1", then cores, pipeline, cycles per step and a cycle limit; then
@@ -36,33 +37,7 @@ struct Block {
 };
 }  // namespace
 
-int main(int argc, char** argv) {
-  auto ctx = std::make_unique<VerilatedContext>();
-  ctx->commandArgs(argc, argv);
-  auto top = std::make_unique<Vsha256_top>(ctx.get());
-  const char* vcd_path = nullptr;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == "--vcd") vcd_path = argv[i + 1];
-#if VM_TRACE
-  std::unique_ptr<VerilatedVcdC> vcd;
-  uint64_t vcd_time = 0;
-  if (vcd_path) {
-    ctx->traceEverOn(true);
-    vcd = std::make_unique<VerilatedVcdC>();
-    top->trace(vcd.get(), 99);
-    vcd->open(vcd_path);
-  }
-  auto dump = [&]() {
-    if (vcd) vcd->dump(vcd_time++);
-  };
-#else
-  if (vcd_path) {
-    std::fprintf(stderr, "harness: built without --trace, cannot write %s\n", vcd_path);
-    return 2;
-  }
-  auto dump = []() {};
-#endif
-
+)HARNESS" + harness_main_prelude("Vsha256_top") + R"HARNESS(
   std::string magic;
   int version = 0, cores = 0, pipeline = 0, step_cycles = 0;
   long long limit = 0;
