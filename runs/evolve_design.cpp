@@ -58,8 +58,15 @@ json design_report(const env::Task& task, const evaluators::Metrics& m) {
             {"cells", m.cells},
             {"depth", m.depth},
             {"fidelity", m.fidelity}};
-  if (task.budget.contains("max_luts")) r["luts"] = m.luts, r["ffs"] = m.ffs;
-  if (m.fidelity == "rtl") r["correct"] = m.correct, r["checked"] = m.checked, r["mismatches"] = m.mismatches;
+  if (task.budget.contains("max_luts")) {
+    r["luts"] = m.luts;
+    r["ffs"] = m.ffs;
+  }
+  if (m.fidelity == "rtl") {
+    r["correct"] = m.correct;
+    r["checked"] = m.checked;
+    r["mismatches"] = m.mismatches;
+  }
   if (m.error) {
     const std::string& c = m.error->category;
     r["stage"] = c.rfind("sim", 0) == 0 ? "simulate" : c.rfind("synth", 0) == 0 ? "synthesize" : c;
@@ -115,9 +122,8 @@ std::string objective_slot(const env::Task& task) {
 // --- params ------------------------------------------------------------------------------------
 
 struct ParamSet {
-  std::vector<std::string> names;               // searched, in family order
-  std::vector<std::vector<hdl::Value>> values;  // their searched values
-  json values_json = json::array();             // the same as JSON lists
+  std::vector<std::string> names;    // searched, in family order
+  json values_json = json::array();  // their searched values, as JSON lists
 };
 
 // The canonical text of a parameter set: one name per line, in family order.
@@ -152,7 +158,6 @@ Subject params_subject(const env::Task& task, std::shared_ptr<evaluators::Pipeli
   std::string parameters;
   for (auto& [name, values] : task.search_domains()) {
     ps->names.push_back(name);
-    ps->values.push_back(values);
     json vs = json::array();
     std::vector<std::string> shown;
     for (const auto& v : values) {
@@ -230,11 +235,12 @@ Subject params_subject(const env::Task& task, std::shared_ptr<evaluators::Pipeli
                         "unknown parameter '" + it.key() + "'; the searched parameters are " + join(ps->names, ", ")),
                 json::object()};
       const json& allowed = ps->values_json[static_cast<std::size_t>(at - ps->names.begin())];
-      if (std::find(allowed.begin(), allowed.end(), it.value()) == allowed.end())
+      const auto value = std::find(allowed.begin(), allowed.end(), it.value());  // 2.0 matches 2
+      if (value == allowed.end())
         return {refused("input", "parameter",
                         it.key() + "=" + it.value().dump() + " is not one of the searched values " + allowed.dump()),
                 json::object()};
-      full[it.key()] = it.value();
+      full[it.key()] = *value;
     }
     hdl::Params params;
     try {
