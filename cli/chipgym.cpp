@@ -451,7 +451,7 @@ int main(int argc, char** argv) {
   evolve_cmd->add_option("--module", evolve.module, "design tasks: rewrite this generated module (e.g. gemm_pe) while the rest of the accelerator is generated; the whole design is simulated against golden and synthesized");
   evolve_cmd->add_option("--set", evolve_set, "with --module: parameters of the accelerator around it, as name=value,... (others: defaults)");
   evolve_cmd->add_option("--generations", evolve.generations, "generations in total (a resumed run continues up to this)")->capture_default_str()->check(CLI::Range(1, 1000000));
-  evolve_cmd->add_option("--out", evolve_out, "run directory (default: runs/evolve-<task>-s<seed>)");
+  evolve_cmd->add_option("--out", evolve_out, "run directory (default: runs/evolve-<task>[-<module>]-s<seed>)");
   evolve_cmd->add_option("--seed", evolve.db.seed, "seed of sampling, mutations and the scoring vectors")->capture_default_str();
   evolve_cmd->add_flag("--resume", evolve.resume, "continue the run in --out from its db.json");
   evolve_cmd->add_option("--llm", evolve_llm, "base URL of an OpenAI-compatible server (e.g. https://api.openai.com/v1); without it, the offline mutation proposer");
@@ -548,7 +548,9 @@ int main(int argc, char** argv) {
       evolve.design_subject = [evolve_pipeline](const chipgym::kernels::EvolveConfig& c) {
         return chipgym::runs::design_subject(c, evolve_pipeline);
       };
-      evolve.out = evolve_out.empty() ? std::filesystem::path("runs") / ("evolve-" + evolve.task + "-s" + std::to_string(evolve.db.seed))
+      evolve.out = evolve_out.empty() ? std::filesystem::path("runs") / ("evolve-" + evolve.task +
+                                                                         (evolve.module.empty() ? "" : "-" + evolve.module) +
+                                                                         "-s" + std::to_string(evolve.db.seed))
                                       : std::filesystem::path(evolve_out);
       auto summary = chipgym::kernels::run_evolve(evolve, &std::cerr);
       if (as_json) std::cout << summary.to_json().dump(2) << "\n";
