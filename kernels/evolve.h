@@ -56,7 +56,7 @@ struct Figures {
 struct Subject {
   std::string kind;          // kernel | module | params
   std::string language;      // the code's fence language in prompts: verilog | json
-  std::string extension;     // of candidates/p<id>.<ext> and best.<ext>: v | json
+  std::string extension;     // of candidates/p<id>.<ext>: v | json (the best: best.v or best_params.json)
   std::string seed_code;     // generation 0
   std::string system_template = "system.txt", user_template = "user.txt";  // in the prompts folder
   std::map<std::string, std::string> slots;  // the user template's task slots (task_name, objective, ...)
