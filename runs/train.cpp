@@ -80,6 +80,23 @@ long long adopt_recorded_run(TrainOptions& o, const RunDir& dir) {
   }
 }
 
+json run_config(const TrainOptions& o, const json& hyper, const env::EnvConfig& env_config, const env::Env& design_env,
+                const evaluators::Pipeline& pipeline) {
+  json config = {{"task", o.task.to_json()},
+                 {"agent", o.agent},
+                 {"hyper", hyper},
+                 {"seed", o.seed},
+                 {"budget", o.budget},
+                 {"workers", o.workers},
+                 {"env", env_config.to_json()},
+                 {"design_space", design_env.design_space().to_json()},
+                 {"param_names", design_env.param_names()},
+                 {"tools", pipeline.tools().versions()},
+                 {"chipgym", "0.1.0"}};
+  config["env"]["fidelity"] = o.fidelity.empty() ? o.task.fidelity : o.fidelity;
+  return config;
+}
+
 bool best_holds(const RunDir& dir, const json& event) {
   try {
     std::ifstream in(dir.path() / "best" / "design.json");
@@ -153,18 +170,7 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
   }
   auto searcher = agents::make_searcher(o.agent, environment.design_space(), static_cast<std::uint64_t>(o.seed), hyper);
 
-  json config = {{"task", o.task.to_json()},
-                 {"agent", o.agent},
-                 {"hyper", searcher->hyper_parameters()},
-                 {"seed", o.seed},
-                 {"budget", o.budget},
-                 {"workers", o.workers},
-                 {"env", env_config.to_json()},
-                 {"design_space", environment.design_space().to_json()},
-                 {"param_names", environment.param_names()},
-                 {"tools", pipeline->tools().versions()},
-                 {"chipgym", "0.1.0"}};
-  config["env"]["fidelity"] = o.fidelity.empty() ? o.task.fidelity : o.fidelity;
+  const json config = run_config(o, searcher->hyper_parameters(), env_config, environment, *pipeline);
   if (!dir) dir.emplace(RunDir::create(o.out, o.force));
   dir->write_config(config);
 

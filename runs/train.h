@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 
+#include "env/env.h"
 #include "env/task.h"
 #include "evaluators/pipeline.h"
 #include "runs/run_dir.h"
@@ -55,6 +56,11 @@ json policy_choice(const std::filesystem::path& run, std::shared_ptr<evaluators:
 // the recorded run's task, agent, hyper-parameters, seed, workers and fidelity into `o`
 // (an --agent that differs is refused); returns the recorded budget.
 long long adopt_recorded_run(TrainOptions& o, const RunDir& dir);
+// config.json of a run, the fields black-box and RL runs share: task, agent, hyper-parameters,
+// seed, budget, workers, the environment (with the fidelity in force), the design space and
+// parameter names of `design_env`, tool versions.
+json run_config(const TrainOptions& o, const json& hyper, const env::EnvConfig& env_config, const env::Env& design_env,
+                const evaluators::Pipeline& pipeline);
 // Whether best/ already holds `event` (a crash can fall between an event and its export).
 bool best_holds(const RunDir& dir, const json& event);
 // summary.json's seconds_total, the wall time of the run's earlier sessions (0 if none).

@@ -330,20 +330,9 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   json groups = json::object();
   if (multi)
     for (int a = 0; a < vec.num_agents(); ++a) groups[vec.agent_name(a)] = o.task.agent_groups().at(vec.agent_name(a));
-  json config = {{"task", o.task.to_json()},
-                 {"agent", o.agent},
-                 {"kind", "rl"},
-                 {"hyper", o.hyper},
-                 {"seed", o.seed},
-                 {"budget", o.budget},
-                 {"workers", o.workers},
-                 {"env", env_config.to_json()},
-                 {"agent_groups", groups},
-                 {"design_space", design_env.design_space().to_json()},
-                 {"param_names", design_env.param_names()},
-                 {"tools", pipeline->tools().versions()},
-                 {"chipgym", "0.1.0"}};
-  config["env"]["fidelity"] = o.fidelity.empty() ? o.task.fidelity : o.fidelity;
+  json config = run_config(o, o.hyper, env_config, design_env, *pipeline);
+  config["kind"] = "rl";
+  config["agent_groups"] = groups;
   if (!dir) dir.emplace(RunDir::create(o.out, o.force));
   dir->write_config(config);
 
