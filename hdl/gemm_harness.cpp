@@ -172,13 +172,7 @@ uint64_t junk(uint64_t addr) { return (addr * 0x9E3779B97F4A7C15ULL) >> 17 | 1; 
     }
     std::fputs(line.c_str(), stdout);
   }
-  top->final();
-#if VM_TRACE
-  if (vcd) vcd->close();
-#endif
-  return 0;
-}
-)HARNESS";
+)HARNESS" + harness_main_end();
 
 }  // namespace
 

@@ -39,4 +39,15 @@ inline std::string harness_main_prelude(const std::string& top_class) {
          "#endif\n";
 }
 
+// The end of a harness's main(), after its last output: the model's final blocks run, the
+// waveform (if any) is closed, and main returns 0.
+inline std::string harness_main_end() {
+  return "  top->final();\n"
+         "#if VM_TRACE\n"
+         "  if (vcd) vcd->close();\n"
+         "#endif\n"
+         "  return 0;\n"
+         "}\n";
+}
+
 }  // namespace chipgym::hdl

@@ -428,13 +428,7 @@ const std::string kHarness = R"HARNESS(// chipgym stream harness: stdin = vector
     }
     std::fputs(line.c_str(), stdout);
   }
-  top->final();
-#if VM_TRACE
-  if (vcd) vcd->close();
-#endif
-  return 0;
-}
-)HARNESS";
+)HARNESS" + harness_main_end();
 
 // ---------------------------------------------------------------------------------------
 

@@ -121,13 +121,7 @@ struct Block {
     }
   }
   std::printf("end cycles %lld status %s\n", cycle, timed_out ? "timeout(digests-missing-at-cycle-limit)" : "ok");
-  top->final();
-#if VM_TRACE
-  if (vcd) vcd->close();
-#endif
-  return 0;
-}
-)HARNESS";
+)HARNESS" + harness_main_end();
 }
 
 }  // namespace chipgym::hdl
