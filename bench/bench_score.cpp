@@ -5,7 +5,10 @@
 //   cold      ccache disabled: everything compiled (a fresh machine)
 //   repeat    the same candidate again, ccache on: every object from ccache
 // The candidate is the canonical relu-int8 (novel: with a register renamed per run, so the
-// generated C++ differs).
+// generated C++ differs). Every tool runs in the bubblewrap sandbox, as untrusted text must;
+// "novel" and "repeat" are measured again without it (--unsafe-no-sandbox, the scrubbed
+// environment and limits kept), interleaved run by run, so the sandbox's cost per candidate
+// is read side by side. "screen" includes the sandboxed preprocessing (verilator -E).
 //
 // Then the candidates scored per minute by `chipgym evolve` with the offline mutation proposer,
 // on 1 and 2 scoring workers side by side (relu-int8, 2 islands x 2 children per generation,
@@ -28,6 +31,7 @@
 #include <vector>
 
 #include "evaluators/pipeline.h"
+#include "evaluators/sandbox.h"
 #include "kernels/evolve.h"
 #include "kernels/kernel_task.h"
 #include "kernels/program_db.h"
@@ -87,39 +91,54 @@ int main(int argc, char** argv) {
   const char* stage_names[] = {"screen", "interface", "lint", "build", "simulate", "synthesize"};
   std::printf("bench_score: relu-int8, %zu vectors (%d random), %d runs per situation, median seconds\n",
               golden.inputs.size(), options.random_vectors, runs);
-  std::printf("%-8s", "");
+  std::printf("%-13s", "");
   for (const char* s : stage_names) std::printf(" %10s", s);
   std::printf(" %10s\n", "total");
   int serial = 0;
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  };
+  std::map<std::string, double> totals;
   for (const std::string situation : {"novel", "cold", "repeat"}) {
     if (situation == "cold") ::setenv("CCACHE_DISABLE", "1", 1);
     else ::unsetenv("CCACHE_DISABLE");
-    std::map<std::string, std::vector<double>> seconds;
+    // sandboxed, then (not for cold) without the sandbox, alternating run by run
+    const int modes = situation == "cold" ? 1 : 2;
+    std::map<std::string, std::vector<double>> seconds[2];
     for (int r = 0; r < runs + (situation == "repeat" ? 1 : 0); ++r) {
-      const std::string candidate = situation == "repeat" ? task.canonical_verilog
-                                                           : renamed(task.canonical_verilog, "data_q",
-                                                                     "data_q_" + std::to_string(::getpid()) + "_" + std::to_string(serial++));
-      ScoreReport report = score_candidate(candidate, golden, options, task.name);
-      if (!report.passed()) {
-        std::fprintf(stderr, "bench_score: the canonical candidate failed: %s\n", report.message.c_str());
-        return 1;
+      for (int mode = 0; mode < modes; ++mode) {
+        chipgym::evaluators::allow_unsandboxed(mode == 1);
+        const std::string candidate =
+            situation == "repeat" ? task.canonical_verilog
+                                  : renamed(task.canonical_verilog, "data_q",
+                                            "data_q_" + std::to_string(::getpid()) + "_" + std::to_string(serial++));
+        ScoreReport report = score_candidate(candidate, golden, options, task.name);
+        if (!report.passed()) {
+          std::fprintf(stderr, "bench_score: the canonical candidate failed: %s\n", report.message.c_str());
+          return 1;
+        }
+        if (situation == "repeat" && r == 0) continue;  // fills ccache
+        double total = 0;
+        for (auto it = report.stages.begin(); it != report.stages.end(); ++it) {
+          seconds[mode][it.key()].push_back(it.value().get<double>());
+          total += it.value().get<double>();
+        }
+        seconds[mode]["total"].push_back(total);
       }
-      if (situation == "repeat" && r == 0) continue;  // fills ccache
-      double total = 0;
-      for (auto it = report.stages.begin(); it != report.stages.end(); ++it) {
-        seconds[it.key()].push_back(it.value().get<double>());
-        total += it.value().get<double>();
-      }
-      seconds["total"].push_back(total);
     }
-    auto median = [](std::vector<double> v) {
-      std::sort(v.begin(), v.end());
-      return v.empty() ? 0.0 : v[v.size() / 2];
-    };
-    std::printf("%-8s", situation.c_str());
-    for (const char* s : stage_names) std::printf(" %10.3f", median(seconds[s]));
-    std::printf(" %10.3f\n", median(seconds["total"]));
+    chipgym::evaluators::allow_unsandboxed(false);
+    for (int mode = 0; mode < modes; ++mode) {
+      const std::string label = situation + (mode ? "/nobox" : "");
+      std::printf("%-13s", label.c_str());
+      for (const char* st : stage_names) std::printf(" %10.3f", median(seconds[mode][st]));
+      std::printf(" %10.3f\n", median(seconds[mode]["total"]));
+      totals[label] = median(seconds[mode]["total"]);
+    }
   }
+  for (const std::string situation : {"novel", "repeat"})
+    std::printf("sandbox cost, %s candidate: %+.3f s per candidate (%.2fx the unsandboxed time)\n", situation.c_str(),
+                totals[situation] - totals[situation + "/nobox"], totals[situation] / totals[situation + "/nobox"]);
 
   std::printf("\nevolve, offline mutation proposer, 2 islands x 2 children, %d generations\n", generations);
   std::printf("%-8s %5s %8s %11s %9s %10s %9s %10s %13s\n", "subject", "seed", "workers", "candidates", "passing",

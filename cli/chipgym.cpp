@@ -14,6 +14,7 @@
 #include "env/env.h"
 #include "env/task.h"
 #include "evaluators/pipeline.h"
+#include "evaluators/sandbox.h"
 #include "kernels/evolve.h"
 #include "kernels/score.h"
 #include "runs/compare.h"
@@ -473,11 +474,29 @@ int main(int argc, char** argv) {
   evolve_cmd->add_option("--cache-dir", common.cache_dir, "design tasks: cache directory (default: as for eval)");
   evolve_cmd->add_flag("--no-cache", common.no_cache, "design tasks: neither read nor write the evaluation cache");
 
+  // Untrusted Verilog (score, evolve's kernels and modules, eval --inject-verilog, their
+  // replays) only runs in bubblewrap; this is the one, loud, way around it.
+  bool unsafe_no_sandbox = false;
+  for (auto* cmd : {score_cmd, evolve_cmd, eval_cmd, replay_cmd})
+    cmd->add_flag("--unsafe-no-sandbox", unsafe_no_sandbox,
+                  "run untrusted Verilog and the models built from it WITHOUT the bubblewrap sandbox (host files, "
+                  "network and environment in reach); only for text you trust, never the default");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  if (unsafe_no_sandbox) chipgym::evaluators::allow_unsandboxed(true);
+  // Before any untrusted text is touched: stop, saying why and how to fix it.
+  auto require_sandbox = [&]() -> bool {
+    if (chipgym::evaluators::unsandboxed_allowed()) return true;
+    if (auto problem = chipgym::evaluators::sandbox_problem()) {
+      std::cerr << "error: cannot score untrusted Verilog: " << *problem << "\n";
+      return false;
+    }
+    return true;
+  };
 
   try {
     if (tasks_cmd->parsed()) {
@@ -494,6 +513,7 @@ int main(int argc, char** argv) {
         std::stringstream text;
         text << in.rdbuf();
         options.inject = std::make_pair(inject.substr(0, eq), text.str());
+        if (!require_sandbox()) return kBadInput;
       }
       return run_eval(task_name, task_file, assignments, params_file, options, common, as_json);
     }
@@ -543,6 +563,10 @@ int main(int argc, char** argv) {
                                 .space();
         evolve.fixed = space.parse_assignments(evolve_set).to_json();  // throws ParamError naming the parameter
       }
+      // Kernels and rewritten modules are untrusted text; parameter sets are not.
+      bool kernel_task = false;
+      for (const auto& k : chipgym::kernels::kernel_tasks()) kernel_task = kernel_task || k.name == evolve.task;
+      if ((kernel_task || !evolve.module.empty()) && !require_sandbox()) return kBadInput;
       // Design tasks evaluate through the pipeline and its cache.
       auto evolve_pipeline = std::make_shared<Pipeline>(open_cache(common));
       evolve.design_subject = [evolve_pipeline](const chipgym::kernels::EvolveConfig& c) {
@@ -574,11 +598,13 @@ int main(int argc, char** argv) {
     }
     if (score_cmd->parsed()) {
       if (score_file.empty()) throw chipgym::hdl::ParamError("score needs a candidate Verilog file (or --show with --task)");
+      if (!require_sandbox()) return kBadInput;
       return run_score(score_task, score_vectors, score_file, score, as_json);
     }
     if (replay_cmd->parsed() && std::filesystem::exists(std::filesystem::path(replay_dir) / "db.json")) {
       // An evolve run: score its best kernel again with the run's seed and vectors.
       if (replay_cmd->count("--step") || !vcd_file.empty()) throw chipgym::hdl::ParamError("an evolve run replays its best kernel only (no --step, --vcd)");
+      if (!require_sandbox()) return kBadInput;
       auto replay_pipeline = std::make_shared<Pipeline>(nullptr);
       auto r = chipgym::kernels::replay_evolve(replay_dir, [replay_pipeline](const chipgym::kernels::EvolveConfig& c) {
         return chipgym::runs::design_subject(c, replay_pipeline);

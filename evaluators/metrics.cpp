@@ -3,7 +3,8 @@
 namespace chipgym::evaluators {
 
 bool design_failure(const std::string& category) {
-  return category == "input" || category == "lint" || category == "sim_build" || category == "synth";
+  return category == "input" || category == "screen" || category == "lint" || category == "sim_build" ||
+         category == "synth" || category == "latch" || category == "undefined_module";
 }
 
 json Metrics::to_json() const {

@@ -14,6 +14,8 @@
 #include <thread>
 
 #include "evaluators/runner.h"
+#include "evaluators/sandbox.h"
+#include "evaluators/screen.h"
 #include "evaluators/sha256.h"
 
 namespace chipgym::evaluators {
@@ -25,8 +27,8 @@ namespace {
 // Bump when a stage's script or its parsing changes, so old cache entries are not reused.
 constexpr const char* kLintVersion = "lint-v1";
 constexpr const char* kSimVersion = "sim-v1";
-constexpr const char* kSynthVersion = "synth-v3";
-constexpr const char* kModuleSynthVersion = "synth-module-v1";
+constexpr const char* kSynthVersion = "synth-v4";  // v4: -nodpi, async2sync, helper modules counted
+constexpr const char* kModuleSynthVersion = "synth-module-v2";
 constexpr const char* kEvalVersion = "eval-v1";
 constexpr const char* kModelCxxFlags = "-O1";
 
@@ -46,7 +48,7 @@ std::vector<std::string> write_rtl(const hdl::Rtl& rtl, const fs::path& dir) {
 // A failed tool run as an error value: category from how it failed, message with an excerpt.
 // `tool` is what the user knows it by (yosys, verilator, simulation).
 ErrorInfo tool_error(const std::string& tool, const RunResult& r, const std::string& failed_category,
-                     const std::string& timeout_category) {
+                     const std::string& timeout_category, const RunLimits& limits = {}) {
   switch (r.status) {
     case RunStatus::NotFound:
       if (tool == "yosys" || tool == "verilator")
@@ -56,8 +58,12 @@ ErrorInfo tool_error(const std::string& tool, const RunResult& r, const std::str
     case RunStatus::TimedOut:
       return {timeout_category, r.describe(tool) + "; raise --timeout if the design is large"};
     case RunStatus::Signaled:
-      return {"tool_crash", r.describe(tool) + ": " + excerpt(r.err + r.out)};
+      if (r.out_of_memory()) return {"tool_memory", r.explain(tool, limits) + ": " + excerpt(r.err + r.out, 400)};
+      return {"tool_crash", r.explain(tool, limits) + ": " + excerpt(r.err + r.out)};
+    case RunStatus::NoSandbox:
+      return {"environment", r.exec_error};
     case RunStatus::Exited:
+      if (r.out_of_memory()) return {"tool_memory", r.explain(tool, limits) + ": " + excerpt(r.err + r.out, 400)};
       break;
   }
   return {failed_category, r.describe(tool) + ": " + excerpt(r.err + "\n" + r.out)};
@@ -75,6 +81,19 @@ RunLimits limits_for(const EvalOptions& o, int parallel_jobs = 1) {
   l.cpu_seconds = o.tool_timeout * parallel_jobs + 10;
   l.memory_bytes = o.tool_memory;
   return l;
+}
+
+// Injected Verilog is untrusted text (a user's, a language model's): every tool run of such a
+// design, and the model built from it, is sandboxed. Generated designs run as they are.
+void guard(const EvalOptions& o, RunRequest& req) {
+  if (o.inject && !req.sandbox) req.sandbox = untrusted_sandbox();
+}
+
+// A run that could not start its sandbox: the environment's fault, with the fix in the message.
+bool no_sandbox(const RunResult& r, Metrics& m) {
+  if (r.status != RunStatus::NoSandbox) return false;
+  m.error = ErrorInfo{"environment", r.exec_error};
+  return true;
 }
 
 bool identifier_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$'; }
@@ -200,6 +219,37 @@ std::map<std::string, long long> aggregate_stat(const std::string& text, const s
   return aggregate_modules(parse_stat_modules(text), top);
 }
 
+std::optional<std::string> latch_problem(const std::string& log, const std::string& generic_stat_json) {
+  static const std::regex inferred(R"(Latch inferred for signal `\\?([^']+)' from always_comb)");
+  std::smatch m;
+  if (std::regex_search(log, m, inferred))
+    return "the design infers a latch for " + m[1].str() +
+           " (an always_comb block that does not assign it on every path); latches are refused: assign a value on "
+           "every path, or use a flip-flop";
+  if (generic_stat_json.empty()) return std::nullopt;
+  long long latches = 0;
+  std::string where;
+  try {
+    for (const auto& [module, stat] : parse_stat_modules(generic_stat_json)) {
+      if (!stat.contains("num_cells_by_type")) continue;
+      for (auto it = stat["num_cells_by_type"].begin(); it != stat["num_cells_by_type"].end(); ++it) {
+        const std::string type = it.key();
+        if (type.find("DLATCH") != std::string::npos || type.rfind("$_SR_", 0) == 0 || type == "$dlatch" ||
+            type == "$adlatch" || type == "$sr") {
+          latches += it.value().get<long long>();
+          if (where.find(module) == std::string::npos) where += (where.empty() ? "" : ", ") + module;
+        }
+      }
+    }
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (!latches) return std::nullopt;
+  return "the design infers " + std::to_string(latches) + " latch bit" + (latches == 1 ? "" : "s") + " (in " + where +
+         "): a combinational block that does not assign a signal on every path; latches are refused: assign a value "
+         "on every path, or use a flip-flop";
+}
+
 long long parse_ltp_depth(const std::string& text) {
   static const std::regex re(R"(Longest topological path in \S+ \(length=(\d+)\))");
   long long depth = 0;
@@ -286,7 +336,32 @@ Metrics Pipeline::evaluate(const hdl::Family& f, const hdl::Params& p, const jso
       m.error = ErrorInfo{"input", "cannot inject '" + o.inject->first + "': the design's files are " + names};
       return finish(m);
     }
-    rtl.files[o.inject->first] = o.inject->second;
+    // Preprocessed once (sandboxed) and screened as the tools will read it; that text is what
+    // they read. It defines its file's module and may add helpers, but no module of the design.
+    PrepareOptions prepare;
+    prepare.verilator = tools_.verilator;
+    const UntrustedVerilog u = prepare_untrusted(o.inject->second, prepare);
+    if (!u.ok) {
+      m.error = ErrorInfo{u.category == "sandbox" || u.category == "environment" ? "environment" : "screen",
+                          "injected " + o.inject->first + ": " + u.message};
+      return finish(m);
+    }
+    const std::string own = fs::path(o.inject->first).stem().string();
+    const bool is_module_file = std::find(rtl.modules.begin(), rtl.modules.end(), own) != rtl.modules.end();
+    if (is_module_file && std::find(u.modules.begin(), u.modules.end(), own) == u.modules.end()) {
+      m.error = ErrorInfo{"screen", "injected " + o.inject->first + " does not define module " + own};
+      return finish(m);
+    }
+    for (const auto& [name, text] : rtl.files) {
+      if (name == o.inject->first) continue;
+      for (const auto& theirs : defined_modules(strip_comments_and_strings(text)))
+        if (std::find(u.modules.begin(), u.modules.end(), theirs) != u.modules.end()) {
+          m.error = ErrorInfo{"screen", "injected " + o.inject->first + " defines module " + theirs +
+                                            ", which the design already defines in " + name};
+          return finish(m);
+        }
+    }
+    rtl.files[o.inject->first] = u.text;
   }
 
   try {
@@ -334,9 +409,11 @@ bool Pipeline::lint(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m) {
     req.argv.insert(req.argv.end(), files.begin(), files.end());
     req.cwd = dir.path();
     req.limits = limits_for(o);
+    guard(o, req);
     RunResult r = run_process(req);
-    if (r.status != RunStatus::Exited) {
-      m.error = tool_error("verilator", r, "lint", "tool_timeout");
+    if (no_sandbox(r, m)) return false;
+    if (r.status != RunStatus::Exited || r.out_of_memory()) {
+      m.error = tool_error("verilator", r, "lint", "tool_timeout", req.limits);
       m.stages["lint"] = {{"seconds", since(t0)}, {"cache_hit", false}};
       return false;
     }
@@ -378,15 +455,18 @@ std::optional<fs::path> Pipeline::build_model(const hdl::Family& f, const hdl::R
   req.argv.insert(req.argv.end(), files.begin(), files.end());
   req.argv.push_back("harness.cpp");
   req.cwd = scratch;
-  if (!tools_.ccache.empty()) req.env_extra["OBJCACHE"] = tools_.ccache;
   req.limits = limits_for(o, 2);
+  guard(o, req);
+  if (req.sandbox) sandbox_ccache(tools_, req);
+  else if (!tools_.ccache.empty()) req.env_extra["OBJCACHE"] = tools_.ccache;
   RunResult r = run_process(req);
   m.stages["build"] = {{"seconds", since(t0)}, {"cache_hit", false}};
+  if (no_sandbox(r, m)) return std::nullopt;
   if (!r.ok()) {
     // Verilator's own %Error lines are about the design (cacheable); anything else (no
     // compiler, out of memory, no disk) is the environment's.
     const bool design_error = r.status == RunStatus::Exited && (r.err + r.out).find("%Error") != std::string::npos;
-    m.error = tool_error("verilator", r, design_error ? "sim_build" : "environment", "tool_timeout");
+    m.error = tool_error("verilator", r, design_error ? "sim_build" : "environment", "tool_timeout", req.limits);
     m.error->message = "the Verilator model did not build: " + m.error->message;
     return std::nullopt;
   }
@@ -423,9 +503,12 @@ bool Pipeline::simulate(const hdl::Family& f, const hdl::Params& p, const hdl::R
     if (!binary) return false;
     RunRequest req;
     req.argv = {binary->string()};
+    guard(o, req);
+    // A sandboxed model writes its waveform into its own directory; it is copied out after.
+    const fs::path vcd_written = req.sandbox ? dir.path() / "wave.vcd" : (o.vcd ? fs::absolute(*o.vcd) : fs::path());
     if (o.vcd) {
       req.argv.push_back("--vcd");
-      req.argv.push_back(fs::absolute(*o.vcd).string());
+      req.argv.push_back(vcd_written.string());
     }
     req.cwd = dir.path();
     req.stdin_text = stim.harness_input;
@@ -434,8 +517,13 @@ bool Pipeline::simulate(const hdl::Family& f, const hdl::Params& p, const hdl::R
     const auto run_t0 = std::chrono::steady_clock::now();
     RunResult r = run_process(req);
     run_seconds = since(run_t0);
+    if (no_sandbox(r, m)) return false;
+    if (o.vcd && req.sandbox) {
+      std::error_code ec;
+      fs::copy_file(vcd_written, fs::absolute(*o.vcd), fs::copy_options::overwrite_existing, ec);
+    }
     if (!r.ok()) {
-      m.error = tool_error("simulation", r, "sim_crash", "sim_timeout");
+      m.error = tool_error("simulation", r, "sim_crash", "sim_timeout", req.limits);
       m.stages["simulate"] = {{"seconds", since(t0)}, {"cache_hit", false}};
       return false;
     }
@@ -486,7 +574,7 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
     const std::string measure =
         "tee -q -o ${P}generic.json stat -json\n"
         "tee -q -o ${P}ltp.txt ltp -noff */t:* */t:$* %d %m %n\n"
-        "dfflegalize -cell $_DFF_P_ 01\ntee -q -o ${P}cmos.json stat -json -tech cmos\n";
+        + std::string(kCmosMeasure) + "tee -q -o ${P}cmos.json stat -json -tech cmos\n";
     auto with_prefix = [](std::string text, const std::string& prefix) {
       for (std::size_t at; (at = text.find("${P}")) != std::string::npos;) text.replace(at, 4, prefix);
       return text;
@@ -499,7 +587,7 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
     };
     std::vector<Job> jobs;
     if (o.fpga) {
-      std::string read = "read_verilog -sv";
+      std::string read = "read_verilog -sv -nodpi";
       for (const auto& name : files) read += " " + name;
       write_file(dir.path() / "ice40.ys", read + "\nsynth_ice40 -dsp -top " + rtl.top + (o.flatten ? "" : " -noflatten") +
                                               "\ntee -q -o ice40.json stat -json\n");
@@ -517,16 +605,16 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
       std::string read;
       std::vector<std::string> reads;
       if (per_module) {
-        read = "read_verilog -sv " + unit + ".v\n";
+        read = "read_verilog -sv -nodpi " + unit + ".v\n";
         reads.push_back(unit + ".v");
         std::string libs;
         for (const auto& name : synthesis_libraries(rtl, unit + ".v")) {
           libs += " " + name;
           reads.push_back(name);
         }
-        if (!libs.empty()) read += "read_verilog -sv -lib" + libs + "\n";
+        if (!libs.empty()) read += "read_verilog -sv -nodpi -lib" + libs + "\n";
       } else {
-        read = "read_verilog -sv";
+        read = "read_verilog -sv -nodpi";
         for (const auto& name : files) read += " " + name;
         read += "\n";
       }
@@ -560,6 +648,7 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
         req.argv = {tools_.yosys, "-q", "-l", jobs[i].script + ".log", "-s", jobs[i].script};
         req.cwd = dir.path();
         req.limits = limits_for(o);
+        guard(o, req);
         const auto job_t0 = std::chrono::steady_clock::now();
         jobs[i].result = run_process(req);
         jobs[i].seconds = since(job_t0);
@@ -576,8 +665,14 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
     std::optional<ErrorInfo> failure;
     try {
       for (const auto& job : jobs) {
+        const std::string generic_text =
+            job.unit.empty() ? std::string() : read_file(dir.path() / (job.unit + ".generic.json"));
+        if (auto latch = latch_problem(read_file(dir.path() / (job.script + ".log")) + job.result.err, generic_text)) {
+          if (!failure) failure = ErrorInfo{"latch", *latch};
+          continue;
+        }
         if (!job.result.ok()) {
-          if (!failure) failure = tool_error("yosys", job.result, "synth", "synth_timeout");
+          if (!failure) failure = tool_error("yosys", job.result, "synth", "synth_timeout", limits_for(o));
           if (per_module && !job.unit.empty()) module_stages[job.unit] = {{"cache_hit", false}, {"seconds", job.seconds}};
           continue;
         }
@@ -585,8 +680,15 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
         auto g = parse_stat_modules(read_file(dir.path() / (job.unit + ".generic.json")));
         auto c = parse_stat_modules(read_file(dir.path() / (job.unit + ".cmos.json")));
         const long long depth = parse_ltp_depth(read_file(dir.path() / (job.unit + ".ltp.txt")));
-        if (per_module) {  // keep only the module this run synthesized
+        if (per_module) {  // keep the modules this run synthesized: the unit and its file's helpers
           json r = {{"generic", g.at(job.unit)}, {"cmos", c.at(job.unit)}, {"depth", depth}};
+          // Every other module its file defines and the unit instantiates (injected Verilog may
+          // add helpers) is counted too; hierarchy -top removed the ones it does not use.
+          json helpers = json::object();
+          for (const auto& name : defined_modules(strip_comments_and_strings(rtl.files.at(job.unit + ".v"))))
+            if (name != job.unit && g.count(name) && c.count(name))
+              helpers[name] = {{"generic", g.at(name)}, {"cmos", c.at(name)}};
+          if (!helpers.empty()) r["helpers"] = helpers;
           if (version_known) store(o, "synth_module", module_keys.at(job.unit), r);
           module_results[job.unit] = r;
           module_stages[job.unit] = {{"cache_hit", false}, {"seconds", job.seconds}};
@@ -618,6 +720,11 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
         } else {
           generic[unit] = r["generic"];
           cmos[unit] = r["cmos"];
+          if (r.contains("helpers"))
+            for (auto it = r["helpers"].begin(); it != r["helpers"].end(); ++it) {
+              generic[it.key()] = it.value()["generic"];
+              cmos[it.key()] = it.value()["cmos"];
+            }
         }
         depth = std::max(depth, r["depth"].get<long long>());
       }

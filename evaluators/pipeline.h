@@ -83,6 +83,17 @@ std::map<std::string, long long> aggregate_modules(const std::map<std::string, j
 // result is cached under its script and the texts of these files.
 std::vector<std::string> synthesis_libraries(const hdl::Rtl& rtl, const std::string& unit_file);
 
+// After the generic statistics: flip-flops made plain D flip-flops, so that Yosys' CMOS
+// transistor estimate covers every cell. An asynchronous reset becomes a synchronous one
+// (async2sync: its reset logic is counted, a close upper bound on an async flip-flop), enables
+// and synchronous resets become logic. Latches are refused before (latch_problem).
+inline constexpr const char* kCmosMeasure = "async2sync\ndfflegalize -cell $_DFF_P_ 01\n";
+
+// Latches are refused, not costed (Yosys' CMOS estimate has no latch cell, and an inferred
+// latch is nearly always a bug): a message that says "latch" and names the signal or count,
+// from the Yosys log ("Latch inferred ... from always_comb") or the generic statistics.
+std::optional<std::string> latch_problem(const std::string& yosys_log, const std::string& generic_stat_json);
+
 // The longest "length=N" among ltp's "Longest topological path in M (length=N)" lines.
 long long parse_ltp_depth(const std::string& ltp_text);
 

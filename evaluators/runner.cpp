@@ -4,6 +4,8 @@
 // exit, can kill everything the tool started (kill(-pgid)), never anything by name.
 #include "evaluators/runner.h"
 
+#include "evaluators/sandbox.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -99,7 +101,8 @@ void limit(int resource, rlim_t soft, rlim_t hard) {
 }
 
 // Runs in the forked child; only returns by exec or _exit.
-[[noreturn]] void child_main(const Fds& fds, const RunRequest& req, char* const* argv,
+// `envp`: the whole environment (a sandboxed run), or null to inherit ours plus env_extra.
+[[noreturn]] void child_main(const Fds& fds, const RunRequest& req, char* const* argv, char* const* envp,
                              pid_t parent) {
   // Own process group, so the parent can kill the tool and all its descendants at once.
   ::setpgid(0, 0);
@@ -135,6 +138,18 @@ void limit(int resource, rlim_t soft, rlim_t hard) {
     limit(RLIMIT_CPU, soft, soft + 1);
   }
 
+  if (req.sandbox) {
+    // A fork bomb stops at max_processes (counted in the sandbox's own user namespace), a
+    // flood of output at max_file_bytes; no core files.
+    limit(RLIMIT_NPROC, static_cast<rlim_t>(req.sandbox->max_processes), static_cast<rlim_t>(req.sandbox->max_processes));
+    limit(RLIMIT_FSIZE, req.sandbox->max_file_bytes, req.sandbox->max_file_bytes);
+    limit(RLIMIT_CORE, 0, 0);
+  }
+
+  if (envp) {
+    ::execvpe(argv[0], argv, envp);
+    fail(ChildStep::Exec);
+  }
   for (const auto& [name, value] : req.env_extra) ::setenv(name.c_str(), value.c_str(), 1);
 
   ::execvp(argv[0], argv);
@@ -144,7 +159,7 @@ void limit(int resource, rlim_t soft, rlim_t hard) {
 
 // Appends what is readable on the non-blocking `fd` to `sink` (up to `cap` bytes; the rest
 // is read and dropped so the child never blocks on a full pipe). Closes `fd` at end of file.
-void drain(int& fd, std::string& sink, std::size_t cap) {
+void drain(int& fd, std::string& sink, std::size_t cap, bool* truncated = nullptr) {
   char buf[65536];
   // Bounded, so that a tool writing as fast as we read cannot keep us from the timeout check.
   for (int reads = 0; reads < 16; ++reads) {
@@ -152,6 +167,7 @@ void drain(int& fd, std::string& sink, std::size_t cap) {
     if (n > 0) {
       const std::size_t keep = std::min<std::size_t>(n, cap - std::min(cap, sink.size()));
       sink.append(buf, keep);
+      if (truncated && keep < static_cast<std::size_t>(n)) *truncated = true;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -211,12 +227,47 @@ std::string RunResult::describe(const std::string& tool) const {
     }
     case RunStatus::TimedOut:
       return tool + " timed out after " + format_seconds(seconds) + " s";
+    case RunStatus::NoSandbox:
+      return tool + " was not run: " + exec_error;
     case RunStatus::NotFound:
       if (exec_error == std::generic_category().message(ENOENT))
         return tool + " not found on PATH (" + exec_error + ")";
       return tool + " could not be executed (" + exec_error + ")";
   }
   return tool + " ended in an unknown state";
+}
+
+namespace {
+
+std::string format_bytes(std::size_t bytes) {
+  char buf[32];
+  if (bytes >= (1ull << 30) && bytes % (1ull << 30) == 0) std::snprintf(buf, sizeof buf, "%zu GiB", bytes >> 30);
+  else if (bytes >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.1f GiB", static_cast<double>(bytes) / (1ull << 30));
+  else std::snprintf(buf, sizeof buf, "%zu MiB", bytes >> 20);
+  return buf;
+}
+
+}  // namespace
+
+bool RunResult::out_of_memory() const {
+  if (status == RunStatus::TimedOut || status == RunStatus::NoSandbox || status == RunStatus::NotFound) return false;
+  if (ok()) return false;
+  const std::string text = err + "\n" + out;
+  // RLIMIT_AS makes allocations fail: C++ tools throw bad_alloc (abort), perl and C ones say so.
+  for (const char* words : {"bad_alloc", "Out of memory", "out of memory", "Cannot allocate memory", "memory exhausted"})
+    if (text.find(words) != std::string::npos) return true;
+  return false;
+}
+
+std::string RunResult::explain(const std::string& tool, const RunLimits& limits) const {
+  if (out_of_memory() && limits.memory_bytes > 0)
+    return tool + " ran out of memory (limit " + format_bytes(limits.memory_bytes) + ")";
+  if (status == RunStatus::Signaled && (signal == SIGXCPU || (signal == SIGKILL && limits.cpu_seconds > 0 &&
+                                                               seconds < limits.wall_seconds)))
+    return tool + " used up its CPU time (limit " + format_seconds(limits.cpu_seconds) + " s)";
+  if (status == RunStatus::TimedOut)
+    return tool + " ran past its time limit (" + format_seconds(limits.wall_seconds) + " s wall clock) and was stopped";
+  return describe(tool);
 }
 
 RunResult run_process(const RunRequest& req) {
@@ -231,9 +282,25 @@ RunResult run_process(const RunRequest& req) {
   }
   // Everything the child needs is prepared here: between fork and exec it should do as
   // little as possible (other threads may hold locks that the child would inherit).
+  std::vector<std::string> command = req.argv;
+  std::vector<std::string> environment;
+  if (req.sandbox) {
+    if (!unsandboxed_allowed()) {
+      if (auto problem = sandbox_problem()) {
+        result.status = RunStatus::NoSandbox;
+        result.exec_error = *problem;
+        return result;
+      }
+      command = sandbox_command(req, bwrap_executable());
+    }
+    environment = sandbox_environment(req);
+  }
   std::vector<char*> argv;
-  for (const auto& arg : req.argv) argv.push_back(const_cast<char*>(arg.c_str()));
+  for (const auto& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& entry : environment) envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
 
   Fds fds;
   make_pipe(fds.in);
@@ -245,7 +312,7 @@ RunResult run_process(const RunRequest& req) {
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw_errno("fork");
-  if (pid == 0) child_main(fds, req, argv.data(), parent);
+  if (pid == 0) child_main(fds, req, argv.data(), req.sandbox ? envp.data() : nullptr, parent);
 
   // Also set the group from the parent: whichever runs first wins, so by the time we could
   // kill(-pid) the group exists. EACCES (the child already exec'd) is harmless.
@@ -353,7 +420,8 @@ RunResult run_process(const RunRequest& req) {
         if (w < 0 && errno == EPIPE) sigpipe.swallow();
         if ((w < 0 && errno != EAGAIN && errno != EINTR) || pending.empty()) close_fd(fd);
       } else {
-        drain(fd, &fd == &fds.out[0] ? result.out : result.err, cap);
+        const bool is_out = &fd == &fds.out[0];
+        drain(fd, is_out ? result.out : result.err, cap, is_out ? &result.out_truncated : nullptr);
       }
     }
 
@@ -380,6 +448,11 @@ RunResult run_process(const RunRequest& req) {
   } else if (WIFEXITED(status)) {
     result.status = RunStatus::Exited;
     result.exit_code = WEXITSTATUS(status);
+    // bubblewrap exits with 128 + the signal that killed the tool inside.
+    if (req.sandbox && !unsandboxed_allowed() && result.exit_code > 128 && result.exit_code < 128 + NSIG) {
+      result.status = RunStatus::Signaled;
+      result.signal = result.exit_code - 128;
+    }
   } else if (WIFSIGNALED(status)) {
     result.status = RunStatus::Signaled;
     result.signal = WTERMSIG(status);

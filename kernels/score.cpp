@@ -13,6 +13,8 @@
 
 #include "evaluators/pipeline.h"
 #include "evaluators/runner.h"
+#include "evaluators/sandbox.h"
+#include "evaluators/screen.h"
 #include "evaluators/sha256.h"
 #include "evaluators/tools.h"
 #include "hdl/param_space.h"
@@ -369,16 +371,26 @@ ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden,
     return r;
   };
 
-  // 1. screen
+  // 1. screen, preprocess once (sandboxed), screen what the tools will read
   auto t0 = std::chrono::steady_clock::now();
-  ScreenResult screened = screen_verilog(verilog, o.max_bytes);
+  evaluators::PrepareOptions prepare;
+  prepare.max_bytes = o.max_bytes;
+  prepare.verilator = evaluators::Toolchain::from_env().verilator;
+  const evaluators::UntrustedVerilog prepared = evaluators::prepare_untrusted(verilog, prepare);
   r.stages["screen"] = since(t0);
-  if (!screened.ok) return stop("bad_input", "screen", "screen", screened.message);
+  if (!prepared.ok) {
+    if (prepared.category == "sandbox" || prepared.category == "environment")
+      return stop("error", "screen", prepared.category, prepared.message);
+    return stop("bad_input", "screen", prepared.category, prepared.message);
+  }
+  // A kernel is its interface module and the helpers it instantiates; each is synthesized
+  // (flattened into the kernel) and counted.
+  r.result["modules"] = prepared.modules;
 
   // 2. interface
   t0 = std::chrono::steady_clock::now();
   try {
-    auto ports = parse_module_ports(screened.code, iface.module);
+    auto ports = parse_module_ports(evaluators::strip_comments_and_strings(prepared.text), iface.module);
     std::string problems;
     for (const auto& [name, width] : iface.ports) {
       auto it = ports.find(name);
@@ -400,17 +412,41 @@ ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden,
   const auto tools = evaluators::Toolchain::from_env();
   TempDir dir("chipgym-score-");
   const std::string file = iface.module + ".v";
-  write_file(dir.path() / file, verilog);
+  // Every tool reads the preprocessed text, never the candidate as written.
+  write_file(dir.path() / file, prepared.text);
   auto limits = [&](double wall) {
     evaluators::RunLimits l;
     l.wall_seconds = wall;
     l.cpu_seconds = wall * 2 + 10;
-    l.memory_bytes = 4ull << 30;
+    l.memory_bytes = o.tool_memory;
     return l;
   };
-  auto tool_failure = [&](const std::string& tool, const RunResult& run) {
-    if (run.status == RunStatus::TimedOut) return std::string(tool + " timed out after ") + std::to_string(static_cast<int>(run.seconds)) + " s";
-    return run.describe(tool) + ": " + evaluators::excerpt(run.err + "\n" + run.out, 800);
+  // Every run on the candidate, and on the model built from it, is sandboxed.
+  const evaluators::Sandbox sandbox = evaluators::untrusted_sandbox();
+  auto tool_failure = [&](const std::string& tool, const RunResult& run, const evaluators::RunLimits& l) {
+    return run.explain(tool, l) + ": " + evaluators::excerpt(run.err + "\n" + run.out, 800);
+  };
+  // A tool that did not finish its work: why, as a category.
+  auto unfinished = [](const RunResult& run) -> std::optional<std::string> {
+    if (run.out_of_memory()) return "tool_memory";
+    if (run.status == RunStatus::TimedOut) return "tool_timeout";
+    if (run.status == RunStatus::Signaled) return "tool_crash";
+    return std::nullopt;
+  };
+  auto undefined_module = [&](const std::string& text) -> std::optional<std::string> {
+    // Verilator: "Cannot find file containing module: 'foo'"; Yosys: "Module `\foo' referenced
+    // in module `\bar' ... is not part of the design."
+    static const std::regex verilator_re(R"(Cannot find file containing module: '([A-Za-z0-9_$]+)')");
+    static const std::regex yosys_re(R"(Module `\\?([A-Za-z0-9_$]+)' referenced in module `\\?([A-Za-z0-9_$]+)')");
+    std::smatch m;
+    if (std::regex_search(text, m, verilator_re))
+      return "the candidate instantiates module '" + m[1].str() +
+             "', which it does not define; a candidate must define every module it uses (it defines: " +
+             [&] { std::string list; for (const auto& n : prepared.modules) list += (list.empty() ? "" : ", ") + n; return list; }() + ")";
+    if (std::regex_search(text, m, yosys_re))
+      return "module " + m[2].str() + " instantiates module '" + m[1].str() +
+             "', which the candidate does not define; a candidate must define every module it uses";
+    return std::nullopt;
   };
 
   // 3. lint
@@ -420,9 +456,11 @@ ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden,
     req.argv = {tools.verilator, "--lint-only", "-Wall", "-Wno-fatal", "--top-module", iface.module, file};
     req.cwd = dir.path();
     req.limits = limits(o.tool_timeout);
+    req.sandbox = sandbox;
     RunResult run = evaluators::run_process(req);
     r.stages["lint"] = since(t0);
-    if (run.status == RunStatus::NotFound) return stop("fail", "lint", "tool_missing", tool_failure("verilator", run));
+    if (run.status == RunStatus::NoSandbox) return stop("error", "lint", "sandbox", run.exec_error);
+    if (run.status == RunStatus::NotFound) return stop("fail", "lint", "tool_missing", tool_failure("verilator", run, req.limits));
     std::vector<std::string> warnings;
     bool loop = false;
     std::istringstream in(run.err);
@@ -435,7 +473,8 @@ ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden,
     for (std::size_t i = 0; i < warnings.size() && i < 5; ++i) shown.push_back(warnings[i]);
     r.result["lint"] = {{"warnings", warnings.size()}, {"first_warnings", shown}};
     if (!run.ok()) {
-      if (run.status == RunStatus::TimedOut) return stop("fail", "lint", "tool_timeout", tool_failure("verilator --lint-only", run));
+      if (auto why = unfinished(run)) return stop("fail", "lint", *why, tool_failure("Verilator (--lint-only)", run, req.limits));
+      if (auto undefined = undefined_module(run.err)) return stop("bad_input", "lint", "undefined_module", *undefined);
       return stop("fail", "lint", "lint", "verilator --lint-only rejected the design: " + evaluators::excerpt(run.err, 800));
     }
     if (loop) r.result["lint"]["combinational_loop_warning"] = true;
@@ -450,12 +489,14 @@ ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden,
                 "--prefix", "Vkernel", "--top-module", iface.module, "-Mdir", "obj", "-o", "sim",
                 "-CFLAGS", "-O1", file, "harness.cpp"};
     req.cwd = dir.path();
-    if (!tools.ccache.empty()) req.env_extra["OBJCACHE"] = tools.ccache;
     req.limits = limits(o.tool_timeout);
+    req.sandbox = sandbox;
+    evaluators::sandbox_ccache(tools, req);
     RunResult run = evaluators::run_process(req);
     r.stages["build"] = since(t0);
+    if (run.status == RunStatus::NoSandbox) return stop("error", "build", "sandbox", run.exec_error);
     if (!run.ok()) {
-      if (run.status == RunStatus::TimedOut) return stop("fail", "build", "tool_timeout", tool_failure("the Verilator build", run));
+      if (auto why = unfinished(run)) return stop("fail", "build", *why, tool_failure("the Verilator build", run, req.limits));
       return stop("fail", "build", "build", "the Verilator model did not build: " + evaluators::excerpt(run.err + "\n" + run.out, 800));
     }
   }
@@ -479,7 +520,9 @@ ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden,
   sim.limits = limits(o.sim_timeout);
   sim.limits.cpu_seconds = o.sim_timeout + 5;
   sim.limits.output_bytes = 64u << 20;
+  sim.sandbox = sandbox;
   RunResult run = evaluators::run_process(sim);
+  if (run.status == RunStatus::NoSandbox) return stop("error", "simulate", "sandbox", run.exec_error);
   r.stages["simulate"] = since(t0);
   if (run.status == RunStatus::TimedOut)
     return stop("fail", "simulate", "sim_timeout",
@@ -492,7 +535,7 @@ ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden,
                   "the simulation did not converge: a combinational loop (" + evaluators::excerpt(text, 400) + ")");
     if (run.status == RunStatus::Signaled && (run.signal == SIGXCPU || run.signal == SIGKILL))
       return stop("fail", "simulate", "sim_timeout", "the simulation ran past its CPU time limit");
-    return stop("fail", "simulate", "sim_crash", tool_failure("the simulation", run));
+    return stop("fail", "simulate", "sim_crash", tool_failure("the simulation", run, sim.limits));
   }
   const auto passes = parse_harness(run.out, iface.out_bits(), iface.is_signed);
   if (passes.empty()) return stop("fail", "simulate", "sim_crash", "the simulation printed no results: " + evaluators::excerpt(run.err + run.out, 400));
@@ -629,19 +672,25 @@ ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden,
   if (o.synthesize) {
     t0 = std::chrono::steady_clock::now();
     write_file(dir.path() / "synth.ys",
-               "read_verilog -sv " + file + "\nhierarchy -check -top " + iface.module +
+               // -nodpi: this Yosys would call DPI functions while it elaborates constants.
+               "read_verilog -sv -nodpi " + file + "\nhierarchy -check -top " + iface.module +
                    // Logic loops, on a gate-level copy before any optimization: synth would remove
                    // a loop that reaches no output, and word-level cells would give false loops.
                    "\ndesign -save candidate\nproc\nflatten\ntechmap\ntee -q -o loops.txt check\n"
                    "design -load candidate\nsynth -flatten -top " + iface.module + "\ncheck -assert\n"
-                   "tee -q -o generic.json stat -json\ntee -q -o ltp.txt ltp -noff\n"
-                   "dfflegalize -cell $_DFF_P_ 01\ntee -q -o cmos.json stat -json -tech cmos\n");
+                   "tee -q -o generic.json stat -json\ntee -q -o ltp.txt ltp -noff\n" +
+                   evaluators::kCmosMeasure + "tee -q -o cmos.json stat -json -tech cmos\n");
     RunRequest req;
     req.argv = {tools.yosys, "-q", "-l", "synth.log", "-s", "synth.ys"};
     req.cwd = dir.path();
     req.limits = limits(o.tool_timeout);
+    req.sandbox = sandbox;
     RunResult y = evaluators::run_process(req);
     r.stages["synthesize"] = since(t0);
+    if (y.status == RunStatus::NoSandbox) return stop("error", "synthesize", "sandbox", y.exec_error);
+    if (auto latch = evaluators::latch_problem(read_file(dir.path() / "synth.log") + y.err,
+                                               read_file(dir.path() / "generic.json")))
+      return stop("fail", "synthesize", "latch", *latch);
     if (y.ok()) {
       const std::string loops = read_file(dir.path() / "loops.txt");
       if (auto at = loops.find("logic loop"); at != std::string::npos) {
@@ -659,7 +708,8 @@ ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden,
         return stop("fail", "synthesize", "combinational_loop",
                     "Yosys `check` found a combinational loop (" + line + "); every path from an output back to itself must pass a register");
       }
-      if (y.status == RunStatus::TimedOut) return stop("fail", "synthesize", "tool_timeout", tool_failure("yosys", y));
+      if (auto why = unfinished(y)) return stop("fail", "synthesize", *why, tool_failure("Yosys", y, req.limits));
+      if (auto undefined = undefined_module(log)) return stop("bad_input", "synthesize", "undefined_module", *undefined);
       return stop("fail", "synthesize", "synth", "Yosys could not synthesize the design: " + evaluators::excerpt(log, 800));
     }
     try {
@@ -686,7 +736,7 @@ std::string ScoreReport::to_text() const {
   std::ostringstream out;
   const json& sim = result.contains("simulation") ? result["simulation"] : json();
   out << (result["task"].is_null() ? std::string("vectors") : result["task"].get<std::string>()) << "  seed "
-      << result["seed"] << "  " << (verdict == "pass" ? "PASS" : verdict == "fail" ? "FAIL" : "REFUSED") << "\n";
+      << result["seed"] << "  " << (verdict == "pass" ? "PASS" : verdict == "fail" ? "FAIL" : verdict == "error" ? "NOT SCORED" : "REFUSED") << "\n";
   if (verdict != "pass") out << "  " << std::left << std::setw(14) << (stage + ":") << "[" << category << "] " << message << "\n";
   else out << "  correct       " << message << "\n";
   if (result.contains("lint")) out << "  lint          " << result["lint"]["warnings"] << " warnings\n";

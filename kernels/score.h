@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/kernel_task.h"
-#include "kernels/screen.h"
+#include "evaluators/screen.h"
 
 namespace chipgym::kernels {
 
@@ -32,15 +32,17 @@ struct ScoreOptions {
   int random_vectors = 48;
   double tool_timeout = 120;       // wall seconds per Verilator/Yosys run
   double sim_timeout = 20;         // wall seconds for the simulation
+  std::size_t tool_memory = 4ull << 30;  // address space per tool process (RLIMIT_AS)
   unsigned long long cycles_per_element = 64;  // cycle limit per pass: this x elements + 1000
-  std::size_t max_bytes = kMaxVerilogBytes;
+  std::size_t max_bytes = evaluators::kMaxVerilogBytes;
   bool synthesize = true;
   int mismatches_shown = 3;
 };
 
 // The verdict and everything measured. `verdict` is "pass", "fail" (the candidate ran and is
-// wrong, cheats, times out or does not build) or "bad_input" (refused before any tool ran:
-// screen, interface, unreadable vectors).
+// wrong, cheats, times out or does not build), "bad_input" (refused: screen, interface, a
+// module it uses but does not define, unreadable vectors) or "error" (it could not be scored
+// here: no sandbox, no tools).
 struct ScoreReport {
   std::string verdict = "fail";
   std::string stage;       // where the cascade stopped ("" when it passed every stage)
@@ -50,7 +52,7 @@ struct ScoreReport {
   json stages;             // wall seconds per stage (not deterministic; kept apart)
 
   bool passed() const { return verdict == "pass"; }
-  int exit_code() const { return verdict == "pass" ? 0 : verdict == "bad_input" ? 2 : 1; }
+  int exit_code() const { return verdict == "pass" ? 0 : verdict == "bad_input" || verdict == "error" ? 2 : 1; }
   json to_json() const;    // result + verdict/stage/category/message + stages
   std::string to_text() const;
 };

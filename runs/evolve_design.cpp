@@ -10,7 +10,7 @@
 #include "hdl/param_space.h"
 #include "kernels/diff.h"
 #include "kernels/score.h"
-#include "kernels/screen.h"
+#include "evaluators/screen.h"
 
 namespace chipgym::runs {
 
@@ -329,7 +329,7 @@ Subject module_subject(const env::Task& task, const std::string& module_arg, con
                      " has no such module (the top is generated); its modules are " + join(names, ", "));
   }
   const std::string seed = rtl.files.at(file);
-  const auto screened = kernels::screen_verilog(seed);
+  const auto screened = evaluators::screen_verilog(seed);
   if (!screened.ok) throw ParamError("the generated " + file + " does not pass the screen: " + screened.message);
   const auto ports = kernels::parse_module_ports(screened.code, module);  // throws ParamError
 
@@ -352,11 +352,19 @@ Subject module_subject(const env::Task& task, const std::string& module_arg, con
   s.mutate = [](const std::string& code, std::uint64_t seed_, const std::function<bool(const std::string&)>& avoid,
                 std::string* what) { return kernels::mutation_reply(code, seed_, avoid, what); };
   s.score = [task, params, module, file, ports, pipeline](const std::string& code, bool fresh) -> std::pair<json, json> {
-    const auto screen = kernels::screen_verilog(code);
-    if (!screen.ok) return {refused("screen", "screen", screen.message), json::object()};
+    // Screened, preprocessed once in the sandbox and screened again; the pipeline reads the
+    // same text and runs every tool on the design sandboxed.
+    evaluators::PrepareOptions prepare;
+    prepare.verilator = pipeline->tools().verilator;
+    const auto prepared = evaluators::prepare_untrusted(code, prepare);
+    if (!prepared.ok) {
+      if (prepared.category == "sandbox" || prepared.category == "environment")
+        throw std::runtime_error(prepared.message);  // no candidate can be scored here: stop the run
+      return {refused("screen", prepared.category, prepared.message), json::object()};
+    }
     std::map<std::string, int> got;
     try {
-      got = kernels::parse_module_ports(screen.code, module);
+      got = kernels::parse_module_ports(evaluators::strip_comments_and_strings(prepared.text), module);
     } catch (const ParamError& e) {
       return {refused("interface", "interface", e.what()), json::object()};
     }

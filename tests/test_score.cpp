@@ -10,14 +10,14 @@
 #include "hdl/param_space.h"
 #include "kernels/kernel_task.h"
 #include "kernels/score.h"
-#include "kernels/screen.h"
+#include "evaluators/screen.h"
 #include "test_support.h"
 
 using chipgym::evaluators::RunResult;
 using chipgym::evaluators::TempDir;
 using chipgym::kernels::find_kernel_task;
 using chipgym::kernels::score_candidate;
-using chipgym::kernels::screen_verilog;
+using chipgym::evaluators::screen_verilog;
 using chipgym::kernels::ScoreOptions;
 using chipgym::kernels::task_golden;
 using json = nlohmann::json;

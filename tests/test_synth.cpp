@@ -184,3 +184,49 @@ TEST_CASE("a module that fails synthesis is not kept, while the modules of the s
   CHECK(module_hits(good) == json({{"gemm_pe", false}, {"gemm_array", false}, {"gemm_buf_16x16", true},
                                    {"gemm_mux2", true}, {"gemm_ctrl", true}, {"gemm_top", false}}));
 }
+
+TEST_CASE("injected Verilog pays for its helper modules: a PE whose multiplier moved into a helper costs what it did") {
+  // The cheat this closes: a rewritten gemm_pe that moves its datapath into a helper module of
+  // the same file, which per-module synthesis used to count as zero transistors.
+  test_support::ScratchCache scratch;
+  evaluators::Pipeline pipeline(scratch.cache);
+  const auto& f = hdl::gemm_family();
+  const json workload = {{"shapes", {{4, 4, 4}}}};
+  const auto params = f.space().parse_assignments("rows=2,cols=2,dataflow=os");
+  evaluators::EvalOptions o;
+  o.fidelity = "synth";
+  o.fpga = false;
+  const auto original = pipeline.evaluate(f, params, workload, o);
+  REQUIRE(original.ok());
+
+  std::string pe = f.emit(params).files.at("gemm_pe.v");
+  const std::string product = "wire signed [16-1:0] product = a_in * b_in;";
+  REQUIRE(pe.find(product) != std::string::npos);
+  pe.replace(pe.find(product), product.size(),
+             "wire signed [16-1:0] product;\n  pe_multiply u_mul (.a(a_in), .b(b_in), .p(product));");
+  pe += "module pe_multiply (input wire signed [7:0] a, input wire signed [7:0] b, output wire signed [15:0] p);\n"
+        "  assign p = a * b;\nendmodule\n";
+  evaluators::EvalOptions inject = o;
+  inject.inject = std::make_pair(std::string("gemm_pe.v"), pe);
+  const auto helper = pipeline.evaluate(f, params, workload, inject);
+  INFO((helper.error ? helper.error->message : std::string()));
+  REQUIRE(helper.ok());
+  evaluators::EvalOptions flat = inject;
+  flat.flatten = true;
+  const auto flattened = pipeline.evaluate(f, params, workload, flat);
+  REQUIRE(flattened.ok());
+  // The helper's multiplier is counted once per PE instance: the same area within the noise of
+  // optimizing across one module boundary, and far from the original minus four multipliers.
+  CHECK(std::abs(helper.transistors - original.transistors) <= original.transistors / 50);
+  CHECK(std::abs(helper.transistors - flattened.transistors) <= flattened.transistors / 50);
+  const auto& modules = helper.stages["synthesize"]["modules"];
+  CHECK(modules.contains("gemm_pe"));
+
+  // A helper that redefines a module the design already has is refused by name.
+  evaluators::EvalOptions clash = o;
+  clash.inject = std::make_pair(std::string("gemm_pe.v"), pe + "module gemm_ctrl; endmodule\n");
+  const auto refused = pipeline.evaluate(f, params, workload, clash);
+  REQUIRE(refused.error);
+  CHECK(refused.error->category == "screen");
+  CHECK_THAT(refused.error->message, Catch::Contains("defines module gemm_ctrl, which the design already defines in gemm_ctrl.v"));
+}
