@@ -504,6 +504,12 @@ bool Pipeline::simulate(const hdl::Family& f, const hdl::Params& p, const hdl::R
     RunRequest req;
     req.argv = {binary->string()};
     guard(o, req);
+    if (req.sandbox && binary->parent_path() != dir.path() / "obj") {
+      // A cached model lives in the cache directory, which the sandbox user may not enter
+      // (root's home): the sandbox runs a copy in its own directory.
+      fs::copy_file(*binary, dir.path() / "sim", fs::copy_options::overwrite_existing);
+      req.argv = {(dir.path() / "sim").string()};
+    }
     // A sandboxed model writes its waveform into its own directory; it is copied out after.
     const fs::path vcd_written = req.sandbox ? dir.path() / "wave.vcd" : (o.vcd ? fs::absolute(*o.vcd) : fs::path());
     if (o.vcd) {

@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -103,7 +104,7 @@ void limit(int resource, rlim_t soft, rlim_t hard) {
 // Runs in the forked child; only returns by exec or _exit.
 // `envp`: the whole environment (a sandboxed run), or null to inherit ours plus env_extra.
 [[noreturn]] void child_main(const Fds& fds, const RunRequest& req, char* const* argv, char* const* envp,
-                             pid_t parent) {
+                             const SandboxIdentity* who, pid_t parent) {
   // Own process group, so the parent can kill the tool and all its descendants at once.
   ::setpgid(0, 0);
   // If the parent dies (crash, Ctrl-C) do not leave the tool running for minutes.
@@ -139,11 +140,14 @@ void limit(int resource, rlim_t soft, rlim_t hard) {
   }
 
   if (req.sandbox) {
-    // A fork bomb stops at max_processes (counted in the sandbox's own user namespace), a
-    // flood of output at max_file_bytes; no core files.
-    limit(RLIMIT_NPROC, static_cast<rlim_t>(req.sandbox->max_processes), static_cast<rlim_t>(req.sandbox->max_processes));
+    // A fork bomb stops at the process limit, a flood of output at max_file_bytes; no core
+    // files. Root first becomes the sandbox user (evaluators/sandbox.h: SandboxIdentity).
+    const rlim_t processes = static_cast<rlim_t>(who->max_processes);
+    limit(RLIMIT_NPROC, processes, processes);
     limit(RLIMIT_FSIZE, req.sandbox->max_file_bytes, req.sandbox->max_file_bytes);
     limit(RLIMIT_CORE, 0, 0);
+    if (who->drop && (::setgroups(0, nullptr) != 0 || ::setgid(who->gid) != 0 || ::setuid(who->uid) != 0))
+      fail(ChildStep::Exec);
   }
 
   if (envp) {
@@ -284,6 +288,7 @@ RunResult run_process(const RunRequest& req) {
   // little as possible (other threads may hold locks that the child would inherit).
   std::vector<std::string> command = req.argv;
   std::vector<std::string> environment;
+  SandboxIdentity who;
   if (req.sandbox) {
     if (!unsandboxed_allowed()) {
       if (auto problem = sandbox_problem()) {
@@ -294,6 +299,9 @@ RunResult run_process(const RunRequest& req) {
       command = sandbox_command(req, bwrap_executable());
     }
     environment = sandbox_environment(req);
+    who = sandbox_identity(req);
+    if (!unsandboxed_allowed()) hand_over_paths(req, who);
+    else who.drop = false;  // --unsafe-no-sandbox: as we are
   }
   std::vector<char*> argv;
   for (const auto& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
@@ -312,7 +320,7 @@ RunResult run_process(const RunRequest& req) {
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw_errno("fork");
-  if (pid == 0) child_main(fds, req, argv.data(), req.sandbox ? envp.data() : nullptr, parent);
+  if (pid == 0) child_main(fds, req, argv.data(), req.sandbox ? envp.data() : nullptr, &who, parent);
 
   // Also set the group from the parent: whichever runs first wins, so by the time we could
   // kill(-pid) the group exists. EACCES (the child already exec'd) is harmless.

@@ -1,5 +1,7 @@
 #include "evaluators/sandbox.h"
 
+#include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,6 +18,23 @@ namespace fs = std::filesystem;
 namespace {
 
 std::atomic<bool> g_unsandboxed{false};
+thread_local bool t_probing = false;  // inside sandbox_problem's own probe run
+
+constexpr unsigned kSandboxUid = 65534, kSandboxGid = 65534;  // nobody, nogroup
+
+// Processes of `uid` now (a scan of /proc; a few milliseconds).
+long processes_of(uid_t uid) {
+  long n = 0;
+  if (DIR* d = ::opendir("/proc")) {
+    while (dirent* e = ::readdir(d)) {
+      if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
+      struct stat st{};
+      if (::stat((std::string("/proc/") + e->d_name).c_str(), &st) == 0 && st.st_uid == uid) ++n;
+    }
+    ::closedir(d);
+  }
+  return n;
+}
 
 bool under(const fs::path& path, const fs::path& root) {
   const std::string p = path.lexically_normal().string(), r = root.lexically_normal().string();
@@ -65,11 +84,6 @@ std::vector<std::string> sandbox_command(const RunRequest& req, const std::strin
   std::vector<std::string> cmd = {bwrap, "--die-with-parent", "--new-session", "--unshare-user", "--unshare-ipc",
                                   "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                                   "--disable-userns", "--hostname", "sandbox"};
-  if (::geteuid() == 0) {
-    // Root inside a user namespace would regain every capability there at exec; an ordinary
-    // uid (mapped onto ours, so the working directory stays writable) has none.
-    cmd.insert(cmd.end(), {"--uid", "1000", "--gid", "1000", "--cap-drop", "ALL"});
-  }
   system_layout(cmd);
   cmd.insert(cmd.end(), {"--proc", "/proc", "--dev", "/dev", "--size", std::to_string(box.tmp_bytes), "--tmpfs", "/tmp"});
   const fs::path cwd = fs::absolute(req.cwd.empty() ? fs::current_path() : req.cwd);
@@ -103,6 +117,7 @@ std::vector<std::string> sandbox_environment(const RunRequest& req) {
 }
 
 std::optional<std::string> sandbox_problem() {
+  if (t_probing) return std::nullopt;  // the probe itself asks
   static std::mutex mu;
   static std::map<std::string, std::optional<std::string>> known;  // by bwrap path
   const std::string bwrap = bwrap_executable();
@@ -125,10 +140,15 @@ std::optional<std::string> sandbox_problem() {
     probe.cwd = dir.path();
     probe.sandbox = Sandbox{};
     probe.limits.wall_seconds = 20;
-    RunRequest direct = probe;
-    direct.sandbox.reset();
-    direct.argv = sandbox_command(probe, bwrap);
-    RunResult r = run_process(direct);
+    t_probing = true;  // the same path as every sandboxed run, without asking this again
+    RunResult r;
+    try {
+      r = run_process(probe);
+    } catch (...) {
+      t_probing = false;
+      throw;
+    }
+    t_probing = false;
     if (!r.ok() || r.out.find("sandbox-ok") == std::string::npos) {
       std::string why = r.err.substr(0, r.err.find('\n'));
       if (why.empty()) why = r.describe("bwrap");
@@ -144,12 +164,45 @@ std::optional<std::string> sandbox_problem() {
   return problem;
 }
 
+SandboxIdentity sandbox_identity(const RunRequest& req) {
+  SandboxIdentity who;
+  const long limit = req.sandbox ? req.sandbox->max_processes : 256;
+  if (::geteuid() == 0) {
+    who.drop = true;
+    who.uid = kSandboxUid;
+    who.gid = kSandboxGid;
+    who.max_processes = limit;
+  } else {
+    who.uid = ::geteuid();
+    who.gid = ::getegid();
+    who.max_processes = processes_of(::geteuid()) + limit;
+  }
+  return who;
+}
+
+void hand_over_paths(const RunRequest& req, const SandboxIdentity& who) {
+  if (!who.drop || !req.sandbox) return;
+  std::vector<fs::path> paths = req.sandbox->writable;
+  paths.push_back(req.cwd.empty() ? fs::current_path() : req.cwd);
+  for (const auto& p : paths) {
+    // The directory itself: what the tool creates in it is the sandbox user's anyway; files the
+    // parent wrote there stay root's and readable.
+    [[maybe_unused]] int rc = ::chown(p.c_str(), who.uid, who.gid);
+  }
+}
+
 Sandbox untrusted_sandbox() { return Sandbox{}; }
 
 void sandbox_ccache(const Toolchain& tools, RunRequest& req) {
   if (tools.ccache.empty()) return;
+  if (unsandboxed_allowed()) {
+    // Not the sandbox's ccache: files root wrote there would be unwritable to the sandbox user.
+    req.env_extra["OBJCACHE"] = tools.ccache;
+    return;
+  }
   fs::path dir;
   if (const char* v = std::getenv("CHIPGYM_SANDBOX_CCACHE"); v && *v) dir = v;
+  else if (::geteuid() == 0) dir = "/var/cache/chipgym/ccache-sandbox";
   else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) dir = fs::path(x) / "chipgym" / "ccache-sandbox";
   else if (const char* h = std::getenv("HOME"); h && *h) dir = fs::path(h) / ".cache" / "chipgym" / "ccache-sandbox";
   else return;

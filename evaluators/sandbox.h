@@ -35,6 +35,21 @@ std::string bwrap_executable();
 // and the fix. Probed once per process (a tiny bwrap run), then remembered.
 std::optional<std::string> sandbox_problem();
 
+// Who runs bubblewrap. As root, bwrap would run privileged, and the kernel does not count a
+// root-mapped user's processes against RLIMIT_NPROC (a fork bomb grew to 15,000 processes in
+// a test): so root drops to an unprivileged uid (nobody, 65534) before exec, bwrap runs as an
+// ordinary user would, and the directories the sandbox writes are handed to that uid first.
+// Any other user runs bwrap as itself, with its process limit raised by the processes it
+// already has (RLIMIT_NPROC counts all of a user's processes).
+struct SandboxIdentity {
+  bool drop = false;  // setgid/setuid to uid/gid in the child before exec
+  unsigned uid = 0, gid = 0;
+  long max_processes = 256;
+};
+SandboxIdentity sandbox_identity(const RunRequest& req);
+// Gives the sandbox's working directory and writable paths to the identity's uid (root only).
+void hand_over_paths(const RunRequest& req, const SandboxIdentity& who);
+
 // The command line that runs req.argv inside bubblewrap `bwrap` with req.sandbox's paths.
 std::vector<std::string> sandbox_command(const RunRequest& req, const std::string& bwrap);
 
@@ -45,7 +60,8 @@ std::vector<std::string> sandbox_environment(const RunRequest& req);
 Sandbox untrusted_sandbox();
 
 // A sandboxed Verilator build shares object files through a ccache of its own
-// ($CHIPGYM_SANDBOX_CCACHE, else ~/.cache/chipgym/ccache-sandbox), bound read-write; never the
+// ($CHIPGYM_SANDBOX_CCACHE, else ~/.cache/chipgym/ccache-sandbox, or /var/cache/chipgym/
+// ccache-sandbox for root, whose home the sandbox user cannot enter), bound read-write; never the
 // user's ccache, which trusted builds read. Without ccache, or a place for it, builds go
 // without. The simulation that runs the model never sees this directory.
 void sandbox_ccache(const Toolchain& tools, RunRequest& req);

@@ -60,12 +60,17 @@ RunResult sh(const std::string& script, const fs::path& cwd, double wall = 20) {
   return sandboxed({"/bin/sh", "-c", script}, cwd, wall);
 }
 
-// Processes on the machine, to see that nothing a sandbox started outlives it.
-int process_count() {
+// Processes whose command line contains `marker`, to see that nothing a sandbox started
+// outlives it (other tests run beside this one, so a total count would not do).
+int processes_with(const std::string& marker) {
   int n = 0;
   if (DIR* d = ::opendir("/proc")) {
-    while (dirent* e = ::readdir(d))
-      if (std::isdigit(static_cast<unsigned char>(e->d_name[0]))) ++n;
+    while (dirent* e = ::readdir(d)) {
+      if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
+      std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
+      const std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (cmdline.find(marker) != std::string::npos) ++n;
+    }
     ::closedir(d);
   }
   return n;
@@ -200,20 +205,23 @@ TEST_CASE("a sandboxed tool sees no API key: its environment is scrubbed", "[san
 
 TEST_CASE("a fork bomb and a tool that runs forever are stopped, and leave no process behind", "[sandbox]") {
   TempDir work("chipgym-box-");
-  const int before = process_count();
-  const auto bomb = sh("bomb() { bomb | bomb & }; bomb; sleep 100", work.path(), 4);
-  INFO(bomb.out + bomb.err);
+  // $0 of every shell the bomb forks: how its processes are found on the host.
+  const std::string marker = "chipgym-bomb-" + std::to_string(::getpid());
+  const auto bomb = sandboxed({"/bin/bash", "-c", "bomb() { bomb | bomb & }; bomb; sleep 100", marker}, work.path(), 4);
+  INFO(bomb.out + bomb.err.substr(0, 300));
   CHECK(bomb.seconds < 10);
-  const auto forever = sh("while :; do :; done", work.path(), 2);
+  // The process limit held: bash says so, and the machine was never flooded.
+  CHECK_THAT(bomb.err, Catch::Contains("Resource temporarily unavailable"));
+  const auto forever = sandboxed({"/bin/sh", "-c", "while :; do :; done", marker}, work.path(), 2);
   CHECK(forever.status == RunStatus::TimedOut);
   CHECK(forever.seconds < 5);
   // Everything in the sandbox's PID namespace dies with it.
-  int after = process_count();
-  for (int i = 0; i < 50 && after > before + 5; ++i) {
+  int left = processes_with(marker);
+  for (int i = 0; i < 50 && left > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    after = process_count();
+    left = processes_with(marker);
   }
-  CHECK(after <= before + 5);
+  CHECK(left == 0);
 }
 
 TEST_CASE("without bubblewrap a sandboxed run does not fall back: it says why and how to fix it", "[sandbox]") {
@@ -231,7 +239,10 @@ TEST_CASE("without bubblewrap a sandboxed run does not fall back: it says why an
     // A bwrap that cannot create namespaces (as in a container without them).
     const fs::path fake = work.path() / "bwrap";
     std::ofstream(fake) << "#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n";
-    fs::permissions(fake, fs::perms::owner_all);
+    // Run by the sandbox user, as bwrap is when chipgym runs as root.
+    fs::permissions(fake, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+    fs::permissions(work.path(), fs::perms::group_exec | fs::perms::others_exec, fs::perm_options::add);
     ScopedEnv broken("CHIPGYM_BWRAP", fake.string());
     const auto r = sh("echo ran", work.path());
     CHECK(r.status == RunStatus::NoSandbox);
@@ -409,7 +420,7 @@ TEST_CASE("score: a candidate that uses a module it does not define is refused b
   CHECK_THAT(r.message, Catch::Contains("instantiates module 'helper', which it does not define"));
 }
 
-TEST_CASE("score: an asynchronous reset is synthesized and costed; a latch is refused by name", "[sandbox][tools]") {
+TEST_CASE("score: an asynchronous reset is synthesized and costed, a latch is refused by name", "[sandbox][tools]") {
   // The canonical relu with its valid flag reset asynchronously.
   const auto async = score_relu(relu_with("  always @(posedge clk) begin\n    if (rst) valid_q <= 1'b0;",
                                           "  always @(posedge clk or posedge rst) begin\n    if (rst) valid_q <= 1'b0;"));
@@ -475,7 +486,7 @@ TEST_CASE("score: a model that never finishes is stopped at its time limit", "[s
   CHECK_THAT(r.message, Catch::Contains("time limit"));
 }
 
-TEST_CASE("chipgym score without bubblewrap stops with the fix; --unsafe-no-sandbox is loud", "[sandbox][cli]") {
+TEST_CASE("chipgym score without bubblewrap stops with the fix, and --unsafe-no-sandbox is loud", "[sandbox][cli]") {
   TempDir dir("chipgym-box-");
   const fs::path cand = dir.path() / "relu.v";
   std::ofstream(cand) << relu();
