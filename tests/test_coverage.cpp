@@ -216,11 +216,18 @@ TEST_CASE("the norms' directed vectors use every 1/sqrt shift and seed entry the
 TEST_CASE("a GELU one LSB off only at x = -64 fails score with every seed, even with no random vectors", "[coverage]") {
   const std::string bad = gelu_off_at_minus_64();
   const auto& task = find_kernel_task("gelu-int8");
-  // Before: the edge cases and 16 random vectors of seed 1 let it through.
+  // Before: the edge cases and 16 random vectors let it through for any seed whose vectors
+  // miss -64 (about 2 seeds in 5); the first such seed shows it.
   {
-    const ScoreOptions o = simulate_only(1, 16);
-    const ScoreReport before = score_candidate(bad, edges_and_random(task, 1, 16), o, task.name);
-    INFO(before.message);
+    std::uint64_t lucky = 1;
+    auto misses = [](const GoldenSet& g) {
+      for (const auto& v : g.inputs)
+        if (std::count(v.begin(), v.end(), -64)) return false;
+      return true;
+    };
+    while (!misses(edges_and_random(task, lucky, 16))) ++lucky;
+    const ScoreReport before = score_candidate(bad, edges_and_random(task, lucky, 16), simulate_only(lucky, 16), task.name);
+    INFO("seed " << lucky << ": " << before.message);
     CHECK(before.passed());
   }
   for (auto [seed, random] : {std::pair{1, 0}, {2, 16}, {3, 48}}) {
@@ -269,7 +276,7 @@ TEST_CASE("softmax kernels wrong at one sum of exponentials, or only when every 
   CHECK(reached);
 }
 
-TEST_CASE("the canonical softmax, rmsnorm and layernorm kernels pass every directed vector", "[coverage]") {
+TEST_CASE("the canonical softmax rmsnorm and layernorm kernels pass every directed vector", "[coverage]") {
   for (const char* name : {"softmax-int8", "rmsnorm-int8", "layernorm-int8"}) {
     INFO(name);
     const ScoreReport r = score_task(name, find_kernel_task(name).canonical_verilog, 1, 0);
