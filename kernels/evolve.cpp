@@ -467,25 +467,33 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
                                {"verification", verification}, {"stages", stages}}.dump());
       if (log)
         *log << "re-verification of program " << best << ": " << (f.passed ? "passes" : "FAILS, not the best: " + f.line) << "\n";
+      // What prompts may show of a failed re-verification: not its vectors, which would let a
+      // model patch exactly those (the full message stays in `verification` and the event).
+      json demoted = report;
+      if (!f.passed) {
+        demoted["message"] = "passed the run's vectors but not the re-verification with " + verification["vectors"].dump() +
+                             " vectors from another hidden seed (" + report.value("stage", std::string()) + ": " +
+                             report.value("category", std::string()) + "); those vectors stay hidden";
+        if (demoted.contains("simulation") && demoted["simulation"].is_object()) demoted["simulation"].erase("first_mismatches");
+      }
+      const Figures demoted_figures = subject.figures(demoted);
       const std::string code = candidate.code;
       for (const Program& same : std::vector<Program>(db.programs())) {  // migrated copies share the verdict
         if (same.code != code) continue;
         Program p = same;
         p.verification = verification;
         if (!f.passed) {
-          p.report = report;
+          p.report = demoted;
           p.passed = false;
-          p.fitness = f.fitness;
+          p.fitness = demoted_figures.fitness;
           p.area = p.latency = 0;
-          p.feedback = "failed the re-verification: " + report.value("message", std::string());
+          p.feedback = demoted["message"].get<std::string>();
         }
         db.replace(same.id, p);
       }
       if (!f.passed) {
         bump("reverify_failures", 1);
-        db.island_feedback[db.get(best).island] += "Program " + std::to_string(best) +
-                                                   " passed the run's vectors but failed the re-verification with more: " +
-                                                   f.line + "\n";
+        db.island_feedback[db.get(best).island] += "Program " + std::to_string(best) + " " + demoted_figures.line + "\n";
       }
     }
   };

@@ -454,4 +454,9 @@ endmodule
   CHECK(lucky_record["verification"]["verdict"] == "fail");
   CHECK(lucky_record["report"]["category"] == "mismatch");
   CHECK_THAT(lucky_record["feedback"].get<std::string>(), Catch::Contains("re-verification"));
+  // Prompts see that it failed, not the verification's vectors (a model could patch exactly
+  // those); the full message stays in the record.
+  CHECK_FALSE(lucky_record["report"]["simulation"].contains("first_mismatches"));
+  CHECK_THAT(lucky_record["report"]["message"].get<std::string>(), !Catch::Contains("in="));
+  CHECK_THAT(lucky_record["verification"]["message"].get<std::string>(), Catch::Contains("in="));
 }
