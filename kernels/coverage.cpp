@@ -98,6 +98,19 @@ std::vector<std::pair<long long, long long>> step_targets(const Reachable& r, lo
   return {target_step.begin(), target_step.end()};
 }
 
+// Why a vector at `total` is there, for a step of the look-up at `step` ("k 16, reciprocal
+// index 0" in the words of `shift` and `index`).
+template <class Lookup>
+std::string step_note(const std::string& what, long long total, long long step, Lookup lookup, const std::string& shift,
+                      const std::string& index) {
+  auto words = [&](QuantLookup l) { return shift + " " + str(l.shift) + ", " + index + " " + str(l.index); };
+  if (total < step) return what + " " + str(total) + " (" + words(lookup(total)) + "), just below the step at " + str(step);
+  if (total == step)
+    return what + " " + str(total) + ", exactly where the look-up steps to " + words(lookup(total)) + " (from " +
+           words(lookup(total - 1)) + ")";
+  return what + " " + str(total) + " (" + words(lookup(total)) + "), the nearest reachable above the step at " + str(step);
+}
+
 // Deterministic values lo..hi for the fixed vectors (splitmix64 from a constant).
 std::vector<int> fixed_random(int n, int lo, int hi, std::uint64_t seed) {
   std::vector<int> out;
@@ -159,10 +172,7 @@ std::vector<DirectedVector> softmax_vectors(const QuantConfig& c) {
       for (long long e : r.items(sum - e0)) others.push_back(top - difference_of.at(e));
       const std::vector<int> x = with_max_at(placed++, others);
       if (hdl::quant_softmax_sum(c, t, x) != sum) throw std::logic_error("coverage: softmax sum vector misses its sum");
-      const QuantLookup l = lookup(sum), at = lookup(step);
-      add(x, "sum of exponentials " + str(sum) + " (k " + str(l.shift) + ", reciprocal index " + str(l.index) + "), " +
-                 (sum < step ? "just below" : "at") + " the step to k " + str(at.shift) + ", index " + str(at.index) +
-                 " at " + str(step));
+      add(x, step_note("sum of exponentials", sum, step, lookup, "k", "reciprocal index"));
     }
   }
 
@@ -230,10 +240,7 @@ std::vector<DirectedVector> norm_vectors(const QuantConfig& c) {
         if (ln) continue;  // a mean multiplier that is not exactly 1/N may move the mean: skip
         throw std::logic_error("coverage: rmsnorm accumulator vector misses its accumulator");
       }
-      const QuantLookup l = lookup(acc), at = lookup(step);
-      add(x, "sum of pre-shifted squares " + str(acc) + " (1/sqrt shift k " + str(l.shift) + ", seed index " +
-                 str(l.index) + "), " + (acc < step ? "just below" : "at") + " the step to k " + str(at.shift) +
-                 ", index " + str(at.index) + " at " + str(step));
+      add(x, step_note("sum of pre-shifted squares", acc, step, lookup, "1/sqrt shift k", "seed index"));
     }
   }
 
