@@ -267,7 +267,8 @@ json EvolveSummary::to_json() const {
   return {{"generations_done", generations_done}, {"subject", subject}, {"best_file", best_file},
           {"candidates", candidates}, {"edit_errors", edit_errors},
           {"best_id", best_id}, {"best_fitness", best_fitness}, {"seed_fitness", seed_fitness},
-          {"stop_reason", stop_reason}, {"seconds", seconds}};
+          {"stop_reason", stop_reason}, {"seconds", seconds}, {"reverify_failures", reverify_failures},
+          {"best_verification", best_verification}};
 }
 
 // --- the offline mutation proposer ---------------------------------------------------------
@@ -799,6 +800,8 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
   summary.generations_done = static_cast<int>(stat("next_generation"));
   summary.best_id = db.best();
   summary.best_fitness = db.get(summary.best_id).fitness;
+  summary.best_verification = db.get(summary.best_id).verification;
+  summary.reverify_failures = static_cast<int>(stat("reverify_failures"));
   summary.seconds = elapsed();
   append_line(events, json{{"event", "stop"}, {"reason", summary.stop_reason}, {"summary", summary.to_json()}}.dump());
   return summary;

@@ -131,6 +131,8 @@ struct EvolveSummary {
   std::string stop_reason;     // generations, max_calls, max_tokens, max_seconds
   std::string subject;         // kernel, module, params
   std::string best_file;       // RUN/best.v (kernel, module) or RUN/best_params.json
+  int reverify_failures = 0;   // bests demoted by their re-verification, in total
+  json best_verification;      // the best's re-verification record (null: not re-verified)
   double seconds = 0;          // this session
   json to_json() const;
 };

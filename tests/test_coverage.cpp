@@ -440,6 +440,8 @@ endmodule
   // The re-verification caught it; the correct program is the best and was verified too.
   CHECK(reverified == std::map<int, bool>{{0, false}, {1, true}});
   CHECK(summary.best_id == 1);
+  CHECK(summary.reverify_failures == 1);
+  CHECK(summary.best_verification["verdict"] == "pass");
   std::ifstream best_file(cfg.out / "best.json");
   const json best = json::parse(best_file);
   CHECK(best["id"] == 1);
