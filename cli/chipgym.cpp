@@ -433,7 +433,7 @@ int main(int argc, char** argv) {
   score_cmd->add_option("--task", score_task, kernel_help);
   score_cmd->add_option("--vectors", score_vectors, "a golden vectors JSON file {\"interface\": ..., \"cases\": [{\"in\": [...], \"out\": [...]}]} instead of --task");
   score_cmd->add_option("--seed", score.seed, "seed of the random vectors (the vectors come from it and a hidden salt)")->capture_default_str();
-  score_cmd->add_option("--random", score.random_vectors, "random vectors besides the edge cases (--task)")->capture_default_str()->check(CLI::Range(0, 10000));
+  score_cmd->add_option("--random", score.random_vectors, "random vectors besides the edge cases and the fixed coverage vectors (--task)")->capture_default_str()->check(CLI::Range(0, 10000));
   score_cmd->add_option("--timeout", score.sim_timeout, "wall-clock seconds allowed to the simulation")->capture_default_str()->check(CLI::PositiveNumber);
   score_cmd->add_flag("--no-synth", [&](std::int64_t) { score.synthesize = false; }, "skip the Yosys area measurement");
   score_cmd->add_flag("--json", as_json, "print the report as JSON");
@@ -468,7 +468,8 @@ int main(int argc, char** argv) {
   evolve_cmd->add_option("--max-calls", evolve.max_calls, "budget: model calls (0: unlimited)")->capture_default_str()->check(CLI::NonNegativeNumber);
   evolve_cmd->add_option("--max-tokens", evolve.max_tokens, "budget: prompt + completion tokens (0: unlimited)")->capture_default_str()->check(CLI::NonNegativeNumber);
   evolve_cmd->add_option("--max-seconds", evolve.max_seconds, "budget: wall seconds (0: unlimited)")->capture_default_str()->check(CLI::NonNegativeNumber);
-  evolve_cmd->add_option("--random", evolve.random_vectors, "random vectors per candidate besides the edge cases")->capture_default_str()->check(CLI::Range(0, 10000));
+  evolve_cmd->add_option("--random", evolve.random_vectors, "random vectors per candidate besides the edge cases and the fixed coverage vectors")->capture_default_str()->check(CLI::Range(0, 10000));
+  evolve_cmd->add_option("--verify-random", evolve.verify_random_vectors, "kernel tasks: random vectors (another hidden seed) of the re-verification a best must pass before it is written")->capture_default_str()->check(CLI::Range(0, 100000));
   evolve_cmd->add_option("--prompts", evolve_prompts, "folder of prompt templates (default: $CHIPGYM_PROMPTS, else the source tree's prompts/)");
   evolve_cmd->add_flag("--json", as_json, "print the summary as JSON");
   evolve_cmd->add_option("--cache-dir", common.cache_dir, "design tasks: cache directory (default: as for eval)");

@@ -74,6 +74,25 @@ void quant_validate(const QuantConfig& c);
 
 // The bit-exact integer model: one input vector (int8 values) -> one output vector.
 std::vector<int> quant_model(const QuantConfig& c, const std::vector<int>& x);
+// The model's decision points, for test vectors that aim at them (kernels/coverage.cpp): a
+// vector's reduction and the shift and table index the model derives from it. quant_model
+// computes through these, so a vector built from them tests what the model really does.
+struct QuantLookup {
+  int shift = 0;  // softmax: k = floor(log2 sum); norms: k of the 1/sqrt normalisation (2^-k)
+  int index = 0;  // softmax: reciprocal table index j; norms: Newton-Raphson seed table index
+};
+// softmax: e(max - x) from the exp table (0 past its end), the sum of a vector's exponentials,
+// and the reciprocal look-up of a sum (>= 1).
+std::int64_t quant_softmax_exp(const QuantConfig& c, const QuantTables& t, int difference);
+std::int64_t quant_softmax_sum(const QuantConfig& c, const QuantTables& t, const std::vector<int>& x);
+QuantLookup quant_softmax_lookup(const QuantConfig& c, const QuantTables& t, std::int64_t sum);
+// rmsnorm / layernorm: the integer mean (0 for rmsnorm), the accumulator of pre-shifted
+// centred squares, and the 1/sqrt look-up of an accumulator (the mean of squares it gives is
+// clamped to >= 1 first, as in the model).
+std::int64_t quant_norm_mean(const QuantConfig& c, const QuantTables& t, const std::vector<int>& x);
+std::int64_t quant_norm_acc(const QuantConfig& c, const QuantTables& t, const std::vector<int>& x);
+QuantLookup quant_rsqrt_lookup(const QuantConfig& c, const QuantTables& t, std::int64_t acc);
+
 // Floating-point reference in output LSBs (unrounded, clamped to the int8 range).
 std::vector<double> quant_reference(const QuantConfig& c, const std::vector<int>& x);
 

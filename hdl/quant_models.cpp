@@ -69,13 +69,23 @@ struct Rsqrt {
   std::int64_t y = 0;
   int k = 0;
 };
-Rsqrt rsqrt_model(const QuantConfig& c, const QuantTables& t, std::int64_t acc) {
-  const int F = kRsqrtFrac;
+// The mantissa m (Q2.14, in [1, 4)) and shift k of the mean of squares: v1 = m * 4^k.
+struct RsqrtSplit {
+  std::int64_t m = 0;
+  int k = 0;
+};
+RsqrtSplit rsqrt_split(const QuantConfig& c, const QuantTables& t, std::int64_t acc) {
   std::int64_t v = (acc * t.msq_mul) >> t.msq_shift;
   std::int64_t v1 = std::max<std::int64_t>(v << (c.pre_shift & 1), 1);
   const int k = floor_log2(v1) >> 1;
-  const std::int64_t m = (v1 << F) >> (2 * k);  // Q2.14, in [1, 4)
-  std::int64_t y = t.seed[static_cast<std::size_t>((m >> (F - 2)) - 4)];
+  return {(v1 << kRsqrtFrac) >> (2 * k), k};
+}
+int rsqrt_seed_index(std::int64_t m) { return static_cast<int>((m >> (kRsqrtFrac - 2)) - 4); }
+
+Rsqrt rsqrt_model(const QuantConfig& c, const QuantTables& t, std::int64_t acc) {
+  const int F = kRsqrtFrac;
+  const auto [m, k] = rsqrt_split(c, t, acc);
+  std::int64_t y = t.seed[static_cast<std::size_t>(rsqrt_seed_index(m))];
   for (int i = 0; i < c.iterations; ++i) {
     const std::int64_t sq = (y * y) >> F;
     const std::int64_t u = (m * sq) >> F;
@@ -180,15 +190,10 @@ std::vector<int> quant_model(const QuantConfig& c, const std::vector<int>& x) {
     case QuantOp::Softmax: {
       if (x.empty()) break;
       const int mx = *std::max_element(x.begin(), x.end());
-      auto e = [&](int v) -> std::int64_t {
-        const int idx = (mx - v) >> c.exp_shift;
-        return idx < c.lut_entries ? t.exp_lut[idx] : 0;
-      };
-      std::int64_t sum = 0;
-      for (int v : x) sum += e(v);
-      const int k = floor_log2(sum);
-      const std::int64_t j = (sum >> (k - c.recip_bits)) & ((1 << c.recip_bits) - 1);
-      const std::int64_t m = t.recip[j];
+      auto e = [&](int v) -> std::int64_t { return quant_softmax_exp(c, t, mx - v); };
+      const std::int64_t sum = quant_softmax_sum(c, t, x);
+      const auto [k, j] = quant_softmax_lookup(c, t, sum);
+      const std::int64_t m = t.recip[static_cast<std::size_t>(j)];
       const int sh = kRecipFrac + k - kSoftmaxOutFrac;
       for (std::size_t i = 0; i < x.size(); ++i)
         y[i] = static_cast<int>(std::min<std::int64_t>(127, (e(x[i]) * m + (1LL << (sh - 1))) >> sh));
@@ -197,15 +202,8 @@ std::vector<int> quant_model(const QuantConfig& c, const std::vector<int>& x) {
     case QuantOp::RmsNorm:
     case QuantOp::LayerNorm: {
       const bool ln = c.op == QuantOp::LayerNorm;
-      std::int64_t mu = 0;
-      if (ln) {
-        std::int64_t sum = 0;
-        for (int v : x) sum += v;
-        mu = (sum * t.mean_mul) >> t.mean_shift;
-      }
-      std::int64_t acc = 0;
-      for (int v : x) acc += ((v - mu) * (v - mu)) >> c.pre_shift;
-      const Rsqrt r = rsqrt_model(c, t, acc);
+      const std::int64_t mu = quant_norm_mean(c, t, x);
+      const Rsqrt r = rsqrt_model(c, t, quant_norm_acc(c, t, x));
       const int sh = norm_out_shift(c, r.k);
       for (std::size_t i = 0; i < x.size(); ++i) {
         const std::int64_t prod = (x[i] - mu) * r.y * t.gamma[i];
@@ -217,6 +215,43 @@ std::vector<int> quant_model(const QuantConfig& c, const std::vector<int>& x) {
     }
   }
   return y;
+}
+
+std::int64_t quant_softmax_exp(const QuantConfig& c, const QuantTables& t, int difference) {
+  const int idx = difference >> c.exp_shift;
+  return idx < c.lut_entries ? t.exp_lut[static_cast<std::size_t>(idx)] : 0;
+}
+
+std::int64_t quant_softmax_sum(const QuantConfig& c, const QuantTables& t, const std::vector<int>& x) {
+  if (x.empty()) return 0;
+  const int mx = *std::max_element(x.begin(), x.end());
+  std::int64_t sum = 0;
+  for (int v : x) sum += quant_softmax_exp(c, t, mx - v);
+  return sum;
+}
+
+QuantLookup quant_softmax_lookup(const QuantConfig& c, const QuantTables&, std::int64_t sum) {
+  const int k = floor_log2(sum);
+  return {k, static_cast<int>((sum >> (k - c.recip_bits)) & ((1 << c.recip_bits) - 1))};
+}
+
+std::int64_t quant_norm_mean(const QuantConfig& c, const QuantTables& t, const std::vector<int>& x) {
+  if (c.op != QuantOp::LayerNorm) return 0;
+  std::int64_t sum = 0;
+  for (int v : x) sum += v;
+  return (sum * t.mean_mul) >> t.mean_shift;
+}
+
+std::int64_t quant_norm_acc(const QuantConfig& c, const QuantTables& t, const std::vector<int>& x) {
+  const std::int64_t mu = quant_norm_mean(c, t, x);
+  std::int64_t acc = 0;
+  for (int v : x) acc += ((v - mu) * (v - mu)) >> c.pre_shift;
+  return acc;
+}
+
+QuantLookup quant_rsqrt_lookup(const QuantConfig& c, const QuantTables& t, std::int64_t acc) {
+  const auto [m, k] = rsqrt_split(c, t, acc);
+  return {k, rsqrt_seed_index(m)};
 }
 
 std::vector<double> quant_reference(const QuantConfig& c, const std::vector<int>& x) {

@@ -162,13 +162,20 @@ std::string failure_line(const json& report, double fitness) {
          "), fitness " + fixed(fitness, 1) + ": " + report.value("message", std::string());
 }
 
-Subject kernel_subject(const std::string& task_name, std::uint64_t seed, int random_vectors, double sim_timeout) {
+Subject kernel_subject(const std::string& task_name, std::uint64_t seed, int random_vectors, double sim_timeout,
+                       int verify_random_vectors) {
   const KernelTask& task = find_kernel_task(task_name);
   ScoreOptions so;
   so.seed = seed;
   so.random_vectors = random_vectors;
   so.sim_timeout = sim_timeout;
   auto golden = std::make_shared<const GoldenSet>(task_golden(task, so.seed, so.random_vectors));
+  // The best's second opinion: vectors the run never selected for (another hidden seed, also
+  // another back-pressure pattern), many more of them.
+  ScoreOptions vo = so;
+  vo.seed = seed + kVerifySeedOffset;
+  vo.random_vectors = verify_random_vectors;
+  auto verify_golden = std::make_shared<const GoldenSet>(task_golden(task, vo.seed, vo.random_vectors));
   Subject s;
   s.kind = "kernel";
   s.language = "verilog";
@@ -180,13 +187,19 @@ Subject kernel_subject(const std::string& task_name, std::uint64_t seed, int ran
              {"interface", task.iface.to_json()["ports"].dump()},
              {"vector_length", std::to_string(task.iface.vector_length)},
              {"objective", kernel_objective_text()}};
-  s.settings = {{"seed", seed}, {"random_vectors", random_vectors}, {"sim_timeout", sim_timeout}};
-  s.score = [golden, so, name = task.name](const std::string& code, bool) {
-    json j = score_candidate(code, *golden, so, name).to_json();
-    json stages = j.contains("stages") ? j["stages"] : json::object();
-    j.erase("stages");
-    return std::pair{j, stages};
+  s.settings = {{"seed", seed}, {"random_vectors", random_vectors}, {"sim_timeout", sim_timeout},
+                {"vectors", golden->inputs.size()}, {"verify_random_vectors", verify_random_vectors},
+                {"verify_vectors", verify_golden->inputs.size()}};
+  auto scorer = [name = task.name](std::shared_ptr<const GoldenSet> set, ScoreOptions options) {
+    return [set, options, name](const std::string& code) {
+      json j = score_candidate(code, *set, options, name).to_json();
+      json stages = j.contains("stages") ? j["stages"] : json::object();
+      j.erase("stages");
+      return std::pair{j, stages};
+    };
   };
+  s.score = [run = scorer(golden, so)](const std::string& code, bool) { return run(code); };
+  s.verify = scorer(verify_golden, vo);
   s.figures = [](const json& report) {
     Figures f;
     f.passed = report.value("verdict", "") == "pass";
@@ -238,6 +251,7 @@ json EvolveConfig::to_json() const {
             {"max_seconds", max_seconds},
             {"workers", workers},
             {"random_vectors", random_vectors},
+            {"verify_random_vectors", verify_random_vectors},
             {"sim_timeout", sim_timeout}};
   if (!module.empty()) j["module"] = module;
   if (!fixed.empty()) j["fixed"] = fixed;
@@ -253,7 +267,8 @@ json EvolveSummary::to_json() const {
   return {{"generations_done", generations_done}, {"subject", subject}, {"best_file", best_file},
           {"candidates", candidates}, {"edit_errors", edit_errors},
           {"best_id", best_id}, {"best_fitness", best_fitness}, {"seed_fitness", seed_fitness},
-          {"stop_reason", stop_reason}, {"seconds", seconds}};
+          {"stop_reason", stop_reason}, {"seconds", seconds}, {"reverify_failures", reverify_failures},
+          {"best_verification", best_verification}};
 }
 
 // --- the offline mutation proposer ---------------------------------------------------------
@@ -366,7 +381,7 @@ Subject make_subject(const EvolveConfig& cfg) {
   if (cfg.task_spec.is_null() && is_kernel_task(cfg.task)) {
     if (!cfg.module.empty() || !cfg.fixed.empty())
       throw ParamError(cfg.task + " is a kernel task: --module and --set apply to parametric design tasks only");
-    return kernel_subject(cfg.task, cfg.db.seed, cfg.random_vectors, cfg.sim_timeout);
+    return kernel_subject(cfg.task, cfg.db.seed, cfg.random_vectors, cfg.sim_timeout, cfg.verify_random_vectors);
   }
   if (!cfg.design_subject) find_kernel_task(cfg.task);  // throws, listing the kernel tasks
   return cfg.design_subject(cfg);
@@ -401,6 +416,7 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
     // The run's own settings, whatever was passed this time: programs stay comparable.
     cfg.db = db.config();
     cfg.random_vectors = stored.value("random_vectors", cfg.random_vectors);
+    cfg.verify_random_vectors = stored.value("verify_random_vectors", cfg.verify_random_vectors);
     cfg.sim_timeout = stored.value("sim_timeout", cfg.sim_timeout);
     cfg.module = stored.value("module", std::string());
     cfg.fixed = stored.value("fixed", json::object());
@@ -434,8 +450,56 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
     p.feedback = p.passed ? "" : report.value("message", std::string());
     return p;
   };
+  // The best passing program is re-verified with many more vectors before it is written as the
+  // best: a kernel that passed the run's few random vectors by luck is demoted here (its
+  // report becomes the failing re-verification, so it leaves its cell, is not migrated, and
+  // its code is not taken as passing again) and the next best is tried. Each check is an event.
+  auto verified_best = [&]() -> int {
+    for (;;) {
+      const int best = db.best();
+      if (best < 0 || !subject.verify || !db.get(best).passed || !db.get(best).verification.is_null()) return best;
+      const Program& candidate = db.get(best);
+      auto [report, stages] = subject.verify(candidate.code);
+      const Figures f = subject.figures(report);
+      const json verification = {{"verdict", report.value("verdict", "")}, {"stage", report.value("stage", "")},
+                                 {"category", report.value("category", "")}, {"message", report.value("message", "")},
+                                 {"vectors", report.contains("simulation") ? report["simulation"].value("cases", json()) : json()}};
+      append_line(events, json{{"event", "reverify"}, {"program", best}, {"passed", f.passed},
+                               {"verification", verification}, {"stages", stages}}.dump());
+      if (log)
+        *log << "re-verification of program " << best << ": " << (f.passed ? "passes" : "FAILS, not the best: " + f.line) << "\n";
+      // What prompts may show of a failed re-verification: not its vectors, which would let a
+      // model patch exactly those (the full message stays in `verification` and the event).
+      json demoted = report;
+      if (!f.passed) {
+        demoted["message"] = "passed the run's vectors but not the re-verification with " + verification["vectors"].dump() +
+                             " vectors from another hidden seed (" + report.value("stage", std::string()) + ": " +
+                             report.value("category", std::string()) + "); those vectors stay hidden";
+        if (demoted.contains("simulation") && demoted["simulation"].is_object()) demoted["simulation"].erase("first_mismatches");
+      }
+      const Figures demoted_figures = subject.figures(demoted);
+      const std::string code = candidate.code;
+      for (const Program& same : std::vector<Program>(db.programs())) {  // migrated copies share the verdict
+        if (same.code != code) continue;
+        Program p = same;
+        p.verification = verification;
+        if (!f.passed) {
+          p.report = demoted;
+          p.passed = false;
+          p.fitness = demoted_figures.fitness;
+          p.area = p.latency = 0;
+          p.feedback = demoted["message"].get<std::string>();
+        }
+        db.replace(same.id, p);
+      }
+      if (!f.passed) {
+        bump("reverify_failures", 1);
+        db.island_feedback[db.get(best).island] += "Program " + std::to_string(best) + " " + demoted_figures.line + "\n";
+      }
+    }
+  };
   auto write_best = [&] {
-    const int best = db.best();
+    const int best = verified_best();
     if (best < 0) return;
     write_text(out / best_code_name(subject), db.get(best).code);
     json b = db.get(best).to_json();
@@ -736,6 +800,8 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
   summary.generations_done = static_cast<int>(stat("next_generation"));
   summary.best_id = db.best();
   summary.best_fitness = db.get(summary.best_id).fitness;
+  summary.best_verification = db.get(summary.best_id).verification;
+  summary.reverify_failures = static_cast<int>(stat("reverify_failures"));
   summary.seconds = elapsed();
   append_line(events, json{{"event", "stop"}, {"reason", summary.stop_reason}, {"summary", summary.to_json()}}.dump());
   return summary;
@@ -757,6 +823,7 @@ json replay_evolve(const fs::path& run, const std::function<Subject(const Evolve
     cfg.task = config.at("task").get<std::string>();
     cfg.db.seed = config.at("db").at("seed").get<std::uint64_t>();
     cfg.random_vectors = config.value("random_vectors", cfg.random_vectors);
+    cfg.verify_random_vectors = config.value("verify_random_vectors", cfg.verify_random_vectors);
     cfg.sim_timeout = config.value("sim_timeout", cfg.sim_timeout);
     cfg.module = config.value("module", std::string());
     cfg.fixed = config.value("fixed", json::object());

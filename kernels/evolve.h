@@ -15,7 +15,9 @@
 // The run directory holds config.json, templates/ (the templates used), prompts/,
 // responses/, candidates/ (p<id>.v), events.jsonl (one line per attempt: parent, edit, score,
 // tokens, seconds), db.json (saved atomically after every generation) and best.v (best_params.json
-// for parameter sets) with best.json, its record.
+// for parameter sets) with best.json, its record. A kernel run's best is re-verified with many
+// more vectors (Subject::verify) before it is written there: one that fails is demoted (its
+// report becomes the failing one, an event "reverify" records it) and the next best is tried.
 // --resume continues from db.json up to --generations in total.
 //
 // What is evolved is a Subject. A kernel task's subject is its Verilog, scored against golden
@@ -65,6 +67,10 @@ struct Subject {
   // per-stage seconds}. `fresh`: no cache (replay). Called from several threads at once.
   std::function<std::pair<json, json>(const std::string& code, bool fresh)> score;
   std::function<Figures(const json& report)> figures;
+  // The re-verification of a run's best before it is written as the best: the code scored
+  // against many more vectors, from another hidden seed (kernel subjects). Same result shape
+  // as `score`. Empty: the best is written as scored (design subjects, whose pipeline verifies).
+  std::function<std::pair<json, json>(const std::string& code)> verify;
   // A model's reply to the parent's code -> the candidate's code, or an error for the model.
   std::function<EditResult(const std::string& parent, const std::string& reply)> apply;
   // The offline proposer: one small change of `code` as a reply `apply` accepts ("" when none
@@ -78,8 +84,13 @@ struct Subject {
 std::string failure_line(const json& report, double fitness);
 
 // The subject of a kernel task: its canonical Verilog, scored by score_candidate against the
-// edge cases and `random_vectors` vectors of seed `seed` (throws ParamError for an unknown task).
-Subject kernel_subject(const std::string& task, std::uint64_t seed, int random_vectors, double sim_timeout);
+// edge cases, the coverage vectors and `random_vectors` vectors of seed `seed`; its best is
+// re-verified against the same fixed vectors and `verify_random_vectors` random ones of
+// another hidden seed (kVerifySeedOffset). Throws ParamError for an unknown task.
+constexpr int kVerifyRandomVectors = 512;
+constexpr std::uint64_t kVerifySeedOffset = 0x7665726966790000ULL;  // "verify": not a seed anyone scores with
+Subject kernel_subject(const std::string& task, std::uint64_t seed, int random_vectors, double sim_timeout,
+                       int verify_random_vectors = kVerifyRandomVectors);
 
 struct EvolveConfig {
   std::string task = "relu-int8";
@@ -95,6 +106,7 @@ struct EvolveConfig {
   double max_seconds = 0;      // wall time
   int workers = 1;             // candidates scored at once
   int random_vectors = 16;     // random vectors per candidate besides the edge cases
+  int verify_random_vectors = kVerifyRandomVectors;  // ... in the re-verification of the best (kernel tasks)
   double sim_timeout = 20;
   std::filesystem::path prompts_dir;  // empty: $CHIPGYM_PROMPTS, else the source tree's prompts/
   int max_llm_failures = 3;    // consecutive failed model calls before the run stops with an error
@@ -119,6 +131,8 @@ struct EvolveSummary {
   std::string stop_reason;     // generations, max_calls, max_tokens, max_seconds
   std::string subject;         // kernel, module, params
   std::string best_file;       // RUN/best.v (kernel, module) or RUN/best_params.json
+  int reverify_failures = 0;   // bests demoted by their re-verification, in total
+  json best_verification;      // the best's re-verification record (null: not re-verified)
   double seconds = 0;          // this session
   json to_json() const;
 };

@@ -152,6 +152,13 @@ std::vector<Vector> KernelTask::edge_cases() const {
   return cases;
 }
 
+std::vector<DirectedVector> KernelTask::coverage_vectors() const {
+  std::vector<DirectedVector> out;
+  if (elementwise) out = sweep_vectors(iface.min_in(), iface.max_in(), iface.vector_length);
+  out.insert(out.end(), directed.begin(), directed.end());
+  return out;
+}
+
 std::vector<Vector> KernelTask::random_vectors(std::uint64_t seed, int count) const {
   std::uint64_t state = seed;
   const long long lo = iface.min_in(), span = iface.max_in() - lo + 1;
@@ -198,6 +205,8 @@ KernelTask quant_task(hdl::QuantOp op, std::string description) {
   KernelTask t = stream_task(hdl::quant_family_name(op) + "-int8", std::move(description), hdl::quant_module_name(op),
                              [c](const std::vector<int>& x) { return hdl::quant_model(c, x); }, hdl::quant_verilog(c));
   t.iface = StreamInterface::from_json(iface);
+  t.elementwise = op == hdl::QuantOp::Gelu;
+  t.directed = quant_directed_vectors(c);  // the reductions' thresholds, from the model's constants
   return t;
 }
 
@@ -205,7 +214,11 @@ KernelTask quant_task(hdl::QuantOp op, std::string description) {
 
 const std::vector<KernelTask>& kernel_tasks() {
   static const std::vector<KernelTask> tasks = {
-      stream_task("relu-int8", "elementwise ReLU on int8: y = max(x, 0)", "relu_int8", relu, kReluInt8),
+      [] {
+        KernelTask relu_task = stream_task("relu-int8", "elementwise ReLU on int8: y = max(x, 0)", "relu_int8", relu, kReluInt8);
+        relu_task.elementwise = true;
+        return relu_task;
+      }(),
       // The quantized operators at their families' defaults; scales and algorithms: docs/quant.md.
       quant_task(hdl::QuantOp::Gelu, "GELU on int8, piecewise polynomial with saturation (docs/quant.md)"),
       quant_task(hdl::QuantOp::Softmax,

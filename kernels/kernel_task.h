@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/coverage.h"
+
 namespace chipgym::kernels {
 
 using json = nlohmann::json;
@@ -46,11 +48,19 @@ struct KernelTask {
   std::string canonical_verilog;
   GoldenModel golden;
   std::vector<Vector> extra_edge_cases;  // task-specific ones, besides the generic edge_cases()
+  // Output element i depends on input element i only (relu, gelu): a small input domain is
+  // then swept exhaustively (kernels/coverage.h). Set where the task is defined.
+  bool elementwise = false;
+  // Vectors aimed at the golden model's internal thresholds (kernels/coverage.h), with why.
+  std::vector<DirectedVector> directed;
 
   json to_json() const;  // name, description, interface (no code, no model)
   // Generic extremes for the interface's input range (all zeros, all minimum, all maximum,
   // alternating min/max, a ramp, one-hot, ...) followed by extra_edge_cases.
   std::vector<Vector> edge_cases() const;
+  // The fixed vectors that do not depend on luck: the sweep of every input value at every
+  // position (elementwise tasks with at most kMaxSweepValues input values), then `directed`.
+  std::vector<DirectedVector> coverage_vectors() const;
   // `count` vectors of vector_length elements, uniform over the input range, from `seed`.
   std::vector<Vector> random_vectors(std::uint64_t seed, int count) const;
   // The golden outputs of one input vector (checked: same length, values fit out_data).

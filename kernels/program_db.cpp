@@ -15,7 +15,8 @@ namespace fs = std::filesystem;
 json Program::to_json() const {
   return {{"id", id},         {"parent_id", parent_id}, {"generation", generation}, {"island", island},
           {"origin", origin}, {"passed", passed},       {"fitness", fitness},       {"area", area},
-          {"latency", latency}, {"feedback", feedback}, {"report", report},         {"code", code}};
+          {"latency", latency}, {"feedback", feedback}, {"report", report},         {"code", code},
+          {"verification", verification}};
 }
 
 Program Program::from_json(const json& j) {
@@ -32,6 +33,7 @@ Program Program::from_json(const json& j) {
   p.feedback = j.at("feedback");
   p.report = j.at("report");
   p.code = j.at("code");
+  p.verification = j.value("verification", json());
   return p;
 }
 
@@ -117,6 +119,13 @@ int ProgramDb::add(Program p) {
   programs_.push_back(std::move(p));
   place(programs_.back());
   return programs_.back().id;
+}
+
+void ProgramDb::replace(int id, Program p) {
+  p.id = get(id).id;
+  programs_.at(static_cast<std::size_t>(id)) = std::move(p);
+  for (auto& cells : grid_) cells.clear();
+  for (const auto& q : programs_) place(q);  // in id order, as they were added: the same ties
 }
 
 int ProgramDb::best() const {

@@ -45,6 +45,10 @@ struct Program {
   double area = 0;             // transistors (passing programs)
   double latency = 0;          // cycles (passing programs)
   std::string feedback;        // one line for the next prompt (the evaluator's message)
+  // The re-verification of a run's best with many more vectors (evolve.cpp): null until it was
+  // checked; {verdict, stage, category, message, vectors}. A program that failed it carries the
+  // failing report as its `report` (it no longer passes).
+  json verification;
 
   json to_json() const;
   static Program from_json(const json& j);
@@ -81,6 +85,9 @@ class ProgramDb {
   // and the cell is empty or held by a less fit program. Returns the id.
   int add(Program p);
   const Program& get(int id) const { return programs_.at(static_cast<std::size_t>(id)); }
+  // Replaces program `id`'s record (the id stays) and rebuilds the grids: how a best that
+  // failed its re-verification is demoted (it leaves its cell to the next fittest).
+  void replace(int id, Program p);
   const std::vector<Program>& programs() const { return programs_; }
   // The best program (highest fitness, earliest on ties), -1 when empty.
   int best() const;

@@ -18,6 +18,7 @@
 #include "evaluators/sha256.h"
 #include "evaluators/tools.h"
 #include "hdl/param_space.h"
+#include "kernels/salt.h"
 
 namespace chipgym::kernels {
 
@@ -29,9 +30,6 @@ using evaluators::TempDir;
 using hdl::ParamError;
 
 namespace {
-
-// Public default; a deployment that wants its vectors unguessable sets $CHIPGYM_SCORE_SALT.
-constexpr const char* kDefaultSalt = "chipgym-score-v1:7d1c4b2e9a";
 
 double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -228,9 +226,9 @@ std::map<std::string, int> parse_module_ports(const std::string& code, const std
 }
 
 std::uint64_t hidden_seed(std::uint64_t user_seed) {
-  const char* env = std::getenv("CHIPGYM_SCORE_SALT");
-  const std::string salt = env && *env ? env : kDefaultSalt;
-  const std::string hex = evaluators::sha256_hex(salt + ":" + std::to_string(user_seed));
+  // Per installation unless $CHIPGYM_SCORE_SALT is set (kernels/salt.h): the source alone
+  // does not give the vectors.
+  const std::string hex = evaluators::sha256_hex(score_salt() + ":" + std::to_string(user_seed));
   return std::stoull(hex.substr(0, 16), nullptr, 16);
 }
 
@@ -241,6 +239,15 @@ GoldenSet task_golden(const KernelTask& task, std::uint64_t user_seed, int rando
   for (std::size_t i = 0; i < edges.size(); ++i) {
     g.inputs.push_back(edges[i]);
     g.origin.push_back("edge " + std::to_string(i));
+  }
+  // Then the vectors that do not depend on luck: every value of a small elementwise domain,
+  // the reductions' thresholds (kernels/coverage.h); the same whatever the seed and --random.
+  const auto coverage = task.coverage_vectors();
+  for (std::size_t i = 0; i < coverage.size(); ++i) {
+    g.inputs.push_back(coverage[i].in);
+    g.origin.push_back(coverage[i].why.rfind("sweep", 0) == 0
+                           ? "sweep " + std::to_string(i)
+                           : "directed " + std::to_string(i) + " (" + coverage[i].why + ")");
   }
   const auto randoms = task.random_vectors(hidden_seed(user_seed), random);
   for (std::size_t i = 0; i < randoms.size(); ++i) {

@@ -5,8 +5,8 @@
 // back-pressure) -> synthesize (Yosys generic gates, `check -assert` for logic loops).
 //
 // The random vectors come from a hidden seed, derived from the user's seed and a salt
-// ($CHIPGYM_SCORE_SALT, else a built-in one), so a published seed does not publish the
-// vectors when the salt is private; the same seed and salt give the same report.
+// ($CHIPGYM_SCORE_SALT, else the installation's own, kernels/salt.h), so neither a published
+// seed nor the source gives the vectors; the same seed and salt give the same report.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -58,7 +58,9 @@ struct ScoreReport {
 };
 
 std::uint64_t hidden_seed(std::uint64_t user_seed);
-// Edge cases then `random` vectors from hidden_seed(user_seed), with the task's golden outputs.
+// Edge cases, the task's coverage vectors (every value of a small elementwise domain, the
+// reductions' thresholds: KernelTask::coverage_vectors) then `random` vectors from
+// hidden_seed(user_seed), with the task's golden outputs.
 GoldenSet task_golden(const KernelTask& task, std::uint64_t user_seed, int random);
 // {"interface": {...}, "cases": [{"in": [...], "out": [...]}, ...]}; throws hdl::ParamError
 // naming the problem (missing fields, lengths differ, values out of range for the widths).
