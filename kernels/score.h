@@ -1,5 +1,5 @@
 // `chipgym score`: one candidate kernel against golden outputs, through a cascade of stages
-// that stops at the first failure: screen (kernels/screen.h) -> interface (the module header
+// that stops at the first failure: screen, preprocess, screen again (evaluators/screen.h) -> interface (the module header
 // against the task's StreamInterface) -> lint (verilator --lint-only -Wall) -> build and
 // simulate (Verilator, kernels/stream_harness.cpp, two passes: free-flowing, then seeded
 // back-pressure) -> synthesize (Yosys generic gates, `check -assert` for logic loops).

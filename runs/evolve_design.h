@@ -8,7 +8,7 @@
 //   module  (--module NAME) A program is the Verilog of one generated module of the task's
 //           design (e.g. gemm_pe of gemm-int8) at fixed parameters (--set, else the defaults):
 //           the rest of the accelerator is generated around it. The candidate is screened
-//           (kernels/screen.h), its ports must equal the generated module's, and the whole
+//           (evaluators/screen.h), its ports must equal the generated module's, and the whole
 //           accelerator is then linted, simulated against the golden model (fidelity rtl,
 //           whatever the task's fidelity) and synthesized. The seed is the generated module.
 //
