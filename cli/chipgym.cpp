@@ -11,6 +11,7 @@
 
 #include "agents/rl.h"
 #include "agents/searcher.h"
+#include "cli/workload.h"
 #include "env/env.h"
 #include "env/task.h"
 #include "evaluators/pipeline.h"
@@ -261,7 +262,8 @@ int run_train(chipgym::runs::TrainOptions o, const CommonOptions& common, bool a
 
 int run_eval(const std::string& task_name, const std::string& task_file, const std::string& assignments,
              const std::string& params_file, const EvalOptions& options, const CommonOptions& common, bool as_json) {
-  const auto task = load_task(task_name, task_file);
+  auto task = load_task(task_name, task_file);
+  chipgym::cli::apply_workload(task);
   const auto& family = task.design_family();
   chipgym::hdl::Params params;
   if (!params_file.empty()) {
@@ -272,6 +274,7 @@ int run_eval(const std::string& task_name, const std::string& task_file, const s
   }
   EvalOptions o = options;
   if (o.fidelity.empty()) o.fidelity = "rtl";  // eval shows every metric; training uses the task's fidelity
+  chipgym::cli::check_fidelity(task, o.fidelity);
   auto cache = open_cache(common);
   Pipeline pipeline(cache);
   if (!as_json && isatty(STDERR_FILENO))
@@ -473,6 +476,10 @@ int main(int argc, char** argv) {
   evolve_cmd->add_option("--cache-dir", common.cache_dir, "design tasks: cache directory (default: as for eval)");
   evolve_cmd->add_flag("--no-cache", common.no_cache, "design tasks: neither read nor write the evaluation cache");
 
+  // --workload on the commands that evaluate gemm tasks, and chipgym workload (cli/workload.cpp).
+  for (auto* cmd : {eval_cmd, train_cmd, compare_cmd}) chipgym::cli::add_workload_option(cmd);
+  auto workload_cmd = chipgym::cli::add_workload_command(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -484,6 +491,7 @@ int main(int argc, char** argv) {
       print_tasks(as_json);
       return 0;
     }
+    if (workload_cmd.app->parsed()) return workload_cmd.run();
     if (eval_cmd->parsed()) {
       options.fpga = !no_fpga;
       if (!inject.empty()) {
@@ -643,6 +651,7 @@ int main(int argc, char** argv) {
     }
     if (compare_cmd->parsed()) {
       cmp.task = load_task(cmp_task, cmp_task_file);
+      chipgym::cli::apply_workload(cmp.task);
       std::stringstream ss(cmp_agents);
       for (std::string a; std::getline(ss, a, ',');)
         if (!a.empty()) cmp.agents.push_back(a);
@@ -670,6 +679,8 @@ int main(int argc, char** argv) {
       if (train.resume && out_dir.empty()) throw chipgym::hdl::ParamError("--resume needs --out DIR, the run to continue");
       train.budget_given = train_cmd->count("--budget") > 0;
       train.task = load_task(train_task, train_task_file);
+      chipgym::cli::apply_workload(train.task);
+      chipgym::cli::check_fidelity(train.task, train.fidelity.empty() ? train.task.fidelity : train.fidelity);
       if (!hyper_text.empty()) {
         try {
           train.hyper = json::parse(hyper_text);
