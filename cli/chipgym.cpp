@@ -288,6 +288,7 @@ int run_eval(const std::string& task_name, const std::string& task_file, const s
     json j = m.to_json();
     j["task"] = task.name;
     j["params"] = params.to_json();
+    if (task.workload.contains("source")) j["workload"] = task.workload["source"];  // --workload
     j["score"] = score;
     std::cout << j.dump(2) << "\n";
   } else {
