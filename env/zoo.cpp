@@ -190,7 +190,7 @@ Workload zoo_workload(const std::string& name, const ImportOptions& options) {
         throw ParamError("--batch and --seq must be at least 1");
       Workload w = m.build(options);
       w.source = "zoo:" + name;
-      w.model += " (" + m.entry.source + ")";
+      w.model += "; " + m.entry.source;
       return w;
     }
     names.push_back(m.entry.name);
