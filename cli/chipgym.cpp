@@ -480,6 +480,7 @@ int main(int argc, char** argv) {
   // --workload on the commands that evaluate gemm tasks, and chipgym workload (cli/workload.cpp).
   for (auto* cmd : {eval_cmd, train_cmd, compare_cmd}) chipgym::cli::add_workload_option(cmd);
   auto workload_cmd = chipgym::cli::add_workload_command(app);
+  auto roofline_cmd = chipgym::cli::add_roofline_command(app);
 
   try {
     app.parse(argc, argv);
@@ -493,6 +494,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (workload_cmd.app->parsed()) return workload_cmd.run();
+    if (roofline_cmd.app->parsed()) return roofline_cmd.run();
     if (eval_cmd->parsed()) {
       options.fpga = !no_fpga;
       if (!inject.empty()) {

@@ -16,6 +16,9 @@ struct Command {
 };
 Command add_workload_command(CLI::App& app);
 
+// Adds `chipgym roofline --task T --set ... [--workload ...]` (cli/roofline.cpp).
+Command add_roofline_command(CLI::App& app);
+
 // Adds --workload FILE.onnx|zoo:NAME (with --batch, --seq) to a subcommand of a gemm task.
 void add_workload_option(CLI::App* subcommand);
 // The task with the parsed --workload in place of its built-in shapes (unchanged without one):

@@ -1201,6 +1201,35 @@ long long gemm_model_cycles(const GemmConfig& g, const GemmShape& sh) {
   return n_tiles * per_strip;
 }
 
+GemmTraffic gemm_model_traffic(const GemmConfig& g, const GemmShape& sh) {
+  auto ceil_div = [](long long a, long long b) { return (a + b - 1) / b; };
+  const long long R = g.rows, M = sh.m, K = sh.k, N = sh.n;
+  GemmTraffic t;
+  const long long n_tiles = ceil_div(N, g.cols);
+  if (!g.weight_stationary) {
+    // Per rows x cols tile: one A column slice and one B row slice per K step; the tile's
+    // valid rows written back.
+    const long long tiles = ceil_div(M, R) * n_tiles;
+    t.a_reads = tiles * K;
+    t.b_reads = tiles * K;
+    t.c_writes = n_tiles * M;
+  } else {
+    // Per column strip, A-row chunk and group of R K steps: R weight rows of B and one A
+    // slice per row of the chunk; each chunk's rows written back once per strip.
+    const long long k_groups = ceil_div(K, R), chunks = ceil_div(M, g.m_chunk());
+    t.a_reads = n_tiles * k_groups * M;
+    t.b_reads = n_tiles * chunks * k_groups * R;
+    t.c_writes = n_tiles * M;
+  }
+  return t;
+}
+
+long long GemmTraffic::bytes(const GemmConfig& g) const {
+  // Bytes of each transfer, rounding a port of odd bit width up to whole bytes.
+  const long long a = (g.rows * g.in_bits + 7) / 8, b = (g.cols * g.in_bits + 7) / 8, c = (g.cols * g.acc_bits + 7) / 8;
+  return a_reads * a + b_reads * b + c_writes * c;
+}
+
 std::vector<std::pair<std::string, std::string>> gemm_os_datapath(const GemmConfig& g) {
   // The same generators the gemm family uses for dataflow=os, so the modules are byte-identical.
   return {{"gemm_pe", pe_output_stationary(g)},

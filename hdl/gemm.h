@@ -61,6 +61,15 @@ std::vector<std::int64_t> gemm_reference(const std::vector<std::int64_t>& a, con
 // Cycles from the start pulse until `done`, for one problem.
 long long gemm_model_cycles(const GemmConfig& cfg, const GemmShape& shape);
 
+// Memory-port traffic of one problem under the schedule the cycle model describes, in
+// transfers of the port's full width (an A read is `rows` elements, a B read `cols`, a C write
+// `cols` accumulators), padding past the matrix included: what the ports actually carry.
+struct GemmTraffic {
+  long long a_reads = 0, b_reads = 0, c_writes = 0;
+  long long bytes(const GemmConfig& g) const;
+};
+GemmTraffic gemm_model_traffic(const GemmConfig& cfg, const GemmShape& shape);
+
 // Building blocks for other families (e.g. codesign): the output-stationary datapath modules
 // (PE, array, A and B input buffers of g's depths, read-out multiplexer) as (module name,
 // Verilog text) pairs, exactly as the gemm family emits them; A and B buffers of the same

@@ -372,3 +372,30 @@ TEST_CASE("train --workload records the GEMM list and its source in config.json,
   CHECK(workload["shapes"][1] == json::array({1, 64, 33, 12}));  // Q x K^T over 33 keys, 12 heads
   CHECK(workload["layers"][1] == "h.0.attn.q_kT");
 }
+
+TEST_CASE("roofline: a layer's port traffic under the schedule decides whether it is compute- or memory-bound") {
+  TempDir dir("chipgym-roofline-");
+  // 4x4 output-stationary array: peak 16 MACs/cycle; ports A 4 + B 4 + C 16 (4 x 32-bit) bytes/cycle.
+  auto r = run_chipgym({"roofline", "--task", "gemm-int8", "--set", "rows=4,cols=4,dataflow=os", "--dram-bytes-per-cycle",
+                        "4", "--out", (dir.path() / "roof").string(), "--json"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  json j = json::parse(r.out);
+  CHECK(j["peak_macs_per_cycle"] == 16.0);
+  CHECK(j["port_bytes_per_cycle"]["total"] == 24.0);
+  // The built-in [16, 32, 96]: 4 x 24 tiles, each K = 32 A slices and 32 B slices of 4 bytes;
+  // 24 strips x 16 rows of C written at 16 bytes: 30,720 bytes for 49,152 MACs.
+  const json& qkv = j["layers"][0];
+  CHECK(qkv["macs"] == 49152);
+  CHECK(qkv["bytes"] == 96 * 32 * 4 * 2 + 24 * 16 * 16);
+  CHECK(qkv["intensity"].get<double>() == Approx(1.6));
+  // 1.6 MACs/byte x 24 bytes/cycle of ports clears the 16-MAC peak; 4 bytes/cycle off-chip does not.
+  CHECK(qkv["attainable_macs_per_cycle"].get<double>() == Approx(6.4));
+  CHECK(qkv["bound"] == "off-chip memory");
+  r = run_chipgym({"roofline", "--task", "gemm-int8", "--set", "rows=4,cols=4,dataflow=os", "--out", (dir.path() / "roof").string(), "--json"});
+  CHECK(json::parse(r.out)["layers"][0]["bound"] == "compute");
+  for (const char* f : {"roofline.svg", "roofline.png", "roofline.dat", "roofline.json"}) CHECK(std::filesystem::exists(dir.path() / "roof" / f));
+  r = run_chipgym({"roofline", "--task", "codesign-gemm"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("roofline knows the gemm family's schedule"));
+}
