@@ -310,14 +310,17 @@ std::string Workload::to_text() const {
     os << "  [" << d << "]";
   }
   os << "\n";
-  std::size_t layer_w = 5;
-  for (const auto& g : gemms) layer_w = std::max(layer_w, std::min<std::size_t>(g.layer.size(), 36));
-  os << "  " << std::left << std::setw(static_cast<int>(layer_w)) << "layer" << "  " << std::setw(7) << "op" << std::right
+  std::size_t layer_w = 5, op_w = 7;
+  for (const auto& g : gemms) {
+    layer_w = std::max(layer_w, std::min<std::size_t>(g.layer.size(), 36));
+    op_w = std::max(op_w, g.op.size() + 1);
+  }
+  os << "  " << std::left << std::setw(static_cast<int>(layer_w)) << "layer" << "  " << std::setw(static_cast<int>(op_w)) << "op" << std::right
      << std::setw(8) << "M" << std::setw(7) << "K" << std::setw(7) << "N" << std::setw(6) << "x" << std::setw(16)
      << "MACs" << std::setw(14) << "bytes" << std::setw(10) << "MACs/B" << "  lowering\n";
   for (const auto& g : gemms) {
     std::string name = g.layer.size() > 36 ? "..." + g.layer.substr(g.layer.size() - 33) : g.layer;
-    os << "  " << std::left << std::setw(static_cast<int>(layer_w)) << name << "  " << std::setw(7) << g.op << std::right
+    os << "  " << std::left << std::setw(static_cast<int>(layer_w)) << name << "  " << std::setw(static_cast<int>(op_w)) << g.op << std::right
        << std::setw(8) << g.m << std::setw(7) << g.k << std::setw(7) << g.n << std::setw(6) << g.count << std::setw(16)
        << with_commas(g.macs()) << std::setw(14) << with_commas(g.bytes()) << std::setw(10) << std::fixed
        << std::setprecision(2) << g.intensity() << "  " << g.note << "\n";
