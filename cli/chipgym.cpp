@@ -11,6 +11,7 @@
 
 #include "agents/rl.h"
 #include "agents/searcher.h"
+#include "cli/workload.h"
 #include "env/env.h"
 #include "env/task.h"
 #include "evaluators/pipeline.h"
@@ -262,7 +263,8 @@ int run_train(chipgym::runs::TrainOptions o, const CommonOptions& common, bool a
 
 int run_eval(const std::string& task_name, const std::string& task_file, const std::string& assignments,
              const std::string& params_file, const EvalOptions& options, const CommonOptions& common, bool as_json) {
-  const auto task = load_task(task_name, task_file);
+  auto task = load_task(task_name, task_file);
+  chipgym::cli::apply_workload(task);
   const auto& family = task.design_family();
   chipgym::hdl::Params params;
   if (!params_file.empty()) {
@@ -273,6 +275,7 @@ int run_eval(const std::string& task_name, const std::string& task_file, const s
   }
   EvalOptions o = options;
   if (o.fidelity.empty()) o.fidelity = "rtl";  // eval shows every metric; training uses the task's fidelity
+  chipgym::cli::check_fidelity(task, o.fidelity);
   auto cache = open_cache(common);
   Pipeline pipeline(cache);
   if (!as_json && isatty(STDERR_FILENO))
@@ -286,6 +289,7 @@ int run_eval(const std::string& task_name, const std::string& task_file, const s
     json j = m.to_json();
     j["task"] = task.name;
     j["params"] = params.to_json();
+    if (task.workload.contains("source")) j["workload"] = task.workload["source"];  // --workload
     j["score"] = score;
     std::cout << j.dump(2) << "\n";
   } else {
@@ -483,6 +487,11 @@ int main(int argc, char** argv) {
                   "run untrusted Verilog and the models built from it WITHOUT the bubblewrap sandbox (host files, "
                   "network and environment in reach); only for text you trust, never the default");
 
+  // --workload on the commands that evaluate gemm tasks, and chipgym workload (cli/workload.cpp).
+  for (auto* cmd : {eval_cmd, train_cmd, compare_cmd}) chipgym::cli::add_workload_option(cmd);
+  auto workload_cmd = chipgym::cli::add_workload_command(app);
+  auto roofline_cmd = chipgym::cli::add_roofline_command(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -504,6 +513,8 @@ int main(int argc, char** argv) {
       print_tasks(as_json);
       return 0;
     }
+    if (workload_cmd.app->parsed()) return workload_cmd.run();
+    if (roofline_cmd.app->parsed()) return roofline_cmd.run();
     if (eval_cmd->parsed()) {
       options.fpga = !no_fpga;
       if (!inject.empty()) {
@@ -670,6 +681,7 @@ int main(int argc, char** argv) {
     }
     if (compare_cmd->parsed()) {
       cmp.task = load_task(cmp_task, cmp_task_file);
+      chipgym::cli::apply_workload(cmp.task);
       std::stringstream ss(cmp_agents);
       for (std::string a; std::getline(ss, a, ',');)
         if (!a.empty()) cmp.agents.push_back(a);
@@ -697,6 +709,8 @@ int main(int argc, char** argv) {
       if (train.resume && out_dir.empty()) throw chipgym::hdl::ParamError("--resume needs --out DIR, the run to continue");
       train.budget_given = train_cmd->count("--budget") > 0;
       train.task = load_task(train_task, train_task_file);
+      chipgym::cli::apply_workload(train.task);
+      chipgym::cli::check_fidelity(train.task, train.fidelity.empty() ? train.task.fidelity : train.fidelity);
       if (!hyper_text.empty()) {
         try {
           train.hyper = json::parse(hyper_text);

@@ -622,7 +622,7 @@ class CodesignFamily final : public Family {
     CodesignConfig cfg = CodesignConfig::from(p);
     const auto patterns = static_cast<long long>(gemm_data_patterns(workload).size());
     long long total = 0;
-    for (const auto& sh : gemm_shapes(workload)) total += codesign_model_cycles(cfg, sh) * patterns;
+    for (const auto& sh : gemm_shapes(workload)) total += codesign_model_cycles(cfg, sh) * sh.count * patterns;
     return total;
   }
 
@@ -631,12 +631,12 @@ class CodesignFamily final : public Family {
     long long macs = 0, max_k = 0, a_slices = 0, b_slices = 0, steps = 0;
     const auto patterns = static_cast<long long>(gemm_data_patterns(workload).size());
     for (const auto& sh : gemm_shapes(workload)) {
-      macs += static_cast<long long>(sh.m) * sh.k * sh.n * patterns;
+      macs += static_cast<long long>(sh.m) * sh.k * sh.n * sh.count * patterns;
       max_k = std::max<long long>(max_k, sh.k);
       auto c = codesign_model(cfg, sh);
-      a_slices += c.a_slices * patterns;
-      b_slices += c.b_slices * patterns;
-      steps += c.steps * patterns;
+      a_slices += c.a_slices * sh.count * patterns;
+      b_slices += c.b_slices * sh.count * patterns;
+      steps += c.steps * sh.count * patterns;
     }
     return {{"macs", macs},
             {"peak_macs_per_cycle", cfg.hw.rows * cfg.hw.cols},

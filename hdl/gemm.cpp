@@ -1055,7 +1055,7 @@ class GemmFamily final : public Family {
     GemmConfig g = GemmConfig::from(p);
     long long total = 0;
     auto patterns = gemm_patterns(workload).size();
-    for (const auto& sh : gemm_shapes(workload)) total += gemm_model_cycles(g, sh) * static_cast<long long>(patterns);
+    for (const auto& sh : gemm_shapes(workload)) total += gemm_model_cycles(g, sh) * sh.count * static_cast<long long>(patterns);
     return total;
   }
 
@@ -1064,7 +1064,7 @@ class GemmFamily final : public Family {
     long long macs = 0, max_k = 0;
     auto patterns = static_cast<long long>(gemm_patterns(workload).size());
     for (const auto& sh : gemm_shapes(workload)) {
-      macs += static_cast<long long>(sh.m) * sh.k * sh.n * patterns;
+      macs += static_cast<long long>(sh.m) * sh.k * sh.n * sh.count * patterns;
       max_k = std::max<long long>(max_k, sh.k);
     }
     // exact: no sum of the workload can wrap (wrapped results are bit-exact, but not the GEMM).
@@ -1136,17 +1136,34 @@ std::vector<GemmShape> gemm_shapes(const json& workload) {
   if (!workload.is_object() || !workload.contains("shapes") || !workload["shapes"].is_array())
     throw ParamError("gemm workload needs \"shapes\": [[M, K, N], ...]");
   std::vector<GemmShape> out;
+  constexpr long long kMaxDim = 1 << 24, kMaxCount = 1 << 24;
   for (const auto& s : workload["shapes"]) {
-    if (!s.is_array() || s.size() != 3 || !s[0].is_number_integer() || !s[1].is_number_integer() ||
-        !s[2].is_number_integer())
-      throw ParamError("gemm workload shape " + s.dump() + " is not [M, K, N]");
-    GemmShape sh{s[0].get<int>(), s[1].get<int>(), s[2].get<int>()};
-    if (sh.m < 1 || sh.k < 1 || sh.n < 1 || sh.m > 4096 || sh.k > 4096 || sh.n > 4096)
-      throw ParamError("gemm workload shape " + s.dump() + ": M, K and N must be in 1..4096");
-    out.push_back(sh);
+    if (!s.is_array() || (s.size() != 3 && s.size() != 4) ||
+        !std::all_of(s.begin(), s.end(), [](const json& v) { return v.is_number_integer(); }))
+      throw ParamError("gemm workload shape " + s.dump() + " is not [M, K, N] or [M, K, N, count]");
+    const long long m = s[0].get<long long>(), k = s[1].get<long long>(), n = s[2].get<long long>();
+    const long long count = s.size() == 4 ? s[3].get<long long>() : 1;
+    if (m < 1 || k < 1 || n < 1 || m > kMaxDim || k > kMaxDim || n > kMaxDim)
+      throw ParamError("gemm workload shape " + s.dump() + ": M, K and N must be in 1.." + std::to_string(kMaxDim));
+    if (count < 1 || count > kMaxCount)
+      throw ParamError("gemm workload shape " + s.dump() + ": the count must be in 1.." + std::to_string(kMaxCount));
+    out.push_back(GemmShape{static_cast<int>(m), static_cast<int>(k), static_cast<int>(n), count});
   }
   if (out.empty()) throw ParamError("gemm workload has no shapes");
   return out;
+}
+
+std::string gemm_rtl_refusal(const json& workload) {
+  for (const auto& sh : gemm_shapes(workload)) {
+    const long long elements = static_cast<long long>(sh.m) * sh.k + static_cast<long long>(sh.k) * sh.n +
+                               static_cast<long long>(sh.m) * sh.n;
+    if (sh.m > 4096 || sh.k > 4096 || sh.n > 4096 || elements > kGemmRtlMaxElements)
+      return "the GEMM [" + std::to_string(sh.m) + ", " + std::to_string(sh.k) + ", " + std::to_string(sh.n) +
+             "] is too large for RTL simulation (" + std::to_string(elements) + " elements of A, B and C; at most " +
+             std::to_string(kGemmRtlMaxElements) + ", every dim at most 4096): use --fidelity synth or model, "
+             "whose cycle model equals the RTL exactly";
+  }
+  return "";
 }
 
 std::vector<std::int64_t> gemm_reference(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b,
@@ -1184,6 +1201,35 @@ long long gemm_model_cycles(const GemmConfig& g, const GemmShape& sh) {
   return n_tiles * per_strip;
 }
 
+GemmTraffic gemm_model_traffic(const GemmConfig& g, const GemmShape& sh) {
+  auto ceil_div = [](long long a, long long b) { return (a + b - 1) / b; };
+  const long long R = g.rows, M = sh.m, K = sh.k, N = sh.n;
+  GemmTraffic t;
+  const long long n_tiles = ceil_div(N, g.cols);
+  if (!g.weight_stationary) {
+    // Per rows x cols tile: one A column slice and one B row slice per K step; the tile's
+    // valid rows written back.
+    const long long tiles = ceil_div(M, R) * n_tiles;
+    t.a_reads = tiles * K;
+    t.b_reads = tiles * K;
+    t.c_writes = n_tiles * M;
+  } else {
+    // Per column strip, A-row chunk and group of R K steps: R weight rows of B and one A
+    // slice per row of the chunk; each chunk's rows written back once per strip.
+    const long long k_groups = ceil_div(K, R), chunks = ceil_div(M, g.m_chunk());
+    t.a_reads = n_tiles * k_groups * M;
+    t.b_reads = n_tiles * chunks * k_groups * R;
+    t.c_writes = n_tiles * M;
+  }
+  return t;
+}
+
+long long GemmTraffic::bytes(const GemmConfig& g) const {
+  // Bytes of each transfer, rounding a port of odd bit width up to whole bytes.
+  const long long a = (g.rows * g.in_bits + 7) / 8, b = (g.cols * g.in_bits + 7) / 8, c = (g.cols * g.acc_bits + 7) / 8;
+  return a_reads * a + b_reads * b + c_writes * c;
+}
+
 std::vector<std::pair<std::string, std::string>> gemm_os_datapath(const GemmConfig& g) {
   // The same generators the gemm family uses for dataflow=os, so the modules are byte-identical.
   return {{"gemm_pe", pe_output_stationary(g)},
@@ -1206,6 +1252,7 @@ Stimulus gemm_stimulus(const GemmConfig& g, const json& workload,
                        const std::function<long long(const GemmShape&)>& model_cycles) {
   auto shapes = gemm_shapes(workload);
   auto patterns = gemm_patterns(workload);
+  if (auto why = gemm_rtl_refusal(workload); !why.empty()) throw ParamError(why);
   std::uint64_t seed = workload.value("seed", 1ULL);
   std::mt19937_64 rng(seed);
   std::ostringstream in;
@@ -1223,8 +1270,10 @@ Stimulus gemm_stimulus(const GemmConfig& g, const json& workload,
       in << '\n';
       for (auto v : b) in << v << ' ';
       in << '\n';
-      expected.push_back({{"shape", {sh.m, sh.k, sh.n}}, {"pattern", pattern},
-                          {"c", gemm_reference(a, b, sh.m, sh.k, sh.n, g.acc_bits)}});
+      json problem = {{"shape", {sh.m, sh.k, sh.n}}, {"pattern", pattern},
+                      {"c", gemm_reference(a, b, sh.m, sh.k, sh.n, g.acc_bits)}};
+      if (sh.count > 1) problem["count"] = sh.count;  // simulated once, its cycles counted count times
+      expected.push_back(std::move(problem));
     }
   return {in.str(), expected};
 }
@@ -1242,7 +1291,7 @@ SimCheck gemm_check(const Stimulus& stim, const std::string& output) {
       out.error = "harness output ended early or is malformed at problem " + std::to_string(i);
       return out;
     }
-    out.cycles += cycles;
+    out.cycles += cycles * e.value("count", 1LL);
     out.cycles_per_problem.push_back(cycles);
     if (status != "ok") {
       out.error = "problem " + std::to_string(i) + " (" + e["shape"].dump() + "): " + status;

@@ -38,11 +38,21 @@ struct GemmConfig {
 
 struct GemmShape {
   int m = 0, k = 0, n = 0;
+  long long count = 1;  // identical GEMMs (attention heads, convolution groups, repeated layers)
 };
 
-// Workload JSON: {"shapes": [[M,K,N], ...], "patterns": ["random", ...], "seed": S}.
+// Workload JSON: {"shapes": [[M,K,N], ...], "patterns": ["random", ...], "seed": S}; a shape
+// may carry a fourth number, the count of identical GEMMs ([M,K,N,count]: the workload runs it
+// count times; RTL simulation runs it once and counts its cycles count times).
 // Patterns: random, min, max, zero, identity, minmax (A at minimum, B at maximum).
 std::vector<GemmShape> gemm_shapes(const json& workload);
+
+// RTL simulation feeds every element of A and B through the harness's stdin, so it takes
+// shapes up to a size: at most kGemmRtlMaxElements elements of A, B and C together per shape
+// and every dim at most 4096. Larger workloads (a whole ResNet-18) run at fidelity model or
+// synth, where the cycle model is exact. Empty when the workload fits, else why not.
+constexpr long long kGemmRtlMaxElements = 1 << 20;
+std::string gemm_rtl_refusal(const json& workload);
 
 // Integer GEMM reference: row-major A (m x k) and B (k x n), result wrapped to acc_bits.
 std::vector<std::int64_t> gemm_reference(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b,
@@ -50,6 +60,15 @@ std::vector<std::int64_t> gemm_reference(const std::vector<std::int64_t>& a, con
 
 // Cycles from the start pulse until `done`, for one problem.
 long long gemm_model_cycles(const GemmConfig& cfg, const GemmShape& shape);
+
+// Memory-port traffic of one problem under the schedule the cycle model describes, in
+// transfers of the port's full width (an A read is `rows` elements, a B read `cols`, a C write
+// `cols` accumulators), padding past the matrix included: what the ports actually carry.
+struct GemmTraffic {
+  long long a_reads = 0, b_reads = 0, c_writes = 0;
+  long long bytes(const GemmConfig& g) const;
+};
+GemmTraffic gemm_model_traffic(const GemmConfig& cfg, const GemmShape& shape);
 
 // Building blocks for other families (e.g. codesign): the output-stationary datapath modules
 // (PE, array, A and B input buffers of g's depths, read-out multiplexer) as (module name,
