@@ -495,7 +495,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help prints and exits 0; a value that does not parse, an unknown option or command is
+    // bad input like any other: exit 2 (CLI11's own codes run from 101 to 115).
+    const int code = app.exit(e);
+    return code == 0 ? 0 : kBadInput;
   }
   if (unsafe_no_sandbox) chipgym::evaluators::allow_unsandboxed(true);
   // Before any untrusted text is touched: stop, saying why and how to fix it.

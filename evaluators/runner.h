@@ -22,7 +22,8 @@ struct RunLimits {
 // read-only /usr, no home, a scrubbed environment, and only these paths visible besides the
 // system: the working directory and `writable` read-write, `readable` read-only.
 struct Sandbox {
-  std::vector<std::filesystem::path> writable;
+  std::vector<std::filesystem::path> writable;  // handed to the sandbox's uid (sandbox.h)
+  std::vector<std::filesystem::path> shared;    // read-write through their group; left as they are
   std::vector<std::filesystem::path> readable;
   long max_processes = 256;                 // RLIMIT_NPROC inside the sandbox's user namespace
   std::size_t max_file_bytes = 2ull << 30;  // RLIMIT_FSIZE: no file written grows past this

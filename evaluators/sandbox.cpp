@@ -20,7 +20,11 @@ namespace {
 std::atomic<bool> g_unsandboxed{false};
 thread_local bool t_probing = false;  // inside sandbox_problem's own probe run
 
-constexpr unsigned kSandboxUid = 65534, kSandboxGid = 65534;  // nobody, nogroup
+// As root, each sandboxed run gets a uid of its own from this range (no account needs to exist):
+// RLIMIT_NPROC counts per uid, so a fork bomb in one sandbox cannot starve the others. They
+// share the group nogroup, through which the sandbox ccache is shared.
+constexpr unsigned kSandboxUidBase = 100000, kSandboxGid = 65534;
+std::atomic<unsigned> g_sandbox_serial{0};
 
 // Processes of `uid` now (a scan of /proc; a few milliseconds).
 long processes_of(uid_t uid) {
@@ -89,6 +93,7 @@ std::vector<std::string> sandbox_command(const RunRequest& req, const std::strin
   const fs::path cwd = fs::absolute(req.cwd.empty() ? fs::current_path() : req.cwd);
   cmd.insert(cmd.end(), {"--bind", cwd.string(), cwd.string()});
   for (const auto& p : box.writable) cmd.insert(cmd.end(), {"--bind", fs::absolute(p).string(), fs::absolute(p).string()});
+  for (const auto& p : box.shared) cmd.insert(cmd.end(), {"--bind", fs::absolute(p).string(), fs::absolute(p).string()});
   for (const auto& p : box.readable)
     cmd.insert(cmd.end(), {"--ro-bind", fs::absolute(p).string(), fs::absolute(p).string()});
   // A tool named by a path outside the system (a cached model, $CHIPGYM_YOSYS=/opt/...) is
@@ -97,6 +102,7 @@ std::vector<std::string> sandbox_command(const RunRequest& req, const std::strin
   if (tool.is_absolute() && !under(tool, "/usr") && !under(tool, cwd)) {
     bool listed = false;
     for (const auto& p : box.writable) listed = listed || under(tool, fs::absolute(p));
+    for (const auto& p : box.shared) listed = listed || under(tool, fs::absolute(p));
     for (const auto& p : box.readable) listed = listed || under(tool, fs::absolute(p));
     if (!listed) cmd.insert(cmd.end(), {"--ro-bind", tool.string(), tool.string()});
   }
@@ -160,7 +166,8 @@ std::optional<std::string> sandbox_problem() {
   } catch (const std::exception& e) {
     problem = std::string("cannot try bubblewrap: ") + e.what() + "." + fallback;
   }
-  known[bwrap] = problem;
+  // Only success is remembered: a failure may be passing (EAGAIN while the machine is full).
+  if (!problem) known[bwrap] = problem;
   return problem;
 }
 
@@ -169,7 +176,7 @@ SandboxIdentity sandbox_identity(const RunRequest& req) {
   const long limit = req.sandbox ? req.sandbox->max_processes : 256;
   if (::geteuid() == 0) {
     who.drop = true;
-    who.uid = kSandboxUid;
+    who.uid = kSandboxUidBase + ((static_cast<unsigned>(::getpid()) & 0xfff) << 8) + (g_sandbox_serial++ & 0xff);
     who.gid = kSandboxGid;
     who.max_processes = limit;
   } else {
@@ -185,9 +192,12 @@ void hand_over_paths(const RunRequest& req, const SandboxIdentity& who) {
   std::vector<fs::path> paths = req.sandbox->writable;
   paths.push_back(req.cwd.empty() ? fs::current_path() : req.cwd);
   for (const auto& p : paths) {
-    // The directory itself: what the tool creates in it is the sandbox user's anyway; files the
-    // parent wrote there stay root's and readable.
-    [[maybe_unused]] int rc = ::chown(p.c_str(), who.uid, who.gid);
+    // Through the group, not the owner: several sandboxes (each its own uid) may work in one
+    // directory at once, as the per-module Yosys runs do. Each sees only its own directories.
+    struct stat st{};
+    if (::stat(p.c_str(), &st) != 0) continue;
+    [[maybe_unused]] int rc = ::chown(p.c_str(), static_cast<uid_t>(-1), who.gid);
+    rc = ::chmod(p.c_str(), (st.st_mode & 07777) | S_IRWXG);
   }
 }
 
@@ -202,17 +212,23 @@ void sandbox_ccache(const Toolchain& tools, RunRequest& req) {
   }
   fs::path dir;
   if (const char* v = std::getenv("CHIPGYM_SANDBOX_CCACHE"); v && *v) dir = v;
-  else if (::geteuid() == 0) dir = "/var/cache/chipgym/ccache-sandbox";
+  else if (::geteuid() == 0) dir = "/var/cache/chipgym/ccache-sandbox-shared";
   else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) dir = fs::path(x) / "chipgym" / "ccache-sandbox";
   else if (const char* h = std::getenv("HOME"); h && *h) dir = fs::path(h) / ".cache" / "chipgym" / "ccache-sandbox";
   else return;
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir, ec)) return;
+  if (::geteuid() == 0) {
+    // Shared by the sandboxes' many uids through their group, the way ccache documents for
+    // several users: group-owned, setgid, and a umask that keeps what ccache creates writable.
+    if (::chown(dir.c_str(), 0, kSandboxGid) != 0 || ::chmod(dir.c_str(), 02775) != 0) return;
+    req.env_extra["CCACHE_UMASK"] = "002";
+  }
   req.env_extra["OBJCACHE"] = tools.ccache;
   req.env_extra["CCACHE_DIR"] = fs::absolute(dir).string();
   if (!req.sandbox) req.sandbox = untrusted_sandbox();
-  req.sandbox->writable.push_back(fs::absolute(dir));
+  req.sandbox->shared.push_back(fs::absolute(dir));
 }
 
 }  // namespace chipgym::evaluators

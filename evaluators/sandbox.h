@@ -37,8 +37,9 @@ std::optional<std::string> sandbox_problem();
 
 // Who runs bubblewrap. As root, bwrap would run privileged, and the kernel does not count a
 // root-mapped user's processes against RLIMIT_NPROC (a fork bomb grew to 15,000 processes in
-// a test): so root drops to an unprivileged uid (nobody, 65534) before exec, bwrap runs as an
-// ordinary user would, and the directories the sandbox writes are handed to that uid first.
+// a test): so root drops to an unprivileged uid before exec (one per run, from 100000 up, group
+// nogroup), bwrap runs as an ordinary user would, and the directories the sandbox writes are
+// opened to that group first.
 // Any other user runs bwrap as itself, with its process limit raised by the processes it
 // already has (RLIMIT_NPROC counts all of a user's processes).
 struct SandboxIdentity {
@@ -47,7 +48,7 @@ struct SandboxIdentity {
   long max_processes = 256;
 };
 SandboxIdentity sandbox_identity(const RunRequest& req);
-// Gives the sandbox's working directory and writable paths to the identity's uid (root only).
+// Opens the sandbox's working directory and writable paths to the identity's group (root only).
 void hand_over_paths(const RunRequest& req, const SandboxIdentity& who);
 
 // The command line that runs req.argv inside bubblewrap `bwrap` with req.sandbox's paths.
@@ -61,7 +62,8 @@ Sandbox untrusted_sandbox();
 
 // A sandboxed Verilator build shares object files through a ccache of its own
 // ($CHIPGYM_SANDBOX_CCACHE, else ~/.cache/chipgym/ccache-sandbox, or /var/cache/chipgym/
-// ccache-sandbox for root, whose home the sandbox user cannot enter), bound read-write; never the
+// ccache-sandbox-shared for root, whose home the sandbox uids cannot enter; shared by them
+// through the group nogroup), bound read-write; never the
 // user's ccache, which trusted builds read. Without ccache, or a place for it, builds go
 // without. The simulation that runs the model never sees this directory.
 void sandbox_ccache(const Toolchain& tools, RunRequest& req);

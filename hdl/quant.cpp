@@ -1,7 +1,7 @@
 // The quantized-operator families (gelu, softmax, rmsnorm, layernorm): Verilog generators
 // over one streaming skeleton, one shared Verilator harness, and the Family glue.
 //
-// Skeleton (notes/STREAM.md ports): reduction operators load a vector into a buffer, run
+// Skeleton (docs/stream.md ports): reduction operators load a vector into a buffer, run
 // their passes and solve steps, then issue the N outputs through a per-element datapath of
 // `stages` register stages (parts A lookup, B multiply, C round/shift/clamp; registers after
 // A when stages >= 2, after B when stages == 3, and always at the output). The datapath stalls

@@ -1,4 +1,4 @@
-// Integer-only quantized operators as streaming kernels (the interface of notes/STREAM.md):
+// Integer-only quantized operators as streaming kernels (the interface of docs/stream.md):
 // gelu-int8, softmax-int8, rmsnorm-int8 and layernorm-int8. Each is a design family with a
 // bit-exact integer model (the golden the RTL is checked against), a floating-point
 // reference (for error figures), a Verilog generator and an exact cycle model.
@@ -119,7 +119,7 @@ long long quant_latency(const QuantConfig& c);
 long long quant_cycles_per_vector(const QuantConfig& c);
 
 // The canonical Verilog of the operator (one module, named quant_module_name(op)) and its
-// interface JSON (notes/STREAM.md).
+// interface JSON (docs/stream.md).
 std::string quant_verilog(const QuantConfig& c);
 json quant_interface(const QuantConfig& c);
 

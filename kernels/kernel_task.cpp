@@ -107,10 +107,10 @@ StreamInterface StreamInterface::from_json(const json& j) {
     throw ParamError("interface module name '" + s.module + "' is not a plain Verilog identifier");
   const auto standard_ports = standard(s.module, 8, 8, true, 1).ports;
   for (const char* name : kStandardPorts)
-    if (!s.ports.count(name)) throw ParamError(std::string("interface has no port '") + name + "' (STREAM.md)");
+    if (!s.ports.count(name)) throw ParamError(std::string("interface has no port '") + name + "' (docs/stream.md)");
   for (const auto& [name, width] : s.ports) {
     auto it = standard_ports.find(name);
-    if (it == standard_ports.end()) throw ParamError("interface port '" + name + "' is not a stream port (STREAM.md)");
+    if (it == standard_ports.end()) throw ParamError("interface port '" + name + "' is not a stream port (docs/stream.md)");
     if ((width > 0) != (it->second > 0))
       throw ParamError("interface port '" + name + "' has the wrong direction (width " + std::to_string(width) + ")");
     if (name != "in_data" && name != "out_data" && std::abs(width) != 1)

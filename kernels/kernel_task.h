@@ -1,6 +1,5 @@
-// Kernel tasks: what `chipgym score` (and later `chipgym evolve`) scores a candidate against.
-// A task is a value: its streaming interface (notes on the protocol in kernels/README.md and
-// STREAM.md), a canonical Verilog implementation, an integer golden model over whole vectors,
+// Kernel tasks: what `chipgym score` and `chipgym evolve` score a candidate against.
+// A task is a value: its streaming interface (the protocol: docs/stream.md), a canonical Verilog implementation, an integer golden model over whole vectors,
 // fixed edge cases and seeded random vectors. An integer operator is one line in
 // kernel_tasks() (kernel_task.cpp): stream_task(name, description, module, golden, verilog).
 #pragma once
@@ -21,7 +20,7 @@ using Vector = std::vector<long long>;
 // The golden model: one input vector to one output vector of the same length.
 using GoldenModel = std::function<std::vector<int>(const std::vector<int>&)>;
 
-// The streaming interface of STREAM.md: module name, ports with signed widths (positive =
+// The streaming interface of docs/stream.md: module name, ports with signed widths (positive =
 // input to the module, negative = output), element signedness and vector length.
 struct StreamInterface {
   std::string module;

@@ -260,7 +260,7 @@ GoldenSet task_golden(const KernelTask& task, std::uint64_t user_seed, int rando
 
 GoldenSet golden_from_json(const json& j) {
   if (!j.is_object() || !j.contains("interface") || !j.contains("cases"))
-    throw ParamError("golden vectors JSON needs \"interface\" and \"cases\" (see STREAM.md)");
+    throw ParamError("golden vectors JSON needs \"interface\" and \"cases\" (see docs/stream.md)");
   GoldenSet g;
   g.iface = StreamInterface::from_json(j["interface"]);
   if (!j["cases"].is_array() || j["cases"].empty()) throw ParamError("golden vectors: \"cases\" must be a non-empty array");

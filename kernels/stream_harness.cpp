@@ -1,5 +1,5 @@
 // The Verilator testbench of `chipgym score`, compiled with each candidate (--prefix Vkernel).
-// It streams every input vector through the STREAM.md handshake twice: pass 0 with in_valid
+// It streams every input vector through the handshake of docs/stream.md twice: pass 0 with in_valid
 // held high whenever data is left and out_ready always high (latency and peak throughput),
 // pass 1 with seeded random gaps on in_valid and back-pressure on out_ready (robustness and
 // throughput under pressure), with the vectors in reverse order, so that a design carrying

@@ -86,6 +86,18 @@ TEST_CASE("bad input gets a clear message and a non-zero exit, and nothing alrea
                                                   "--no-fpga", "--cache-dir", cache, "--json"};
   REQUIRE(run_chipgym(cached_design).ok());
 
+  SECTION("options that do not parse, unknown options and commands exit 2; --help exits 0") {
+    RunResult r = run_chipgym({"train", "--budget", "abc"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("--budget"));
+    r = run_chipgym({"eval", "--no-such-option"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("--no-such-option"));
+    r = run_chipgym({"frobnicate"});
+    CHECK(r.exit_code == 2);
+    CHECK(run_chipgym({"score", "--help"}).exit_code == 0);
+    CHECK_THAT(run_chipgym({"score", "--help"}).out, Catch::Contains("--unsafe-no-sandbox"));
+  }
   SECTION("malformed --set") {
     RunResult r = run_chipgym({"eval", "--set", "rows8", "--cache-dir", cache});
     CHECK(r.exit_code == 2);
