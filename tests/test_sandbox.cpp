@@ -21,6 +21,7 @@
 #include "evaluators/screen.h"
 #include "kernels/kernel_task.h"
 #include "kernels/score.h"
+#include "relu_support.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -34,6 +35,8 @@ using chipgym::kernels::find_kernel_task;
 using chipgym::kernels::score_candidate;
 using chipgym::kernels::ScoreOptions;
 using json = nlohmann::json;
+using test_support::relu;
+using test_support::relu_with;
 using test_support::run_chipgym;
 
 namespace {
@@ -97,15 +100,6 @@ struct Listener {
     return c >= 0;
   }
 };
-
-const std::string& relu() { return find_kernel_task("relu-int8").canonical_verilog; }
-
-std::string relu_with(const std::string& from, const std::string& to) {
-  std::string s = relu();
-  const auto at = s.find(from);
-  REQUIRE(at != std::string::npos);
-  return s.replace(at, from.size(), to);
-}
 
 chipgym::kernels::ScoreReport score_relu(const std::string& verilog, ScoreOptions o = {}) {
   o.random_vectors = 8;

@@ -11,6 +11,7 @@
 #include "kernels/kernel_task.h"
 #include "kernels/score.h"
 #include "evaluators/screen.h"
+#include "relu_support.h"
 #include "test_support.h"
 
 using chipgym::evaluators::RunResult;
@@ -21,19 +22,11 @@ using chipgym::evaluators::screen_verilog;
 using chipgym::kernels::ScoreOptions;
 using chipgym::kernels::task_golden;
 using json = nlohmann::json;
+using test_support::relu;
+using test_support::relu_with;
 using test_support::run_chipgym;
 
 namespace {
-
-const std::string& relu() { return find_kernel_task("relu-int8").canonical_verilog; }
-
-// The canonical relu with one piece of text replaced (the test fails if it is not there).
-std::string relu_with(const std::string& from, const std::string& to) {
-  std::string s = relu();
-  const auto at = s.find(from);
-  REQUIRE(at != std::string::npos);
-  return s.replace(at, from.size(), to);
-}
 
 const std::string kReluLine = "data_q <= in_data[7] ? 8'd0 : in_data;";
 
