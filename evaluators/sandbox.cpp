@@ -68,11 +68,12 @@ void system_layout(std::vector<std::string>& cmd) {
 }  // namespace
 
 void allow_unsandboxed(bool allow) {
-  if (allow && !g_unsandboxed.exchange(true))
+  static std::atomic<bool> warned{false};
+  g_unsandboxed = allow;
+  if (allow && !warned.exchange(true))
     std::fprintf(stderr,
                  "chipgym: WARNING: --unsafe-no-sandbox: untrusted Verilog and the models built from it run WITHOUT "
                  "bubblewrap, with the host's files and network in reach. Use it only for text you trust.\n");
-  if (!allow) g_unsandboxed = false;
 }
 
 bool unsandboxed_allowed() { return g_unsandboxed; }
@@ -205,11 +206,8 @@ Sandbox untrusted_sandbox() { return Sandbox{}; }
 
 void sandbox_ccache(const Toolchain& tools, RunRequest& req) {
   if (tools.ccache.empty()) return;
-  if (unsandboxed_allowed()) {
-    // Not the sandbox's ccache: files root wrote there would be unwritable to the sandbox user.
-    req.env_extra["OBJCACHE"] = tools.ccache;
-    return;
-  }
+  // The scrubbed environment would drop a user's CCACHE_DISABLE: pass it on.
+  if (const char* off = std::getenv("CCACHE_DISABLE"); off && *off) req.env_extra["CCACHE_DISABLE"] = off;
   fs::path dir;
   if (const char* v = std::getenv("CHIPGYM_SANDBOX_CCACHE"); v && *v) dir = v;
   else if (::geteuid() == 0) dir = "/var/cache/chipgym/ccache-sandbox-shared";
