@@ -49,6 +49,8 @@ std::vector<std::string> write_rtl(const hdl::Rtl& rtl, const fs::path& dir) {
 // `tool` is what the user knows it by (yosys, verilator, simulation).
 ErrorInfo tool_error(const std::string& tool, const RunResult& r, const std::string& failed_category,
                      const std::string& timeout_category, const RunLimits& limits = {}) {
+  // However it ended (an abort after bad_alloc, or an exit code), running out of memory says so.
+  if (r.out_of_memory()) return {"tool_memory", r.explain(tool, limits) + ": " + excerpt(r.err + r.out, 400)};
   switch (r.status) {
     case RunStatus::NotFound:
       if (tool == "yosys" || tool == "verilator")
@@ -58,12 +60,10 @@ ErrorInfo tool_error(const std::string& tool, const RunResult& r, const std::str
     case RunStatus::TimedOut:
       return {timeout_category, r.describe(tool) + "; raise --timeout if the design is large"};
     case RunStatus::Signaled:
-      if (r.out_of_memory()) return {"tool_memory", r.explain(tool, limits) + ": " + excerpt(r.err + r.out, 400)};
       return {"tool_crash", r.explain(tool, limits) + ": " + excerpt(r.err + r.out)};
     case RunStatus::NoSandbox:
       return {"environment", r.exec_error};
     case RunStatus::Exited:
-      if (r.out_of_memory()) return {"tool_memory", r.explain(tool, limits) + ": " + excerpt(r.err + r.out, 400)};
       break;
   }
   return {failed_category, r.describe(tool) + ": " + excerpt(r.err + "\n" + r.out)};
@@ -683,7 +683,7 @@ bool Pipeline::synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m)
           continue;
         }
         if (job.unit.empty()) continue;
-        auto g = parse_stat_modules(read_file(dir.path() / (job.unit + ".generic.json")));
+        auto g = parse_stat_modules(generic_text);
         auto c = parse_stat_modules(read_file(dir.path() / (job.unit + ".cmos.json")));
         const long long depth = parse_ltp_depth(read_file(dir.path() / (job.unit + ".ltp.txt")));
         if (per_module) {  // keep the modules this run synthesized: the unit and its file's helpers

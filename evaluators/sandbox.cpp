@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 
 namespace chipgym::evaluators {
 
@@ -126,7 +127,7 @@ std::vector<std::string> sandbox_environment(const RunRequest& req) {
 std::optional<std::string> sandbox_problem() {
   if (t_probing) return std::nullopt;  // the probe itself asks
   static std::mutex mu;
-  static std::map<std::string, std::optional<std::string>> known;  // by bwrap path
+  static std::set<std::string> working;  // bwrap paths whose probe succeeded
   const std::string bwrap = bwrap_executable();
   const std::string fallback =
       " Only for text you trust, --unsafe-no-sandbox runs the tools without it (never the default).";
@@ -138,7 +139,7 @@ std::optional<std::string> sandbox_problem() {
            "): untrusted Verilog is only run inside it. Install it with `apt-get install bubblewrap` (scripts/setup "
            "does)." + fallback;
   std::lock_guard<std::mutex> lock(mu);
-  if (auto it = known.find(bwrap); it != known.end()) return it->second;
+  if (working.count(bwrap)) return std::nullopt;
   std::optional<std::string> problem;
   try {
     TempDir dir("chipgym-sandbox-probe-");
@@ -168,7 +169,7 @@ std::optional<std::string> sandbox_problem() {
     problem = std::string("cannot try bubblewrap: ") + e.what() + "." + fallback;
   }
   // Only success is remembered: a failure may be passing (EAGAIN while the machine is full).
-  if (!problem) known[bwrap] = problem;
+  if (!problem) working.insert(bwrap);
   return problem;
 }
 
