@@ -14,6 +14,7 @@
 #include "cli/workload.h"
 #include "env/env.h"
 #include "env/task.h"
+#include "env/workload.h"
 #include "evaluators/pipeline.h"
 #include "evaluators/sandbox.h"
 #include "kernels/evolve.h"
@@ -40,14 +41,7 @@ constexpr int kDesignFailed = 1;
 constexpr int kBadInput = 2;
 constexpr int kTrainingStopped = 3;
 
-std::string with_commas(long long v) {
-  std::string s = std::to_string(v < 0 ? -v : v), out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (i && (s.size() - i) % 3 == 0) out += ',';
-    out += s[i];
-  }
-  return (v < 0 ? "-" : "") + out;
-}
+using chipgym::env::with_commas;
 
 // The spaces an agent sees, built by the environment itself (no evaluation happens).
 json env_spaces(const chipgym::env::Task& t) {

@@ -17,15 +17,6 @@ namespace {
 using hdl::ParamError;
 using Dims = std::vector<long long>;  // -1: unknown after shape inference
 
-std::string with_commas(long long v) {
-  std::string s = std::to_string(v < 0 ? -v : v), out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (i && (s.size() - i) % 3 == 0) out += ',';
-    out += s[i];
-  }
-  return (v < 0 ? "-" : "") + out;
-}
-
 std::string dims_text(const Dims& d) {
   std::string s = "[";
   for (std::size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + (d[i] < 0 ? std::string("?") : std::to_string(d[i]));
@@ -448,6 +439,15 @@ std::optional<std::string> closest_name(const std::string& name, const std::vect
   // Close: at most a third of the name is wrong.
   if (best && best_d * 3 <= std::max<std::size_t>(best->size(), 3)) return best;
   return std::nullopt;
+}
+
+std::string with_commas(long long v) {
+  std::string s = std::to_string(v < 0 ? -v : v), out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i && (s.size() - i) % 3 == 0) out += ',';
+    out += s[i];
+  }
+  return (v < 0 ? "-" : "") + out;
 }
 
 }  // namespace chipgym::env

@@ -88,4 +88,7 @@ Workload load_workload(const std::string& spec, const ImportOptions& options = {
 // "did you mean": the known name closest to `name` by edit distance, if any is close.
 std::optional<std::string> closest_name(const std::string& name, const std::vector<std::string>& known);
 
+// 1814073344 -> "1,814,073,344": MACs, bytes and cycles as the tables print them.
+std::string with_commas(long long v);
+
 }  // namespace chipgym::env
