@@ -113,8 +113,10 @@ void print_metrics(const chipgym::env::Task& task, const chipgym::hdl::Params& p
     std::cout << "  " << std::left << std::setw(14) << name << value << "\n";
   };
   if (m.error) row("error", "[" + m.error->category + "] " + m.error->message);
-  if (m.fidelity == "rtl" && m.stages.contains("simulate")) {
-    row("correct", m.correct ? "yes, " + with_commas(m.checked) + " outputs bit-exact against the golden model"
+  if (!m.correct) {
+    row("correct", "not checked (not simulated at fidelity " + m.fidelity + ")");
+  } else {
+    row("correct", *m.correct ? "yes, " + with_commas(m.checked) + " outputs bit-exact against the golden model"
                              : "NO, " + with_commas(m.mismatches) + " of " + with_commas(m.checked) + " outputs differ");
     if (!m.first_mismatch.empty()) row("first diff", m.first_mismatch);
   }
@@ -290,7 +292,7 @@ int run_eval(const std::string& task_name, const std::string& task_file, const s
     print_metrics(task, params, m, score);
   }
   if (m.error && m.error->category == "input") return kBadInput;
-  return m.ok() && (o.fidelity != "rtl" || m.correct) ? 0 : kDesignFailed;
+  return m.ok() && !m.incorrect() ? 0 : kDesignFailed;
 }
 
 // chipgym score: exit 0 pass, 1 the candidate failed, 2 bad input (refused before any tool ran).

@@ -76,7 +76,7 @@ std::vector<double> Env::observe(const std::vector<long long>& indices, const ev
   if (!m) {
     obs.insert(obs.end(), {0.0, 0.0, 0.0, 0.0});
   } else {
-    obs.push_back(m->correct ? 1.0 : 0.0);
+    obs.push_back(m->correct.value_or(false) ? 1.0 : 0.0);  // not simulated: 0, as wrong
     obs.push_back(std::log10(1.0 + static_cast<double>(m->cycles)));
     obs.push_back(std::log10(1.0 + static_cast<double>(m->transistors)));
     obs.push_back(std::clamp(std::max(reward, -3.0) / 100.0 + 1.0, 0.0, 10.0));

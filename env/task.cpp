@@ -32,13 +32,13 @@ Task Task::from_json(const json& j) {
 json Task::score(const evaluators::Metrics& m) const {
   // The family scores the figures; a failed evaluation or an incorrect simulation earns 0.
   json out = design_family().score(m.to_json(), budget);
-  if (out.contains("objective") && (!m.ok() || (m.fidelity == "rtl" && !m.correct))) out["objective"] = 0.0;
+  if (out.contains("objective") && (!m.ok() || m.incorrect())) out["objective"] = 0.0;
   return out;
 }
 
 double Task::reward(const evaluators::Metrics& m) const {
   if (m.error) return -3;
-  if (m.fidelity == "rtl" && !m.correct) return -2;
+  if (m.incorrect()) return -2;
   json s = score(m);
   if (!s.contains("objective")) return -3;  // nothing to score (e.g. no synthesis at this fidelity)
   if (!s.value("within_budget", true)) return -1;

@@ -8,7 +8,7 @@ bool design_failure(const std::string& category) {
 }
 
 json Metrics::to_json() const {
-  json j = {{"correct", correct},     {"checked", checked},       {"mismatches", mismatches},
+  json j = {{"correct", correct ? json(*correct) : json(nullptr)}, {"checked", checked},       {"mismatches", mismatches},
             {"cycles", cycles},       {"cycles_model", cycles_model}, {"cells", cells},
             {"transistors", transistors}, {"depth", depth},       {"luts", luts},
             {"ffs", ffs},             {"dsps", dsps},             {"brams", brams},
@@ -21,7 +21,11 @@ json Metrics::to_json() const {
 
 Metrics Metrics::from_json(const json& j) {
   Metrics m;
-  m.correct = j.value("correct", false);
+  // Records written before `correct` could be null said false for "not simulated": a verdict
+  // counts only where the record shows a simulation.
+  const bool simulated = j.contains("stages") && j["stages"].is_object() && j["stages"].contains("simulate");
+  if (j.contains("correct") && j["correct"].is_boolean() && (simulated || j["correct"].get<bool>()))
+    m.correct = j["correct"].get<bool>();
   m.checked = j.value("checked", 0LL);
   m.mismatches = j.value("mismatches", 0LL);
   m.first_mismatch = j.value("first_mismatch", std::string());

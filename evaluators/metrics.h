@@ -32,7 +32,10 @@ struct ErrorInfo {
 bool design_failure(const std::string& category);
 
 struct Metrics {
-  bool correct = false;         // simulated outputs equal the golden model's, bit for bit
+  // Simulated outputs equal the golden model's, bit for bit; empty when the design was not
+  // simulated (fidelity model or synth, or a stage before simulation stopped the evaluation):
+  // JSON null, "not checked", never false.
+  std::optional<bool> correct;
   long long checked = 0;        // output values compared
   long long mismatches = 0;
   std::string first_mismatch;
@@ -50,6 +53,8 @@ struct Metrics {
   std::string fidelity;         // model | synth | rtl
 
   bool ok() const { return !error.has_value(); }
+  // Simulated and wrong (not: not simulated).
+  bool incorrect() const { return correct == false; }
   json to_json() const;
   static Metrics from_json(const json& j);
 };

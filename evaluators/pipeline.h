@@ -1,5 +1,6 @@
-// The evaluation pipeline: generate -> lint -> simulate against golden -> synthesize, every
-// stage cached by content hash. Tool failures become Metrics::error, never exceptions.
+// The evaluation pipeline: generate, then the stages of the fidelity (evaluators/stage.h:
+// screen -> lint -> simulate against golden -> synthesize -> fpga), each cached by content hash,
+// and the whole evaluation cached too. Tool failures become Metrics::error, never exceptions.
 #pragma once
 #include <filesystem>
 #include <map>
@@ -17,7 +18,7 @@
 namespace chipgym::evaluators {
 
 struct EvalOptions {
-  std::string fidelity = "rtl";  // model: cycle model only; synth: + Yosys; rtl: + lint and simulation
+  std::string fidelity = "rtl";  // a registered fidelity (stage.h): model, synth, rtl
   bool flatten = false;          // synthesize the flattened design instead of each module once
   bool fpga = true;              // also synthesize for iCE40 (LUT, FF, DSP, BRAM counts)
   bool synthesis = true;         // false: stop after simulation (tests of the golden check)
@@ -46,16 +47,15 @@ class Pipeline {
   std::string design_key(const hdl::Family& family, const hdl::Params& params, const json& workload,
                          const EvalOptions& options) const;
   const Toolchain& tools() const { return tools_; }
+  // Compiled Verilator models, by the hash of their source (empty without a cache).
+  const std::filesystem::path& models_dir() const { return models_dir_; }
 
- private:
-  bool lint(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m);
-  bool simulate(const hdl::Family& f, const hdl::Params& p, const hdl::Rtl& rtl, const json& workload,
-                const EvalOptions& o, Metrics& m);
-  bool synthesize(const hdl::Rtl& rtl, const EvalOptions& o, Metrics& m);
-  std::optional<std::filesystem::path> build_model(const hdl::Family& f, const hdl::Rtl& rtl, const EvalOptions& o,
-                                                   Metrics& m, std::filesystem::path scratch);
+  // A stage's cache entry (none without a cache, or with use_cache off; an unreadable entry is
+  // a miss), and storing one (a failed write is reported in Metrics::stages.cache_warnings).
   std::optional<json> cached(const EvalOptions& o, const std::string& stage, const std::string& key);
   void store(const EvalOptions& o, const std::string& stage, const std::string& key, const json& value);
+
+ private:
 
   std::shared_ptr<Cache> cache_;
   Toolchain tools_;

@@ -49,6 +49,13 @@ inline std::string nearest_name(const std::string& name, const std::vector<std::
   return best;
 }
 
+// "family" -> "families", "agent" -> "agents".
+inline std::string plural(const std::string& kind) {
+  if (kind.size() > 1 && kind.back() == 'y' && std::string("aeiou").find(kind[kind.size() - 2]) == std::string::npos)
+    return kind.substr(0, kind.size() - 1) + "ies";
+  return kind + "s";
+}
+
 // "unknown <kind> 'x'; did you mean 'y'? known <kind>s: a, b, c"
 inline std::string unknown_name_message(const std::string& kind, const std::string& name,
                                         const std::vector<std::string>& known) {
@@ -57,7 +64,7 @@ inline std::string unknown_name_message(const std::string& kind, const std::stri
   else message += ";";
   std::string list;
   for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-  return message + " known " + kind + "s: " + list;
+  return message + " known " + plural(kind) + ": " + list;
 }
 
 // Entries of one kind by name. Entry is a value type with a `std::string name` member.

@@ -62,8 +62,8 @@ json design_report(const env::Task& task, const evaluators::Metrics& m) {
     r["luts"] = m.luts;
     r["ffs"] = m.ffs;
   }
-  if (m.fidelity == "rtl") {
-    r["correct"] = m.correct;
+  if (m.correct) {
+    r["correct"] = *m.correct;
     r["checked"] = m.checked;
     r["mismatches"] = m.mismatches;
   }
@@ -72,7 +72,7 @@ json design_report(const env::Task& task, const evaluators::Metrics& m) {
     r["stage"] = c.rfind("sim", 0) == 0 ? "simulate" : c.rfind("synth", 0) == 0 ? "synthesize" : c;
     r["category"] = m.error->category;
     r["message"] = m.error->message;
-  } else if (m.fidelity == "rtl" && !m.correct) {
+  } else if (m.incorrect()) {
     r["stage"] = "simulate";
     r["category"] = "mismatch";
     r["message"] = std::to_string(m.mismatches) + " of " + std::to_string(m.checked) +

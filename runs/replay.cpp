@@ -67,6 +67,8 @@ ReplayResult replay(const std::filesystem::path& run, std::optional<long long> s
   now["reward"] = task.reward(out.metrics);
   for (auto it = recorded.begin(); it != recorded.end(); ++it) {
     if (!now.contains(it.key())) continue;
+    // Runs recorded before `correct` could be null wrote false for a design not simulated.
+    if (it.key() == "correct" && now[it.key()].is_null() && it.value() == false) continue;
     if (now[it.key()] != it.value())
       out.differences.push_back(it.key() + ": recorded " + it.value().dump() + ", now " + now[it.key()].dump());
   }

@@ -233,7 +233,7 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
                     {"reward", reward},
                     {"cycles", m.cycles},
                     {"transistors", m.transistors},
-                    {"correct", m.correct},
+                    {"correct", m.correct ? json(*m.correct) : json(nullptr)},
                     {"cache_hit", m.cache_hit},
                     {"seconds", m.seconds}};
       if (m.error) event["error"] = {{"category", m.error->category}, {"message", m.error->message}};

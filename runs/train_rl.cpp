@@ -365,7 +365,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
                   {"reward", std::isfinite(r.reward) ? json(r.reward) : json(nullptr)},
                   {"cycles", m.value("cycles", 0LL)},
                   {"transistors", m.value("transistors", 0LL)},
-                  {"correct", m.value("correct", false)},
+                  {"correct", m.contains("correct") ? m["correct"] : json(nullptr)},
                   {"cache_hit", r.info.value("cache_hit", false)},
                   {"seconds", m.value("seconds", 0.0)}};
     if (r.info.contains("error")) event["error"] = r.info["error"];

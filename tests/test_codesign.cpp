@@ -156,7 +156,7 @@ TEST_CASE("codesign cycle model equals Verilator cycle counts and results are bi
     REQUIRE(!m.error);
     INFO(m.stages["lint"].dump());
     CHECK(m.stages["lint"]["warnings"].get<long long>() == 0);  // verilator --lint-only -Wall clean
-    CHECK(m.correct);
+    CHECK(m.correct == true);
     CHECK(m.mismatches == 0);
     CHECK(m.checked == 2 * (5 * 9 + 8 * 8 + 3 * 6 + 1));
     const auto per = m.stages["simulate"]["cycles_per_problem"];
