@@ -1,5 +1,5 @@
 // The salt of `chipgym score`'s hidden vectors: per installation, so that having the source
-// does not give anyone the vectors (issue 11, item 5).
+// does not give anyone the vectors.
 //
 // $CHIPGYM_SCORE_SALT, when set and non-empty, is the salt (reproducible vectors for a shared
 // leaderboard or a test). Otherwise the salt is the content of the file `score-salt` beside the

@@ -108,7 +108,7 @@ TEST_CASE("lint, simulate and synthesize read cache entries written under the ke
   }
 }
 
-TEST_CASE("--no-fpga leaves the fpga stage out and keys synthesis as generic gates only", "[stages]") {
+TEST_CASE("options without fpga leave the fpga stage out and key synthesis as generic gates only", "[stages]") {
   test_support::ScratchCache scratch;
   evaluators::Pipeline pipeline(scratch.cache);
   const auto& f = hdl::gemm_family();
