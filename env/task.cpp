@@ -26,6 +26,12 @@ Task Task::from_json(const json& j) {
   } catch (const json::exception& e) {
     throw hdl::ParamError(std::string("task JSON has a field of the wrong type: ") + e.what());
   }
+  // Refused here, before a run spends its budget on evaluations that all fail for it. The
+  // fidelities are those evaluators::Pipeline::evaluate runs.
+  if (t.fidelity != "model" && t.fidelity != "synth" && t.fidelity != "rtl")
+    throw hdl::ParamError("task " + t.name + ": unknown fidelity '" + t.fidelity +
+                          "'; the fidelities are model (the cycle model), synth (+ Yosys synthesis) and rtl (+ lint "
+                          "and Verilator simulation against the golden model)");
   return t;
 }
 
