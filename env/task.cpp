@@ -1,5 +1,7 @@
 #include "env/task.h"
 
+#include "evaluators/stage.h"
+
 namespace chipgym::env {
 
 json Task::to_json() const {
@@ -26,6 +28,12 @@ Task Task::from_json(const json& j) {
   } catch (const json::exception& e) {
     throw hdl::ParamError(std::string("task JSON has a field of the wrong type: ") + e.what());
   }
+  // Refused here, before a run spends its budget on evaluations that all fail for it. The
+  // fidelities are those evaluators::Pipeline::evaluate runs.
+  if (!Registry<evaluators::FidelityInfo>::instance().find(t.fidelity))
+    throw hdl::ParamError("task " + t.name + ": unknown fidelity '" + t.fidelity +
+                          "'; the fidelities are model (the cycle model), synth (+ Yosys synthesis) and rtl (+ lint "
+                          "and Verilator simulation against the golden model)");
   return t;
 }
 

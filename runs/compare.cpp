@@ -205,6 +205,26 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
     else if (agent != "llm")  // llm's hyper-parameters get the task and transcript added per run
       agents::make_searcher(agent, env::Env(o.task, {}, nullptr).design_space(), 0, hyper);
   }
+  // A rerun resumes the runs it finds: one of another task is refused before anything is written.
+  const json task_json = o.task.to_json();
+  for (const auto& agent : o.agents)
+    for (long long seed = 0; seed < o.seeds; ++seed) {
+      const fs::path run = o.out / (agent + "-" + std::to_string(seed));
+      if (!fs::exists(run / "config.json")) continue;
+      json saved;
+      try {
+        saved = RunDir::open(run).read_config().at("task");
+      } catch (const std::exception&) {
+      }
+      if (saved == task_json) continue;
+      const std::string name = saved.is_object() ? saved.value("name", std::string("?")) : std::string("?");
+      throw hdl::ParamError("cannot resume the comparison in " + o.out.string() + ": its run " + run.string() +
+                            (name == o.task.name ? " was recorded with another definition of task " + name +
+                                                       " (another --task-file or --workload)"
+                                                 : " was recorded with --task " + name + "; this command says --task " +
+                                                       o.task.name) +
+                            ": give the recorded task to continue it, or use another --out");
+    }
   fs::create_directories(o.out);
   check_recorded_settings(o);
 
@@ -228,19 +248,7 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
       t.seed = jobs[i].seed;
       if (o.hyper.count(jobs[i].agent)) t.hyper = o.hyper.at(jobs[i].agent);
       t.out = o.out / (jobs[i].agent + "-" + std::to_string(jobs[i].seed));
-      t.resume = fs::exists(t.out / "config.json");  // a killed comparison continues
-      if (t.resume) {
-        json saved;
-        try {
-          saved = RunDir::open(t.out).read_config().at("task");
-        } catch (const std::exception&) {
-        }
-        if (saved != o.task.to_json()) {
-          std::lock_guard<std::mutex> lock(mu);
-          errors.push_back(t.out.string() + " holds a run of another task (or task version); use another --out");
-          continue;
-        }
-      }
+      t.resume = fs::exists(t.out / "config.json");  // a killed comparison continues (of this task: checked above)
       try {
         auto trained = train(t, pipeline);
         if (trained.summary.contains("stopped")) {

@@ -97,6 +97,33 @@ TEST_CASE("bad input gets a clear message and a non-zero exit, and nothing alrea
     CHECK(r.exit_code == 2);
     CHECK(run_chipgym({"score", "--help"}).exit_code == 0);
     CHECK_THAT(run_chipgym({"score", "--help"}).out, Catch::Contains("--unsafe-no-sandbox"));
+    r = run_chipgym({"train", "--task", "gemm-int8"});  // --agent is required
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("--agent"));
+    r = run_chipgym({"eval", "--fidelity", "bogus"});  // a value outside the choices
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("--fidelity") && Catch::Contains("bogus"));
+    r = run_chipgym({"compare", "--agents", "random", "--seeds", "two"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("--seeds"));
+    r = run_chipgym({"replay"});  // the run directory is required
+    CHECK(r.exit_code == 2);
+    CHECK(run_chipgym({}).exit_code == 2);  // no command at all
+  }
+  SECTION("a task file with an unknown fidelity is refused before anything runs, naming the fidelities") {
+    json task = json::parse(test_support::kTinyTask);
+    task["fidelity"] = "bogus";
+    std::ofstream(dir.path() / "bogus.json") << task.dump();
+    const auto out = dir.path() / "bogus-run";
+    RunResult r = run_chipgym({"train", "--task-file", (dir.path() / "bogus.json").string(), "--agent", "random",
+                               "--budget", "2", "--out", out.string(), "--cache-dir", cache});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("unknown fidelity 'bogus'") && Catch::Contains("model") &&
+                          Catch::Contains("synth") && Catch::Contains("rtl"));
+    CHECK_FALSE(std::filesystem::exists(out));
+    r = run_chipgym({"eval", "--task-file", (dir.path() / "bogus.json").string(), "--cache-dir", cache});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("unknown fidelity 'bogus'"));
   }
   SECTION("malformed --set") {
     RunResult r = run_chipgym({"eval", "--set", "rows8", "--cache-dir", cache});
@@ -180,4 +207,112 @@ TEST_CASE("bad input gets a clear message and a non-zero exit, and nothing alrea
 
   json still = parse_json(run_chipgym(cached_design));
   CHECK(still["cache_hit"] == true);
+}
+
+TEST_CASE("chipgym --help lists every command, each with its one-line help") {
+  RunResult r = run_chipgym({"--help"});
+  CHECK(r.exit_code == 0);
+  for (const char* command : {"tasks", "eval", "train", "replay", "compare", "optimum", "score", "evolve", "workload",
+                              "roofline"})
+    CHECK_THAT(r.out, Catch::Contains(std::string("  ") + command + " "));
+  CHECK_THAT(r.out, Catch::Contains("search a task's design space with an agent"));
+  // A subcommand's help keeps its options' help.
+  CHECK_THAT(run_chipgym({"train", "--help"}).out,
+             Catch::Contains("continue the run in --out") && Catch::Contains("RL on libtorch") && Catch::Contains("--workload"));
+}
+
+TEST_CASE("train --resume continues the recorded run only: another seed, another task or a budget below what was recorded is refused by name, and nothing is written") {
+  TempDir dir("chipgym-cli-");
+  const std::string cache = (dir.path() / "cache").string();
+  const auto task_file = dir.path() / "task.json";
+  std::ofstream(task_file) << test_support::kTinyTask;
+  const auto run = dir.path() / "run";
+  auto train = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"train", "--agent", "random", "--out", run.string(), "--cache-dir", cache};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_chipgym(args);
+  };
+  auto read = [](const std::filesystem::path& file) {
+    std::ifstream in(file);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  RunResult first = train({"--task-file", task_file.string(), "--budget", "2", "--seed", "1"});
+  INFO(first.out << first.err);
+  REQUIRE(first.ok());
+  const std::string events = read(run / "events.jsonl"), config = read(run / "config.json");
+  REQUIRE(test_support::read_jsonl(run / "events.jsonl").size() == 2);
+
+  RunResult r = train({"--resume", "--seed", "2"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("the run in " + run.string() + " was recorded with --seed 1; this command says --seed 2") &&
+                        Catch::Contains("drop --seed") && Catch::Contains("another --out"));
+
+  r = train({"--resume", "--task", "gemm-int8-small"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("was recorded with --task gemm-tiny; this command says --task gemm-int8-small") &&
+                        Catch::Contains("drop --task"));
+
+  json other = json::parse(test_support::kTinyTask);  // the same name, another definition
+  other["budget"]["max_transistors"] = 1000;
+  std::ofstream(dir.path() / "other.json") << other.dump();
+  r = train({"--resume", "--task-file", (dir.path() / "other.json").string()});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("another definition of task gemm-tiny") && Catch::Contains("differ in budget") &&
+                        Catch::Contains("drop --task-file"));
+
+  r = train({"--resume", "--budget", "1"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("has already recorded 2 evaluations; --budget 1 is fewer") &&
+                        Catch::Contains("give --budget 2 or more"));
+
+  // A recorded config.json with an unknown fidelity is refused, naming the file.
+  json bad = json::parse(config);
+  bad["task"]["fidelity"] = "bogus";
+  std::ofstream(run / "config.json") << bad.dump();
+  r = train({"--resume"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("config.json of " + run.string()) && Catch::Contains("unknown fidelity 'bogus'") &&
+                        Catch::Contains("model") && Catch::Contains("rtl"));
+  bad = json::parse(config);
+  bad["env"]["fidelity"] = "bogus";
+  std::ofstream(run / "config.json") << bad.dump();
+  r = train({"--resume"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("unknown fidelity 'bogus' (env.fidelity)"));
+  std::ofstream(run / "config.json") << config;
+
+  // Nothing was written by the refused commands; the recorded seed and task with a larger
+  // budget continue the run after its recorded evaluations.
+  CHECK(read(run / "events.jsonl") == events);
+  r = train({"--resume", "--seed", "1", "--task-file", task_file.string(), "--budget", "3", "--json"});
+  INFO(r.out << r.err);
+  CHECK(r.ok());
+  CHECK(test_support::read_jsonl(run / "events.jsonl").size() == 3);
+  CHECK(read(run / "events.jsonl").substr(0, events.size()) == events);
+}
+
+TEST_CASE("a compare rerun in a directory that holds a run of another task is refused before anything is written") {
+  TempDir dir("chipgym-cli-");
+  const auto task_file = dir.path() / "task.json";
+  std::ofstream(task_file) << test_support::kTinyTask;
+  const auto out = dir.path() / "cmp";
+  std::filesystem::create_directories(out / "random-0");
+  auto compare = [&] {
+    return run_chipgym({"compare", "--task-file", task_file.string(), "--agents", "random", "--seeds", "1", "--budget",
+                        "2", "--out", out.string(), "--cache-dir", (dir.path() / "cache").string()});
+  };
+  std::ofstream(out / "random-0" / "config.json") << json{{"task", {{"name", "gemm-int8-small"}}}}.dump();
+  RunResult r = compare();
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("cannot resume the comparison in " + out.string()) &&
+                        Catch::Contains("was recorded with --task gemm-int8-small; this command says --task gemm-tiny") &&
+                        Catch::Contains("another --out"));
+  json other = json::parse(test_support::kTinyTask);
+  other["budget"]["max_transistors"] = 1000;
+  std::ofstream(out / "random-0" / "config.json") << json{{"task", other}}.dump();
+  r = compare();
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("another definition of task gemm-tiny"));
+  CHECK_FALSE(std::filesystem::exists(out / "compare.json"));
+  CHECK_FALSE(std::filesystem::exists(out / "random-0" / "events.jsonl"));
 }

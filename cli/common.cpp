@@ -1,0 +1,123 @@
+// Helpers shared by the commands of cli/.
+#include "cli/common.h"
+
+#include <fstream>
+#include <iostream>
+
+#include "evaluators/sandbox.h"
+#include "hdl/gemm.h"
+#include "kernels/kernel_task.h"
+
+namespace chipgym::cli {
+
+std::shared_ptr<evaluators::Cache> open_cache(const CacheOptions& c) {
+  if (c.off) return nullptr;
+  auto file = c.dir.empty() ? evaluators::Cache::default_file() : std::filesystem::path(c.dir) / "cache.sqlite";
+  auto cache = std::make_shared<evaluators::Cache>(file);
+  if (!cache->warning().empty()) std::cerr << "warning: " << cache->warning() << "\n";
+  return cache;
+}
+
+json read_json_file(const std::string& file, const std::string& what) {
+  std::ifstream in(file);
+  if (!in) throw hdl::ParamError("cannot read " + what + " " + file);
+  try {
+    return json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw hdl::ParamError(what + " " + file + " is not valid JSON: " + e.what());
+  }
+}
+
+env::Task load_task(const std::string& name, const std::string& file) {
+  if (file.empty()) return env::task(name);
+  auto t = env::Task::from_json(read_json_file(file, "task file"));
+  t.design_family();   // unknown family: names the known ones
+  t.search_domains();  // searched values outside the family's domain
+  return t;
+}
+
+std::string kernel_tasks_help() {
+  std::string help = "kernel task:";
+  for (const auto& t : kernels::kernel_tasks()) help += " " + t.name + " (" + t.description + ");";
+  return help;
+}
+
+std::function<int()> with_unsafe_no_sandbox_flag(CLI::App& cmd, std::function<int()> action) {
+  auto unsafe = std::make_shared<bool>(false);
+  cmd.add_flag("--unsafe-no-sandbox", *unsafe,
+               "run untrusted Verilog and the models built from it WITHOUT the bubblewrap sandbox (host files, "
+               "network and environment in reach); only for text you trust, never the default");
+  return [unsafe, action = std::move(action)] {
+    if (*unsafe) evaluators::allow_unsandboxed(true);
+    return action();
+  };
+}
+
+void require_sandbox() {
+  if (evaluators::unsandboxed_allowed()) return;
+  if (auto problem = evaluators::sandbox_problem()) throw hdl::ParamError("cannot score untrusted Verilog: " + *problem);
+}
+
+// --- --workload -----------------------------------------------------------------------------
+
+namespace {
+
+struct WorkloadChoice {
+  std::string spec;
+  WorkloadDims dims;
+};
+WorkloadChoice& choice() {
+  static WorkloadChoice c;
+  return c;
+}
+
+}  // namespace
+
+env::ImportOptions WorkloadDims::options() const {
+  env::ImportOptions o;
+  if (batch > 0) o.batch = batch;
+  if (seq > 0) o.seq = seq;
+  return o;
+}
+
+void add_workload_dims(CLI::App* cmd, WorkloadDims& dims) {
+  cmd->add_option("--batch", dims.batch, "value of a dynamic batch dim (ONNX), or the zoo model's batch (default 1)")
+      ->check(CLI::Range(1LL, 1LL << 20));
+  cmd->add_option("--seq", dims.seq, "value of dynamic sequence (and other) dims (ONNX), or the zoo model's sequence (default 128)")
+      ->check(CLI::Range(1LL, 1LL << 20));
+}
+
+void add_workload_option(CLI::App* subcommand) {
+  subcommand->add_option("--workload", choice().spec,
+                         "gemm tasks: run the GEMMs of FILE.onnx or zoo:NAME (see chipgym workload) instead of the task's");
+  add_workload_dims(subcommand, choice().dims);
+}
+
+bool workload_given() {
+  const auto& c = choice();
+  return !c.spec.empty() || c.dims.batch || c.dims.seq;
+}
+
+void apply_workload(env::Task& task) {
+  const auto& c = choice();
+  if (c.spec.empty()) {
+    if (c.dims.batch || c.dims.seq) throw hdl::ParamError("--batch and --seq go with --workload");
+    return;
+  }
+  if (task.family != "gemm" && task.family != "codesign") {
+    std::string gemm_tasks;
+    for (const auto& t : env::tasks())
+      if (t.family == "gemm" || t.family == "codesign") gemm_tasks += (gemm_tasks.empty() ? "" : ", ") + t.name;
+    throw hdl::ParamError("--workload gives GEMMs, for the gemm tasks (" + gemm_tasks + "), not " + task.name);
+  }
+  const env::Workload w = env::load_workload(c.spec, c.dims.options());
+  task.workload = w.task_workload(task.workload.value("patterns", json::array({"random"})), task.workload.value("seed", 1LL));
+  task.description += " [workload " + w.source + "]";
+}
+
+void check_fidelity(const env::Task& task, const std::string& fidelity) {
+  if (fidelity != "rtl" || (task.family != "gemm" && task.family != "codesign")) return;
+  if (auto why = hdl::gemm_rtl_refusal(task.workload); !why.empty()) throw hdl::ParamError("--fidelity rtl: " + why);
+}
+
+}  // namespace chipgym::cli

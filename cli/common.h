@@ -1,0 +1,77 @@
+// What several commands share: exit codes, the cache options, reading a task or a JSON file,
+// the sandbox flag, and --workload for the commands that evaluate gemm tasks.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "env/task.h"
+#include "env/workload.h"
+#include "evaluators/cache.h"
+#include "evaluators/stage.h"
+
+namespace chipgym::cli {
+
+using json = nlohmann::json;
+
+// Exit codes: 0 success, 1 the design failed (tool error or wrong results), 2 bad input,
+// 3 (train, RL agents) training stopped on a non-finite loss: not a success, but nothing is
+// lost; the run directory is consistent and its last good checkpoint is named on stderr
+// (compare: some run stopped so; the leaderboard is written, counting it as far as it got).
+// main.cpp maps exceptions: hdl::ParamError and evaluators::CacheError are bad input, any
+// other exception a failure.
+constexpr int kDesignFailed = 1;
+constexpr int kBadInput = 2;
+constexpr int kTrainingStopped = 3;
+
+// The fidelities evaluators::Pipeline::evaluate runs, cheapest first (the registered ones,
+// evaluators/stage.h; env::Task::from_json refuses others). A function: the registry fills at start-up.
+inline std::vector<std::string> fidelities() { return evaluators::fidelity_names(); }
+
+// --cache-dir and --no-cache (each command adds them with its own help).
+struct CacheOptions {
+  std::string dir;
+  bool off = false;
+};
+// nullptr with --no-cache; a cache warning (e.g. a corrupt file moved aside) goes to stderr.
+std::shared_ptr<evaluators::Cache> open_cache(const CacheOptions& c);
+
+// A user's JSON file; `what` names it in errors ("task file", "parameter file").
+json read_json_file(const std::string& file, const std::string& what);
+// A task by name, or from a JSON file (a task is a value: see `chipgym tasks --json`).
+env::Task load_task(const std::string& name, const std::string& file);
+
+// "kernel task: relu-int8 (...); gelu-int8 (...);" for the --task help of score and evolve.
+std::string kernel_tasks_help();
+
+// Adds --unsafe-no-sandbox to `cmd` and returns `action` preceded by what the flag says.
+// Untrusted Verilog (score, evolve's kernels and modules, eval --inject-verilog, their replays)
+// only runs in bubblewrap; this is the one, loud, way around it.
+std::function<int()> with_unsafe_no_sandbox_flag(CLI::App& cmd, std::function<int()> action);
+// Before any untrusted text is touched: throws hdl::ParamError saying why the sandbox does not
+// work here (and so how to fix it), unless it works or --unsafe-no-sandbox was given.
+void require_sandbox();
+
+// --workload FILE.onnx|zoo:NAME, with --batch and --seq, on a subcommand of a gemm task.
+// One subcommand is parsed per invocation, so one choice is kept.
+void add_workload_option(CLI::App* subcommand);
+// --batch and --seq of `chipgym workload` and of --workload.
+struct WorkloadDims {
+  long long batch = 0, seq = 0;  // 0: not given
+  env::ImportOptions options() const;
+};
+void add_workload_dims(CLI::App* cmd, WorkloadDims& dims);
+// Whether --workload, --batch or --seq was given.
+bool workload_given();
+// The task with the parsed --workload in place of its built-in shapes (unchanged without one):
+// the task JSON then records the GEMM list and where it came from.
+void apply_workload(env::Task& task);
+// Refuses (hdl::ParamError) RTL simulation of a workload larger than RTL simulation takes,
+// naming the fidelities that do.
+void check_fidelity(const env::Task& task, const std::string& fidelity);
+
+}  // namespace chipgym::cli

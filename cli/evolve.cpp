@@ -1,0 +1,150 @@
+// chipgym evolve: programs evolved from a MAP-Elites database by an LLM (or, offline, a
+// mutation proposer): a kernel task's Verilog, a design task's parameter set, or one module of
+// its accelerator (kernels/evolve.cpp, runs/evolve_design.cpp).
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/command.h"
+#include "cli/common.h"
+#include "kernels/evolve.h"
+#include "kernels/kernel_task.h"
+#include "runs/evolve_design.h"
+
+namespace chipgym::cli {
+
+namespace {
+
+struct EvolveCommand {
+  kernels::EvolveConfig evolve;
+  std::string out, llm, prompts, set, task_file;
+  bool as_json = false;
+  CacheOptions cache;
+};
+
+bool is_kernel_task(const std::string& name) {
+  for (const auto& k : kernels::kernel_tasks())
+    if (k.name == name) return true;
+  return false;
+}
+
+bool is_design_task(const std::string& name) {
+  for (const auto& t : env::tasks())
+    if (t.name == name) return true;
+  return false;
+}
+
+// --llm, --model and the key: $CHIPGYM_LLM_KEY when set, else $OPENAI_API_KEY (none sent when
+// neither is).
+void configure_llm(EvolveCommand& c) {
+  auto& evolve = c.evolve;
+  if (!c.llm.empty()) {
+    if (evolve.llm.model.empty()) throw hdl::ParamError("--llm needs --model NAME");
+    evolve.use_llm = true;
+    evolve.llm.base_url = c.llm;
+    const char* own = std::getenv("CHIPGYM_LLM_KEY");
+    evolve.llm.api_key_env = own && *own ? "CHIPGYM_LLM_KEY" : "OPENAI_API_KEY";
+  } else if (!evolve.llm.model.empty()) {
+    throw hdl::ParamError("--model needs --llm URL");
+  }
+}
+
+// --task or --task-file; an unknown name lists both kinds of task.
+void resolve_task(EvolveCommand& c) {
+  auto& evolve = c.evolve;
+  if (!c.task_file.empty()) {
+    if (!evolve.task.empty()) throw hdl::ParamError("give --task or --task-file, not both");
+    const auto t = load_task("", c.task_file);
+    evolve.task = t.name;
+    evolve.task_spec = t.to_json();
+  }
+  if (evolve.task.empty()) throw hdl::ParamError("evolve needs --task NAME (or --task-file FILE)");
+  if (evolve.task_spec.is_null() && !is_kernel_task(evolve.task) && !is_design_task(evolve.task)) {
+    std::string kernel_names, design_names;
+    for (const auto& k : kernels::kernel_tasks()) kernel_names += (kernel_names.empty() ? "" : ", ") + k.name;
+    for (const auto& t : env::tasks()) design_names += (design_names.empty() ? "" : ", ") + t.name;
+    throw hdl::ParamError("unknown task '" + evolve.task + "'; kernel tasks: " + kernel_names +
+                          "; design tasks: " + design_names);
+  }
+}
+
+int run_command(EvolveCommand& c) {
+  auto& evolve = c.evolve;
+  if (evolve.resume && c.out.empty()) throw hdl::ParamError("--resume needs --out DIR, the run to continue");
+  configure_llm(c);
+  evolve.prompts_dir = c.prompts;
+  resolve_task(c);
+  if (!c.set.empty()) {
+    if (evolve.module.empty()) throw hdl::ParamError("--set fixes the accelerator around --module; give --module too");
+    if (evolve.task_spec.is_null() && !is_design_task(evolve.task))
+      throw hdl::ParamError("--set and --module apply to design tasks (chipgym tasks), not " + evolve.task);
+    const auto& space =
+        (evolve.task_spec.is_null() ? env::task(evolve.task) : env::Task::from_json(evolve.task_spec)).design_family().space();
+    evolve.fixed = space.parse_assignments(c.set).to_json();  // throws ParamError naming the parameter
+  }
+  // Kernels and rewritten modules are untrusted text; parameter sets are not.
+  if (is_kernel_task(evolve.task) || !evolve.module.empty()) require_sandbox();
+  // Design tasks evaluate through the pipeline and its cache.
+  auto pipeline = std::make_shared<evaluators::Pipeline>(open_cache(c.cache));
+  evolve.design_subject = [pipeline](const kernels::EvolveConfig& config) {
+    return runs::design_subject(config, pipeline);
+  };
+  evolve.out = c.out.empty() ? std::filesystem::path("runs") / ("evolve-" + evolve.task +
+                                                                (evolve.module.empty() ? "" : "-" + evolve.module) +
+                                                                "-s" + std::to_string(evolve.db.seed))
+                             : std::filesystem::path(c.out);
+  auto summary = kernels::run_evolve(evolve, &std::cerr);
+  if (c.as_json) std::cout << summary.to_json().dump(2) << "\n";
+  else
+    std::cout << "evolve " << evolve.task << ": " << summary.generations_done << " generations, " << summary.candidates
+              << " candidates this session (" << summary.edit_errors << " replies without a candidate), best program "
+              << summary.best_id << " fitness " << summary.best_fitness << " (seed " << summary.seed_fitness
+              << "), stopped by " << summary.stop_reason << "\nwritten: " << summary.best_file << " "
+              << (evolve.out / "db.json").string() << " " << (evolve.out / "events.jsonl").string()
+              << "\nevaluate the best again: chipgym replay " << evolve.out.string() << "\n";
+  return 0;
+}
+
+std::function<int()> setup(CLI::App& cmd) {
+  auto c = std::make_shared<EvolveCommand>();
+  auto& e = c->evolve;
+  e.task.clear();  // --task or --task-file is required
+  cmd.add_option("--task", e.task, kernel_tasks_help() + " or a design task (see chipgym tasks): its parameter set as JSON, or with --module one module of its accelerator");
+  cmd.add_option("--task-file", c->task_file, "a design task as JSON (the form `chipgym tasks --json` prints) instead of --task");
+  cmd.add_option("--module", e.module, "design tasks: rewrite this generated module (e.g. gemm_pe) while the rest of the accelerator is generated; the whole design is simulated against golden and synthesized");
+  cmd.add_option("--set", c->set, "with --module: parameters of the accelerator around it, as name=value,... (others: defaults)");
+  cmd.add_option("--generations", e.generations, "generations in total (a resumed run continues up to this)")->capture_default_str()->check(CLI::Range(1, 1000000));
+  cmd.add_option("--out", c->out, "run directory (default: runs/evolve-<task>[-<module>]-s<seed>)");
+  cmd.add_option("--seed", e.db.seed, "seed of sampling, mutations and the scoring vectors")->capture_default_str();
+  cmd.add_flag("--resume", e.resume, "continue the run in --out from its db.json");
+  cmd.add_option("--llm", c->llm, "base URL of an OpenAI-compatible server (e.g. https://api.openai.com/v1); without it, the offline mutation proposer");
+  cmd.add_option("--model", e.llm.model, "model name for --llm");
+  cmd.add_option("--temperature", e.llm.temperature, "sampling temperature for --llm")->capture_default_str();
+  cmd.add_option("--llm-timeout", e.llm.timeout_seconds, "seconds per model request")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd.add_option("--in-flight", e.llm.max_in_flight, "model requests at once")->capture_default_str()->check(CLI::Range(1, 64));
+  cmd.add_option("--islands", e.db.islands, "islands of the program database")->capture_default_str()->check(CLI::Range(1, 64));
+  cmd.add_option("--inspirations", e.db.inspirations, "programs shown beside the parent in each prompt")->capture_default_str()->check(CLI::Range(0, 32));
+  cmd.add_option("--children", e.children, "candidates per island per generation")->capture_default_str()->check(CLI::Range(1, 64));
+  cmd.add_option("--migrate-every", e.db.migration_interval, "generations between migrations (0: never)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd.add_option("--workers", e.workers, "candidates scored at once")->capture_default_str()->check(CLI::Range(1, 64));
+  cmd.add_option("--max-calls", e.max_calls, "budget: model calls (0: unlimited)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd.add_option("--max-tokens", e.max_tokens, "budget: prompt + completion tokens (0: unlimited)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd.add_option("--max-seconds", e.max_seconds, "budget: wall seconds (0: unlimited)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd.add_option("--random", e.random_vectors, "random vectors per candidate besides the edge cases and the fixed coverage vectors")->capture_default_str()->check(CLI::Range(0, 10000));
+  cmd.add_option("--verify-random", e.verify_random_vectors, "kernel tasks: random vectors (another hidden seed) of the re-verification a best must pass before it is written")->capture_default_str()->check(CLI::Range(0, 100000));
+  cmd.add_option("--prompts", c->prompts, "folder of prompt templates (default: $CHIPGYM_PROMPTS, else the source tree's prompts/)");
+  cmd.add_flag("--json", c->as_json, "print the summary as JSON");
+  cmd.add_option("--cache-dir", c->cache.dir, "design tasks: cache directory (default: as for eval)");
+  cmd.add_flag("--no-cache", c->cache.off, "design tasks: neither read nor write the evaluation cache");
+  return with_unsafe_no_sandbox_flag(cmd, [c]() -> int { return run_command(*c); });
+}
+
+const CommandRegistration registered{
+    {"evolve",
+     "evolve programs: an LLM (or, offline, a mutation proposer) edits programs from a MAP-Elites database: a kernel "
+     "task's Verilog (scored like chipgym score), a design task's parameter set, or one module of its accelerator "
+     "(--module)",
+     setup}};
+
+}  // namespace
+
+}  // namespace chipgym::cli

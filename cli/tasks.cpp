@@ -1,0 +1,89 @@
+// chipgym tasks: every benchmark task, its parameter space, searched values, env spaces and reward.
+#include <iomanip>
+#include <iostream>
+
+#include "cli/command.h"
+#include "cli/common.h"
+#include "env/env.h"
+
+namespace chipgym::cli {
+
+namespace {
+
+// The spaces an agent sees, built by the environment itself (no evaluation happens).
+json env_spaces(const env::Task& t) {
+  json out;
+  for (const char* formulation : {"absolute", "incremental"}) {
+    env::EnvConfig c;
+    c.formulation = formulation;
+    env::Env e(t, c, nullptr);
+    out[formulation] = {{"action_space", e.action_space().to_json()},
+                        {"observation_space", e.observation_space().to_json()}};
+  }
+  return out;
+}
+
+void print_tasks(bool as_json) {
+  if (as_json) {
+    json all = json::array();
+    for (const auto& t : env::tasks()) {
+      json j = t.to_json();
+      j["space"] = t.design_family().space().to_json();
+      j["env"] = env_spaces(t);
+      j["reward"] = "objective if admissible; -1 infeasible (budget, missed target, wrapping accumulators), -2 incorrect, -3 failed";
+      all.push_back(j);
+    }
+    std::cout << all.dump(2) << "\n";
+    return;
+  }
+  for (const auto& t : env::tasks()) {
+    const auto& f = t.design_family();
+    std::cout << t.name << "  (family " << f.name() << " v" << f.version() << ")\n"
+              << "  " << t.description << "\n"
+              << "  objective: " << t.objective << "\n"
+              << "  budget:    " << t.budget.dump() << "\n"
+              << "  workload:  " << t.workload.dump() << "\n"
+              << "  parameters (" << std::setprecision(3) << f.space().size() << " combinations before constraints):\n";
+    // Columns as wide as their longest entry (codesign's names and choice lists are long).
+    std::size_t name_w = 10, domain_w = 29;
+    for (const auto& p : f.space().params()) {
+      name_w = std::max(name_w, p.name.size());
+      domain_w = std::max(domain_w, p.describe_domain().size());
+    }
+    for (const auto& p : f.space().params())
+      std::cout << "    " << std::left << std::setw(static_cast<int>(name_w)) << p.name << " "
+                << std::setw(static_cast<int>(domain_w) + 1) << p.describe_domain() << "default " << std::setw(5)
+                << hdl::to_string(p.default_value) << " " << p.help << "\n";
+    for (const auto& c : f.space().constraints()) std::cout << "    constraint: " << c.description << "\n";
+    double points = 1;
+    std::cout << "  searched by agents (others keep their defaults):\n";
+    for (const auto& [name, values] : t.search_domains()) {
+      std::string list;
+      for (const auto& v : values) list += (list.empty() ? "" : ", ") + hdl::to_string(v);
+      std::cout << "    " << std::left << std::setw(13) << name << " " << list << "\n";
+      points *= static_cast<double>(values.size());
+    }
+    const json spaces = env_spaces(t);
+    std::cout << "    " << points << " designs; fidelity " << t.fidelity << "\n"
+              << "  env: absolute action " << spaces["absolute"]["action_space"].dump() << ", incremental action "
+              << spaces["incremental"]["action_space"].dump() << ",\n       observation Box of "
+              << spaces["absolute"]["observation_space"]["low"].size() << " values\n"
+              << "  reward: the objective if admissible (higher is better); -1 infeasible (over budget, a\n"
+              << "          missed target, or accumulators that can wrap), -2 incorrect results, -3 failed evaluation\n";
+  }
+}
+
+std::function<int()> setup(CLI::App& cmd) {
+  auto as_json = std::make_shared<bool>(false);
+  cmd.add_flag("--json", *as_json, "print JSON instead of text");
+  return [as_json] {
+    print_tasks(*as_json);
+    return 0;
+  };
+}
+
+const CommandRegistration registered{{"tasks", "list benchmark tasks, their parameter spaces and objectives", setup}};
+
+}  // namespace
+
+}  // namespace chipgym::cli
