@@ -9,8 +9,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "agents/rl.h"
-#include "agents/searcher.h"
+#include "agents/agent.h"
 #include "cli/workload.h"
 #include "env/env.h"
 #include "env/task.h"
@@ -56,22 +55,43 @@ json env_spaces(const chipgym::env::Task& t) {
   return out;
 }
 
+// A task's kernel part in one line: what `chipgym score` checks a candidate against.
+std::string kernel_line(const chipgym::env::KernelTask& k) {
+  return "module " + k.iface.module + ", a stream of " + std::to_string(k.iface.vector_length) + " " +
+         (k.iface.is_signed ? "signed " : "unsigned ") + std::to_string(k.iface.in_bits()) + "-bit elements to " +
+         std::to_string(k.iface.out_bits()) + "-bit ones (docs/stream.md); " + k.description;
+}
+
 void print_tasks(bool as_json) {
+  const char* reward =
+      "objective if admissible; -1 infeasible (budget, missed target, wrapping accumulators), -2 incorrect, -3 failed";
   if (as_json) {
     json all = json::array();
-    for (const auto& t : chipgym::env::tasks()) {
-      json j = t.to_json();
-      j["space"] = t.design_family().space().to_json();
-      j["env"] = env_spaces(t);
-      j["reward"] = "objective if admissible; -1 infeasible (budget, missed target, wrapping accumulators), -2 incorrect, -3 failed";
+    for (const chipgym::env::Task* t : chipgym::env::tasks()) {
+      json j = t->has_design() ? t->to_json() : json{{"name", t->name}, {"description", t->description}};
+      j["kind"] = chipgym::env::to_string(t->kind());
+      if (t->has_design()) {
+        j["space"] = t->design_family().space().to_json();
+        j["env"] = env_spaces(*t);
+        j["reward"] = reward;
+      }
+      if (t->has_kernel()) j["kernel"] = t->kernel().to_json();
       all.push_back(j);
     }
     std::cout << all.dump(2) << "\n";
     return;
   }
-  for (const auto& t : chipgym::env::tasks()) {
+  for (const chipgym::env::Task* task : chipgym::env::tasks()) {
+    const auto& t = *task;
+    const std::string kind = t.kind() == chipgym::env::TaskKind::both ? "design and kernel task" : to_string(t.kind()) + " task";
+    if (!t.has_design()) {
+      std::cout << t.name << "  [" << kind << "]\n"
+                << "  kernel:    " << kernel_line(t.kernel()) << "\n"
+                << "  score a candidate: chipgym score --task " << t.name << " FILE.v (--show: the canonical kernel)\n";
+      continue;
+    }
     const auto& f = t.design_family();
-    std::cout << t.name << "  (family " << f.name() << " v" << f.version() << ")\n"
+    std::cout << t.name << "  (family " << f.name() << " v" << f.version() << ")  [" << kind << "]\n"
               << "  " << t.description << "\n"
               << "  objective: " << t.objective << "\n"
               << "  budget:    " << t.budget.dump() << "\n"
@@ -103,6 +123,9 @@ void print_tasks(bool as_json) {
               << spaces["absolute"]["observation_space"]["low"].size() << " values\n"
               << "  reward: the objective if admissible (higher is better); -1 infeasible (over budget, a\n"
               << "          missed target, or accumulators that can wrap), -2 incorrect results, -3 failed evaluation\n";
+    if (t.has_kernel())
+      std::cout << "  kernel:    " << kernel_line(t.kernel()) << "\n"
+                << "  score a candidate: chipgym score --task " << t.name << " FILE.v (--show: the canonical kernel)\n";
   }
 }
 
@@ -300,7 +323,7 @@ int run_score(const std::string& task_name, const std::string& vectors_file, con
     throw chipgym::hdl::ParamError("score needs exactly one of --task T or --vectors FILE.json");
   chipgym::kernels::GoldenSet golden;
   if (!task_name.empty()) {
-    const auto& task = chipgym::kernels::find_kernel_task(task_name);
+    const auto& task = chipgym::env::find_kernel_task(task_name);
     golden = chipgym::kernels::task_golden(task, options.seed, options.random_vectors);
   } else {
     golden = chipgym::kernels::golden_from_json(read_json_file(vectors_file, "golden vectors file"));
@@ -361,10 +384,10 @@ int main(int argc, char** argv) {
   std::string train_task = "gemm-int8", train_task_file, hyper_text, out_dir;
   train_cmd->add_option("--task", train_task, "benchmark task (see `chipgym tasks`)")->capture_default_str();
   train_cmd->add_option("--task-file", train_task_file, "a task as JSON instead of --task");
-  std::string agent_help = "search agent:";
-  for (const auto& a : chipgym::agents::searchers()) agent_help += " " + a.name + " (" + a.description + ");";
-  agent_help += " RL on libtorch:";
-  for (const auto& a : chipgym::agents::rl::algorithms()) agent_help += " " + a.name + " (" + a.description + ");";
+  std::string agent_help = "agent:";
+  for (const auto* a : chipgym::agents::all_agents())
+    if (a->make_searcher || a->make_learner)
+      agent_help += " " + a->name + " (" + to_string(a->kind) + ": " + a->description + ");";
   train_cmd->add_option("--agent", train.agent, agent_help)->required();
   train_cmd->add_option("--budget", train.budget, "evaluations to spend")->capture_default_str();
   train_cmd->add_option("--seed", train.seed, "random seed (>= 0)")->capture_default_str();
@@ -424,7 +447,7 @@ int main(int argc, char** argv) {
   std::string score_task, score_vectors, score_file;
   chipgym::kernels::ScoreOptions score;
   std::string kernel_help = "kernel task:";
-  for (const auto& t : chipgym::kernels::kernel_tasks()) kernel_help += " " + t.name + " (" + t.description + ");";
+  for (const auto& t : chipgym::env::kernel_tasks()) kernel_help += " " + t.name + " (" + t.description + ");";
   bool show_task = false;
   score_cmd->add_option("candidate", score_file, "the candidate kernel, one Verilog file");
   score_cmd->add_flag("--show", show_task, "print the task's interface JSON and canonical implementation instead of scoring");
@@ -546,25 +569,11 @@ int main(int argc, char** argv) {
         evolve.task_spec = t.to_json();
       }
       if (evolve.task.empty()) throw chipgym::hdl::ParamError("evolve needs --task NAME (or --task-file FILE)");
-      if (evolve.task_spec.is_null()) {
-        std::string kernel_names, design_names;
-        bool known = false;
-        for (const auto& k : chipgym::kernels::kernel_tasks()) {
-          kernel_names += (kernel_names.empty() ? "" : ", ") + k.name;
-          known = known || k.name == evolve.task;
-        }
-        for (const auto& t : chipgym::env::tasks()) {
-          design_names += (design_names.empty() ? "" : ", ") + t.name;
-          known = known || t.name == evolve.task;
-        }
-        if (!known)
-          throw chipgym::hdl::ParamError("unknown task '" + evolve.task + "'; kernel tasks: " + kernel_names +
-                                         "; design tasks: " + design_names);
-      }
+      if (evolve.task_spec.is_null()) chipgym::env::task(evolve.task);  // unknown: names every task, and the nearest
       if (!evolve_set.empty()) {
         if (evolve.module.empty()) throw chipgym::hdl::ParamError("--set fixes the accelerator around --module; give --module too");
         bool design_task = !evolve.task_spec.is_null();
-        for (const auto& t : chipgym::env::tasks()) design_task = design_task || t.name == evolve.task;
+        design_task = design_task || chipgym::env::task(evolve.task).has_design();
         if (!design_task) throw chipgym::hdl::ParamError("--set and --module apply to design tasks (chipgym tasks), not " + evolve.task);
         const auto& space = (evolve.task_spec.is_null() ? chipgym::env::task(evolve.task)
                                                         : chipgym::env::Task::from_json(evolve.task_spec))
@@ -574,7 +583,7 @@ int main(int argc, char** argv) {
       }
       // Kernels and rewritten modules are untrusted text; parameter sets are not.
       bool kernel_task = false;
-      for (const auto& k : chipgym::kernels::kernel_tasks()) kernel_task = kernel_task || k.name == evolve.task;
+      for (const auto& k : chipgym::env::kernel_tasks()) kernel_task = kernel_task || k.name == evolve.task;
       if ((kernel_task || !evolve.module.empty()) && !require_sandbox()) return kBadInput;
       // Design tasks evaluate through the pipeline and its cache.
       auto evolve_pipeline = std::make_shared<Pipeline>(open_cache(common));
@@ -598,7 +607,7 @@ int main(int argc, char** argv) {
     }
     if (score_cmd->parsed() && show_task) {
       if (score_task.empty()) throw chipgym::hdl::ParamError("--show needs --task T");
-      const auto& t = chipgym::kernels::find_kernel_task(score_task);
+      const auto& t = chipgym::env::find_kernel_task(score_task);
       json j = t.to_json();
       j["canonical_verilog"] = t.canonical_verilog;
       if (as_json) std::cout << j.dump(2) << "\n";

@@ -91,8 +91,8 @@ void apply_workload(env::Task& task) {
   }
   if (task.family != "gemm" && task.family != "codesign") {
     std::string gemm_tasks;
-    for (const auto& t : env::tasks())
-      if (t.family == "gemm" || t.family == "codesign") gemm_tasks += (gemm_tasks.empty() ? "" : ", ") + t.name;
+    for (const env::Task* t : env::tasks())
+      if (t->family == "gemm" || t->family == "codesign") gemm_tasks += (gemm_tasks.empty() ? "" : ", ") + t->name;
     throw hdl::ParamError("--workload gives GEMMs, for the gemm tasks (" + gemm_tasks + "), not " + task.name);
   }
   const env::Workload w = env::load_workload(c.spec, c.options());

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "agents/agent.h"
 #include "agents/rl.h"
 #include "env/multi_agent_env.h"
 #include "evaluators/sha256.h"
