@@ -50,6 +50,10 @@ struct Agent {
   // rl: the learner over `env`, from resolved hyper-parameters.
   std::function<std::unique_ptr<rl::Learner>(rl::VecEnv& env, std::uint64_t seed, const json& resolved)> make_learner;
   bool multi_agent = false;  // rl: needs the task's agent groups (ippo, mappo)
+  // rl: the values a design search (train, compare) uses instead of the defaults. Those are
+  // the paper's, for long runs on fast simulators; a design search has a budget of a few
+  // hundred evaluations. config.json records every value used.
+  json search_defaults = json::object();
 
   // evolve: the command that runs it (it is not a train/compare agent).
   std::string command;

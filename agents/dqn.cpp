@@ -296,6 +296,10 @@ Agent dqn_agent() {
   a.description = "deep Q-learning with replay and a target network (double DQN as an option), one Q head per parameter";
   a.defaults = fields_to_json(DqnConfig{}, dqn_fields());
   a.order = 110;
+  // For a design search, chosen as PPO's (agents/ppo.cpp).
+  a.search_defaults = {{"num_envs", 8},    {"learning_rate", 0.003},        {"learning_starts", 16},
+                       {"train_frequency", 1}, {"batch_size", 32},         {"target_network_frequency", 8},
+                       {"exploration_fraction", 0.5}, {"buffer_size", 10000}};
   a.resolve_hyper = [](const json& hyper) {
     DqnConfig c = fields_from_json(hyper, dqn_fields(), "dqn");
     if (c.end_e > c.start_e) throw std::invalid_argument("dqn end_e must not exceed start_e");

@@ -158,6 +158,7 @@ TEST_CASE("a family and a task defined in one test file are registered, listed a
   CHECK(r.info["metrics"]["cycles_model"] == 25);
   CHECK(r.reward == Approx(4.0));
   // lanes = 8 is over the budget of 4 lanes: infeasible.
+  e.reset(2);
   CHECK(e.step({3, 0}).reward == -1);
 }
 
