@@ -1,4 +1,4 @@
-// Coverage that does not depend on luck (issue 11, item 5): every input value of a small
+// Coverage that does not depend on luck: every input value of a small
 // elementwise domain, directed vectors at the reductions' internal thresholds, a salt per
 // installation, and an evolve run whose best is re-verified with many more vectors.
 #include <sys/stat.h>
