@@ -1,12 +1,12 @@
 // Black-box searchers: random, exhaustive grid, simulated annealing, genetic algorithm, TPE.
-// Each keeps its hyper-parameters in one struct with defaults, printed into config.json.
+// Each keeps its hyper-parameters in one struct with defaults, printed into config.json, and
+// registers itself below its class (agents/agent.h).
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <set>
 
-#include "agents/llm_searcher.h"
-#include "agents/searcher.h"
+#include "agents/agent.h"
 #include "hdl/param_space.h"
 
 namespace chipgym::agents {
@@ -42,6 +42,9 @@ class RandomSearch final : public Searcher {
   std::set<Design> seen_;
 };
 
+const Registration<Agent> registered_random{
+    searcher_agent<RandomSearch>("random", "uniform random designs, without repeats", 10)};
+
 // Every design once, in mixed-radix order (the first dimension changes fastest).
 class GridSearch final : public Searcher {
  public:
@@ -68,6 +71,9 @@ class GridSearch final : public Searcher {
   Design next_;
   bool exhausted_ = false;
 };
+
+const Registration<Agent> registered_grid{
+    searcher_agent<GridSearch>("grid", "exhaustive: every design once, in order", 20)};
 
 // Simulated annealing: a neighbour changes one dimension by one step (or jumps with
 // probability `jump`); worse designs are accepted with probability exp(delta / T), and T
@@ -130,6 +136,9 @@ class SimulatedAnnealing final : public Searcher {
   double current_reward_ = 0;
   double temperature_ = 1;
 };
+
+const Registration<Agent> registered_sa{
+    searcher_agent<SimulatedAnnealing>("sa", "simulated annealing over one-step neighbours", 30)};
 
 // Genetic algorithm: a population evaluated generation by generation; parents by tournament,
 // uniform crossover, per-gene mutation to a random value; the best `elite` survive.
@@ -209,6 +218,9 @@ class GeneticAlgorithm final : public Searcher {
   std::vector<Design> pending_;
   std::vector<std::pair<double, Design>> scored_;
 };
+
+const Registration<Agent> registered_ga{
+    searcher_agent<GeneticAlgorithm>("ga", "genetic algorithm: tournament selection, uniform crossover, mutation, elitism", 40)};
 
 // Tree-structured Parzen estimator over a discrete space (model-based): after `startup`
 // random designs, split what was seen at the `gamma` quantile of reward into good and bad,
@@ -291,44 +303,23 @@ class Tpe final : public Searcher {
   std::vector<std::pair<double, Design>> told_;
 };
 
-template <class T>
-AgentInfo info(std::string name, std::string description) {
-  AgentInfo a;
-  a.name = std::move(name);
-  a.description = std::move(description);
-  a.make = [](const env::Space& s, std::uint64_t seed, const json& h) -> std::unique_ptr<Searcher> {
-    return std::make_unique<T>(s, seed, h);
-  };
-  a.defaults = T(env::Space::multi_discrete({2}), 0, json::object()).hyper_parameters();
-  return a;
-}
+const Registration<Agent> registered_tpe{
+    searcher_agent<Tpe>("tpe", "model-based: tree-structured Parzen estimator over the discrete space", 50)};
 
 }  // namespace
 
-const std::vector<AgentInfo>& searchers() {
-  static const std::vector<AgentInfo> all = {
-      info<RandomSearch>("random", "uniform random designs, without repeats"),
-      info<GridSearch>("grid", "exhaustive: every design once, in order"),
-      info<SimulatedAnnealing>("sa", "simulated annealing over one-step neighbours"),
-      info<GeneticAlgorithm>("ga", "genetic algorithm: tournament selection, uniform crossover, mutation, elitism"),
-      info<Tpe>("tpe", "model-based: tree-structured Parzen estimator over the discrete space"),
-      llm_agent_info(),
-  };
-  return all;
-}
-
-const AgentInfo& searcher_info(const std::string& name) {
-  std::string known;
-  for (const auto& a : searchers()) {
-    if (a.name == name) return a;
-    known += (known.empty() ? "" : ", ") + a.name;
-  }
-  throw hdl::ParamError("unknown agent '" + name + "'; known agents: " + known);
+std::vector<const Agent*> searchers() {
+  std::vector<const Agent*> out;
+  for (const Agent* a : all_agents())
+    if (a->make_searcher) out.push_back(a);
+  return out;
 }
 
 std::unique_ptr<Searcher> make_searcher(const std::string& name, const env::Space& space, std::uint64_t seed,
                                         const json& hyper) {
-  const AgentInfo& a = searcher_info(name);
+  const Agent& a = agent(name);
+  if (!a.make_searcher)
+    throw hdl::ParamError("agent '" + name + "' (" + to_string(a.kind) + ") is not a black-box searcher");
   if (!hyper.is_object()) throw hdl::ParamError("hyper-parameters must be a JSON object");
   for (auto it = hyper.begin(); it != hyper.end(); ++it)
     if (!a.defaults.contains(it.key())) {
@@ -338,7 +329,7 @@ std::unique_ptr<Searcher> make_searcher(const std::string& name, const env::Spac
                             "'; valid: " + (valid.empty() ? "none" : valid));
     }
   try {
-    return a.make(space, seed, hyper);
+    return a.make_searcher(space, seed, hyper);
   } catch (const json::exception& e) {
     throw hdl::ParamError("agent '" + name + "': a hyper-parameter has the wrong type: " + e.what());
   }

@@ -7,6 +7,7 @@
 // All randomness after initialization comes from one std::mt19937_64 held by checkpoints.
 #include <cmath>
 
+#include "agents/agent.h"
 #include "agents/rl_config.h"
 #include "agents/torch_util.h"
 
@@ -285,5 +286,33 @@ class Dqn final : public Learner {
 std::unique_ptr<Learner> make_dqn(VecEnv& env, std::uint64_t seed, const DqnConfig& config) {
   return std::make_unique<Dqn>(env, seed, config);
 }
+
+namespace {
+
+Agent dqn_agent() {
+  Agent a;
+  a.name = "dqn";
+  a.kind = AgentKind::rl;
+  a.description = "deep Q-learning with replay and a target network (double DQN as an option), one Q head per parameter";
+  a.defaults = fields_to_json(DqnConfig{}, dqn_fields());
+  a.order = 110;
+  // For a design search, chosen as PPO's (agents/ppo.cpp).
+  a.search_defaults = {{"num_envs", 8},    {"learning_rate", 0.003},        {"learning_starts", 16},
+                       {"train_frequency", 1}, {"batch_size", 32},         {"target_network_frequency", 8},
+                       {"exploration_fraction", 0.5}, {"buffer_size", 10000}};
+  a.resolve_hyper = [](const json& hyper) {
+    DqnConfig c = fields_from_json(hyper, dqn_fields(), "dqn");
+    if (c.end_e > c.start_e) throw std::invalid_argument("dqn end_e must not exceed start_e");
+    return fields_to_json(c, dqn_fields());
+  };
+  a.make_learner = [](VecEnv& env, std::uint64_t seed, const json& resolved) {
+    return make_dqn(env, seed, fields_from_json(resolved, dqn_fields(), "dqn"));
+  };
+  return a;
+}
+
+const Registration<Agent> registered{dqn_agent()};
+
+}  // namespace
 
 }  // namespace chipgym::agents::rl

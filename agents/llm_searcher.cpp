@@ -1,6 +1,19 @@
-// The "llm" searcher (see llm_searcher.h).
-#include "agents/llm_searcher.h"
-
+// The "llm" searcher: a language model behind an OpenAI-compatible chat-completions endpoint
+// proposes designs of a parametric task. Each ask() builds a prompt (the task, its objective,
+// the searched parameters with their values, the best and the last evaluated designs with
+// their rewards, feedback on the previous answer) and parses the reply, a JSON list of
+// {parameter: value} objects. Invalid or missing proposals become seeded random designs not
+// evaluated yet, and the reason goes into the next prompt.
+//
+// Hyper-parameters: url (default $CHIPGYM_LLM_URL), model ($CHIPGYM_LLM_MODEL, else
+// "default"), temperature (0.2), timeout (60 s per attempt), retries (2, the client's); the
+// key comes from $CHIPGYM_LLM_KEY or $OPENAI_API_KEY. `chipgym train` adds "task" (the
+// Task as JSON) and "transcript" (<run>/llm.jsonl); those two are not recorded in config.json.
+//
+// Resume: every model call is a line of the transcript with the SHA-256 of its prompt. A new
+// searcher answers a prompt whose hash matches the next recorded call from the file, so a
+// killed run replays to the same designs without calling the model. A failed call (after the
+// client's retries) gives random designs and a warning line; three failed calls in a row throw.
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -9,6 +22,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "agents/agent.h"
 #include "env/task.h"
 #include "evaluators/sha256.h"
 #include "hdl/param_space.h"
@@ -330,18 +344,22 @@ class LlmSearcher final : public Searcher {
   std::vector<std::pair<Design, double>> told_;
 };
 
-}  // namespace
-
-AgentInfo llm_agent_info() {
-  AgentInfo a;
+Agent llm_agent() {
+  Agent a;
   a.name = "llm";
+  a.kind = AgentKind::llm;
   a.description = "a language model proposes designs, over an OpenAI-compatible endpoint: hyper url or $CHIPGYM_LLM_URL";
   a.defaults = {{"url", ""},      {"model", ""}, {"temperature", 0.2},   {"timeout", 60.0},
                 {"retries", 2},   {"task", nullptr}, {"transcript", ""}};
-  a.make = [](const env::Space& s, std::uint64_t seed, const json& h) -> std::unique_ptr<Searcher> {
+  a.order = 60;
+  a.make_searcher = [](const env::Space& s, std::uint64_t seed, const json& h) -> std::unique_ptr<Searcher> {
     return std::make_unique<LlmSearcher>(s, seed, h);
   };
   return a;
 }
+
+const Registration<Agent> registered{llm_agent()};
+
+}  // namespace
 
 }  // namespace chipgym::agents

@@ -19,6 +19,10 @@
 #include <string>
 #include <vector>
 
+namespace chipgym::agents {
+struct Agent;  // agents/agent.h
+}
+
 namespace chipgym::agents::rl {
 
 using json = nlohmann::json;
@@ -85,17 +89,13 @@ class Learner {
   virtual json hyper_parameters() const = 0;
 };
 
-struct AlgorithmInfo {
-  std::string name;         // ppo, dqn, ippo, mappo
-  std::string description;  // one line
-  json defaults;            // every hyper-parameter with its default
-  bool multi_agent = false; // needs the task's agent groups
-};
-const std::vector<AlgorithmInfo>& algorithms();
-const AlgorithmInfo* find_algorithm(const std::string& name);  // nullptr when unknown
+// The RL algorithms are entries of the one agent registry (agents/agent.h), of kind rl.
+std::vector<const Agent*> algorithms();
+const Agent* find_algorithm(const std::string& name);  // nullptr unless an RL algorithm
 
-// Throws std::invalid_argument for an unknown algorithm or hyper-parameter (the message lists
-// the valid names), or a value of the wrong type or range.
+// Throws hdl::ParamError for an unknown algorithm (naming the known ones and the nearest), and
+// std::invalid_argument for an unknown hyper-parameter (listing the valid names) or a value of
+// the wrong type or range.
 std::unique_ptr<Learner> make_learner(const std::string& algorithm, VecEnv& env, std::uint64_t seed,
                                       const json& hyper = json::object());
 

@@ -1,5 +1,7 @@
-// The RL algorithms by name, their hyper-parameter tables, and the learner factory.
-// No libtorch here (see agents/rl.h).
+// The RL algorithms' hyper-parameter tables, and the learner factory over the agent registry
+// (the algorithms register themselves in agents/ppo.cpp and agents/dqn.cpp). No libtorch here
+// (see agents/rl.h).
+#include "agents/agent.h"
 #include "agents/rl_config.h"
 
 namespace chipgym::agents::rl {
@@ -57,47 +59,33 @@ const std::vector<Field<DqnConfig>>& dqn_fields() {
   return fields;
 }
 
-const std::vector<AlgorithmInfo>& algorithms() {
-  static const std::vector<AlgorithmInfo> all = {
-      {"ppo", "proximal policy optimization (clipped surrogate, GAE), one policy over every parameter",
-       fields_to_json(PpoConfig{}, ppo_fields()), false},
-      {"dqn", "deep Q-learning with replay and a target network (double DQN as an option), one Q head per parameter",
-       fields_to_json(DqnConfig{}, dqn_fields()), false},
-      {"ippo", "independent PPO: one actor and one critic per agent group, one team reward",
-       fields_to_json(PpoConfig{}, ppo_fields()), true},
-      {"mappo", "multi-agent PPO: one actor per agent group, one centralized critic over the joint observation",
-       fields_to_json(PpoConfig{}, ppo_fields()), true},
-  };
-  return all;
+std::vector<const Agent*> algorithms() {
+  std::vector<const Agent*> out;
+  for (const Agent* a : all_agents())
+    if (a->kind == AgentKind::rl) out.push_back(a);
+  return out;
 }
 
-const AlgorithmInfo* find_algorithm(const std::string& name) {
-  for (const auto& a : algorithms())
-    if (a.name == name) return &a;
-  return nullptr;
+const Agent* find_algorithm(const std::string& name) {
+  const Agent* a = find_agent(name);
+  return a && a->kind == AgentKind::rl ? a : nullptr;
 }
 
-json resolve_hyper(const std::string& algorithm, const json& hyper) {
-  if (!find_algorithm(algorithm)) {
-    std::string known;
-    for (const auto& a : algorithms()) known += (known.empty() ? "" : ", ") + a.name;
-    throw std::invalid_argument("unknown RL algorithm '" + algorithm + "'; known: " + known);
-  }
-  if (algorithm == "dqn") {
-    DqnConfig c = fields_from_json(hyper, dqn_fields(), "dqn");
-    if (c.end_e > c.start_e) throw std::invalid_argument("dqn end_e must not exceed start_e");
-    return fields_to_json(c, dqn_fields());
-  }
-  return fields_to_json(fields_from_json(hyper, ppo_fields(), algorithm), ppo_fields());
+namespace {
+const Agent& rl_agent(const std::string& name) {
+  return Registry<Agent>::instance().get(name, "RL algorithm", [](const Agent& a) { return a.kind == AgentKind::rl; });
 }
+}  // namespace
+
+json resolve_hyper(const std::string& algorithm, const json& hyper) { return rl_agent(algorithm).resolve_hyper(hyper); }
 
 std::unique_ptr<Learner> make_learner(const std::string& algorithm, VecEnv& env, std::uint64_t seed, const json& hyper) {
-  const json resolved = resolve_hyper(algorithm, hyper);
-  if (find_algorithm(algorithm)->multi_agent == false && env.num_agents() != 1)
+  const Agent& a = rl_agent(algorithm);
+  const json resolved = a.resolve_hyper(hyper);
+  if (!a.multi_agent && env.num_agents() != 1)
     throw std::invalid_argument(algorithm + " is a single-agent algorithm, and the environment has " +
                                 std::to_string(env.num_agents()) + " agents: use ippo or mappo");
-  if (algorithm == "dqn") return make_dqn(env, seed, fields_from_json(resolved, dqn_fields(), "dqn"));
-  return make_ppo(algorithm, env, seed, fields_from_json(resolved, ppo_fields(), algorithm));
+  return a.make_learner(env, seed, resolved);
 }
 
 }  // namespace chipgym::agents::rl

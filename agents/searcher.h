@@ -27,19 +27,13 @@ class Searcher {
   virtual json hyper_parameters() const = 0;
 };
 
-struct AgentInfo {
-  std::string name;
-  std::string description;  // one line
-  json defaults;            // hyper-parameters with their defaults
-  // Builds the searcher; `hyper` holds only known names (checked by make_searcher).
-  std::function<std::unique_ptr<Searcher>(const env::Space&, std::uint64_t seed, const json& hyper)> make;
-};
+struct Agent;  // agents/agent.h: the one agent registry
 
-const std::vector<AgentInfo>& searchers();
-// Throws hdl::ParamError for an unknown agent (listing the known ones) or an unknown
-// hyper-parameter (listing the valid ones).
+// The agents that are searchers (kinds blackbox and llm), in listing order.
+std::vector<const Agent*> searchers();
+// Throws hdl::ParamError for an unknown agent (naming the known ones and the nearest), an agent
+// that is not a searcher, or an unknown hyper-parameter (listing the valid ones).
 std::unique_ptr<Searcher> make_searcher(const std::string& name, const env::Space& space, std::uint64_t seed,
                                         const json& hyper = json::object());
-const AgentInfo& searcher_info(const std::string& name);
 
 }  // namespace chipgym::agents

@@ -30,15 +30,16 @@
 #include <string>
 #include <vector>
 
+#include "env/kernel_task.h"
 #include "evaluators/pipeline.h"
 #include "evaluators/sandbox.h"
 #include "kernels/evolve.h"
-#include "kernels/kernel_task.h"
 #include "kernels/program_db.h"
 #include "kernels/score.h"
 #include "runs/evolve_design.h"
 
 using namespace chipgym::kernels;
+using chipgym::env::find_kernel_task;
 
 static std::string renamed(const std::string& text, const std::string& from, const std::string& to) {
   std::string out = text;

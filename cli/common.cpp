@@ -6,7 +6,7 @@
 
 #include "evaluators/sandbox.h"
 #include "hdl/gemm.h"
-#include "kernels/kernel_task.h"
+#include "env/kernel_task.h"
 
 namespace chipgym::cli {
 
@@ -38,7 +38,7 @@ env::Task load_task(const std::string& name, const std::string& file) {
 
 std::string kernel_tasks_help() {
   std::string help = "kernel task:";
-  for (const auto& t : kernels::kernel_tasks()) help += " " + t.name + " (" + t.description + ");";
+  for (const auto& t : env::kernel_tasks()) help += " " + t.name + " (" + t.description + ");";
   return help;
 }
 
@@ -106,8 +106,8 @@ void apply_workload(env::Task& task) {
   }
   if (task.family != "gemm" && task.family != "codesign") {
     std::string gemm_tasks;
-    for (const auto& t : env::tasks())
-      if (t.family == "gemm" || t.family == "codesign") gemm_tasks += (gemm_tasks.empty() ? "" : ", ") + t.name;
+    for (const env::Task* t : env::tasks())
+      if (t->family == "gemm" || t->family == "codesign") gemm_tasks += (gemm_tasks.empty() ? "" : ", ") + t->name;
     throw hdl::ParamError("--workload gives GEMMs, for the gemm tasks (" + gemm_tasks + "), not " + task.name);
   }
   const env::Workload w = env::load_workload(c.spec, c.dims.options());

@@ -7,7 +7,7 @@
 #include "cli/command.h"
 #include "cli/common.h"
 #include "kernels/evolve.h"
-#include "kernels/kernel_task.h"
+#include "env/kernel_task.h"
 #include "runs/evolve_design.h"
 
 namespace chipgym::cli {
@@ -22,15 +22,13 @@ struct EvolveCommand {
 };
 
 bool is_kernel_task(const std::string& name) {
-  for (const auto& k : kernels::kernel_tasks())
-    if (k.name == name) return true;
-  return false;
+  const env::Task* t = Registry<env::Task>::instance().find(name);
+  return t && t->has_kernel();
 }
 
 bool is_design_task(const std::string& name) {
-  for (const auto& t : env::tasks())
-    if (t.name == name) return true;
-  return false;
+  const env::Task* t = Registry<env::Task>::instance().find(name);
+  return t && t->has_design();
 }
 
 // --llm, --model and the key: $CHIPGYM_LLM_KEY when set, else $OPENAI_API_KEY (none sent when
@@ -58,13 +56,7 @@ void resolve_task(EvolveCommand& c) {
     evolve.task_spec = t.to_json();
   }
   if (evolve.task.empty()) throw hdl::ParamError("evolve needs --task NAME (or --task-file FILE)");
-  if (evolve.task_spec.is_null() && !is_kernel_task(evolve.task) && !is_design_task(evolve.task)) {
-    std::string kernel_names, design_names;
-    for (const auto& k : kernels::kernel_tasks()) kernel_names += (kernel_names.empty() ? "" : ", ") + k.name;
-    for (const auto& t : env::tasks()) design_names += (design_names.empty() ? "" : ", ") + t.name;
-    throw hdl::ParamError("unknown task '" + evolve.task + "'; kernel tasks: " + kernel_names +
-                          "; design tasks: " + design_names);
-  }
+  if (evolve.task_spec.is_null()) env::task(evolve.task);  // unknown: names every task, and the nearest
 }
 
 int run_command(EvolveCommand& c) {

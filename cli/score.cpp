@@ -7,7 +7,7 @@
 
 #include "cli/command.h"
 #include "cli/common.h"
-#include "kernels/kernel_task.h"
+#include "env/kernel_task.h"
 #include "kernels/score.h"
 
 namespace chipgym::cli {
@@ -23,7 +23,7 @@ struct ScoreCommand {
 // --show: the task's interface and canonical implementation.
 int show_task(const ScoreCommand& c) {
   if (c.task.empty()) throw hdl::ParamError("--show needs --task T");
-  const auto& t = kernels::find_kernel_task(c.task);
+  const auto& t = env::find_kernel_task(c.task);
   json j = t.to_json();
   j["canonical_verilog"] = t.canonical_verilog;
   if (c.as_json) std::cout << j.dump(2) << "\n";
@@ -39,7 +39,7 @@ int score(const ScoreCommand& c) {
   const auto& options = c.options;
   kernels::GoldenSet golden;
   if (!c.task.empty()) {
-    const auto& task = kernels::find_kernel_task(c.task);
+    const auto& task = env::find_kernel_task(c.task);
     golden = kernels::task_golden(task, options.seed, options.random_vectors);
   } else {
     golden = kernels::golden_from_json(read_json_file(c.vectors, "golden vectors file"));

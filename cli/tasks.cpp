@@ -23,22 +23,42 @@ json env_spaces(const env::Task& t) {
   return out;
 }
 
+std::string kernel_line(const env::KernelTask& k) {
+  return "module " + k.iface.module + ", a stream of " + std::to_string(k.iface.vector_length) + " " +
+         (k.iface.is_signed ? "signed " : "unsigned ") + std::to_string(k.iface.in_bits()) + "-bit elements to " +
+         std::to_string(k.iface.out_bits()) + "-bit ones (docs/stream.md); " + k.description;
+}
+
 void print_tasks(bool as_json) {
+  const char* reward =
+      "objective if admissible; -1 infeasible (budget, missed target, wrapping accumulators), -2 incorrect, -3 failed";
   if (as_json) {
     json all = json::array();
-    for (const auto& t : env::tasks()) {
-      json j = t.to_json();
-      j["space"] = t.design_family().space().to_json();
-      j["env"] = env_spaces(t);
-      j["reward"] = "objective if admissible; -1 infeasible (budget, missed target, wrapping accumulators), -2 incorrect, -3 failed";
+    for (const env::Task* t : env::tasks()) {
+      json j = t->has_design() ? t->to_json() : json{{"name", t->name}, {"description", t->description}};
+      j["kind"] = env::to_string(t->kind());
+      if (t->has_design()) {
+        j["space"] = t->design_family().space().to_json();
+        j["env"] = env_spaces(*t);
+        j["reward"] = reward;
+      }
+      if (t->has_kernel()) j["kernel"] = t->kernel().to_json();
       all.push_back(j);
     }
     std::cout << all.dump(2) << "\n";
     return;
   }
-  for (const auto& t : env::tasks()) {
+  for (const env::Task* task : env::tasks()) {
+    const auto& t = *task;
+    const std::string kind = t.kind() == env::TaskKind::both ? "design and kernel task" : to_string(t.kind()) + " task";
+    if (!t.has_design()) {
+      std::cout << t.name << "  [" << kind << "]\n"
+                << "  kernel:    " << kernel_line(t.kernel()) << "\n"
+                << "  score a candidate: chipgym score --task " << t.name << " FILE.v (--show: the canonical kernel)\n";
+      continue;
+    }
     const auto& f = t.design_family();
-    std::cout << t.name << "  (family " << f.name() << " v" << f.version() << ")\n"
+    std::cout << t.name << "  (family " << f.name() << " v" << f.version() << ")  [" << kind << "]\n"
               << "  " << t.description << "\n"
               << "  objective: " << t.objective << "\n"
               << "  budget:    " << t.budget.dump() << "\n"
@@ -70,6 +90,9 @@ void print_tasks(bool as_json) {
               << spaces["absolute"]["observation_space"]["low"].size() << " values\n"
               << "  reward: the objective if admissible (higher is better); -1 infeasible (over budget, a\n"
               << "          missed target, or accumulators that can wrap), -2 incorrect results, -3 failed evaluation\n";
+    if (t.has_kernel())
+      std::cout << "  kernel:    " << kernel_line(t.kernel()) << "\n"
+                << "  score a candidate: chipgym score --task " << t.name << " FILE.v (--show: the canonical kernel)\n";
   }
 }
 

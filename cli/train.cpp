@@ -8,8 +8,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "agents/rl.h"
-#include "agents/searcher.h"
+#include "agents/agent.h"
 #include "cli/command.h"
 #include "cli/common.h"
 #include "runs/train.h"
@@ -145,10 +144,10 @@ std::function<int()> setup(CLI::App& cmd) {
   auto& train = c->train;
   cmd.add_option("--task", c->task, "benchmark task (see `chipgym tasks`)")->capture_default_str();
   cmd.add_option("--task-file", c->task_file, "a task as JSON instead of --task");
-  std::string agent_help = "search agent:";
-  for (const auto& a : agents::searchers()) agent_help += " " + a.name + " (" + a.description + ");";
-  agent_help += " RL on libtorch:";
-  for (const auto& a : agents::rl::algorithms()) agent_help += " " + a.name + " (" + a.description + ");";
+  std::string agent_help = "agent:";
+  for (const auto* a : agents::all_agents())
+    if (a->make_searcher || a->make_learner)
+      agent_help += " " + a->name + " (" + to_string(a->kind) + ": " + a->description + ");";
   cmd.add_option("--agent", train.agent, agent_help)->required();
   cmd.add_option("--budget", train.budget, "evaluations to spend")->capture_default_str();
   cmd.add_option("--seed", train.seed, "random seed (>= 0)")->capture_default_str();

@@ -4,6 +4,33 @@
 
 namespace chipgym::env {
 
+std::string to_string(TaskKind kind) {
+  switch (kind) {
+    case TaskKind::design: return "design";
+    case TaskKind::kernel: return "kernel";
+    case TaskKind::both: return "both";
+  }
+  return "design";
+}
+
+TaskKind Task::kind() const {
+  if (has_kernel()) return has_design() ? TaskKind::both : TaskKind::kernel;
+  return TaskKind::design;
+}
+
+const KernelTask& Task::kernel() const {
+  if (!kernel_part)
+    throw hdl::ParamError("task '" + name + "' is a design task, with no kernel to score a candidate against");
+  return kernel_part();
+}
+
+const hdl::Family& Task::design_family() const {
+  if (!has_design())
+    throw hdl::ParamError("task '" + name + "' is a kernel task, with no design space: score a candidate with "
+                          "`chipgym score --task " + name + " FILE.v`, or evolve one with `chipgym evolve --task " + name + "`");
+  return hdl::family(family);
+}
+
 json Task::to_json() const {
   return {{"name", name},         {"family", family},       {"description", description}, {"workload", workload},
           {"objective", objective}, {"budget", budget},     {"fidelity", fidelity}, {"search", search}, {"agents", agents}};
@@ -95,129 +122,19 @@ std::map<std::string, std::vector<std::string>> Task::agent_groups() const {
   return out;
 }
 
-const std::vector<Task>& tasks() {
-  static const std::vector<Task> all = [] {
-    std::vector<Task> v;
-    Task gemm;
-    gemm.name = "gemm-int8";
-    gemm.family = "gemm";
-    gemm.description = "int8 systolic-array GEMM accelerator for the GEMMs of a small transformer block";
-    // One transformer block with sequence 16, model width 32, MLP width 64, one head:
-    // fused Q/K/V projection, attention scores, attention x V, output projection, MLP up, MLP down.
-    gemm.workload = {{"shapes", {{16, 32, 96}, {16, 32, 16}, {16, 16, 32}, {16, 32, 32}, {16, 32, 64}, {16, 64, 32}}},
-                     {"patterns", {"random"}},
-                     {"seed", 1}};
-    gemm.objective =
-        "throughput per area: MACs per cycle per million transistors (0 if incorrect, over budget, or if "
-        "the accumulators can wrap on the workload)";
-    gemm.budget = {{"max_transistors", 20000000}};
-    // 5 x 5 x 2 x 3 x 3 x 3 x 2 = 2,700 designs: int8 operands, 32-bit accumulators.
-    gemm.search = {{"rows", {1, 2, 4, 8, 16}}, {"cols", {1, 2, 4, 8, 16}}, {"dataflow", {"os", "ws"}},
-                   {"a_depth", {4, 16, 64}}, {"b_depth", {4, 16, 64}}, {"c_depth", {4, 16, 64}},
-                   {"pipeline", {0, 1}}};
-    gemm.agents = {{"compute", {"rows", "cols", "pipeline"}},
-                   {"memory", {"a_depth", "b_depth", "c_depth"}},
-                   {"dataflow", {"dataflow"}}};
-    gemm.fidelity = "synth";  // the cycle model equals the RTL exactly (tests); eval --fidelity rtl simulates
-    v.push_back(gemm);
+std::vector<const Task*> tasks() { return Registry<Task>::instance().entries(); }
 
-    // Meet a target specification: the workload within 12,000 cycles, in as little area as
-    // possible.
-    Task target = gemm;
-    target.name = "gemm-int8-target";
-    target.description = "smallest gemm-int8 design that runs the workload within 12,000 cycles";
-    target.objective = "meet the target (workload within budget.max_cycles cycles), then minimize area: 10^6 / transistors";
-    target.budget = {{"kind", "target"}, {"max_cycles", 12000}, {"max_transistors", 20000000}};
-    v.push_back(target);
+const Task& task(const std::string& name) { return Registry<Task>::instance().get(name, "task"); }
 
-    // Small enough to enumerate (72 designs), so its optimum is known: `chipgym optimum`.
-    Task small = gemm;
-    small.name = "gemm-int8-small";
-    small.description = "gemm-int8 over 72 designs, enumerable: ground truth for agent regret";
-    small.search = {{"rows", {2, 4, 8}}, {"cols", {2, 4, 8}}, {"dataflow", {"os", "ws"}}, {"a_depth", {4, 16}},
-                    {"pipeline", {0, 1}}};
-    small.agents = {{"compute", {"rows", "cols", "pipeline"}}, {"memory", {"a_depth"}}, {"dataflow", {"dataflow"}}};
-    v.push_back(small);
-
-    // Hardware and kernel mapping together (issue 5): the same transformer-block GEMMs.
-    Task codesign;
-    codesign.name = "codesign-gemm";
-    codesign.family = "codesign";
-    codesign.description =
-        "int8 GEMM accelerator (array, buffers) and its kernel mapping (tiles, loop order, double buffering) together";
-    codesign.workload = gemm.workload;
-    codesign.objective = gemm.objective;
-    codesign.budget = gemm.budget;
-    // 4 x 4 x 3 x 3 x 3 x 3 x 3 x 6 x 2 = 46,656 points (the largest space; invalid tile and
-    // buffer combinations are refused with the constraint they break).
-    codesign.search = {{"rows", {2, 4, 8, 16}}, {"cols", {2, 4, 8, 16}}, {"a_depth", {16, 64, 256}},
-                       {"b_depth", {16, 64, 256}}, {"tile_m", {1, 2, 4}}, {"tile_n", {1, 2, 4}},
-                       {"tile_k", {4, 16, 64}}, {"loop_order", {"mnk", "mkn", "nmk", "nkm", "kmn", "knm"}},
-                       {"double_buffer", {0, 1}}};
-    codesign.agents = {{"compute", {"rows", "cols"}},
-                       {"memory", {"a_depth", "b_depth"}},
-                       {"mapping", {"tile_m", "tile_n", "tile_k", "loop_order", "double_buffer"}}};
-    codesign.fidelity = "synth";  // the cycle model equals the RTL on the validation matrix (tests)
-    v.push_back(codesign);
-    // The classic SHA-256 miner under an FPGA budget: 32 independent 80-byte messages (the
-    // size of a block header, two compressions each) on an iCE40 UltraPlus 5K.
-    Task sha;
-    sha.name = "sha256-miner";
-    sha.family = "sha256";
-    sha.description = "SHA-256 hashing cores on an iCE40 UP5K: 32 independent 80-byte headers";
-    sha.workload = {{"messages", 32}, {"min_length", 80}, {"max_length", 80}, {"seed", 1}};
-    sha.objective =
-        "hashes (compressed blocks) per second per iCE40 LUT, clock = 1 / (0.25 ns x logic depth + 1 ns) "
-        "(0 if incorrect or over the LUT/FF budget)";
-    sha.budget = {{"fpga", "iCE40 UP5K"}, {"max_luts", 5280}, {"max_ffs", 5280}};
-    // 4 x 4 x 3 = 48 designs.
-    sha.search = {{"unroll", {1, 2, 4, 8}}, {"pipeline", {1, 2, 4, 8}}, {"cores", {1, 2, 4}}};
-    sha.agents = {{"core", {"unroll", "pipeline"}}, {"parallel", {"cores"}}};
-    sha.fidelity = "synth";  // the cycle model equals the RTL exactly (tests); eval --fidelity rtl simulates
-    v.push_back(sha);
-    // Quantized operators (hdl/quant.cpp, docs/quant.md): vectors of 16 int8 values, edge
-    // patterns plus random vectors; throughput per area under a maximum-error budget.
-    auto quant = [&](const std::string& family, const std::string& what, double max_error_lsb, json search, json agents) {
-      Task q;
-      q.name = family + "-int8";
-      q.family = family;
-      q.description = what;
-      q.workload = {{"patterns", {"min", "max", "zero", "onehot", "ramp"}}, {"vectors", 32}, {"seed", 1}};
-      q.objective = "throughput per area: output elements per cycle per million transistors (0 if the integer "
-                    "model's maximum error against floating point on the workload exceeds budget.max_error_lsb)";
-      q.budget = {{"max_error_lsb", max_error_lsb}, {"max_transistors", 20000000}};
-      q.search = std::move(search);
-      q.agents = std::move(agents);
-      q.fidelity = "synth";  // the cycle model equals the RTL exactly (tests); eval --fidelity rtl simulates
-      v.push_back(q);
-    };
-    quant("gelu", "int8 GELU streaming unit (piecewise polynomial, saturation), x and y in 1/16 steps", 1.0,
-          {{"threshold", {2, 4}}, {"segments", {2, 4, 8, 16}}, {"order", {1, 2}}, {"stages", {1, 2, 3}}},
-          {{"approximation", {"threshold", "segments", "order"}}, {"pipeline", {"stages"}}});
-    quant("softmax", "int8 softmax streaming unit (exp table, reciprocal by multiply-and-shift), p in 1/128 steps",
-          3.0,
-          {{"lut_entries", {16, 32, 64}}, {"exp_shift", {0, 1, 2}}, {"recip_bits", {2, 4, 6, 8}}, {"stages", {1, 2, 3}}},
-          {{"exp", {"lut_entries", "exp_shift"}}, {"reciprocal", {"recip_bits"}}, {"pipeline", {"stages"}}});
-    quant("rmsnorm", "int8 RMSNorm streaming unit (pre-shifted squares, Newton-Raphson 1/sqrt), y in 1/32 steps",
-          1.0,
-          {{"pre_shift", {2, 4, 6}}, {"acc_bits", {17, 20, 24}}, {"iterations", {0, 1, 2, 3}}, {"stages", {1, 2, 3}}},
-          {{"accumulator", {"pre_shift", "acc_bits"}}, {"sqrt", {"iterations"}}, {"pipeline", {"stages"}}});
-    quant("layernorm", "int8 LayerNorm streaming unit (mean, pre-shifted squares, Newton-Raphson 1/sqrt), y in 1/32 steps",
-          1.5,
-          {{"pre_shift", {2, 4, 6}}, {"acc_bits", {19, 22, 26}}, {"iterations", {0, 1, 2, 3}}, {"stages", {1, 2, 3}}},
-          {{"accumulator", {"pre_shift", "acc_bits"}}, {"sqrt", {"iterations"}}, {"pipeline", {"stages"}}});
-    return v;
-  }();
-  return all;
+std::vector<KernelTask> kernel_tasks() {
+  std::vector<KernelTask> out;
+  for (const Task* t : tasks())
+    if (t->has_kernel()) out.push_back(t->kernel());
+  return out;
 }
 
-const Task& task(const std::string& name) {
-  std::string known;
-  for (const auto& t : tasks()) {
-    if (t.name == name) return t;
-    known += (known.empty() ? "" : ", ") + t.name;
-  }
-  throw hdl::ParamError("unknown task '" + name + "'; known tasks: " + known);
+const KernelTask& find_kernel_task(const std::string& name) {
+  return Registry<Task>::instance().get(name, "kernel task", [](const Task& t) { return t.has_kernel(); }).kernel();
 }
 
 }  // namespace chipgym::env

@@ -1,21 +1,32 @@
 // A benchmark task is a value: a design family, a workload, an objective, a budget and a
 // fidelity. It serializes to JSON so a run can be rebuilt from its directory alone.
-// (Issue 3 adds spaces, Env and the rest of the registry around it.)
+//
+// Every task, design or kernel, is an entry of one registry (hdl/registry.h), unique by name.
+// A task may have a design part (a family and its parametric space: eval, train, compare), a
+// kernel part (a streaming interface, a canonical Verilog kernel and its golden model: score,
+// evolve), or both (the quantized operators). A task registers itself in its own file under
+// env/tasks/:
+//   namespace { const Registration<Task> registered{[] { Task t; t.name = ...; return t; }()}; }
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "env/kernel_task.h"
 #include "evaluators/metrics.h"
 #include "hdl/family.h"
+#include "hdl/registry.h"
 
 namespace chipgym::env {
 
 using json = nlohmann::json;
 
+enum class TaskKind { design, kernel, both };
+std::string to_string(TaskKind kind);  // "design", "kernel", "both"
+
 struct Task {
   std::string name;
-  std::string family;       // hdl family name
+  std::string family;       // hdl family name; empty: a kernel task only
   std::string description;  // one line
   json workload;            // family-specific (gemm: shapes, data patterns, seed)
   std::string objective;    // what the reward measures, in words; higher is better
@@ -26,10 +37,22 @@ struct Task {
   json search = json::object();
   // Multi-agent split: agent -> the searched parameters it owns.
   json agents = json::object();
+  // The kernel part, built on first use (null: a design task only). Not part of the JSON: a
+  // task file is a design task.
+  const KernelTask& (*kernel_part)() = nullptr;
+  // Position in `chipgym tasks` and in the lists of known names (then by name).
+  int order = 1000;
+
+  TaskKind kind() const;
+  bool has_design() const { return !family.empty(); }
+  bool has_kernel() const { return kernel_part != nullptr; }
+  // Throws hdl::ParamError when the task has no kernel part.
+  const KernelTask& kernel() const;
 
   json to_json() const;
   static Task from_json(const json& j);  // throws hdl::ParamError on missing fields
-  const hdl::Family& design_family() const { return hdl::family(family); }
+  // Throws hdl::ParamError when the family is unknown, or the task is a kernel task only.
+  const hdl::Family& design_family() const;
   // The objective value of evaluated metrics (higher is better), with the figures behind it.
   json score(const evaluators::Metrics& m) const;
   // The reward of evaluated metrics; higher is better. An admissible design earns its
@@ -43,8 +66,9 @@ struct Task {
   std::map<std::string, std::vector<std::string>> agent_groups() const;
 };
 
-const std::vector<Task>& tasks();
-// Throws hdl::ParamError naming the known tasks when `name` is unknown.
+// Every registered task, design and kernel, in listing order.
+std::vector<const Task*> tasks();
+// Throws hdl::ParamError naming the known tasks (and the nearest) when `name` is unknown.
 const Task& task(const std::string& name);
 
 }  // namespace chipgym::env

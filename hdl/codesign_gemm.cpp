@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "hdl/registry.h"
 #include "hdl/verilog_text.h"
 
 namespace chipgym::hdl {
@@ -739,5 +740,9 @@ const Family& codesign_family() {
   static const CodesignFamily family;
   return family;
 }
+
+namespace {
+const Registration<FamilyEntry> registered{{"codesign", &codesign_family}};
+}  // namespace
 
 }  // namespace chipgym::hdl

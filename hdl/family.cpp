@@ -1,9 +1,6 @@
 #include "hdl/family.h"
 
-#include "hdl/codesign_gemm.h"
-#include "hdl/gemm.h"
-#include "hdl/sha256_core.h"
-#include "hdl/quant.h"
+#include "hdl/registry.h"
 
 namespace chipgym::hdl {
 
@@ -15,24 +12,14 @@ std::string Rtl::source() const {
   return out;
 }
 
-const std::vector<const Family*>& families() {
-  // Explicit list (not static self-registration): static libraries drop unreferenced objects.
-  static const std::vector<const Family*> all = {
-      &gemm_family(),
-      &codesign_family(),
-      &sha256_family(),
-      &quant_family(QuantOp::Gelu), &quant_family(QuantOp::Softmax), &quant_family(QuantOp::RmsNorm), &quant_family(QuantOp::LayerNorm),
-  };
-  return all;
+std::vector<const Family*> families() {
+  std::vector<const Family*> out;
+  for (const FamilyEntry* e : Registry<FamilyEntry>::instance().entries()) out.push_back(&e->get());
+  return out;
 }
 
 const Family& family(const std::string& name) {
-  std::string known;
-  for (const Family* f : families()) {
-    if (f->name() == name) return *f;
-    known += (known.empty() ? "" : ", ") + f->name();
-  }
-  throw ParamError("unknown design family '" + name + "'; known families: " + known);
+  return Registry<FamilyEntry>::instance().get(name, "design family").get();
 }
 
 }  // namespace chipgym::hdl

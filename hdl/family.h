@@ -64,9 +64,18 @@ class Family {
   virtual json score(const json& metrics, const json& budget) const = 0;
 };
 
-// All families, by name. A new family is one new file plus one line in family.cpp.
-const std::vector<const Family*>& families();
-// Throws ParamError naming the known families when `name` is unknown.
+// A family's entry in the registry (hdl/registry.h). A family registers itself in its own
+// file, beside its definition:
+//   namespace { const Registration<FamilyEntry> registered{{"gemm", &gemm_family}}; }
+// The family object is built on first use (get), never during static initialization.
+struct FamilyEntry {
+  std::string name;            // equals get().name()
+  const Family& (*get)();
+};
+
+// Every registered family, by name.
+std::vector<const Family*> families();
+// Throws ParamError naming the known families (and the nearest) when `name` is unknown.
 const Family& family(const std::string& name);
 
 }  // namespace chipgym::hdl

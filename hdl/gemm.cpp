@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "hdl/registry.h"
 #include "hdl/verilog_text.h"
 
 namespace chipgym::hdl {
@@ -1325,5 +1326,9 @@ const Family& gemm_family() {
   static const GemmFamily family;
   return family;
 }
+
+namespace {
+const Registration<FamilyEntry> registered{{"gemm", &gemm_family}};
+}  // namespace
 
 }  // namespace chipgym::hdl

@@ -14,6 +14,7 @@
 
 #include "hdl/harness_text.h"
 #include "hdl/quant.h"
+#include "hdl/registry.h"
 #include "hdl/verilog_text.h"
 
 namespace chipgym::hdl {
@@ -682,6 +683,16 @@ const Family& quant_family(QuantOp op) {
   }
   return gelu;
 }
+
+namespace {
+// One entry per operator; the objects are the four above.
+const Family& gelu_family() { return quant_family(QuantOp::Gelu); }
+const Family& softmax_family() { return quant_family(QuantOp::Softmax); }
+const Family& rmsnorm_family() { return quant_family(QuantOp::RmsNorm); }
+const Family& layernorm_family() { return quant_family(QuantOp::LayerNorm); }
+const Registration<FamilyEntry> gelu{{"gelu", &gelu_family}}, softmax{{"softmax", &softmax_family}},
+    rmsnorm{{"rmsnorm", &rmsnorm_family}}, layernorm{{"layernorm", &layernorm_family}};
+}  // namespace
 
 std::string quant_harness_source(const std::string& module_name) {
   std::string text = kHarness;

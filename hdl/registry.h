@@ -11,6 +11,7 @@
 #pragma once
 #include <algorithm>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -67,7 +68,9 @@ inline std::string unknown_name_message(const std::string& kind, const std::stri
   return message + " known " + plural(kind) + ": " + list;
 }
 
-// Entries of one kind by name. Entry is a value type with a `std::string name` member.
+// Entries of one kind by name. Entry is a value type with a `std::string name` member; an
+// optional `int order` member places it in listings (then by name), where an order people
+// already read (`chipgym tasks`, the agents in `--help`) must stay as it was.
 template <class Entry>
 class Registry {
  public:
@@ -77,6 +80,7 @@ class Registry {
   }
   // Throws std::logic_error when the name is taken: names are unique within a kind.
   void add(Entry entry) {
+    if (entry.name.empty()) throw std::logic_error("an entry needs a name");
     if (entries_.count(entry.name)) throw std::logic_error("registered twice: " + entry.name);
     std::string name = entry.name;
     entries_.emplace(std::move(name), std::move(entry));
@@ -87,20 +91,32 @@ class Registry {
   }
   // Throws hdl::ParamError with unknown_name_message(kind, ...).
   const Entry& get(const std::string& name, const std::string& kind) const {
-    if (const Entry* e = find(name)) return *e;
-    throw hdl::ParamError(unknown_name_message(kind, name, names()));
+    return get(name, kind, [](const Entry&) { return true; });
   }
-  // In name order, so listings and help do not depend on link order.
+  // The same among the entries `accept` takes (e.g. the RL agents only): another entry of that
+  // name is unknown here too, and only accepted names are listed and suggested.
+  template <class Accept>
+  const Entry& get(const std::string& name, const std::string& kind, Accept accept) const {
+    if (const Entry* e = find(name); e && accept(*e)) return *e;
+    std::vector<std::string> known;
+    for (const Entry* e : entries())
+      if (accept(*e)) known.push_back(e->name);
+    throw hdl::ParamError(unknown_name_message(kind, name, known));
+  }
+  // In listing order (`order`, then name), so listings and help do not depend on link order.
   std::vector<const Entry*> entries() const {
     std::vector<const Entry*> out;
     for (const auto& [name, e] : entries_) out.push_back(&e);
+    if constexpr (requires(const Entry& e) { e.order; })
+      std::stable_sort(out.begin(), out.end(), [](const Entry* a, const Entry* b) { return a->order < b->order; });
     return out;
   }
   std::vector<std::string> names() const {
     std::vector<std::string> out;
-    for (const auto& [name, e] : entries_) out.push_back(name);
+    for (const Entry* e : entries()) out.push_back(e->name);
     return out;
   }
+  std::size_t size() const { return entries_.size(); }
 
  private:
   std::map<std::string, Entry> entries_;

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "hdl/registry.h"
 #include "hdl/sha256_spec.h"
 
 namespace chipgym::hdl {
@@ -588,5 +589,9 @@ const Family& sha256_family() {
   static const Sha256Family family;
   return family;
 }
+
+namespace {
+const Registration<FamilyEntry> registered{{"sha256", &sha256_family}};
+}  // namespace
 
 }  // namespace chipgym::hdl

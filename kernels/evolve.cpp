@@ -12,9 +12,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "env/kernel_task.h"
 #include "hdl/param_space.h"
 #include "kernels/diff.h"
-#include "kernels/kernel_task.h"
 
 #ifndef CHIPGYM_PROMPTS_DIR
 #define CHIPGYM_PROMPTS_DIR "prompts"
@@ -23,6 +23,8 @@
 namespace chipgym::kernels {
 
 namespace fs = std::filesystem;
+using env::find_kernel_task;
+using env::kernel_tasks;
 using hdl::ParamError;
 
 namespace {

@@ -241,7 +241,7 @@ GoldenSet task_golden(const KernelTask& task, std::uint64_t user_seed, int rando
     g.origin.push_back("edge " + std::to_string(i));
   }
   // Then the vectors that do not depend on luck: every value of a small elementwise domain,
-  // the reductions' thresholds (kernels/coverage.h); the same whatever the seed and --random.
+  // the reductions' thresholds (env/coverage.h); the same whatever the seed and --random.
   const auto coverage = task.coverage_vectors();
   for (std::size_t i = 0; i < coverage.size(); ++i) {
     g.inputs.push_back(coverage[i].in);

@@ -14,10 +14,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kernels/kernel_task.h"
+#include "env/kernel_task.h"
 #include "evaluators/screen.h"
 
 namespace chipgym::kernels {
+
+using json = nlohmann::json;
+// Kernel tasks are entries of the one task registry (env/task.h).
+using env::KernelTask;
+using env::StreamInterface;
+using env::Vector;
 
 // What the candidate is checked against: an interface and input/expected-output vectors.
 struct GoldenSet {

@@ -9,8 +9,8 @@
 #include <sstream>
 #include <thread>
 
+#include "agents/agent.h"
 #include "agents/rl.h"
-#include "agents/searcher.h"
 #include "env/env.h"
 #include "evaluators/runner.h"
 #include "evaluators/sha256.h"
@@ -180,16 +180,7 @@ void check_recorded_settings(const CompareOptions& o) {
 CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipeline> pipeline,
                       const std::function<void(const std::string&)>& on_progress) {
   if (o.agents.empty()) throw hdl::ParamError("--agents needs at least one agent");
-  for (const auto& a : o.agents)  // unknown names list the known ones, black-box and RL
-    if (!agents::rl::find_algorithm(a)) {
-      try {
-        agents::searcher_info(a);
-      } catch (const hdl::ParamError& e) {
-        std::string rl_names;
-        for (const auto& r : agents::rl::algorithms()) rl_names += ", " + r.name;
-        throw hdl::ParamError(std::string(e.what()) + rl_names);
-      }
-    }
+  for (const auto& a : o.agents) agents::trainable_agent(a);  // unknown names list every agent, and the nearest
   if (o.seeds < 1) throw hdl::ParamError("--seeds must be at least 1");
   if (o.budget < 1) throw hdl::ParamError("--budget must be at least 1 evaluation");
   if (o.workers < 1) throw hdl::ParamError("--workers must be at least 1");

@@ -5,8 +5,8 @@
 #include <future>
 #include <sstream>
 
+#include "agents/agent.h"
 #include "agents/rl.h"
-#include "agents/searcher.h"
 #include "env/env.h"
 
 namespace chipgym::runs {
@@ -125,14 +125,8 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
   if ((o.fidelity.empty() ? o.task.fidelity : o.fidelity) == "model")
     throw hdl::ParamError("--fidelity model has no area, and the objective of " + o.task.name +
                           " needs it: use synth or rtl");
-  if (agents::rl::find_algorithm(o.agent)) return train_rl(o_in, pipeline, on_progress);
-  try {
-    agents::searcher_info(o.agent);
-  } catch (const hdl::ParamError& e) {  // list the RL agents too
-    std::string rl_names;
-    for (const auto& a : agents::rl::algorithms()) rl_names += ", " + a.name;
-    throw hdl::ParamError(std::string(e.what()) + rl_names);
-  }
+  // Unknown names list every agent and suggest the nearest.
+  if (agents::trainable_agent(o.agent).kind == agents::AgentKind::rl) return train_rl(o_in, pipeline, on_progress);
 
   std::optional<RunDir> dir;
   std::vector<json> events;

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "agents/agent.h"
 #include "agents/rl.h"
 #include "env/multi_agent_env.h"
 #include "evaluators/sha256.h"
@@ -213,17 +214,11 @@ std::vector<Checkpoint> list_checkpoints(const fs::path& run) {
 }
 
 // Design-search defaults: CleanRL's defaults suit long runs on fast simulators; a design
-// search has a budget of a few hundred evaluations, so these change (config.json records
-// every value used).
+// search has a budget of a few hundred evaluations, so each algorithm's entry says what
+// changes (agents/agent.h: search_defaults; config.json records every value used).
 json design_search_defaults(const std::string& agent) {
-  // Chosen on gemm-int8 at a budget of 135 evaluations (5% of its space) over seeds 0..9:
-  // docs/results.md has the figures.
-  if (agent == "dqn")
-    return {{"num_envs", 8},      {"learning_rate", 0.003}, {"learning_starts", 16}, {"train_frequency", 1},
-            {"batch_size", 32},   {"target_network_frequency", 8}, {"exploration_fraction", 0.5},
-            {"buffer_size", 10000}};
-  return {{"num_envs", 8},         {"num_steps", 1},     {"learning_rate", agent == "ppo" ? 0.001 : 0.003},
-          {"num_minibatches", 1},  {"update_epochs", 8}, {"ent_coef", 0.0},    {"anneal_lr", true}};
+  const agents::Agent* a = rl::find_algorithm(agent);
+  return a ? a->search_defaults : json::object();
 }
 
 }  // namespace

@@ -3,11 +3,11 @@
 #pragma once
 #include <string>
 
-#include "kernels/kernel_task.h"
+#include "env/kernel_task.h"
 
 namespace test_support {
 
-inline const std::string& relu() { return chipgym::kernels::find_kernel_task("relu-int8").canonical_verilog; }
+inline const std::string& relu() { return chipgym::env::find_kernel_task("relu-int8").canonical_verilog; }
 
 // The canonical relu with one piece of text replaced (the test fails if it is not there).
 inline std::string relu_with(const std::string& from, const std::string& to) {

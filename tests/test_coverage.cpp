@@ -15,16 +15,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "env/coverage.h"
+#include "env/kernel_task.h"
 #include "evaluators/runner.h"
 #include "hdl/quant.h"
-#include "kernels/coverage.h"
 #include "kernels/evolve.h"
-#include "kernels/kernel_task.h"
 #include "kernels/salt.h"
 #include "kernels/score.h"
 #include "test_support.h"
 
 using namespace chipgym::kernels;
+using chipgym::env::find_kernel_task;
+using chipgym::env::sweep_vectors;
 using chipgym::evaluators::TempDir;
 using json = nlohmann::json;
 namespace fs = std::filesystem;

@@ -16,15 +16,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "env/kernel_task.h"
 #include "hdl/param_space.h"
 #include "kernels/diff.h"
 #include "kernels/evolve.h"
-#include "kernels/kernel_task.h"
 #include "kernels/program_db.h"
 #include "mock_llm.h"
 #include "test_support.h"
 
 using namespace chipgym::kernels;
+using chipgym::env::find_kernel_task;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 

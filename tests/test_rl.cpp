@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "agents/agent.h"
 #include "agents/rl.h"
 #include "agents/synthetic.h"
 
@@ -147,6 +148,19 @@ TEST_CASE("a learner resumed from a checkpoint follows the uninterrupted traject
   fs::remove_all(dir);
 }
 
+TEST_CASE("the RL algorithms register themselves in the agent registry, of kind rl", "[rl]") {
+  std::vector<std::string> names;
+  for (const chipgym::agents::Agent* a : algorithms()) {
+    names.push_back(a->name);
+    CHECK(a->kind == chipgym::agents::AgentKind::rl);
+    CHECK(resolve_hyper(a->name, json::object()) == a->defaults);
+  }
+  CHECK(names == std::vector<std::string>{"ppo", "dqn", "ippo", "mappo"});
+  CHECK(find_algorithm("mappo")->multi_agent);
+  CHECK_FALSE(find_algorithm("ppo")->multi_agent);
+  CHECK(find_algorithm("a2c") == nullptr);
+}
+
 TEST_CASE("unknown or malformed hyper-parameters are refused with the valid names", "[rl]") {
   SyntheticEnv env(bandit(false));
   try {
@@ -160,7 +174,7 @@ TEST_CASE("unknown or malformed hyper-parameters are refused with the valid name
   CHECK_THROWS_WITH(make_learner("ppo", env, 1, {{"num_steps", 2.5}}), Catch::Contains("num_steps must be an integer"));
   CHECK_THROWS_WITH(make_learner("dqn", env, 1, {{"double_dqn", "yes"}}), Catch::Contains("double_dqn must be true or false"));
   CHECK_THROWS_WITH(make_learner("ppo", env, 1, {{"formulation", "relative"}}), Catch::Contains("choose absolute, incremental"));
-  CHECK_THROWS_WITH(make_learner("a2c", env, 1), Catch::Contains("unknown RL algorithm 'a2c'; known: ppo, dqn, ippo, mappo"));
+  CHECK_THROWS_WITH(make_learner("a2c", env, 1), Catch::Contains("unknown RL algorithm 'a2c'; known RL algorithms: ppo, dqn, ippo, mappo"));
   SyntheticEnv split(bandit(true, 2));
   CHECK_THROWS_WITH(make_learner("ppo", split, 1), Catch::Contains("single-agent algorithm") && Catch::Contains("use ippo or mappo"));
 }

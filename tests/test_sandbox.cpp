@@ -16,10 +16,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "env/kernel_task.h"
 #include "evaluators/runner.h"
 #include "evaluators/sandbox.h"
 #include "evaluators/screen.h"
-#include "kernels/kernel_task.h"
 #include "kernels/score.h"
 #include "relu_support.h"
 #include "test_support.h"
@@ -30,8 +30,8 @@ using chipgym::evaluators::RunRequest;
 using chipgym::evaluators::RunResult;
 using chipgym::evaluators::RunStatus;
 using chipgym::evaluators::Sandbox;
+using chipgym::env::find_kernel_task;
 using chipgym::evaluators::TempDir;
-using chipgym::kernels::find_kernel_task;
 using chipgym::kernels::score_candidate;
 using chipgym::kernels::ScoreOptions;
 using json = nlohmann::json;

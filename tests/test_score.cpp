@@ -6,9 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "env/kernel_task.h"
 #include "evaluators/runner.h"
 #include "hdl/param_space.h"
-#include "kernels/kernel_task.h"
 #include "kernels/score.h"
 #include "evaluators/screen.h"
 #include "relu_support.h"
@@ -16,7 +16,7 @@
 
 using chipgym::evaluators::RunResult;
 using chipgym::evaluators::TempDir;
-using chipgym::kernels::find_kernel_task;
+using chipgym::env::find_kernel_task;
 using chipgym::kernels::score_candidate;
 using chipgym::evaluators::screen_verilog;
 using chipgym::kernels::ScoreOptions;
@@ -192,7 +192,7 @@ TEST_CASE("random vectors come from a hidden seed, the same for the same seed an
   const auto edges = a.inputs.size() - 4;
   CHECK(a.origin[edges] == "random 0");
   // Not the raw user seed: the vectors cannot be regenerated from the seed alone.
-  CHECK(std::vector<chipgym::kernels::Vector>(a.inputs.begin() + edges, a.inputs.end()) != task.random_vectors(5, 4));
+  CHECK(std::vector<chipgym::env::Vector>(a.inputs.begin() + edges, a.inputs.end()) != task.random_vectors(5, 4));
   const std::string salt = std::getenv("CHIPGYM_SCORE_SALT");  // tests run with one (test_main.cpp)
   ::setenv("CHIPGYM_SCORE_SALT", "another salt", 1);
   auto salted = chipgym::kernels::task_golden(task, 5, 4);
@@ -200,11 +200,11 @@ TEST_CASE("random vectors come from a hidden seed, the same for the same seed an
   CHECK(salted.inputs != a.inputs);
   for (std::size_t i = 0; i < a.inputs.size(); ++i)
     for (std::size_t k = 0; k < a.inputs[i].size(); ++k) CHECK(a.outputs[i][k] == std::max<long long>(a.inputs[i][k], 0));
-  CHECK_THROWS_WITH(find_kernel_task("softmax-int9"), Catch::Contains("unknown kernel task 'softmax-int9'; choose one of: relu-int8"));
+  CHECK_THROWS_WITH(find_kernel_task("softmax-int9"), Catch::Contains("unknown kernel task 'softmax-int9'; did you mean 'softmax-int8'? known kernel tasks: relu-int8"));
 }
 
 TEST_CASE("a task is one line: stream_task over an integer model, whose outputs are checked") {
-  auto doubled = chipgym::kernels::stream_task(
+  auto doubled = chipgym::env::stream_task(
       "double-int8", "2x, wrapping", "double_int8",
       [](const std::vector<int>& x) {
         std::vector<int> y;
@@ -214,8 +214,8 @@ TEST_CASE("a task is one line: stream_task over an integer model, whose outputs 
       "", 8, 8, true, 4);
   CHECK(doubled.iface.vector_length == 4);
   CHECK(doubled.iface.to_json()["ports"]["out_data"] == -8);
-  CHECK(doubled.expected({1, -3, 64, 127}) == chipgym::kernels::Vector{2, -6, -128, -2});
-  auto broken = chipgym::kernels::stream_task("broken", "", "broken", [](const std::vector<int>& x) {
+  CHECK(doubled.expected({1, -3, 64, 127}) == chipgym::env::Vector{2, -6, -128, -2});
+  auto broken = chipgym::env::stream_task("broken", "", "broken", [](const std::vector<int>& x) {
     return std::vector<int>(x.size(), 300);
   }, "");
   CHECK_THROWS_WITH(broken.expected({1}), Catch::Contains("returned 300, outside out_data's -128..127"));
@@ -443,7 +443,7 @@ TEST_CASE("chipgym score --show prints the interface and the canonical kernel, w
   CHECK(j["canonical_verilog"] == relu());
   RunResult unknown = run_chipgym({"score", "--task", "nope", "--show"});
   CHECK(unknown.exit_code == 2);
-  CHECK_THAT(unknown.err, Catch::Contains("unknown kernel task 'nope'; choose one of: relu-int8"));
+  CHECK_THAT(unknown.err, Catch::Contains("unknown kernel task 'nope'; known kernel tasks: relu-int8"));
 }
 
 TEST_CASE("chipgym score --vectors scores a user's kernel against the user's golden vectors") {

@@ -411,7 +411,7 @@ TEST_CASE("train writes a run directory, refuses bad input, and a run killed wit
     CHECK_THAT(rs.err, Catch::Contains("--seed must be a non-negative integer"));
     auto ra = run_chipgym({"train", "--task-file", task_file.string(), "--agent", "ppo2", "--out", out});
     CHECK(ra.exit_code == 2);
-    CHECK_THAT(ra.err, Catch::Contains("unknown agent 'ppo2'; known agents: random, grid, sa, ga, tpe"));
+    CHECK_THAT(ra.err, Catch::Contains("unknown agent 'ppo2'; did you mean 'ppo'? known agents: random, grid, sa, ga, tpe"));
     auto rt = run_chipgym({"train", "--task", "gemm-int9", "--agent", "sa", "--out", out});
     CHECK(rt.exit_code == 2);
     CHECK_THAT(rt.err, Catch::Contains("known tasks: gemm-int8"));

@@ -1,4 +1,4 @@
-// Vectors that do not depend on luck (issue 11, item 5): besides its generic edge cases and
+// Vectors that do not depend on luck: besides its generic edge cases and
 // its seeded random vectors, a kernel task is scored with
 //   - for an elementwise kernel (output i depends on input i only) whose input domain has at
 //     most kMaxSweepValues values: every input value at every position of the vector
@@ -15,7 +15,7 @@
 
 #include "hdl/quant.h"
 
-namespace chipgym::kernels {
+namespace chipgym::env {
 
 using Vector = std::vector<long long>;
 
@@ -36,4 +36,4 @@ std::vector<DirectedVector> sweep_vectors(long long lo, long long hi, int length
 // is elementwise and swept).
 std::vector<DirectedVector> quant_directed_vectors(const hdl::QuantConfig& c);
 
-}  // namespace chipgym::kernels
+}  // namespace chipgym::env

@@ -1,4 +1,4 @@
-#include "kernels/coverage.h"
+#include "env/coverage.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -6,7 +6,7 @@
 #include <set>
 #include <stdexcept>
 
-namespace chipgym::kernels {
+namespace chipgym::env {
 
 namespace {
 
@@ -304,4 +304,4 @@ std::vector<DirectedVector> quant_directed_vectors(const QuantConfig& c) {
   return {};
 }
 
-}  // namespace chipgym::kernels
+}  // namespace chipgym::env

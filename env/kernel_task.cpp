@@ -1,12 +1,13 @@
-#include "kernels/kernel_task.h"
+#include "env/kernel_task.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "hdl/param_space.h"
-#include "hdl/quant.h"
 
-namespace chipgym::kernels {
+namespace chipgym::env {
 
 namespace {
 
@@ -21,51 +22,6 @@ std::uint64_t splitmix64(std::uint64_t& state) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return z ^ (z >> 31);
-}
-
-// relu-int8: max(x, 0) per element, one register stage with a valid/ready handshake.
-const char* const kReluInt8 = R"(// relu_int8: y = max(x, 0) per element; one pipeline register, full throughput.
-module relu_int8 (
-  input  wire       clk,
-  input  wire       rst,
-  input  wire       in_valid,
-  output wire       in_ready,
-  input  wire [7:0] in_data,
-  input  wire       in_last,
-  output wire       out_valid,
-  input  wire       out_ready,
-  output wire [7:0] out_data,
-  output wire       out_last
-);
-  reg       valid_q;
-  reg [7:0] data_q;
-  reg       last_q;
-
-  // The register takes a new element when it is empty or being emptied this cycle.
-  assign in_ready = !valid_q || out_ready;
-
-  always @(posedge clk) begin
-    if (rst) valid_q <= 1'b0;
-    else if (in_ready) valid_q <= in_valid;
-  end
-
-  always @(posedge clk) begin
-    if (in_valid && in_ready) begin
-      data_q <= in_data[7] ? 8'd0 : in_data;
-      last_q <= in_last;
-    end
-  end
-
-  assign out_valid = valid_q;
-  assign out_data  = data_q;
-  assign out_last  = last_q;
-endmodule
-)";
-
-std::vector<int> relu(const std::vector<int>& x) {
-  std::vector<int> y(x.size());
-  for (std::size_t i = 0; i < x.size(); ++i) y[i] = std::max(x[i], 0);
-  return y;
 }
 
 }  // namespace
@@ -195,51 +151,4 @@ KernelTask stream_task(std::string name, std::string description, std::string mo
   return t;
 }
 
-namespace {
-
-// A quantized operator of hdl/quant.h at its family's default parameters: the integer model is
-// the golden, the generated Verilog the canonical kernel (docs/quant.md).
-KernelTask quant_task(hdl::QuantOp op, std::string description) {
-  const hdl::QuantConfig c = hdl::QuantConfig::from(op, hdl::quant_family(op).space().defaults());
-  const json iface = hdl::quant_interface(c);
-  KernelTask t = stream_task(hdl::quant_family_name(op) + "-int8", std::move(description), hdl::quant_module_name(op),
-                             [c](const std::vector<int>& x) { return hdl::quant_model(c, x); }, hdl::quant_verilog(c));
-  t.iface = StreamInterface::from_json(iface);
-  t.elementwise = op == hdl::QuantOp::Gelu;
-  t.directed = quant_directed_vectors(c);  // the reductions' thresholds, from the model's constants
-  return t;
-}
-
-}  // namespace
-
-const std::vector<KernelTask>& kernel_tasks() {
-  static const std::vector<KernelTask> tasks = {
-      [] {
-        KernelTask relu_task = stream_task("relu-int8", "elementwise ReLU on int8: y = max(x, 0)", "relu_int8", relu, kReluInt8);
-        relu_task.elementwise = true;
-        return relu_task;
-      }(),
-      // The quantized operators at their families' defaults; scales and algorithms: docs/quant.md.
-      quant_task(hdl::QuantOp::Gelu, "GELU on int8, piecewise polynomial with saturation (docs/quant.md)"),
-      quant_task(hdl::QuantOp::Softmax,
-                 "softmax over a vector of int8: exp look-up table, sum, reciprocal by multiply-and-shift (docs/quant.md)"),
-      quant_task(hdl::QuantOp::RmsNorm,
-                 "RMSNorm over a vector of int8: pre-shifted sum of squares, Newton-Raphson 1/sqrt, fixed-point gamma "
-                 "(docs/quant.md)"),
-      quant_task(hdl::QuantOp::LayerNorm,
-                 "LayerNorm over a vector of int8: mean, pre-shifted variance, Newton-Raphson 1/sqrt, gamma and beta "
-                 "(docs/quant.md)"),
-  };
-  return tasks;
-}
-
-const KernelTask& find_kernel_task(const std::string& name) {
-  std::string names;
-  for (const auto& t : kernel_tasks()) {
-    if (t.name == name) return t;
-    names += (names.empty() ? "" : ", ") + t.name;
-  }
-  throw ParamError("unknown kernel task '" + name + "'; choose one of: " + names);
-}
-
-}  // namespace chipgym::kernels
+}  // namespace chipgym::env

@@ -1,7 +1,9 @@
-// Kernel tasks: what `chipgym score` and `chipgym evolve` score a candidate against.
-// A task is a value: its streaming interface (the protocol: docs/stream.md), a canonical Verilog implementation, an integer golden model over whole vectors,
-// fixed edge cases and seeded random vectors. An integer operator is one line in
-// kernel_tasks() (kernel_task.cpp): stream_task(name, description, module, golden, verilog).
+// The kernel part of a task: what `chipgym score` and `chipgym evolve` score a candidate
+// against. It is a value: its streaming interface (the protocol: docs/stream.md), a canonical
+// Verilog implementation, an integer golden model over whole vectors, fixed edge cases and
+// seeded random vectors. Tasks hold it (env/task.h: Task::kernel_part) and register
+// themselves under env/tasks/; the kernel of an integer operator is one call:
+// stream_task(name, description, module, golden, verilog).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -11,9 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kernels/coverage.h"
+#include "env/coverage.h"
 
-namespace chipgym::kernels {
+namespace chipgym::env {
 
 using json = nlohmann::json;
 using Vector = std::vector<long long>;
@@ -48,9 +50,9 @@ struct KernelTask {
   GoldenModel golden;
   std::vector<Vector> extra_edge_cases;  // task-specific ones, besides the generic edge_cases()
   // Output element i depends on input element i only (relu, gelu): a small input domain is
-  // then swept exhaustively (kernels/coverage.h). Set where the task is defined.
+  // then swept exhaustively (env/coverage.h). Set where the task is defined.
   bool elementwise = false;
-  // Vectors aimed at the golden model's internal thresholds (kernels/coverage.h), with why.
+  // Vectors aimed at the golden model's internal thresholds (env/coverage.h), with why.
   std::vector<DirectedVector> directed;
 
   json to_json() const;  // name, description, interface (no code, no model)
@@ -71,8 +73,10 @@ KernelTask stream_task(std::string name, std::string description, std::string mo
                        std::string canonical_verilog, int in_bits = 8, int out_bits = 8, bool is_signed = true,
                        int vector_length = 16);
 
-const std::vector<KernelTask>& kernel_tasks();
-// Throws hdl::ParamError listing the known tasks.
+// The kernel parts of the registered tasks (env/task.h), in listing order.
+std::vector<KernelTask> kernel_tasks();
+// The kernel part of a registered task. Throws hdl::ParamError listing the tasks that have one
+// (and the nearest name) when `name` has none.
 const KernelTask& find_kernel_task(const std::string& name);
 
-}  // namespace chipgym::kernels
+}  // namespace chipgym::env
