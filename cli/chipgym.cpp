@@ -310,9 +310,9 @@ int run_score(const std::string& task_name, const std::string& vectors_file, con
   std::error_code ec;
   if (!std::filesystem::is_regular_file(candidate, ec)) throw chipgym::hdl::ParamError("cannot read the candidate " + candidate + ": no such file");
   const auto size = std::filesystem::file_size(candidate, ec);
-  if (!ec && size > options.max_bytes)  // refused without reading it into memory
+  if (!ec && size > chipgym::evaluators::kMaxVerilogBytes)  // refused without reading it into memory
     throw chipgym::hdl::ParamError("the candidate " + candidate + " is " + std::to_string(size) + " bytes; at most " +
-                                   std::to_string(options.max_bytes) + " bytes of Verilog are accepted");
+                                   std::to_string(chipgym::evaluators::kMaxVerilogBytes) + " bytes of Verilog are accepted");
   std::ifstream in(candidate, std::ios::binary);
   if (!in) throw chipgym::hdl::ParamError("cannot read the candidate " + candidate);
   std::stringstream text;
@@ -434,9 +434,11 @@ int main(int argc, char** argv) {
   score_cmd->add_option("--vectors", score_vectors, "a golden vectors JSON file {\"interface\": ..., \"cases\": [{\"in\": [...], \"out\": [...]}]} instead of --task");
   score_cmd->add_option("--seed", score.seed, "seed of the random vectors (the vectors come from it and a hidden salt)")->capture_default_str();
   score_cmd->add_option("--random", score.random_vectors, "random vectors besides the edge cases and the fixed coverage vectors (--task)")->capture_default_str()->check(CLI::Range(0, 10000));
-  score_cmd->add_option("--timeout", score.sim_timeout, "wall-clock seconds allowed to the simulation")->capture_default_str()->check(CLI::PositiveNumber);
-  score_cmd->add_flag("--no-synth", [&](std::int64_t) { score.synthesize = false; }, "skip the Yosys area measurement");
+  score_cmd->add_option("--timeout", score.eval.sim_timeout, "wall-clock seconds allowed to the simulation")->capture_default_str()->check(CLI::PositiveNumber);
+  score_cmd->add_flag("--no-synth", [&](std::int64_t) { score.eval.synthesis = false; }, "skip the Yosys area measurement");
   score_cmd->add_flag("--json", as_json, "print the report as JSON");
+  score_cmd->add_option("--cache-dir", common.cache_dir, "cache directory (default: as for eval); a candidate scored again with the same vectors and seed is not run again");
+  score_cmd->add_flag("--no-cache", common.no_cache, "neither read nor write the evaluation cache");
 
   auto* evolve_cmd = app.add_subcommand(
       "evolve",
@@ -610,6 +612,7 @@ int main(int argc, char** argv) {
     if (score_cmd->parsed()) {
       if (score_file.empty()) throw chipgym::hdl::ParamError("score needs a candidate Verilog file (or --show with --task)");
       if (!require_sandbox()) return kBadInput;
+      score.cache = open_cache(common);
       return run_score(score_task, score_vectors, score_file, score, as_json);
     }
     if (replay_cmd->parsed() && std::filesystem::exists(std::filesystem::path(replay_dir) / "db.json")) {
