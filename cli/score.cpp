@@ -18,6 +18,7 @@ struct ScoreCommand {
   std::string task, vectors, candidate;
   kernels::ScoreOptions options;
   bool show = false, as_json = false;
+  CacheOptions cache;
 };
 
 // --show: the task's interface and canonical implementation.
@@ -36,7 +37,8 @@ int score(const ScoreCommand& c) {
   require_sandbox();
   if (c.task.empty() == c.vectors.empty())
     throw hdl::ParamError("score needs exactly one of --task T or --vectors FILE.json");
-  const auto& options = c.options;
+  kernels::ScoreOptions options = c.options;
+  options.cache = open_cache(c.cache);
   kernels::GoldenSet golden;
   if (!c.task.empty()) {
     const auto& task = env::find_kernel_task(c.task);
@@ -48,9 +50,9 @@ int score(const ScoreCommand& c) {
   if (!std::filesystem::is_regular_file(c.candidate, ec))
     throw hdl::ParamError("cannot read the candidate " + c.candidate + ": no such file");
   const auto size = std::filesystem::file_size(c.candidate, ec);
-  if (!ec && size > options.max_bytes)  // refused without reading it into memory
+  if (!ec && size > evaluators::kMaxVerilogBytes)  // refused without reading it into memory
     throw hdl::ParamError("the candidate " + c.candidate + " is " + std::to_string(size) + " bytes; at most " +
-                          std::to_string(options.max_bytes) + " bytes of Verilog are accepted");
+                          std::to_string(evaluators::kMaxVerilogBytes) + " bytes of Verilog are accepted");
   std::ifstream in(c.candidate, std::ios::binary);
   if (!in) throw hdl::ParamError("cannot read the candidate " + c.candidate);
   std::stringstream text;
@@ -71,8 +73,10 @@ std::function<int()> setup(CLI::App& cmd) {
   cmd.add_option("--vectors", c->vectors, "a golden vectors JSON file {\"interface\": ..., \"cases\": [{\"in\": [...], \"out\": [...]}]} instead of --task");
   cmd.add_option("--seed", o.seed, "seed of the random vectors (the vectors come from it and a hidden salt)")->capture_default_str();
   cmd.add_option("--random", o.random_vectors, "random vectors besides the edge cases and the fixed coverage vectors (--task)")->capture_default_str()->check(CLI::Range(0, 10000));
-  cmd.add_option("--timeout", o.sim_timeout, "wall-clock seconds allowed to the simulation")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd.add_flag("--no-synth", [c](std::int64_t) { c->options.synthesize = false; }, "skip the Yosys area measurement");
+  cmd.add_option("--timeout", o.eval.sim_timeout, "wall-clock seconds allowed to the simulation")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd.add_flag("--no-synth", [c](std::int64_t) { c->options.eval.synthesis = false; }, "skip the Yosys area measurement");
+  cmd.add_option("--cache-dir", c->cache.dir, "cache directory (default: as for eval); a candidate scored again with the same vectors and seed is not run again");
+  cmd.add_flag("--no-cache", c->cache.off, "neither read nor write the evaluation cache");
   cmd.add_flag("--json", c->as_json, "print the report as JSON");
   return with_unsafe_no_sandbox_flag(cmd, [c]() -> int { return c->show ? show_task(*c) : score(*c); });
 }

@@ -1,10 +1,15 @@
 #include "evaluators/metrics.h"
 
+#include <set>
+
 namespace chipgym::evaluators {
 
 bool design_failure(const std::string& category) {
-  return category == "input" || category == "screen" || category == "lint" || category == "sim_build" ||
-         category == "synth" || category == "latch" || category == "undefined_module";
+  static const std::set<std::string> design = {
+      "input",    "screen",          "interface",         "undefined_module", "lint",         "sim_build",
+      "combinational_loop", "mismatch", "protocol",       "no_input",         "no_output",    "constant_output",
+      "input_independent",  "extra_output", "cycle_limit", "backpressure",    "latch",        "synth"};
+  return design.count(category) > 0;
 }
 
 json Metrics::to_json() const {
@@ -16,6 +21,7 @@ json Metrics::to_json() const {
             {"stages", stages},       {"derived", derived},       {"fidelity", fidelity}};
   if (!first_mismatch.empty()) j["first_mismatch"] = first_mismatch;
   j["error"] = error ? json{{"category", error->category}, {"message", error->message}} : json(nullptr);
+  if (error && !error->stage.empty()) j["error"]["stage"] = error->stage;
   return j;
 }
 
@@ -45,7 +51,8 @@ Metrics Metrics::from_json(const json& j) {
   if (j.contains("derived")) m.derived = j["derived"];
   m.fidelity = j.value("fidelity", std::string());
   if (j.contains("error") && j["error"].is_object())
-    m.error = ErrorInfo{j["error"].value("category", std::string()), j["error"].value("message", std::string())};
+    m.error = ErrorInfo{j["error"].value("category", std::string()), j["error"].value("message", std::string()),
+                        j["error"].value("stage", std::string())};
   return m;
 }
 

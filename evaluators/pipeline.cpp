@@ -111,23 +111,29 @@ Metrics Pipeline::evaluate(const hdl::Family& f, const hdl::Params& p, const jso
   }
 
   // The fidelity's stages, less those the options turn off (tests of the golden check stop
-  // after simulation; --no-fpga drops the iCE40 run).
+  // before the Yosys runs; --no-fpga drops the iCE40 run).
   Evaluation e{f, p, workload, o, *this, {}, m, {}};
-  for (const auto& name : fidelity->stages)
-    if ((o.synthesis || (name != "synthesize" && name != "fpga")) && (o.fpga || name != "fpga")) e.stages.push_back(name);
+  for (const auto& name : fidelity->stages) {
+    const StageInfo& stage = stages().get(name, "stage");
+    if ((o.synthesis || !stage.synthesis) && (o.fpga || name != "fpga")) e.stages.push_back(name);
+  }
   m.cycles = m.cycles_model;  // until a simulation measures them
   e.rtl = f.emit(p);
   bool refused = false;  // injected text the screen refused: said, not kept
+  std::string current;
   try {
-    for (const auto& name : e.stages)
+    for (const auto& name : e.stages) {
+      current = name;
       if (!stages().get(name, "stage").run(e)) {
         refused = name == "screen";
         break;
       }
+    }
   } catch (const std::exception& ex) {
     // Not the design's fault (no room for temporary files, fork failed, ...): say so.
     m.error = ErrorInfo{"environment", std::string("evaluation could not run: ") + ex.what()};
   }
+  if (m.error && m.error->stage.empty()) m.error->stage = current;  // where it stopped
   {
     std::lock_guard<std::mutex> lock(warnings_mu_);
     if (!cache_warnings_.empty()) {

@@ -18,13 +18,15 @@
 namespace chipgym::evaluators {
 
 struct EvalOptions {
-  std::string fidelity = "rtl";  // a registered fidelity (stage.h): model, synth, rtl
+  std::string fidelity = "rtl";  // a registered fidelity (stage.h): model, synth, rtl, untrusted
   bool flatten = false;          // synthesize the flattened design instead of each module once
   bool fpga = true;              // also synthesize for iCE40 (LUT, FF, DSP, BRAM counts)
   bool synthesis = true;         // false: stop after simulation (tests of the golden check)
   bool use_cache = true;         // false: neither read nor write the cache (replay --verify)
+  // The limits of every tool run (they change no result, so they are not part of cache keys).
   double tool_timeout = 600;     // wall-clock seconds per tool run
-  std::size_t tool_memory = 8ull << 30;
+  double sim_timeout = 0;        // wall-clock seconds of the simulation run; 0: tool_timeout
+  std::size_t tool_memory = 8ull << 30;  // address space per tool process (RLIMIT_AS)
   // Test hook: Verilog that replaces the generated text of one file (by file name, e.g.
   // "gemm_pe.v"), to inject a design that does not compile.
   std::optional<std::pair<std::string, std::string>> inject;

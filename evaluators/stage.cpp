@@ -1,8 +1,11 @@
 #include "evaluators/stage.h"
 
 #include <algorithm>
+#include <cctype>
+#include <regex>
 
 #include "evaluators/sandbox.h"
+#include "evaluators/screen.h"
 
 namespace chipgym::evaluators {
 
@@ -17,6 +20,13 @@ const FidelityRegistration synth_fidelity{
 const FidelityRegistration rtl_fidelity{
     {"rtl", "lint, Verilator simulation against the golden model (cycles, bit-exact outputs), then Yosys",
      {"screen", "lint", "simulate", "synthesize", "fpga"}, 3}};
+// A candidate scored against golden vectors (`chipgym score`): untrusted text through every
+// check, each stage a refusal or a verdict of its own; synthesized flattened, without iCE40.
+const FidelityRegistration untrusted_fidelity{
+    {"untrusted",
+     "untrusted Verilog against golden vectors: screen, interface, lint, simulation (both stream passes), "
+     "Yosys loop check, synthesis",
+     {"screen", "interface", "lint", "simulate", "loops", "synthesize"}, 4}};
 
 }  // namespace
 
@@ -69,11 +79,15 @@ ErrorInfo tool_error(const std::string& tool, const RunResult& r, const std::str
   // However it ended (an abort after bad_alloc, or an exit code), running out of memory says so.
   if (r.out_of_memory()) return {"tool_memory", r.explain(tool, limits) + ": " + excerpt(r.err + r.out, 400)};
   switch (r.status) {
-    case RunStatus::NotFound:
-      if (tool == "yosys" || tool == "verilator")
+    case RunStatus::NotFound: {
+      // By the executable's name ("Verilator (--lint-only)" is Verilator too).
+      std::string word = tool.substr(0, tool.find(' '));
+      std::transform(word.begin(), word.end(), word.begin(), [](unsigned char c) { return std::tolower(c); });
+      if (word == "yosys" || word == "verilator")
         return {"tool_missing", r.describe(tool) + "; install it (see README.md) or point CHIPGYM_" +
-                                    std::string(tool == "yosys" ? "YOSYS" : "VERILATOR") + " at it"};
+                                    std::string(word == "yosys" ? "YOSYS" : "VERILATOR") + " at it"};
       return {"environment", r.describe(tool)};
+    }
     case RunStatus::TimedOut:
       return {timeout_category, r.describe(tool) + "; raise --timeout if the design is large"};
     case RunStatus::Signaled:
@@ -96,6 +110,30 @@ RunLimits limits_for(const EvalOptions& o, int parallel_jobs) {
 
 void guard(const EvalOptions& o, RunRequest& req) {
   if (o.inject && !req.sandbox) req.sandbox = untrusted_sandbox();
+}
+
+double simulation_seconds(const EvalOptions& o) { return o.sim_timeout > 0 ? o.sim_timeout : o.tool_timeout; }
+
+std::optional<std::string> undefined_module(const std::string& text, const hdl::Rtl& rtl) {
+  static const std::regex verilator_re(R"(Cannot find file containing module: '([A-Za-z0-9_$]+)')");
+  static const std::regex yosys_re(R"(Module `\\?([A-Za-z0-9_$]+)' referenced in module `\\?([A-Za-z0-9_$]+)')");
+  std::string defined;
+  for (const auto& [name, file_text] : rtl.files) {
+    try {
+      for (const auto& module : defined_modules(strip_comments_and_strings(file_text)))
+        defined += (defined.empty() ? "" : ", ") + module;
+    } catch (const std::exception&) {
+      // a module defined twice: the screen says so; the list is only a hint
+    }
+  }
+  std::smatch m;
+  if (std::regex_search(text, m, verilator_re))
+    return "the design instantiates module '" + m[1].str() +
+           "', which it does not define; a candidate must define every module it uses (it defines: " + defined + ")";
+  if (std::regex_search(text, m, yosys_re))
+    return "module " + m[2].str() + " instantiates module '" + m[1].str() +
+           "', which the design does not define; a candidate must define every module it uses";
+  return std::nullopt;
 }
 
 bool no_sandbox(const RunResult& r, Metrics& m) {

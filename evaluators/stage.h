@@ -14,6 +14,8 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +49,7 @@ struct StageInfo {
   std::string help;  // one line: what it runs and what it writes into Metrics
   // Runs the stage; false stops the evaluation (the stage has set metrics.error).
   std::function<bool(Evaluation&)> run;
+  bool synthesis = false;  // a Yosys run on the design: left out with EvalOptions::synthesis off
 };
 using StageRegistration = Registration<StageInfo>;
 const Registry<StageInfo>& stages();
@@ -60,7 +63,7 @@ struct FidelityInfo {
 using FidelityRegistration = Registration<FidelityInfo>;
 // Throws hdl::ParamError naming the known fidelities (and the nearest) for an unknown name.
 const FidelityInfo& fidelity(const std::string& name);
-// Cheapest first: model, synth, rtl.
+// Cheapest first: model, synth, rtl, untrusted.
 std::vector<const FidelityInfo*> fidelities();
 std::vector<std::string> fidelity_names();
 
@@ -88,5 +91,18 @@ std::string ice40_script(const hdl::Rtl& rtl, const std::vector<std::string>& fi
 json ice40_figures(const std::string& stat_json_text, const std::string& top);
 // Copies the iCE40 figures into Metrics.
 void set_ice40(Metrics& m, const json& figures);
+
+// Wall-clock seconds of a simulation run: EvalOptions::sim_timeout, else the tool timeout.
+double simulation_seconds(const EvalOptions& o);
+
+// The module a tool's output says is instantiated but defined nowhere (Verilator: "Cannot find
+// file containing module: 'foo'"; Yosys: "Module `\foo' referenced in module `\bar' ... is
+// not part of the design"), as a message that names it and the modules the design defines.
+std::optional<std::string> undefined_module(const std::string& tool_output, const hdl::Rtl& rtl);
+
+// The parsed ANSI header of `module` in screened code (comments and strings blanked): port
+// name -> signed width (+ input, - output). Widths may be constant expressions of the module's
+// parameters. Throws hdl::ParamError when the module is missing or the header cannot be read.
+std::map<std::string, int> parse_module_ports(const std::string& code, const std::string& module);
 
 }  // namespace chipgym::evaluators

@@ -25,6 +25,9 @@ struct Rtl {
 struct Stimulus {
   std::string harness_input;
   json expected;  // family-private
+  // What the check compares against where it does not follow from harness_input (golden
+  // vectors that come with their outputs): part of the simulate stage's cache key when set.
+  std::string check_key;
 };
 
 struct SimCheck {
@@ -34,7 +37,11 @@ struct SimCheck {
   long long cycles = 0;         // total over the workload
   std::vector<long long> cycles_per_problem;
   std::string first_mismatch;   // human-readable: where, expected, got
-  std::string error;            // non-empty if the harness output could not be understood
+  std::string error;            // non-empty if the harness output could not be understood, or the
+                                // design failed the check (a protocol violation, ...)
+  std::string category;         // with error: its Metrics category (evaluators/metrics.h); empty:
+                                // sim_timeout when the error says "timeout", else sim_crash
+  json details = json::object();  // the check's own figures, kept in Metrics::stages.simulate.details
 };
 
 class Family {

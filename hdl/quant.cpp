@@ -1,5 +1,6 @@
 // The quantized-operator families (gelu, softmax, rmsnorm, layernorm): Verilog generators
-// over one streaming skeleton, one shared Verilator harness, and the Family glue.
+// over one streaming skeleton, the stream harness of docs/stream.md (hdl/stream_harness.h), and
+// the Family glue.
 //
 // Skeleton (docs/stream.md ports): reduction operators load a vector into a buffer, run
 // their passes and solve steps, then issue the N outputs through a per-element datapath of
@@ -12,9 +13,9 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "hdl/harness_text.h"
 #include "hdl/quant.h"
 #include "hdl/registry.h"
+#include "hdl/stream_harness.h"
 #include "hdl/verilog_text.h"
 
 namespace chipgym::hdl {
@@ -336,100 +337,6 @@ std::string emit_norm(const QuantConfig& c, const QuantTables& t) {
   return v + "  wire unused_in_last = in_last;  // vectors are exactly vector_length long\nendmodule\n";
 }
 
-// ---------------------------------------------------------------------------------------
-// The shared harness: two passes over the vectors, one without stalls (cycles and latency,
-// equal to the cycle model) and one with seeded random input gaps and output back-pressure.
-
-const std::string kHarness = R"HARNESS(// chipgym stream harness: stdin = vectors, stdout = outputs, cycles and latency per pass.
-#include <cstdint>
-#include <cstdio>
-#include <iostream>
-#include <memory>
-#include <random>
-#include <string>
-#include <vector>
-
-#include "V${TOP}.h"
-#include "verilated.h"
-#if VM_TRACE
-#include "verilated_vcd_c.h"
-#endif
-
-)HARNESS" + harness_main_prelude("V${TOP}") + R"HARNESS(  std::string magic;
-  int version = 0;
-  long long n = 0, count = 0, limit0 = 0, limit1 = 0;
-  unsigned long long seed = 0;
-  if (!(std::cin >> magic >> version >> n >> count >> seed >> limit0 >> limit1) || magic != "chipgym-stream" || n < 1) {
-    std::fprintf(stderr, "harness: malformed input header\n");
-    return 2;
-  }
-  std::vector<int> data(static_cast<size_t>(n * count));
-  for (auto& v : data) std::cin >> v;
-  if (!std::cin) {
-    std::fprintf(stderr, "harness: vectors are truncated\n");
-    return 2;
-  }
-  auto edge = [&]() {
-    top->clk = 1;
-    top->eval();
-    dump();
-    top->clk = 0;
-    top->eval();
-    dump();
-  };
-  for (int pass = 0; pass < 2; ++pass) {
-    std::mt19937_64 rng(seed + static_cast<unsigned long long>(pass));
-    std::bernoulli_distribution gap(0.3), stall(0.35);
-    top->clk = 0;
-    top->rst = 1;
-    top->in_valid = 0;
-    top->out_ready = 0;
-    top->eval();
-    for (int i = 0; i < 3; ++i) edge();
-    top->rst = 0;
-    const long long total = n * count, limit = pass == 0 ? limit0 : limit1;
-    long long sent = 0, received = 0, cycles = 0, first_in = -1, latency = -1;
-    std::vector<std::string> out;
-    out.reserve(static_cast<size_t>(total));
-    bool timed_out = false;
-    while (received < total) {
-      const bool offer = sent < total && (pass == 0 || !gap(rng));
-      top->in_valid = offer;
-      top->in_data = offer ? static_cast<uint8_t>(data[static_cast<size_t>(sent)]) : 0x5a;
-      top->in_last = offer && (sent % n == n - 1);
-      top->out_ready = pass == 0 || !stall(rng);
-      top->eval();
-      const bool in_fire = offer && top->in_ready;
-      const bool out_fire = top->out_valid && top->out_ready;
-      const int value = static_cast<int8_t>(top->out_data);
-      const bool last = top->out_last;
-      edge();
-      ++cycles;
-      if (in_fire) {
-        if (sent % n == 0 && first_in < 0) first_in = cycles;
-        ++sent;
-      }
-      if (out_fire) {
-        if (received % n == 0 && latency < 0 && first_in >= 0) latency = cycles - first_in;
-        out.push_back(std::to_string(value) + (last ? "L" : ""));
-        ++received;
-      }
-      if (cycles > limit) {
-        timed_out = true;
-        break;
-      }
-    }
-    std::printf("pass %d cycles %lld latency %lld status %s\n", pass, cycles, latency,
-                timed_out ? "timeout(outputs-missing-within-cycle-limit)" : "ok");
-    if (timed_out) break;
-    std::string line;
-    for (size_t i = 0; i < out.size(); ++i) {
-      line += out[i];
-      line += (static_cast<long long>(i) + 1) % n == 0 ? '\n' : ' ';
-    }
-    std::fputs(line.c_str(), stdout);
-  }
-)HARNESS" + harness_main_end();
 
 // ---------------------------------------------------------------------------------------
 
@@ -507,50 +414,52 @@ class QuantFamily final : public Family {
     QuantConfig c = config(p);
     auto vectors = quant_vectors(c, workload);
     const long long model = quant_model_cycles(c, static_cast<long long>(vectors.size()));
-    std::ostringstream in;
-    in << "chipgym-stream 1\n"
-       << c.vector_length << ' ' << vectors.size() << ' ' << workload.value("seed", 1ULL) << ' ' << 4 * model + 1000 << ' '
-       << 20 * model + 1000 << '\n';
+    StreamStimulus in;
+    in.in_bits = in.out_bits = 8;
+    in.cycle_limit[0] = static_cast<unsigned long long>(4 * model + 1000);
+    in.cycle_limit[1] = static_cast<unsigned long long>(20 * model + 1000);
+    in.pressure_seed = workload.value("seed", 1ULL);
     json expected = json::array();
     for (const auto& x : vectors) {
-      for (int v : x) in << v << ' ';
-      in << '\n';
+      in.vectors.emplace_back(x.begin(), x.end());
       expected.push_back({{"in", x}, {"out", quant_model(c, x)}});
     }
-    return {in.str(), expected};
+    return {in.text(), expected};
   }
 
+  // Both passes of the stream harness, every element against the integer model, and out_last
+  // on each vector's last element only (the harness cuts output vectors at out_last).
   SimCheck check(const Params& p, const Stimulus& stim, const std::string& output) const override {
     SimCheck out;
-    std::istringstream in(output);
     const int n = QuantConfig::from(op_, p).vector_length;
+    const auto passes = parse_stream_output(output, 8, true);
+    const std::size_t count = stim.expected.size();
     for (int pass = 0; pass < 2; ++pass) {
-      std::string w0, w2, w4, w6, status;
-      int index = -1;
-      long long cycles = 0, latency = 0;
-      if (!(in >> w0 >> index >> w2 >> cycles >> w4 >> latency >> w6 >> status) || w0 != "pass" || index != pass) {
+      if (passes.size() <= static_cast<std::size_t>(pass)) {
         out.error = "harness output ended early or is malformed at pass " + std::to_string(pass);
         return out;
       }
-      if (pass == 0) out.cycles = cycles;
-      out.cycles_per_problem.push_back(cycles);
-      if (pass == 0) out.cycles_per_problem.push_back(latency);
-      if (status != "ok") {
-        out.error = "pass " + std::to_string(pass) + (pass ? " (random stalls)" : " (no stalls)") + ": " + status;
+      const StreamPass& run = passes[static_cast<std::size_t>(pass)];
+      if (pass == 0) out.cycles = run.cycles;
+      out.cycles_per_problem.push_back(run.cycles);
+      if (pass == 0) out.cycles_per_problem.push_back(run.latency.empty() ? -1 : run.latency[0]);
+      if (run.status != "ok") {
+        const std::string why = run.status == "cycle_limit" ? "timeout(outputs-missing-within-cycle-limit)" : run.status;
+        out.error = "pass " + std::to_string(pass) + (pass ? " (random stalls)" : " (no stalls)") + ": " + why;
+        if (run.status.rfind("protocol", 0) == 0) out.category = "protocol";
         return out;
       }
-      for (std::size_t vi = 0; vi < stim.expected.size(); ++vi) {
+      for (std::size_t vi = 0; vi < count; ++vi) {
         const auto& e = stim.expected[vi];
+        const std::size_t k = pass == 0 ? vi : count - 1 - vi;  // pass 1 sent the vectors in reverse
+        static const std::vector<long long> none;
+        const auto& got_vector = k < run.out.size() ? run.out[k] : none;
         for (int i = 0; i < n; ++i) {
-          std::string got;
-          if (!(in >> got)) {
-            out.error = "harness output ended inside vector " + std::to_string(vi) + " of pass " + std::to_string(pass);
-            return out;
-          }
           ++out.checked;
-          const bool last = !got.empty() && got.back() == 'L';
-          if (last) got.pop_back();
-          const std::string want = std::to_string(e["out"][static_cast<std::size_t>(i)].get<int>());
+          const std::size_t at = static_cast<std::size_t>(i);
+          const std::string got = at < got_vector.size() ? std::to_string(got_vector[at]) : std::string("nothing");
+          const bool last = at + 1 == got_vector.size();
+          const std::string want = std::to_string(e["out"][at].get<int>());
           const bool want_last = i == n - 1;
           if (got != want || last != want_last) {
             if (out.mismatches == 0)
@@ -694,11 +603,7 @@ const Registration<FamilyEntry> gelu{{"gelu", &gelu_family}}, softmax{{"softmax"
     rmsnorm{{"rmsnorm", &rmsnorm_family}}, layernorm{{"layernorm", &layernorm_family}};
 }  // namespace
 
-std::string quant_harness_source(const std::string& module_name) {
-  std::string text = kHarness;
-  for (std::size_t at; (at = text.find("${TOP}")) != std::string::npos;) text.replace(at, 6, module_name);
-  return text;
-}
+std::string quant_harness_source(const std::string& module_name) { return stream_harness_source(module_name); }
 
 namespace {
 QuantConfig config_by_name(const std::string& op, const Params& p) {

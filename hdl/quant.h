@@ -129,7 +129,7 @@ std::string quant_verilog(const std::string& op, const Params& p);
 json quant_interface(const std::string& op, const Params& p);
 
 const Family& quant_family(QuantOp op);
-// Verilator testbench shared by the four families, for the top module `module_name`.
+// The stream harness (hdl/stream_harness.h) for the top module `module_name`.
 std::string quant_harness_source(const std::string& module_name);
 
 }  // namespace chipgym::hdl

@@ -170,7 +170,7 @@ Subject kernel_subject(const std::string& task_name, std::uint64_t seed, int ran
   ScoreOptions so;
   so.seed = seed;
   so.random_vectors = random_vectors;
-  so.sim_timeout = sim_timeout;
+  so.eval.sim_timeout = sim_timeout;
   auto golden = std::make_shared<const GoldenSet>(task_golden(task, so.seed, so.random_vectors));
   // The best's second opinion: vectors the run never selected for (another hidden seed, also
   // another back-pressure pattern), many more of them.

@@ -65,7 +65,7 @@ double fitness_of(const json& report) {
     return 1000.0 * throughput / std::max(1.0, transistors);
   }
   const std::string stage = report.value("stage", "");
-  if (stage == "synthesize") return -1;
+  if (stage == "synthesize" || stage == "loops") return -1;  // the Yosys stages
   if (stage == "simulate") return -2;
   if (stage == "build" || stage == "lint") return -3;
   return -4;

@@ -10,7 +10,7 @@
 // Fitness (higher is better):
 //   passing   1000 * throughput / transistors  (output elements per cycle per 1000
 //             transistors: a smaller kernel at full rate wins; > 0)
-//   failing   a penalty by how far the candidate got: -1 synthesize (a logic loop), -2
+//   failing   a penalty by how far the candidate got: -1 loops or synthesize (a logic loop, a latch), -2
 //             simulate (wrong, cheat, timeout), -3 build or lint, -4 refused (screen,
 //             interface), -5 no
 //             candidate at all (the edit did not apply, no code in the reply)

@@ -1,21 +1,29 @@
-// `chipgym score`: one candidate kernel against golden outputs, through a cascade of stages
-// that stops at the first failure: screen, preprocess, screen again (evaluators/screen.h) -> interface (the module header
-// against the task's StreamInterface) -> lint (verilator --lint-only -Wall) -> build and
-// simulate (Verilator, kernels/stream_harness.cpp, two passes: free-flowing, then seeded
-// back-pressure) -> synthesize (Yosys generic gates, `check -assert` for logic loops).
+// `chipgym score`: one candidate kernel against golden outputs, as one pipeline run of the
+// `untrusted` fidelity (evaluators/stage.cpp): screen (preprocess once, sandboxed, screen what
+// the tools read) -> interface (the module header against the StreamInterface) -> lint ->
+// simulate (the stream harness of hdl/stream_harness.h, two passes: free-flowing, then seeded
+// back-pressure with the vectors in reverse) -> loops (Yosys `check` on a gate-level copy) ->
+// synthesize (flattened). The candidate is the design of a subject built from the GoldenSet,
+// whose harness is the stream harness and whose check compares outputs; the result is cached
+// like any evaluation, by the candidate's text, the vectors and the hidden seed.
 //
 // The random vectors come from a hidden seed, derived from the user's seed and a salt
 // ($CHIPGYM_SCORE_SALT, else the installation's own, kernels/salt.h), so neither a published
 // seed nor the source gives the vectors; the same seed and salt give the same report.
 #pragma once
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "env/kernel_task.h"
+#include "evaluators/cache.h"
+#include "evaluators/pipeline.h"
 #include "evaluators/screen.h"
+#include "evaluators/stage.h"
 
 namespace chipgym::kernels {
 
@@ -33,29 +41,32 @@ struct GoldenSet {
   std::vector<std::string> origin;  // per case: "edge 3", "random 12", "case 0"
 };
 
+// The pipeline's options for untrusted text: fidelity untrusted, synthesized flattened without
+// the iCE40 run, 120 s per tool, 20 s for the simulation, 4 GiB per tool process.
+evaluators::EvalOptions untrusted_eval_options();
+
 struct ScoreOptions {
   std::uint64_t seed = 1;
   int random_vectors = 48;
-  double tool_timeout = 120;       // wall seconds per Verilator/Yosys run
-  double sim_timeout = 20;         // wall seconds for the simulation
-  std::size_t tool_memory = 4ull << 30;  // address space per tool process (RLIMIT_AS)
   unsigned long long cycles_per_element = 64;  // cycle limit per pass: this x elements + 1000
-  std::size_t max_bytes = evaluators::kMaxVerilogBytes;
-  bool synthesize = true;
   int mismatches_shown = 3;
+  // The limits (tool_timeout, sim_timeout, tool_memory) and synthesis on or off: the pipeline's.
+  evaluators::EvalOptions eval = untrusted_eval_options();
+  std::shared_ptr<evaluators::Cache> cache;  // where results are cached; null: not cached
 };
 
-// The verdict and everything measured. `verdict` is "pass", "fail" (the candidate ran and is
-// wrong, cheats, times out or does not build), "bad_input" (refused: screen, interface, a
-// module it uses but does not define, unreadable vectors) or "error" (it could not be scored
-// here: no sandbox, no tools).
+// The CLI's and evolve's view of the pipeline's Metrics. `verdict` is "pass", "fail" (the
+// candidate ran and is wrong, cheats, times out or does not build), "bad_input" (refused:
+// input, screen, interface, undefined_module) or "error" (it could not be scored here:
+// environment, tool_missing). `category` is a Metrics category (evaluators/metrics.h).
 struct ScoreReport {
   std::string verdict = "fail";
-  std::string stage;       // where the cascade stopped ("" when it passed every stage)
+  std::string stage;       // the stage that stopped the run ("" when it passed every stage); build
+                           // is the simulate stage's model build
   std::string category;    // e.g. mismatch, constant_output, no_output, cycle_limit, sim_timeout, lint, screen
   std::string message;     // one line a person or a model can act on
   json result;             // task, seed, interface, lint, simulation, synthesis figures (deterministic)
-  json stages;             // wall seconds per stage (not deterministic; kept apart)
+  json stages;             // wall seconds per stage, and cache_hit (not deterministic; kept apart)
 
   bool passed() const { return verdict == "pass"; }
   int exit_code() const { return verdict == "pass" ? 0 : verdict == "bad_input" || verdict == "error" ? 2 : 1; }
@@ -75,10 +86,10 @@ GoldenSet golden_from_json(const json& j);
 ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden, const ScoreOptions& options,
                             const std::string& task_name = "");
 
-// The parsed ANSI header of `module` in screened code: port name -> signed width (+ input,
-// - output). Throws hdl::ParamError when the module is missing or the header cannot be read.
-std::map<std::string, int> parse_module_ports(const std::string& code, const std::string& module);
+// The verdict a Metrics category gives (pass when there is none).
+std::string score_verdict(const std::optional<evaluators::ErrorInfo>& error);
 
-const char* stream_harness_source();
+// The ANSI header of a module (evaluators/stages/interface.cpp).
+using evaluators::parse_module_ports;
 
 }  // namespace chipgym::kernels

@@ -70,8 +70,8 @@ ScoreOptions simulate_only(std::uint64_t seed, int random) {
   ScoreOptions o;
   o.seed = seed;
   o.random_vectors = random;
-  o.sim_timeout = 20;
-  o.synthesize = false;  // every verdict asked for here is decided by the simulation
+  o.eval.sim_timeout = 20;
+  o.eval.synthesis = false;  // every verdict asked for here is decided by the simulation
   return o;
 }
 

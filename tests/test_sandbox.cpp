@@ -103,7 +103,7 @@ struct Listener {
 
 chipgym::kernels::ScoreReport score_relu(const std::string& verilog, ScoreOptions o = {}) {
   o.random_vectors = 8;
-  o.sim_timeout = 5;
+  o.eval.sim_timeout = 5;
   const auto& task = find_kernel_task("relu-int8");
   return score_candidate(verilog, chipgym::kernels::task_golden(task, o.seed, o.random_vectors), o, task.name);
 }
@@ -444,7 +444,7 @@ TEST_CASE("score: an asynchronous reset is synthesized and costed, a latch is re
 TEST_CASE("a tool out of memory says so, with the limit", "[sandbox][tools]") {
   // Verilator (a perl script first) under an 8 MiB address space: "Out of memory!".
   ScoreOptions o;
-  o.tool_memory = 8ull << 20;
+  o.eval.tool_memory = 8ull << 20;
   const auto r = score_relu(relu(), o);
   INFO(r.stage << ": " << r.message);
   CHECK(r.category == "tool_memory");
@@ -468,7 +468,7 @@ TEST_CASE("a tool out of memory says so, with the limit", "[sandbox][tools]") {
 
 TEST_CASE("score: a model that never finishes is stopped at its time limit", "[sandbox][tools]") {
   ScoreOptions o;
-  o.sim_timeout = 2;
+  o.eval.sim_timeout = 2;
   // Two billion additions per clock edge, and the sum reaches the output.
   const auto r = score_relu(relu_with("  assign out_data  = data_q;",
                                       "  integer spin;\n  reg [31:0] acc;\n"

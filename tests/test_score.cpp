@@ -40,7 +40,7 @@ ScoreOptions quick(std::uint64_t seed = 1) {
   ScoreOptions o;
   o.seed = seed;
   o.random_vectors = 16;
-  o.sim_timeout = 5;
+  o.eval.sim_timeout = 5;
   return o;
 }
 
@@ -247,7 +247,7 @@ TEST_CASE("the quantized operators are kernel tasks, and their canonical kernels
     const auto& task = find_kernel_task(name);
     ScoreOptions o;
     o.random_vectors = 8;
-    o.synthesize = false;  // area of the norms takes tens of seconds; their families' tests synthesize them
+    o.eval.synthesis = false;  // area of the norms takes tens of seconds; their families' tests synthesize them
     auto r = score_candidate(task.canonical_verilog, task_golden(task, 3, o.random_vectors), o, name);
     INFO(r.message);
     CHECK(r.passed());
@@ -318,14 +318,14 @@ TEST_CASE("an infinite loop, an oscillating loop and a hidden logic loop fail") 
   // Transparent in simulation (rst is low), a loop in the netlist: Yosys' check finds it.
   auto latch = score_relu(relu_with("assign out_data  = data_q;", "wire [7:0] fb;\n  assign fb = rst ? fb : data_q;\n  assign out_data = fb;"));
   CHECK(latch.exit_code() == 1);
-  CHECK(latch.stage == "synthesize");
+  CHECK(latch.stage == "loops");
   CHECK(latch.category == "combinational_loop");
   CHECK_THAT(latch.message, Catch::Contains("logic loop"));
 
   // A loop that reaches no output is a loop too (synthesis alone would optimize it away) ...
   auto unused = score_relu(relu_with("assign out_data  = data_q;",
                                      "wire [7:0] p, q;\n  assign p = q ^ data_q;\n  assign q = p + 8'd1;\n  assign out_data = data_q;"));
-  CHECK(unused.stage == "synthesize");
+  CHECK(unused.stage == "loops");
   CHECK(unused.category == "combinational_loop");
   CHECK_THAT(unused.message, Catch::Contains("reaches no output"));
   // ... while a chain through the bits of one word is not a loop.
@@ -371,6 +371,36 @@ TEST_CASE("a design that carries state from one vector to the next is caught by 
   CHECK(r.result["simulation"]["mismatched_cases"] == 0);  // the first pass is bit-exact
   CHECK(r.category == "backpressure");
   CHECK_THAT(r.message, Catch::Contains("the vectors in reverse order"));
+}
+
+TEST_CASE("a score is cached like any evaluation: the same candidate and seed again is a hit with the same report, another seed is not") {
+  test_support::ScratchCache scratch;
+  ScoreOptions o = quick();
+  o.cache = scratch.cache;
+  const std::string wrong = relu_with(kReluLine, "data_q <= in_data[7] ? 8'd0 : (in_data == 8'd127 ? 8'd126 : in_data);");
+  for (const std::string& candidate : {relu(), wrong}) {
+    const auto first = score_relu(candidate, o);
+    INFO(first.message);
+    CHECK(first.stages["cache_hit"] == false);
+    const auto again = score_relu(candidate, o);
+    CHECK(again.stages["cache_hit"] == true);
+    CHECK(without_timings(again.to_json()) == without_timings(first.to_json()));
+    CHECK(again.to_text().find("a cached result") != std::string::npos);
+    // Another seed: other hidden vectors and another back-pressure pattern, scored afresh.
+    ScoreOptions other = o;
+    other.seed = o.seed + 1;
+    const auto reseeded = score_relu(candidate, other);
+    CHECK(reseeded.stages["cache_hit"] == false);
+    CHECK(reseeded.verdict == first.verdict);
+    CHECK(reseeded.result["seed"] == other.seed);
+  }
+  // The same vectors with other golden outputs are another question, not a hit.
+  const auto& task = find_kernel_task("relu-int8");
+  auto golden = task_golden(task, o.seed, o.random_vectors);
+  golden.outputs[1][0] += 1;
+  const auto disagrees = score_candidate(relu(), golden, o, task.name);
+  CHECK(disagrees.stages["cache_hit"] == false);
+  CHECK(disagrees.category == "mismatch");
 }
 
 // ----------------------------------------------------------------- the command line ---

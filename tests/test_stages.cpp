@@ -21,10 +21,12 @@ std::string yosys_version(const evaluators::Pipeline& p) { return p.tools().vers
 }  // namespace
 
 TEST_CASE("fidelities are named lists of registered stages, cheapest first", "[stages]") {
-  CHECK(evaluators::fidelity_names() == std::vector<std::string>{"model", "synth", "rtl"});
+  CHECK(evaluators::fidelity_names() == std::vector<std::string>{"model", "synth", "rtl", "untrusted"});
   CHECK(evaluators::fidelity("synth").stages == std::vector<std::string>{"screen", "synthesize", "fpga"});
   CHECK(evaluators::fidelity("rtl").stages ==
         std::vector<std::string>{"screen", "lint", "simulate", "synthesize", "fpga"});
+  CHECK(evaluators::fidelity("untrusted").stages ==
+        std::vector<std::string>{"screen", "interface", "lint", "simulate", "loops", "synthesize"});
   for (const auto* f : evaluators::fidelities())
     for (const auto& stage : f->stages) {
       INFO(f->name << " runs " << stage);

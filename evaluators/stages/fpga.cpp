@@ -81,7 +81,7 @@ bool fpga(Evaluation& e) {
   return true;
 }
 
-const StageRegistration stage{{"fpga", "Yosys synth_ice40 -dsp: iCE40 LUTs, flip-flops, DSPs, block RAMs", fpga}};
+const StageRegistration stage{{"fpga", "Yosys synth_ice40 -dsp: iCE40 LUTs, flip-flops, DSPs, block RAMs", fpga, true}};
 
 }  // namespace
 }  // namespace chipgym::evaluators

@@ -1,6 +1,7 @@
-// lint: verilator --lint-only -Wall. Errors stop the evaluation (category lint); warnings are
-// counted and kept in Metrics::stages.lint. Cached under "lint" by the source, top and
-// Verilator version.
+// lint: verilator --lint-only -Wall. Errors stop the evaluation (category lint, or
+// undefined_module when a module is used but defined nowhere); warnings are counted and kept in
+// Metrics::stages.lint (the first five word for word). Cached under "lint" by the source, top
+// and Verilator version.
 #include <sstream>
 
 #include "evaluators/sha256.h"
@@ -35,20 +36,31 @@ bool lint(Evaluation& e) {
     RunResult r = run_process(req);
     if (no_sandbox(r, m)) return false;
     if (r.status != RunStatus::Exited || r.out_of_memory()) {
-      m.error = tool_error("verilator", r, "lint", "tool_timeout", req.limits);
+      m.error = tool_error("Verilator (--lint-only)", r, "lint", "tool_timeout", req.limits);
       m.stages["lint"] = {{"seconds", seconds_since(t0)}, {"cache_hit", false}};
       return false;
     }
     long long warnings = 0;
+    json first = json::array();
+    bool loop = false;  // Verilator saw a combinational loop it cannot order (a warning, not an error)
     std::istringstream in(r.err);
-    for (std::string line; std::getline(in, line);)
-      if (line.rfind("%Warning", 0) == 0) ++warnings;
-    result = {{"ok", r.exit_code == 0}, {"warnings", warnings}, {"message", r.ok() && warnings == 0 ? "" : excerpt(r.err)}};
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("%Warning", 0) == 0 && ++warnings <= 5) first.push_back(line);
+      if (line.find("UNOPTFLAT") != std::string::npos || line.find("ALWCOMBORDER") != std::string::npos) loop = true;
+    }
+    // Verilator names the files as given (relative to the temporary directory): stable text.
+    result = {{"ok", r.exit_code == 0}, {"warnings", warnings}, {"message", r.ok() && warnings == 0 ? "" : excerpt(r.err)},
+              {"first_warnings", first}, {"combinational_loop_warning", loop}};
     e.store("lint", key, result);
   }
   m.stages["lint"] = {{"seconds", seconds_since(t0)}, {"cache_hit", hit}, {"warnings", result["warnings"]}};
+  if (result.value("warnings", 0LL) > 0 && result.contains("first_warnings"))
+    m.stages["lint"]["first_warnings"] = result["first_warnings"];
+  if (result.value("combinational_loop_warning", false)) m.stages["lint"]["combinational_loop_warning"] = true;
   if (!result["ok"].get<bool>()) {
-    m.error = ErrorInfo{"lint", "verilator --lint-only rejected the design: " + result["message"].get<std::string>()};
+    const std::string message = result["message"];
+    if (auto undefined = undefined_module(message, rtl)) m.error = ErrorInfo{"undefined_module", *undefined};
+    else m.error = ErrorInfo{"lint", "verilator --lint-only rejected the design: " + message};
     return false;
   }
   if (result["warnings"].get<long long>() > 0) m.stages["lint"]["message"] = result["message"];

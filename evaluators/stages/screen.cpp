@@ -12,6 +12,7 @@ namespace {
 
 bool screen_injected(Evaluation& e) {
   if (!e.options.inject) return true;
+  const auto t0 = std::chrono::steady_clock::now();
   const auto& [file, text] = *e.options.inject;
   Metrics& m = e.metrics;
   hdl::Rtl& rtl = e.rtl;
@@ -24,11 +25,14 @@ bool screen_injected(Evaluation& e) {
   PrepareOptions prepare;
   prepare.verilator = e.tools().verilator;
   const UntrustedVerilog u = prepare_untrusted(text, prepare);
+  m.stages["screen"] = {{"seconds", seconds_since(t0)}};
   if (!u.ok) {
+    // The file is named when it is one of several (a module injected into a generated design).
     m.error = ErrorInfo{u.category == "sandbox" || u.category == "environment" ? "environment" : "screen",
-                        "injected " + file + ": " + u.message};
+                        (rtl.files.size() > 1 ? "injected " + file + ": " : std::string()) + u.message};
     return false;
   }
+  m.stages["screen"]["modules"] = u.modules;  // every one is synthesized and counted
   const std::string own = std::filesystem::path(file).stem().string();
   const bool is_module_file = std::find(rtl.modules.begin(), rtl.modules.end(), own) != rtl.modules.end();
   if (is_module_file && std::find(u.modules.begin(), u.modules.end(), own) == u.modules.end()) {

@@ -1,8 +1,11 @@
 // simulate: builds the Verilator model of the design with the family's harness (cached by the
 // hash of its source beside the cache file, so a design is compiled once), runs it on the
 // family's stimulus for the task's workload, and checks its outputs against the golden model
-// bit for bit. Writes correct, checked, mismatches, first_mismatch and the RTL cycle count.
+// bit for bit. Writes correct, checked, mismatches, first_mismatch and the RTL cycle count, and
+// the check's own figures in Metrics::stages.simulate.details. A check that fails the design (a
+// protocol violation, a stream candidate's mismatch) stops the evaluation with its category.
 // The check is cached under "simulate" by the source, harness, Verilator version and stimulus.
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -58,6 +61,7 @@ std::optional<fs::path> build_model(Evaluation& e, const fs::path& scratch) {
     const bool design_error = r.status == RunStatus::Exited && (r.err + r.out).find("%Error") != std::string::npos;
     m.error = tool_error("verilator", r, design_error ? "sim_build" : "environment", "tool_timeout", req.limits);
     m.error->message = "the Verilator model did not build: " + m.error->message;
+    m.error->stage = "build";  // the model build, the first half of this stage
     return std::nullopt;
   }
   fs::path built = scratch / "obj" / "sim";
@@ -83,6 +87,7 @@ bool simulate(Evaluation& e) {
   Sha256 h;
   h.update(kSimVersion).update(rtl.source()).update(rtl.top).update(e.family.harness_cpp());
   h.update(tools.version(tools.verilator)).update(stim.harness_input);
+  if (!stim.check_key.empty()) h.update("\ncheck ").update(stim.check_key);  // families: as before
   const std::string key = h.hex();
   json result;
   bool hit = false;
@@ -112,6 +117,8 @@ bool simulate(Evaluation& e) {
     req.cwd = dir.path();
     req.stdin_text = stim.harness_input;
     req.limits = limits_for(o);
+    req.limits.wall_seconds = simulation_seconds(o);
+    req.limits.cpu_seconds = simulation_seconds(o) + 10;
     req.limits.output_bytes = 256u << 20;
     const auto run_t0 = std::chrono::steady_clock::now();
     RunResult r = run_process(req);
@@ -123,6 +130,15 @@ bool simulate(Evaluation& e) {
     }
     if (!r.ok()) {
       m.error = tool_error("simulation", r, "sim_crash", "sim_timeout", req.limits);
+      const bool out_of_cpu = r.status == RunStatus::Signaled && (r.signal == SIGXCPU || r.signal == SIGKILL);
+      if (r.status == RunStatus::TimedOut)
+        m.error->message = "the simulation ran past its time limit of " + std::to_string(static_cast<int>(simulation_seconds(o))) +
+                           " s (an infinite loop or a design that never settles); raise --timeout if the design is large";
+      else if ((r.err + r.out).find("converge") != std::string::npos)
+        m.error = ErrorInfo{"combinational_loop", "the simulation did not converge: a combinational loop (" +
+                                                      excerpt(r.err + r.out, 400) + ")"};
+      else if (out_of_cpu && !r.out_of_memory())
+        m.error = ErrorInfo{"sim_timeout", "the simulation ran past its CPU time limit (" + r.explain("simulation", req.limits) + ")"};
       m.stages["simulate"] = {{"seconds", seconds_since(t0)}, {"cache_hit", false}};
       return false;
     }
@@ -131,6 +147,8 @@ bool simulate(Evaluation& e) {
               {"mismatches", check.mismatches}, {"cycles", check.cycles},
               {"first_mismatch", check.first_mismatch}, {"error", check.error},
               {"cycles_per_problem", check.cycles_per_problem}};
+    if (!check.category.empty()) result["category"] = check.category;
+    if (!check.details.empty()) result["details"] = check.details;
     if (!o.vcd && (check.error.empty() || check.error.find("timeout") == std::string::npos))
       e.store("simulate", key, result);
   }
@@ -141,9 +159,14 @@ bool simulate(Evaluation& e) {
   m.first_mismatch = result["first_mismatch"];
   m.stages["simulate"] = {{"seconds", seconds_since(t0)}, {"run_seconds", run_seconds}, {"cache_hit", hit},
                           {"cycles_per_problem", result["cycles_per_problem"]}};
+  if (result.contains("details")) m.stages["simulate"]["details"] = result["details"];
   const std::string error = result["error"];
   if (!error.empty()) {
-    m.error = ErrorInfo{error.find("timeout") != std::string::npos ? "sim_timeout" : "sim_crash", error};
+    const std::string category = result.value("category", std::string());
+    m.error = ErrorInfo{!category.empty()                          ? category
+                        : error.find("timeout") != std::string::npos ? "sim_timeout"
+                                                                     : "sim_crash",
+                        error};
     return false;
   }
   return true;

@@ -292,7 +292,11 @@ bool synthesize(Evaluation& e) {
           continue;
         }
         if (!job.result.ok()) {
-          if (!failure) failure = tool_error("yosys", job.result, "synth", "synth_timeout", limits_for(o));
+          if (!failure) {
+            const std::string log = read_file(dir.path() / (job.script + ".log")) + job.result.err;
+            if (auto undefined = undefined_module(log, rtl)) failure = ErrorInfo{"undefined_module", *undefined};
+            else failure = tool_error("yosys", job.result, "synth", "synth_timeout", limits_for(o));
+          }
           if (per_module && !job.unit.empty()) module_stages[job.unit] = {{"cache_hit", false}, {"seconds", job.seconds}};
           continue;
         }
@@ -379,7 +383,7 @@ bool synthesize(Evaluation& e) {
 
 const StageRegistration stage{
     {"synthesize", "Yosys per unique module: cells, CMOS transistors and depth, aggregated over the hierarchy",
-     synthesize}};
+     synthesize, true}};
 
 }  // namespace
 }  // namespace chipgym::evaluators

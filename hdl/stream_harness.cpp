@@ -1,17 +1,14 @@
-// The Verilator testbench of `chipgym score`, compiled with each candidate (--prefix Vkernel).
-// It streams every input vector through the handshake of docs/stream.md twice: pass 0 with in_valid
-// held high whenever data is left and out_ready always high (latency and peak throughput),
-// pass 1 with seeded random gaps on in_valid and back-pressure on out_ready (robustness and
-// throughput under pressure), with the vectors in reverse order, so that a design carrying
-// state from one vector to the next gives different results. It prints each output vector
-// (in the order it was sent) and checks the output side of the
-// protocol: once out_valid is high it must stay high, with the same data, until out_ready.
-#include "kernels/score.h"
+#include "hdl/stream_harness.h"
 
-namespace chipgym::kernels {
+#include <sstream>
 
-const char* stream_harness_source() {
-  return R"HARNESS(// chipgym stream harness: stdin = vectors, stdout = output vectors and cycles per pass.
+#include "hdl/harness_text.h"
+
+namespace chipgym::hdl {
+
+namespace {
+
+const std::string kStreamHarness = R"HARNESS(// chipgym stream harness (docs/stream.md): stdin = vectors, stdout = output vectors, cycles per pass.
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
@@ -19,8 +16,11 @@ const char* stream_harness_source() {
 #include <string>
 #include <vector>
 
-#include "Vkernel.h"
+#include "V${TOP}.h"
 #include "verilated.h"
+#if VM_TRACE
+#include "verilated_vcd_c.h"
+#endif
 
 namespace {
 uint64_t splitmix64(uint64_t& s) {
@@ -29,32 +29,34 @@ uint64_t splitmix64(uint64_t& s) {
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return z ^ (z >> 31);
 }
+uint64_t mask_of(int bits) { return bits >= 64 ? ~0ULL : (1ULL << bits) - 1; }
 }  // namespace
 
-int main(int argc, char** argv) {
-  auto ctx = std::make_unique<VerilatedContext>();
-  ctx->commandArgs(argc, argv);
-  auto top = std::make_unique<Vkernel>(ctx.get());
-
-  std::string magic;
+)HARNESS" + harness_main_prelude("V${TOP}") + R"HARNESS(  std::string magic;
   int version = 0, in_bits = 0, out_bits = 0;
-  unsigned long long max_cycles = 0, pressure_seed = 0;
+  unsigned long long limit[2] = {0, 0}, pressure_seed = 0;
   std::size_t cases = 0;
-  if (!(std::cin >> magic >> version >> in_bits >> out_bits >> max_cycles >> pressure_seed >> cases) ||
-      magic != "chipgym-stream" || version != 1) {
+  if (!(std::cin >> magic >> version >> in_bits >> out_bits >> limit[0] >> limit[1] >> pressure_seed >> cases) ||
+      magic != "chipgym-stream" || version != 2 || in_bits < 1 || in_bits > 64 || out_bits < 1 || out_bits > 64) {
     std::fprintf(stderr, "harness: malformed input header\n");
     return 2;
   }
+  const uint64_t in_mask = mask_of(in_bits), out_mask = mask_of(out_bits);
   std::vector<std::vector<uint64_t>> in(cases);
   std::size_t total = 0;
   for (auto& v : in) {
     std::size_t n = 0;
-    std::cin >> n;
+    if (!(std::cin >> n)) break;
     v.resize(n);
     for (auto& x : v) {
-      long long s = 0;
-      std::cin >> s;
-      x = static_cast<uint64_t>(s) & ((1ULL << in_bits) - 1);
+      std::string word;
+      if (!(std::cin >> word)) break;
+      try {  // a signed value, or an unsigned one of up to 64 bits
+        x = (word[0] == '-' ? static_cast<uint64_t>(std::stoll(word)) : std::stoull(word)) & in_mask;
+      } catch (...) {
+        std::fprintf(stderr, "harness: malformed vectors\n");
+        return 2;
+      }
     }
     total += n;
   }
@@ -62,13 +64,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "harness: malformed vectors\n");
     return 2;
   }
-  const uint64_t out_mask = out_bits >= 64 ? ~0ULL : (1ULL << out_bits) - 1;
 
   auto tick = [&]() {
     top->clk = 1;
     top->eval();
+    dump();
     top->clk = 0;
     top->eval();
+    dump();
   };
 
   for (int pass = 0; pass < 2; ++pass) {
@@ -94,11 +97,11 @@ int main(int argc, char** argv) {
     int prev_last = 0;
     std::string status = "ok";
     unsigned long long cycle = 0, last_out_cycle = 0;
-    for (; cycle < max_cycles; ++cycle) {
+    for (; cycle < limit[pass]; ++cycle) {
       const bool have_input = vec < cases;
       if (!offering) offering = have_input && (pass == 0 || splitmix64(rng) % 4 != 0);
-      top->in_valid = offering;
       const std::size_t at = pass == 0 ? vec : cases - 1 - vec;  // pass 1 sends the vectors in reverse
+      top->in_valid = offering;
       top->in_data = offering ? in[at][elem] : 0;
       top->in_last = offering && elem + 1 == in[at].size();
       top->out_ready = pass == 0 ? 1 : (splitmix64(rng) % 3 != 0);
@@ -120,7 +123,7 @@ int main(int argc, char** argv) {
         if (elem == 0) first_in[vec] = cycle;
         ++in_transfers;
         offering = false;
-        if (++elem == in[pass == 0 ? vec : cases - 1 - vec].size()) {
+        if (++elem == in[at].size()) {
           ++vec;
           elem = 0;
         }
@@ -153,10 +156,67 @@ int main(int argc, char** argv) {
     std::printf("status %s\n", status.c_str());
     if (status != "ok") break;
   }
-  top->final();
-  return 0;
-}
-)HARNESS";
+)HARNESS" + harness_main_end();
+
+long long sign_extend(unsigned long long v, int bits, bool is_signed) {
+  v &= bits >= 64 ? ~0ULL : (1ULL << bits) - 1;
+  if (!is_signed || bits >= 64) return static_cast<long long>(v);
+  const unsigned long long m = 1ULL << (bits - 1);
+  return static_cast<long long>((v ^ m) - m);
 }
 
-}  // namespace chipgym::kernels
+}  // namespace
+
+std::string stream_harness_source(const std::string& top) {
+  std::string text = kStreamHarness;
+  for (std::size_t at; (at = text.find("${TOP}")) != std::string::npos;) text.replace(at, 6, top);
+  return text;
+}
+
+std::string StreamStimulus::text() const {
+  std::ostringstream out;
+  out << "chipgym-stream 2 " << in_bits << ' ' << out_bits << ' ' << cycle_limit[0] << ' ' << cycle_limit[1] << ' '
+      << pressure_seed << ' ' << vectors.size() << '\n';
+  for (const auto& v : vectors) {
+    out << v.size();
+    for (auto x : v) out << ' ' << x;
+    out << '\n';
+  }
+  return out.str();
+}
+
+std::vector<StreamPass> parse_stream_output(const std::string& text, int out_bits, bool is_signed) {
+  std::vector<StreamPass> passes;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream ls(line);
+    std::string word;
+    ls >> word;
+    if (word == "pass") {
+      passes.emplace_back();
+    } else if (passes.empty()) {
+      continue;
+    } else if (word == "vec") {
+      std::size_t index = 0, n = 0;
+      long long latency = 0;
+      ls >> index >> latency >> n;
+      std::vector<long long> v(n);
+      for (auto& x : v) {
+        unsigned long long raw = 0;
+        ls >> raw;
+        x = sign_extend(raw, out_bits, is_signed);
+      }
+      passes.back().out.push_back(v);
+      passes.back().latency.push_back(latency);
+    } else if (word == "inputs") {
+      ls >> passes.back().inputs;
+    } else if (word == "cycles") {
+      ls >> passes.back().cycles;
+    } else if (word == "status") {
+      std::getline(ls >> std::ws, passes.back().status);
+    }
+  }
+  return passes;
+}
+
+}  // namespace chipgym::hdl
