@@ -144,10 +144,12 @@ std::function<int()> setup(CLI::App& cmd) {
   auto& train = c->train;
   cmd.add_option("--task", c->task, "benchmark task (see `chipgym tasks`)")->capture_default_str();
   cmd.add_option("--task-file", c->task_file, "a task as JSON instead of --task");
-  std::string agent_help = "agent:";
+  std::string agent_help = "search agent:";
   for (const auto* a : agents::all_agents())
-    if (a->make_searcher || a->make_learner)
-      agent_help += " " + a->name + " (" + to_string(a->kind) + ": " + a->description + ");";
+    if (a->make_searcher) agent_help += " " + a->name + " (" + to_string(a->kind) + ": " + a->description + ");";
+  agent_help += " RL on libtorch:";
+  for (const auto* a : agents::all_agents())
+    if (a->make_learner && !a->make_searcher) agent_help += " " + a->name + " (" + a->description + ");";
   cmd.add_option("--agent", train.agent, agent_help)->required();
   cmd.add_option("--budget", train.budget, "evaluations to spend")->capture_default_str();
   cmd.add_option("--seed", train.seed, "random seed (>= 0)")->capture_default_str();
