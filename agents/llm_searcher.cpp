@@ -26,7 +26,7 @@
 #include "env/task.h"
 #include "evaluators/sha256.h"
 #include "hdl/param_space.h"
-#include "kernels/llm_client.h"
+#include "agents/llm_client.h"
 
 namespace chipgym::agents {
 
@@ -84,14 +84,14 @@ class LlmSearcher final : public Searcher {
     if (hyper_.temperature < 0) throw hdl::ParamError("llm: temperature must be >= 0");
     if (hyper_.timeout <= 0) throw hdl::ParamError("llm: timeout must be > 0 seconds");
     if (hyper_.retries < 0) throw hdl::ParamError("llm: retries must be >= 0");
-    kernels::LlmConfig c;
+    LlmConfig c;
     c.base_url = hyper_.url;
     c.model = hyper_.model;
     c.api_key_env = std::getenv("CHIPGYM_LLM_KEY") ? "CHIPGYM_LLM_KEY" : "OPENAI_API_KEY";
     c.temperature = hyper_.temperature;
     c.timeout_seconds = hyper_.timeout;
     c.max_retries = hyper_.retries;
-    client_ = std::make_unique<kernels::LlmClient>(c);  // checks the URL
+    client_ = std::make_unique<LlmClient>(c);  // checks the URL
 
     if (!h.contains("task") || !h["task"].is_object())
       throw hdl::ParamError("the llm agent needs the task (hyper 'task'; chipgym train fills it in)");
@@ -328,7 +328,7 @@ class LlmSearcher final : public Searcher {
   env::Space space_;
   std::mt19937_64 rng_;
   Hyper hyper_;
-  std::unique_ptr<kernels::LlmClient> client_;
+  std::unique_ptr<LlmClient> client_;
   env::Task task_;
   std::vector<std::string> names_;
   std::vector<json> values_;

@@ -35,12 +35,14 @@
 #include "env/kernel_task.h"
 #include "evaluators/pipeline.h"
 #include "evaluators/sandbox.h"
-#include "kernels/evolve.h"
-#include "kernels/program_db.h"
-#include "kernels/score.h"
-#include "runs/evolve_design.h"
+#include "agents/program_db.h"
+#include "env/score.h"
+#include "runs/evolve.h"
 
-using namespace chipgym::kernels;
+using namespace chipgym::agents;
+using namespace chipgym::env;
+using chipgym::runs::EvolveSummary;
+using chipgym::runs::run_evolve;
 using chipgym::env::find_kernel_task;
 
 static std::string renamed(const std::string& text, const std::string& from, const std::string& to) {
@@ -59,7 +61,7 @@ static double evolve_row(EvolveConfig c, const std::string& label) {
   const auto t0 = std::chrono::steady_clock::now();
   EvolveSummary s = run_evolve(c);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const ProgramDb db = ProgramDb::load(dir / "db.json");
+  const ProgramDb db = ProgramDb::load(dir / "checkpoints" / "db.json");
   int passing = 0, early = 0;
   for (const auto& p : db.programs())
     if (p.origin == "mutation") {
@@ -189,7 +191,7 @@ int main(int argc, char** argv) {
     c.db.islands = 2;
     c.db.seed = next_seed++;
     c.workers = workers;
-    c.design_subject = [pipeline](const EvolveConfig& e) { return chipgym::runs::design_subject(e, pipeline); };
+    c.pipeline = pipeline;
     rate[1][workers] = evolve_row(c, "gemm_pe");
     std::filesystem::remove_all(cache_dir);
   }

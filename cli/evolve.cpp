@@ -1,21 +1,20 @@
 // chipgym evolve: programs evolved from a MAP-Elites database by an LLM (or, offline, a
 // mutation proposer): a kernel task's Verilog, a design task's parameter set, or one module of
-// its accelerator (kernels/evolve.cpp, runs/evolve_design.cpp).
+// its accelerator (the agent: agents/evolve.h, agents/evolve_design.h; the loop: runs/evolve.h).
 #include <cstdlib>
 #include <iostream>
 
 #include "cli/command.h"
 #include "cli/common.h"
-#include "kernels/evolve.h"
 #include "env/kernel_task.h"
-#include "runs/evolve_design.h"
+#include "runs/evolve.h"
 
 namespace chipgym::cli {
 
 namespace {
 
 struct EvolveCommand {
-  kernels::EvolveConfig evolve;
+  agents::EvolveConfig evolve;
   std::string out, llm, prompts, set, task_file;
   bool as_json = false;
   CacheOptions cache;
@@ -59,8 +58,9 @@ void resolve_task(EvolveCommand& c) {
   if (evolve.task_spec.is_null()) env::task(evolve.task);  // unknown: names every task, and the nearest
 }
 
-int run_command(EvolveCommand& c) {
+int run_command(EvolveCommand& c, const CLI::App& cmd) {
   auto& evolve = c.evolve;
+  evolve.seed_given = cmd.count("--seed") > 0;
   if (evolve.resume && c.out.empty()) throw hdl::ParamError("--resume needs --out DIR, the run to continue");
   configure_llm(c);
   evolve.prompts_dir = c.prompts;
@@ -75,23 +75,20 @@ int run_command(EvolveCommand& c) {
   }
   // Kernels and rewritten modules are untrusted text; parameter sets are not.
   if (is_kernel_task(evolve.task) || !evolve.module.empty()) require_sandbox();
-  // Design tasks evaluate through the pipeline and its cache.
-  auto pipeline = std::make_shared<evaluators::Pipeline>(open_cache(c.cache));
-  evolve.design_subject = [pipeline](const kernels::EvolveConfig& config) {
-    return runs::design_subject(config, pipeline);
-  };
+  // Candidates are evaluated through the pipeline and its cache.
+  evolve.pipeline = std::make_shared<evaluators::Pipeline>(open_cache(c.cache));
   evolve.out = c.out.empty() ? std::filesystem::path("runs") / ("evolve-" + evolve.task +
                                                                 (evolve.module.empty() ? "" : "-" + evolve.module) +
                                                                 "-s" + std::to_string(evolve.db.seed))
                              : std::filesystem::path(c.out);
-  auto summary = kernels::run_evolve(evolve, &std::cerr);
+  auto summary = runs::run_evolve(evolve, &std::cerr);
   if (c.as_json) std::cout << summary.to_json().dump(2) << "\n";
   else
     std::cout << "evolve " << evolve.task << ": " << summary.generations_done << " generations, " << summary.candidates
               << " candidates this session (" << summary.edit_errors << " replies without a candidate), best program "
               << summary.best_id << " fitness " << summary.best_fitness << " (seed " << summary.seed_fitness
               << "), stopped by " << summary.stop_reason << "\nwritten: " << summary.best_file << " "
-              << (evolve.out / "db.json").string() << " " << (evolve.out / "events.jsonl").string()
+              << (evolve.out / "checkpoints" / "db.json").string() << " " << (evolve.out / "events.jsonl").string()
               << "\nevaluate the best again: chipgym replay " << evolve.out.string() << "\n";
   return 0;
 }
@@ -107,7 +104,8 @@ std::function<int()> setup(CLI::App& cmd) {
   cmd.add_option("--generations", e.generations, "generations in total (a resumed run continues up to this)")->capture_default_str()->check(CLI::Range(1, 1000000));
   cmd.add_option("--out", c->out, "run directory (default: runs/evolve-<task>[-<module>]-s<seed>)");
   cmd.add_option("--seed", e.db.seed, "seed of sampling, mutations and the scoring vectors")->capture_default_str();
-  cmd.add_flag("--resume", e.resume, "continue the run in --out from its db.json");
+  cmd.add_flag("--resume", e.resume, "continue the run in --out from its checkpoints/db.json (its own seed and settings)");
+  cmd.add_flag("--force", e.force, "start over: empty an existing run directory --out first");
   cmd.add_option("--llm", c->llm, "base URL of an OpenAI-compatible server (e.g. https://api.openai.com/v1); without it, the offline mutation proposer");
   cmd.add_option("--model", e.llm.model, "model name for --llm");
   cmd.add_option("--temperature", e.llm.temperature, "sampling temperature for --llm")->capture_default_str();
@@ -125,9 +123,9 @@ std::function<int()> setup(CLI::App& cmd) {
   cmd.add_option("--verify-random", e.verify_random_vectors, "kernel tasks: random vectors (another hidden seed) of the re-verification a best must pass before it is written")->capture_default_str()->check(CLI::Range(0, 100000));
   cmd.add_option("--prompts", c->prompts, "folder of prompt templates (default: $CHIPGYM_PROMPTS, else the source tree's prompts/)");
   cmd.add_flag("--json", c->as_json, "print the summary as JSON");
-  cmd.add_option("--cache-dir", c->cache.dir, "design tasks: cache directory (default: as for eval)");
-  cmd.add_flag("--no-cache", c->cache.off, "design tasks: neither read nor write the evaluation cache");
-  return with_unsafe_no_sandbox_flag(cmd, [c]() -> int { return run_command(*c); });
+  cmd.add_option("--cache-dir", c->cache.dir, "cache directory (default: as for eval)");
+  cmd.add_flag("--no-cache", c->cache.off, "neither read nor write the evaluation cache");
+  return with_unsafe_no_sandbox_flag(cmd, [c, &cmd]() -> int { return run_command(*c, cmd); });
 }
 
 const CommandRegistration registered{

@@ -1,13 +1,14 @@
-// chipgym replay: rebuild a design from a run directory and evaluate it again, cache off; an
-// evolve run (it holds db.json) scores its best program again.
+// chipgym replay: rebuild a design from a run directory and evaluate it again, cache off. The
+// run's kind (config.json) decides how: an evolve run scores its best program again; a train
+// run (black-box or RL; older ones have no kind) rebuilds its best design or step.
 #include <iomanip>
 #include <iostream>
 
 #include "cli/command.h"
 #include "cli/common.h"
-#include "kernels/evolve.h"
-#include "runs/evolve_design.h"
+#include "runs/evolve.h"
 #include "runs/replay.h"
+#include "runs/run_dir.h"
 
 namespace chipgym::cli {
 
@@ -16,7 +17,7 @@ namespace {
 struct ReplayCommand {
   std::string dir, vcd_file;
   long long step = -1;
-  bool best = false, verify = false, policy = false, as_json = false;
+  bool best = false, verify = false, policy = false, as_json = false, convert = false;
 };
 
 // An evolve run: score its best kernel again with the run's seed and vectors.
@@ -24,10 +25,7 @@ int replay_evolve_run(const ReplayCommand& c, const CLI::App& cmd) {
   if (cmd.count("--step") || !c.vcd_file.empty())
     throw hdl::ParamError("an evolve run replays its best kernel only (no --step, --vcd)");
   require_sandbox();
-  auto pipeline = std::make_shared<evaluators::Pipeline>(nullptr);
-  auto r = kernels::replay_evolve(c.dir, [pipeline](const kernels::EvolveConfig& config) {
-    return runs::design_subject(config, pipeline);
-  });
+  auto r = runs::replay_evolve(c.dir, std::make_shared<evaluators::Pipeline>(nullptr));
   if (c.as_json) std::cout << r.dump(2) << "\n";
   else
     std::cout << "replayed evolve program " << r["program"] << " (" << r["subject"].get<std::string>() << ") of "
@@ -81,8 +79,17 @@ std::function<int()> setup(CLI::App& cmd) {
   cmd.add_flag("--verify", c->verify, "exit 1 if any recorded metric differs from the new evaluation");
   cmd.add_flag("--json", c->as_json, "print JSON");
   cmd.add_option("--vcd", c->vcd_file, "also write a waveform (VCD) of the design running one workload tile");
+  cmd.add_flag("--convert", c->convert,
+               "an evolve run of the older layout (db.json at its top): move it into the current one, then replay");
   return with_unsafe_no_sandbox_flag(cmd, [c, &cmd]() -> int {
-    if (std::filesystem::exists(std::filesystem::path(c->dir) / "db.json")) return replay_evolve_run(*c, cmd);
+    const std::filesystem::path dir = c->dir;
+    if (c->convert) {
+      for (const auto& line : runs::convert_evolve_run(dir)) std::cerr << "converted: " << line << "\n";
+    }
+    if (runs::is_old_evolve_run(dir)) return replay_evolve_run(*c, cmd);  // refused with how to convert
+    if (std::filesystem::exists(dir / "config.json") &&
+        runs::RunDir::open(dir).read_config().value("kind", std::string()) == "evolve")
+      return replay_evolve_run(*c, cmd);
     return replay_run(*c, cmd);
   });
 }

@@ -8,7 +8,7 @@
 #include "cli/command.h"
 #include "cli/common.h"
 #include "env/kernel_task.h"
-#include "kernels/score.h"
+#include "env/score.h"
 
 namespace chipgym::cli {
 
@@ -16,7 +16,7 @@ namespace {
 
 struct ScoreCommand {
   std::string task, vectors, candidate;
-  kernels::ScoreOptions options;
+  env::ScoreOptions options;
   bool show = false, as_json = false;
   CacheOptions cache;
 };
@@ -37,14 +37,14 @@ int score(const ScoreCommand& c) {
   require_sandbox();
   if (c.task.empty() == c.vectors.empty())
     throw hdl::ParamError("score needs exactly one of --task T or --vectors FILE.json");
-  kernels::ScoreOptions options = c.options;
+  env::ScoreOptions options = c.options;
   options.cache = open_cache(c.cache);
-  kernels::GoldenSet golden;
+  env::GoldenSet golden;
   if (!c.task.empty()) {
     const auto& task = env::find_kernel_task(c.task);
-    golden = kernels::task_golden(task, options.seed, options.random_vectors);
+    golden = env::task_golden(task, options.seed, options.random_vectors);
   } else {
-    golden = kernels::golden_from_json(read_json_file(c.vectors, "golden vectors file"));
+    golden = env::golden_from_json(read_json_file(c.vectors, "golden vectors file"));
   }
   std::error_code ec;
   if (!std::filesystem::is_regular_file(c.candidate, ec))
@@ -57,7 +57,7 @@ int score(const ScoreCommand& c) {
   if (!in) throw hdl::ParamError("cannot read the candidate " + c.candidate);
   std::stringstream text;
   text << in.rdbuf();
-  auto report = kernels::score_candidate(text.str(), golden, options, c.task);
+  auto report = env::score_candidate(text.str(), golden, options, c.task);
   if (c.as_json) std::cout << report.to_json().dump(2) << "\n";
   else std::cout << report.to_text();
   if (!report.passed()) std::cerr << "error: " << report.message << "\n";

@@ -61,6 +61,8 @@ void check_resume(const TrainCommand& c, const CLI::App& cmd) {
   const json config = dir.read_config();
   const std::string run = "the run in " + o.out.string();
   const std::string fresh = "give another --out to start a new run";
+  if (config.value("kind", std::string()) == "evolve")
+    throw hdl::ParamError(run + " is an evolve run: continue it with chipgym evolve --resume --out " + o.out.string());
   // A config.json that names an unknown fidelity would spend the budget on failed evaluations.
   if (config.contains("task") && config["task"].is_object()) {
     try {

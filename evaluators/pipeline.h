@@ -49,6 +49,7 @@ class Pipeline {
   std::string design_key(const hdl::Family& family, const hdl::Params& params, const json& workload,
                          const EvalOptions& options) const;
   const Toolchain& tools() const { return tools_; }
+  const std::shared_ptr<Cache>& cache() const { return cache_; }  // null: none
   // Compiled Verilator models, by the hash of their source (empty without a cache).
   const std::filesystem::path& models_dir() const { return models_dir_; }
 

@@ -74,7 +74,7 @@ void quant_validate(const QuantConfig& c);
 
 // The bit-exact integer model: one input vector (int8 values) -> one output vector.
 std::vector<int> quant_model(const QuantConfig& c, const std::vector<int>& x);
-// The model's decision points, for test vectors that aim at them (kernels/coverage.cpp): a
+// The model's decision points, for test vectors that aim at them (env/coverage.cpp): a
 // vector's reduction and the shift and table index the model derives from it. quant_model
 // computes through these, so a vector built from them tests what the model really does.
 struct QuantLookup {

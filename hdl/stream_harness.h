@@ -1,5 +1,5 @@
 // The one Verilator testbench of the streaming interface (docs/stream.md), used by the
-// quantized-operator families (hdl/quant.cpp) and by `chipgym score` (kernels/score.cpp).
+// quantized-operator families (hdl/quant.cpp) and by `chipgym score` (env/score.cpp).
 //
 // It streams every input vector through the handshake twice: pass 0 with in_valid held high
 // whenever data is left and out_ready always high (latency and peak throughput), pass 1 with

@@ -19,12 +19,15 @@
 #include "env/kernel_task.h"
 #include "evaluators/runner.h"
 #include "hdl/quant.h"
-#include "kernels/evolve.h"
-#include "kernels/salt.h"
-#include "kernels/score.h"
+#include "agents/evolve.h"
+#include "runs/evolve.h"
+#include "env/salt.h"
+#include "env/score.h"
 #include "test_support.h"
 
-using namespace chipgym::kernels;
+using namespace chipgym::agents;
+using namespace chipgym::runs;
+using namespace chipgym::env;
 using chipgym::env::find_kernel_task;
 using chipgym::env::sweep_vectors;
 using chipgym::evaluators::TempDir;
@@ -403,12 +406,12 @@ endmodule
 
   // The run starts from the lucky kernel and its one proposal is the correct one. The subject
   // is the task's own (kernel_subject: its vectors, its re-verification) with that seed and
-  // proposer, handed in through the seam design tasks use (design_subject with a task_spec).
+  // proposer, handed in through the test seam (custom_subject).
   TempDir dir{"chipgym-reverify-"};
   EvolveConfig cfg;
   cfg.task = "softmax-int8";
   cfg.task_spec = {{"test", "softmax-int8 from a lucky seed"}};
-  cfg.design_subject = [&](const EvolveConfig& c) {
+  cfg.custom_subject = [&](const EvolveConfig& c) {
     Subject s = kernel_subject("softmax-int8", c.db.seed, c.random_vectors, c.sim_timeout, c.verify_random_vectors);
     s.seed_code = lucky;
     s.mutate = [&](const std::string&, std::uint64_t, const std::function<bool(const std::string&)>&, std::string* what) {
@@ -444,15 +447,15 @@ endmodule
   CHECK(summary.best_id == 1);
   CHECK(summary.reverify_failures == 1);
   CHECK(summary.best_verification["verdict"] == "pass");
-  std::ifstream best_file(cfg.out / "best.json");
+  std::ifstream best_file(cfg.out / "best" / "design.json");
   const json best = json::parse(best_file);
   CHECK(best["id"] == 1);
   CHECK(best["verification"]["verdict"] == "pass");
   CHECK(best["verification"]["vectors"].get<std::size_t>() == verify_set.inputs.size());
-  std::ifstream best_code(cfg.out / "best.v");
+  std::ifstream best_code(cfg.out / "best" / "program.v");
   CHECK(std::string(std::istreambuf_iterator<char>(best_code), {}) == correct);
   // The lucky kernel's failure is recorded with it.
-  std::ifstream db_file(cfg.out / "db.json");
+  std::ifstream db_file(cfg.out / "checkpoints" / "db.json");
   const json lucky_record = json::parse(db_file)["programs"][0];
   CHECK(lucky_record["passed"] == false);
   CHECK(lucky_record["verification"]["verdict"] == "fail");

@@ -18,13 +18,16 @@
 
 #include "env/kernel_task.h"
 #include "hdl/param_space.h"
-#include "kernels/diff.h"
-#include "kernels/evolve.h"
-#include "kernels/program_db.h"
+#include "agents/diff.h"
+#include "agents/evolve.h"
+#include "runs/evolve.h"
+#include "agents/program_db.h"
 #include "mock_llm.h"
 #include "test_support.h"
 
-using namespace chipgym::kernels;
+using namespace chipgym::agents;
+using namespace chipgym::runs;
+using namespace chipgym::env;
 using chipgym::env::find_kernel_task;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -184,7 +187,7 @@ EvolveConfig llm_config(const fs::path& out, const std::string& url, int generat
 
 
 json program_list(const fs::path& dir) {
-  std::ifstream in(dir / "db.json");
+  std::ifstream in(dir / "checkpoints" / "db.json");
   return json::parse(in)["programs"];
 }
 
@@ -223,7 +226,7 @@ TEST_CASE("the offline mutation proposer evolves 2 generations deterministically
       CHECK(fs::exists(a / "candidates" / ("p" + p["id"].dump() + ".v")));
     }
   CHECK(mutations == 4);
-  // Everything recorded: prompts, responses (SEARCH/REPLACE), events with scores, best.v.
+  // Everything recorded: prompts, responses (SEARCH/REPLACE), events with scores, best/program.v.
   CHECK(fs::exists(a / "prompts" / "g1_i1_c0.txt"));
   std::ifstream response(a / "responses" / "g0_i0_c0.txt");
   std::stringstream text;
@@ -238,7 +241,7 @@ TEST_CASE("the offline mutation proposer evolves 2 generations deterministically
       CHECK(ev["mutation"].get<std::string>().size() > 0);
     }
   CHECK(scored == 4);
-  CHECK(fs::exists(a / "best.v"));
+  CHECK(fs::exists(a / "best" / "program.v"));
   CHECK(fs::exists(a / "templates" / "user.txt"));
   // chipgym replay scores the best kernel again and reproduces its report.
   auto replayed = test_support::run_chipgym({"replay", a.string(), "--verify", "--json"});
@@ -266,6 +269,98 @@ TEST_CASE("the offline mutation proposer evolves 2 generations deterministically
   other_task.task = "no-such-task";
   CHECK_THROWS_AS(run_evolve(other_task), chipgym::hdl::ParamError);
   for (const auto& d : {a, b, c}) fs::remove_all(d);
+}
+
+TEST_CASE("an evolve run is an ordinary run directory and an older layout is refused with how to convert it") {
+  const fs::path a = fresh_dir("layout_a");
+  const EvolveSummary sa = run_evolve(offline_config(a, 1));
+  // config.json says the kind; best/ holds the program, its record, its report; the database is
+  // a checkpoint; summary.json is the summary.
+  const json config = json::parse(std::ifstream(a / "config.json"));
+  CHECK(config["kind"] == "evolve");
+  CHECK(config["task"] == "relu-int8");
+  const json design = json::parse(std::ifstream(a / "best" / "design.json"));
+  CHECK(design["id"] == sa.best_id);
+  CHECK(design["fitness"] == sa.best_fitness);
+  CHECK_FALSE(design.contains("code"));
+  CHECK(json::parse(std::ifstream(a / "best" / "metrics.json")) == design["report"]);
+  std::stringstream code;
+  code << std::ifstream(a / "best" / "program.v").rdbuf();
+  CHECK(code.str() == program_list(a)[sa.best_id]["code"]);
+  CHECK(fs::exists(a / "best" / "report.md"));
+  CHECK(fs::exists(a / "checkpoints" / "db.json"));
+  CHECK_FALSE(fs::exists(a / "db.json"));
+  CHECK(json::parse(std::ifstream(a / "summary.json"))["generations_done"] == 1);
+  CHECK(sa.best_file == (a / "best" / "program.v").string());
+
+  // A resume with another seed is refused by name; without one, the run's seed is taken.
+  auto other_seed = offline_config(a, 2, 99);
+  other_seed.resume = true;
+  other_seed.seed_given = true;
+  CHECK_THROWS_WITH(run_evolve(other_seed), Catch::Contains("has seed 7, not 99"));
+  // train does not resume an evolve run, evolve does not take another run's directory.
+  auto train = test_support::run_chipgym({"train", "--task", "relu-int8", "--agent", "random", "--resume", "--out", a.string()});
+  CHECK(train.exit_code == 2);
+  CHECK_THAT(train.err, Catch::Contains("is an evolve run: continue it with chipgym evolve --resume --out"));
+
+  // The older layout: db.json, best.v and best.json at the top, no kind.
+  fs::rename(a / "checkpoints" / "db.json", a / "db.json");
+  fs::rename(a / "best" / "program.v", a / "best.v");
+  fs::rename(a / "best" / "design.json", a / "best.json");
+  fs::remove_all(a / "best");
+  json old_config = config;
+  old_config.erase("kind");
+  std::ofstream(a / "config.json") << old_config.dump(2);
+  auto refused = test_support::run_chipgym({"replay", a.string()});
+  CHECK(refused.exit_code == 2);
+  CHECK(refused.out.empty());
+  CHECK_THAT(refused.err, Catch::Contains("older layout") && Catch::Contains("chipgym replay --convert " + a.string()));
+  auto resume_old = offline_config(a, 2);
+  resume_old.resume = true;
+  CHECK_THROWS_WITH(run_evolve(resume_old), Catch::Contains("chipgym replay --convert"));
+  // --convert moves it into the current layout, then replays it, every figure reproduced.
+  auto converted = test_support::run_chipgym({"replay", "--convert", a.string(), "--verify", "--json"});
+  INFO(converted.err);
+  CHECK(converted.exit_code == 0);
+  CHECK_THAT(converted.err, Catch::Contains("converted: db.json -> checkpoints/db.json"));
+  CHECK(json::parse(converted.out)["differences"].empty());
+  CHECK(json::parse(std::ifstream(a / "config.json"))["kind"] == "evolve");
+  CHECK(fs::exists(a / "best" / "program.v"));
+  CHECK(json::parse(std::ifstream(a / "best" / "design.json"))["id"] == sa.best_id);
+  // ... and it resumes like any run.
+  auto resumed = offline_config(a, 2);
+  resumed.resume = true;
+  CHECK(run_evolve(resumed).generations_done == 2);
+  auto again = test_support::run_chipgym({"replay", "--convert", a.string()});
+  CHECK(again.exit_code == 2);
+  CHECK_THAT(again.err, Catch::Contains("not an evolve run of the older layout"));
+  fs::remove_all(a);
+}
+
+TEST_CASE("evolve scores kernels through the evaluation cache: a second run of the same seed hits it") {
+  const fs::path a = fresh_dir("cached_a"), b = fresh_dir("cached_b"), cache_dir = fresh_dir("cached_cache");
+  auto pipeline = std::make_shared<chipgym::evaluators::Pipeline>(
+      std::make_shared<chipgym::evaluators::Cache>(cache_dir / "cache.sqlite"));
+  auto ca = offline_config(a, 1);
+  ca.pipeline = pipeline;
+  auto cb = offline_config(b, 1);
+  cb.pipeline = pipeline;
+  const EvolveSummary sa = run_evolve(ca);
+  const EvolveSummary sb = run_evolve(cb);
+  CHECK(program_list(a) == program_list(b));
+  CHECK(sa.best_fitness == sb.best_fitness);
+  int first_hits = 0, second_hits = 0, second = 0;
+  for (const auto& ev : test_support::read_jsonl(a / "events.jsonl"))
+    if (ev["event"] == "candidate") first_hits += ev["stages"].value("cache_hit", false);
+  for (const auto& ev : test_support::read_jsonl(b / "events.jsonl"))
+    if (ev["event"] == "candidate") {
+      ++second;
+      second_hits += ev["stages"].value("cache_hit", false);
+    }
+  CHECK(first_hits == 0);
+  CHECK(second == 2);
+  CHECK(second_hits == second);
+  for (const auto& d : {a, b, cache_dir}) fs::remove_all(d);
 }
 
 TEST_CASE("the mutation proposer makes one small edit as a SEARCH/REPLACE block that applies to the parent") {
@@ -376,14 +471,14 @@ TEST_CASE("evolve with a scripted LLM feeds back unmatched diffs, build errors, 
     best_by_generation[p["generation"].get<int>()] = best_so_far;
   }
   CHECK(best_by_generation[7] > best_by_generation[0]);
-  std::ifstream best(out / "best.v");
+  std::ifstream best(out / "best" / "program.v");
   std::stringstream best_text;
   best_text << best.rdbuf();
   CHECK_THAT(best_text.str(), Catch::Contains("if (in_ready) begin"));
   // Every prompt and response is recorded; calls and tokens are counted.
   CHECK(fs::exists(out / "prompts" / "g6_i0_c0.txt"));
   CHECK(fs::exists(out / "responses" / "g6_i0_c0.txt"));
-  std::ifstream db_file(out / "db.json");
+  std::ifstream db_file(out / "checkpoints" / "db.json");
   const json db = json::parse(db_file);
   CHECK(db["stats"]["calls"] == 7);
   CHECK(db["stats"]["tokens"] == 7 * 120);
@@ -416,7 +511,7 @@ TEST_CASE("evolve names an unreachable LLM URL, in the library and on the comman
   c.llm.max_retries = 0;
   CHECK_THROWS_WITH(run_evolve(c), Catch::Contains("cannot reach the LLM at http://127.0.0.1:1/v1"));
   // The run was saved before the error: it can be resumed once the server is up.
-  CHECK(fs::exists(out / "db.json"));
+  CHECK(fs::exists(out / "checkpoints" / "db.json"));
   fs::remove_all(out);
 
   const fs::path cli_out = fresh_dir("unreachable_cli");

@@ -1,5 +1,5 @@
 // `chipgym evolve` on a parametric design task: parameter sets as JSON, and one module of the
-// accelerator rewritten while the rest is generated (runs/evolve_design.h). The designs are the
+// accelerator rewritten while the rest is generated (agents/evolve_design.h). The designs are the
 // tiny gemm task's (8 designs of 1x1..2x2 arrays), evaluated for real, with a scratch cache.
 #include <unistd.h>
 
@@ -11,12 +11,15 @@
 
 #include "env/task.h"
 #include "evaluators/pipeline.h"
-#include "kernels/evolve.h"
+#include "agents/evolve.h"
+#include "runs/evolve.h"
 #include "mock_llm.h"
-#include "runs/evolve_design.h"
+#include "agents/evolve_design.h"
 #include "test_support.h"
 
-using namespace chipgym::kernels;
+using namespace chipgym::agents;
+using namespace chipgym::runs;
+using namespace chipgym::env;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 using test_support::MockLlmServer;
@@ -40,7 +43,7 @@ std::vector<json> attempts(const fs::path& dir) {
 }
 
 json db_programs(const fs::path& dir) {
-  std::ifstream in(dir / "db.json");
+  std::ifstream in(dir / "checkpoints" / "db.json");
   return json::parse(in)["programs"];
 }
 
@@ -60,7 +63,7 @@ struct Fixture {
     c.db.migration_interval = 1;
     c.workers = 2;
     auto p = pipeline;
-    c.design_subject = [p](const EvolveConfig& cfg) { return chipgym::runs::design_subject(cfg, p); };
+    c.pipeline = p;
     return c;
   }
   EvolveConfig llm(const fs::path& out, const std::string& url, int generations) {
@@ -120,8 +123,8 @@ TEST_CASE("evolve searches a design task's parameter sets offline, seeded and re
     CHECK_THAT(e.value("mutation", std::string()),
                e["event"] == "candidate" ? Catch::Contains(" -> ") : Catch::Contains("no new mutation found"));
   CHECK(whole.best_fitness >= whole.seed_fitness);
-  CHECK(fs::exists(a / "best_params.json"));
-  CHECK(json::parse(std::ifstream(a / "best_params.json")) ==
+  CHECK(fs::exists(a / "best" / "program.json"));
+  CHECK(json::parse(std::ifstream(a / "best" / "program.json")) ==
         json::parse(programs[static_cast<std::size_t>(whole.best_id)]["code"].get<std::string>()));
 
   // Stopped after 2 generations and resumed to 3: the same programs as the uninterrupted run.
@@ -137,7 +140,7 @@ TEST_CASE("evolve searches a design task's parameter sets offline, seeded and re
   }
 
   // Replay evaluates the best design again without the cache and finds every figure.
-  const json r = replay_evolve(a, [p = f.pipeline](const EvolveConfig& c) { return chipgym::runs::design_subject(c, p); });
+  const json r = replay_evolve(a, f.pipeline);
   CHECK(r["subject"] == "params");
   CHECK(r["differences"].empty());
   CHECK(r["fitness"].get<double>() == whole.best_fitness);
@@ -191,7 +194,7 @@ TEST_CASE("evolve rewrites one module of an accelerator and scores the whole des
   auto c = f.config(probe, 1);
   c.module = "gemm_pe";
   c.fixed = {{"rows", 1}, {"cols", 2}};
-  const Subject subject = c.design_subject(c);
+  const Subject subject = design_subject(c, f.pipeline);
   CHECK(subject.kind == "module");
   const std::string pe = subject.seed_code;
   const std::string step = "      acc   <= clear ? '0 : acc + addend;";
@@ -234,7 +237,7 @@ TEST_CASE("evolve rewrites one module of an accelerator and scores the whole des
   CHECK_THAT(server.prompt(4), Catch::Contains("port clear is missing"));
   // The candidates are the module's text; the run replays its best.
   CHECK(fs::exists(out / "candidates" / "p1.v"));
-  const json r = replay_evolve(out, [p = f.pipeline](const EvolveConfig& e) { return chipgym::runs::design_subject(e, p); });
+  const json r = replay_evolve(out, f.pipeline);
   CHECK(r["differences"].empty());
   fs::remove_all(out);
 }

@@ -11,13 +11,13 @@
 #include <nlohmann/json.hpp>
 
 #include "hdl/param_space.h"
-#include "kernels/diff.h"
-#include "kernels/llm_client.h"
+#include "agents/diff.h"
+#include "agents/llm_client.h"
 #include "mock_llm.h"
 
-using chipgym::kernels::ChatMessage;
-using chipgym::kernels::LlmClient;
-using chipgym::kernels::LlmConfig;
+using chipgym::agents::ChatMessage;
+using chipgym::agents::LlmClient;
+using chipgym::agents::LlmConfig;
 using json = nlohmann::json;
 
 namespace {
@@ -182,7 +182,7 @@ const std::string kParent =
 }  // namespace
 
 TEST_CASE("SEARCH/REPLACE blocks apply in order, exactly, whole lines only") {
-  using chipgym::kernels::apply_reply;
+  using chipgym::agents::apply_reply;
   const std::string reply =
       "Saturate instead:\n```verilog\n<<<<<<< SEARCH\n  assign y = a[7] ? 8'd0 : a;\n=======\n"
       "  assign y = a[7] ? 8'd0 : (a > 8'd100 ? 8'd100 : a);\n>>>>>>> REPLACE\n```\n"
@@ -203,7 +203,7 @@ TEST_CASE("SEARCH/REPLACE blocks apply in order, exactly, whole lines only") {
 }
 
 TEST_CASE("a SEARCH block that does not match exactly is an error, never skipped") {
-  using chipgym::kernels::apply_reply;
+  using chipgym::agents::apply_reply;
   // Second block is off by one space of indentation: the whole edit fails, naming block 2.
   auto r = apply_reply(kParent,
                        "<<<<<<< SEARCH\nendmodule\n=======\nendmodule // ok\n>>>>>>> REPLACE\n"
@@ -226,7 +226,7 @@ TEST_CASE("a SEARCH block that does not match exactly is an error, never skipped
 }
 
 TEST_CASE("a full rewrite is taken from the reply's code, and a reply with no code is an error") {
-  using chipgym::kernels::apply_reply;
+  using chipgym::agents::apply_reply;
   auto fenced = apply_reply(kParent, "Here:\n```python\nprint('module x')\n```\n```verilog\nmodule relu_int8;\nendmodule\n```\nDone.");
   REQUIRE(fenced.ok);
   CHECK(fenced.kind == "rewrite");

@@ -6,7 +6,7 @@
 
 int main(int argc, char** argv) {
   // A fixed score salt unless the caller chose one: tests get reproducible hidden vectors and
-  // never create the installation's salt file in the real ~/.cache (kernels/salt.h). Tests of
+  // never create the installation's salt file in the real ~/.cache (env/salt.h). Tests of
   // the salt file unset it and point CHIPGYM_CACHE at a temporary directory.
   ::setenv("CHIPGYM_SCORE_SALT", "chipgym-tests", 0);
   return Catch::Session().run(argc, argv);

@@ -20,7 +20,7 @@
 #include "evaluators/runner.h"
 #include "evaluators/sandbox.h"
 #include "evaluators/screen.h"
-#include "kernels/score.h"
+#include "env/score.h"
 #include "relu_support.h"
 #include "test_support.h"
 
@@ -32,8 +32,8 @@ using chipgym::evaluators::RunStatus;
 using chipgym::evaluators::Sandbox;
 using chipgym::env::find_kernel_task;
 using chipgym::evaluators::TempDir;
-using chipgym::kernels::score_candidate;
-using chipgym::kernels::ScoreOptions;
+using chipgym::env::score_candidate;
+using chipgym::env::ScoreOptions;
 using json = nlohmann::json;
 using test_support::relu;
 using test_support::relu_with;
@@ -101,11 +101,11 @@ struct Listener {
   }
 };
 
-chipgym::kernels::ScoreReport score_relu(const std::string& verilog, ScoreOptions o = {}) {
+chipgym::env::ScoreReport score_relu(const std::string& verilog, ScoreOptions o = {}) {
   o.random_vectors = 8;
   o.eval.sim_timeout = 5;
   const auto& task = find_kernel_task("relu-int8");
-  return score_candidate(verilog, chipgym::kernels::task_golden(task, o.seed, o.random_vectors), o, task.name);
+  return score_candidate(verilog, chipgym::env::task_golden(task, o.seed, o.random_vectors), o, task.name);
 }
 
 // Sets an environment variable for one test, and puts the old value back.

@@ -9,7 +9,7 @@
 #include "env/kernel_task.h"
 #include "evaluators/runner.h"
 #include "hdl/param_space.h"
-#include "kernels/score.h"
+#include "env/score.h"
 #include "evaluators/screen.h"
 #include "relu_support.h"
 #include "test_support.h"
@@ -17,10 +17,10 @@
 using chipgym::evaluators::RunResult;
 using chipgym::evaluators::TempDir;
 using chipgym::env::find_kernel_task;
-using chipgym::kernels::score_candidate;
+using chipgym::env::score_candidate;
 using chipgym::evaluators::screen_verilog;
-using chipgym::kernels::ScoreOptions;
-using chipgym::kernels::task_golden;
+using chipgym::env::ScoreOptions;
+using chipgym::env::task_golden;
 using json = nlohmann::json;
 using test_support::relu;
 using test_support::relu_with;
@@ -44,9 +44,9 @@ ScoreOptions quick(std::uint64_t seed = 1) {
   return o;
 }
 
-chipgym::kernels::ScoreReport score_relu(const std::string& verilog, const ScoreOptions& o = quick()) {
+chipgym::env::ScoreReport score_relu(const std::string& verilog, const ScoreOptions& o = quick()) {
   const auto& task = find_kernel_task("relu-int8");
-  return score_candidate(verilog, chipgym::kernels::task_golden(task, o.seed, o.random_vectors), o, task.name);
+  return score_candidate(verilog, chipgym::env::task_golden(task, o.seed, o.random_vectors), o, task.name);
 }
 
 json without_timings(json j) {
@@ -133,7 +133,7 @@ TEST_CASE("screen refuses empty, binary and oversize files") {
 }
 
 TEST_CASE("the module header parser reads ANSI ports, parameters and widths") {
-  using chipgym::kernels::parse_module_ports;
+  using chipgym::env::parse_module_ports;
   auto ports = parse_module_ports(screen_verilog(relu()).code, "relu_int8");
   CHECK(ports == find_kernel_task("relu-int8").iface.ports);
   const std::string param =
@@ -167,7 +167,7 @@ TEST_CASE("score refuses a module with the wrong name or ports before any tool r
 }
 
 TEST_CASE("golden vectors JSON is checked field by field") {
-  using chipgym::kernels::golden_from_json;
+  using chipgym::env::golden_from_json;
   const json iface = find_kernel_task("relu-int8").iface.to_json();
   CHECK(golden_from_json({{"interface", iface}, {"cases", {{{"in", {1, -2}}, {"out", {1, 0}}}}}}).inputs.size() == 1);
   CHECK_THROWS_WITH(golden_from_json({{"cases", json::array()}}), Catch::Contains("needs \"interface\" and \"cases\""));
@@ -183,9 +183,9 @@ TEST_CASE("golden vectors JSON is checked field by field") {
 
 TEST_CASE("random vectors come from a hidden seed, the same for the same seed and salt") {
   const auto& task = find_kernel_task("relu-int8");
-  auto a = chipgym::kernels::task_golden(task, 5, 4);
-  auto b = chipgym::kernels::task_golden(task, 5, 4);
-  auto c = chipgym::kernels::task_golden(task, 6, 4);
+  auto a = chipgym::env::task_golden(task, 5, 4);
+  auto b = chipgym::env::task_golden(task, 5, 4);
+  auto c = chipgym::env::task_golden(task, 6, 4);
   CHECK(a.inputs == b.inputs);
   CHECK(a.inputs != c.inputs);
   // Edge cases and the sweep of every input value come first, the random vectors last.
@@ -195,7 +195,7 @@ TEST_CASE("random vectors come from a hidden seed, the same for the same seed an
   CHECK(std::vector<chipgym::env::Vector>(a.inputs.begin() + edges, a.inputs.end()) != task.random_vectors(5, 4));
   const std::string salt = std::getenv("CHIPGYM_SCORE_SALT");  // tests run with one (test_main.cpp)
   ::setenv("CHIPGYM_SCORE_SALT", "another salt", 1);
-  auto salted = chipgym::kernels::task_golden(task, 5, 4);
+  auto salted = chipgym::env::task_golden(task, 5, 4);
   ::setenv("CHIPGYM_SCORE_SALT", salt.c_str(), 1);
   CHECK(salted.inputs != a.inputs);
   for (std::size_t i = 0; i < a.inputs.size(); ++i)
@@ -355,7 +355,7 @@ TEST_CASE("a design that carries state from one vector to the next is caught by 
   // with the last random vector.
   const auto& task = find_kernel_task("relu-int8");
   const auto o = quick();
-  REQUIRE(chipgym::kernels::task_golden(task, o.seed, o.random_vectors).inputs.back()[0] != 0);
+  REQUIRE(chipgym::env::task_golden(task, o.seed, o.random_vectors).inputs.back()[0] != 0);
   std::string v = relu_with("  reg       last_q;\n",
                             "  reg       last_q;\n  reg       started, odd;\n"
                             "  always @(posedge clk) begin\n"

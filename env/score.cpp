@@ -1,4 +1,4 @@
-#include "kernels/score.h"
+#include "env/score.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,9 +10,9 @@
 #include "hdl/family.h"
 #include "hdl/param_space.h"
 #include "hdl/stream_harness.h"
-#include "kernels/salt.h"
+#include "env/salt.h"
 
-namespace chipgym::kernels {
+namespace chipgym::env {
 
 using evaluators::Metrics;
 using hdl::ParamError;
@@ -312,7 +312,7 @@ ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden,
 }
 
 std::uint64_t hidden_seed(std::uint64_t user_seed) {
-  // Per installation unless $CHIPGYM_SCORE_SALT is set (kernels/salt.h): the source alone
+  // Per installation unless $CHIPGYM_SCORE_SALT is set (env/salt.h): the source alone
   // does not give the vectors.
   const std::string hex = evaluators::sha256_hex(score_salt() + ":" + std::to_string(user_seed));
   return std::stoull(hex.substr(0, 16), nullptr, 16);
@@ -449,4 +449,4 @@ std::string ScoreReport::to_text() const {
   return out.str();
 }
 
-}  // namespace chipgym::kernels
+}  // namespace chipgym::env

@@ -1,28 +1,26 @@
-#include "kernels/evolve.h"
+// `chipgym evolve`: the loop (see runs/evolve.h).
+#include "runs/evolve.h"
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <fstream>
 #include <iomanip>
-#include <regex>
-#include <sstream>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
+#include "agents/diff.h"
+#include "agents/evolve_design.h"
 #include "env/kernel_task.h"
 #include "hdl/param_space.h"
-#include "kernels/diff.h"
+#include "runs/run_dir.h"
 
-#ifndef CHIPGYM_PROMPTS_DIR
-#define CHIPGYM_PROMPTS_DIR "prompts"
-#endif
-
-namespace chipgym::kernels {
+namespace chipgym::runs {
 
 namespace fs = std::filesystem;
+using namespace agents;
 using env::find_kernel_task;
 using env::kernel_tasks;
 using hdl::ParamError;
@@ -37,64 +35,12 @@ std::string read_text(const fs::path& path) {
   return ss.str();
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
-  }
-  fs::rename(tmp, path);
-}
-
-void append_line(const fs::path& path, const std::string& line) {
-  std::ofstream out(path, std::ios::binary | std::ios::app);
-  out << line << "\n";
-  if (!out) throw std::runtime_error("cannot append to " + path.string());
-}
-
-std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 std::string fixed(double v, int digits) {
   std::ostringstream s;
   s << std::fixed << std::setprecision(digits) << v;
   return s.str();
 }
 
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-std::string trim(const std::string& s) {
-  const auto a = s.find_first_not_of(" \t\r");
-  if (a == std::string::npos) return "";
-  const auto b = s.find_last_not_of(" \t\r");
-  return s.substr(a, b - a + 1);
-}
-
-// One line a person or a model reads about a scored kernel.
-std::string kernel_line(const json& report, double fitness, double latency) {
-  if (report.value("verdict", "") == "pass") {
-    const json& sim = report.at("simulation");
-    const json& syn = report.at("synthesis");
-    return "PASS: " + std::to_string(syn.at("transistors").get<long long>()) + " transistors (" +
-           std::to_string(syn.at("cells").get<long long>()) + " cells), latency " +
-           std::to_string(static_cast<long long>(latency)) + " cycles, throughput " +
-           fixed(sim.value("throughput", 0.0), 3) + " elements/cycle, fitness " + fixed(fitness, 4);
-  }
-  return failure_line(report, fitness);
-}
-
-// The evaluator's detail on a failed program: lint warnings, the first mismatches.
 std::string failure_extra(const Program& p) {
   std::string out;
   if (p.report.contains("lint"))
@@ -150,120 +96,7 @@ struct Proposal {
   double seconds = 0;
 };
 
-std::string kernel_objective_text() {
-  return "Maximize fitness = 1000 * throughput / transistors (throughput in output elements per cycle, "
-         "transistors from Yosys' CMOS estimate). Only a kernel that is bit-exact against the golden model on "
-         "edge cases and random vectors, also under back-pressure, scores above zero; failures score -1 "
-         "(synthesis) to -5 (no usable reply).";
-}
-
 }  // namespace
-
-std::string failure_line(const json& report, double fitness) {
-  return "FAIL at " + report.value("stage", std::string("?")) + " (" + report.value("category", std::string("?")) +
-         "), fitness " + fixed(fitness, 1) + ": " + report.value("message", std::string());
-}
-
-Subject kernel_subject(const std::string& task_name, std::uint64_t seed, int random_vectors, double sim_timeout,
-                       int verify_random_vectors) {
-  const KernelTask& task = find_kernel_task(task_name);
-  ScoreOptions so;
-  so.seed = seed;
-  so.random_vectors = random_vectors;
-  so.eval.sim_timeout = sim_timeout;
-  auto golden = std::make_shared<const GoldenSet>(task_golden(task, so.seed, so.random_vectors));
-  // The best's second opinion: vectors the run never selected for (another hidden seed, also
-  // another back-pressure pattern), many more of them.
-  ScoreOptions vo = so;
-  vo.seed = seed + kVerifySeedOffset;
-  vo.random_vectors = verify_random_vectors;
-  auto verify_golden = std::make_shared<const GoldenSet>(task_golden(task, vo.seed, vo.random_vectors));
-  Subject s;
-  s.kind = "kernel";
-  s.language = "verilog";
-  s.extension = "v";
-  s.seed_code = task.canonical_verilog;
-  s.slots = {{"task_name", task.name},
-             {"task_description", task.description},
-             {"module", task.iface.module},
-             {"interface", task.iface.to_json()["ports"].dump()},
-             {"vector_length", std::to_string(task.iface.vector_length)},
-             {"objective", kernel_objective_text()}};
-  s.settings = {{"seed", seed}, {"random_vectors", random_vectors}, {"sim_timeout", sim_timeout},
-                {"vectors", golden->inputs.size()}, {"verify_random_vectors", verify_random_vectors},
-                {"verify_vectors", verify_golden->inputs.size()}};
-  auto scorer = [name = task.name](std::shared_ptr<const GoldenSet> set, ScoreOptions options) {
-    return [set, options, name](const std::string& code) {
-      json j = score_candidate(code, *set, options, name).to_json();
-      json stages = j.contains("stages") ? j["stages"] : json::object();
-      j.erase("stages");
-      return std::pair{j, stages};
-    };
-  };
-  s.score = [run = scorer(golden, so)](const std::string& code, bool) { return run(code); };
-  s.verify = scorer(verify_golden, vo);
-  s.figures = [](const json& report) {
-    Figures f;
-    f.passed = report.value("verdict", "") == "pass";
-    f.fitness = fitness_of(report);
-    if (f.passed) {
-      f.area = report["synthesis"]["transistors"].get<double>();
-      f.latency = report["simulation"].value("latency_cycles", 0.0);
-    }
-    f.line = kernel_line(report, f.fitness, f.latency);
-    return f;
-  };
-  s.apply = [](const std::string& parent, const std::string& reply) { return apply_reply(parent, reply); };
-  s.mutate = [](const std::string& code, std::uint64_t seed_, const std::function<bool(const std::string&)>& avoid,
-                std::string* what) { return mutation_reply(code, seed_, avoid, what); };
-  return s;
-}
-
-fs::path default_prompts_dir() {
-  if (const char* env = std::getenv("CHIPGYM_PROMPTS"); env && *env) return env;
-  return CHIPGYM_PROMPTS_DIR;
-}
-
-std::string render_template(const std::string& name, const std::string& text,
-                            const std::map<std::string, std::string>& slots) {
-  std::string out;
-  std::size_t at = 0;
-  while (true) {
-    const auto open = text.find("{{", at);
-    if (open == std::string::npos) break;
-    const auto close = text.find("}}", open + 2);
-    if (close == std::string::npos) throw ParamError("template " + name + ": '{{' without '}}'");
-    const std::string slot = trim(text.substr(open + 2, close - open - 2));
-    auto it = slots.find(slot);
-    if (it == slots.end()) throw ParamError("template " + name + " uses the slot {{" + slot + "}}, which has no value");
-    out += text.substr(at, open - at) + it->second;
-    at = close + 2;
-  }
-  return out + text.substr(at);
-}
-
-json EvolveConfig::to_json() const {
-  json j = {{"task", task},
-            {"generations", generations},
-            {"children", children},
-            {"db", db.to_json()},
-            {"proposer", use_llm ? "llm" : "mutation"},
-            {"max_calls", max_calls},
-            {"max_tokens", max_tokens},
-            {"max_seconds", max_seconds},
-            {"workers", workers},
-            {"random_vectors", random_vectors},
-            {"verify_random_vectors", verify_random_vectors},
-            {"sim_timeout", sim_timeout}};
-  if (!module.empty()) j["module"] = module;
-  if (!fixed.empty()) j["fixed"] = fixed;
-  if (!task_spec.is_null()) j["task_spec"] = task_spec;
-  if (use_llm)
-    j["llm"] = {{"base_url", llm.base_url}, {"model", llm.model}, {"api_key_env", llm.api_key_env},
-                {"temperature", llm.temperature}, {"max_tokens", llm.max_tokens}, {"timeout", llm.timeout_seconds},
-                {"max_retries", llm.max_retries}, {"max_in_flight", llm.max_in_flight}};
-  return j;
-}
 
 json EvolveSummary::to_json() const {
   return {{"generations_done", generations_done}, {"subject", subject}, {"best_file", best_file},
@@ -271,101 +104,6 @@ json EvolveSummary::to_json() const {
           {"best_id", best_id}, {"best_fitness", best_fitness}, {"seed_fitness", seed_fitness},
           {"stop_reason", stop_reason}, {"seconds", seconds}, {"reverify_failures", reverify_failures},
           {"best_verification", best_verification}};
-}
-
-// --- the offline mutation proposer ---------------------------------------------------------
-
-std::string mutation_reply(const std::string& code, std::uint64_t seed,
-                           const std::function<bool(const std::string&)>& avoid, std::string* what) {
-  const auto lines = split_lines(code);
-  // The body: after the header's closing ");" up to endmodule (the ports stay as they are).
-  std::size_t body = 0;
-  bool in_module = false;
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    const std::string t = trim(lines[i]);
-    if (t.rfind("module", 0) == 0) in_module = true;
-    if (in_module && t.rfind(");", 0) == 0) {
-      body = i + 1;
-      break;
-    }
-  }
-  std::vector<std::size_t> eligible;
-  for (std::size_t i = body; i < lines.size(); ++i) {
-    const std::string t = trim(lines[i]);
-    if (t.empty() || t.rfind("//", 0) == 0 || t == "endmodule" || t == "end" || t == "begin") continue;
-    if (std::count(lines.begin(), lines.end(), lines[i]) != 1) continue;  // SEARCH must match once
-    eligible.push_back(i);
-  }
-  if (eligible.empty()) return "";
-
-  static const std::regex literal(R"((\d+)'([bdh])([0-9a-fA-F_]+))");
-  static const std::regex bit_select(R"(\[(\d+)\])");
-  static const std::regex range(R"(\[(\d+):(\d+)\])");
-  static const std::regex operand_pair(R"(([A-Za-z_]\w*(?:\[[^\]]*\])?)\s*(&&|\|\|)\s*([A-Za-z_]\w*(?:\[[^\]]*\])?))");
-  static const std::regex ternary(R"(\?\s*([^:;?]+?)\s*:\s*([^;]+?)\s*;)");
-
-  std::uint64_t state = seed;
-  for (int attempt = 0; attempt < 48; ++attempt) {
-    const std::size_t li = eligible[splitmix64(state) % eligible.size()];
-    const std::string& line = lines[li];
-    // Mutate only the code part of the line, never its comment.
-    const auto comment = line.find("//");
-    const std::string head = line.substr(0, comment), tail = comment == std::string::npos ? "" : line.substr(comment);
-    std::vector<std::pair<std::string, std::string>> variants;  // new line, what changed
-    auto add = [&](std::size_t pos, std::size_t len, const std::string& by, const std::string& why) {
-      variants.push_back({head.substr(0, pos) + by + head.substr(pos + len) + tail, why});
-    };
-    for (std::sregex_iterator it(head.begin(), head.end(), literal), end; it != end; ++it) {
-      const std::string size = (*it)[1];
-      for (const char* v : {"0", "1"})
-        if ((*it).str() != size + "'d" + v && (*it).str() != size + "'b" + v)
-          add(static_cast<std::size_t>(it->position()), static_cast<std::size_t>(it->length()), size + "'d" + v,
-              "constant " + it->str() + " -> " + size + "'d" + v);
-    }
-    for (std::sregex_iterator it(head.begin(), head.end(), bit_select), end; it != end; ++it) {
-      const int index = std::stoi((*it)[1]);
-      for (int by : {index - 1, index + 1})
-        if (by >= 0)
-          add(static_cast<std::size_t>(it->position()), static_cast<std::size_t>(it->length()), "[" + std::to_string(by) + "]",
-              "bit select " + it->str() + " -> [" + std::to_string(by) + "]");
-    }
-    for (std::sregex_iterator it(head.begin(), head.end(), range), end; it != end; ++it) {
-      const int hi = std::stoi((*it)[1]);
-      if (hi > 0)
-        add(static_cast<std::size_t>(it->position()), static_cast<std::size_t>(it->length()),
-            "[" + std::to_string(hi - 1) + ":" + (*it)[2].str() + "]", "range " + it->str() + " narrowed");
-    }
-    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
-             {"&&", "||"}, {"||", "&&"}, {"==", "!="}, {"!=", "=="}, {" & ", " | "}, {" | ", " & "}, {" + ", " - "}, {" - ", " + "}})
-      for (auto at = head.find(from); at != std::string::npos; at = head.find(from, at + 1))
-        add(at, from.size(), to, "operator " + trim(from) + " -> " + trim(to));
-    for (std::size_t at = 0; at < head.size(); ++at)
-      if (head[at] == '!' && (at + 1 >= head.size() || head[at + 1] != '=')) add(at, 1, "", "negation dropped");
-    for (std::sregex_iterator it(head.begin(), head.end(), operand_pair), end; it != end; ++it) {
-      add(static_cast<std::size_t>(it->position()), static_cast<std::size_t>(it->length()), (*it)[1],
-          "operand " + (*it)[3].str() + " dropped");
-      add(static_cast<std::size_t>(it->position()), static_cast<std::size_t>(it->length()), (*it)[3],
-          "operand " + (*it)[1].str() + " dropped");
-    }
-    for (std::sregex_iterator it(head.begin(), head.end(), ternary), end; it != end; ++it)
-      add(static_cast<std::size_t>(it->position()), static_cast<std::size_t>(it->length()),
-          "? " + (*it)[2].str() + " : " + (*it)[1].str() + ";", "branches of ?: swapped");
-    if (!trim(head).empty() && trim(head).back() == ';') variants.push_back({"", "line deleted"});
-    if (variants.empty()) continue;
-    const auto& [new_line, why] = variants[splitmix64(state) % variants.size()];
-    std::string next;
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-      if (i == li) {
-        if (!new_line.empty()) next += new_line + "\n";
-      } else {
-        next += lines[i] + "\n";
-      }
-    }
-    if (next == code || (avoid && avoid(next))) continue;
-    if (what) *what = why + " (line " + std::to_string(li + 1) + ")";
-    return "<<<<<<< SEARCH\n" + line + "\n=======\n" + (new_line.empty() ? "" : new_line + "\n") + ">>>>>>> REPLACE\n";
-  }
-  return "";
 }
 
 // --- the loop ---------------------------------------------------------------------------------
@@ -380,18 +118,22 @@ bool is_kernel_task(const std::string& name) {
 
 // The subject of a run with these settings.
 Subject make_subject(const EvolveConfig& cfg) {
+  if (cfg.custom_subject) return cfg.custom_subject(cfg);
   if (cfg.task_spec.is_null() && is_kernel_task(cfg.task)) {
     if (!cfg.module.empty() || !cfg.fixed.empty())
       throw ParamError(cfg.task + " is a kernel task: --module and --set apply to parametric design tasks only");
-    return kernel_subject(cfg.task, cfg.db.seed, cfg.random_vectors, cfg.sim_timeout, cfg.verify_random_vectors);
+    return kernel_subject(cfg.task, cfg.db.seed, cfg.random_vectors, cfg.sim_timeout, cfg.verify_random_vectors,
+                          cfg.pipeline ? cfg.pipeline->cache() : nullptr);
   }
-  if (!cfg.design_subject) find_kernel_task(cfg.task);  // throws, listing the kernel tasks
-  return cfg.design_subject(cfg);
+  return design_subject(cfg, cfg.pipeline ? cfg.pipeline : std::make_shared<evaluators::Pipeline>(nullptr));
 }
 
-// The best program's code beside best.json (its record): best.v, or best_params.json.
-std::string best_code_name(const Subject& subject) {
-  return subject.extension == "json" ? "best_params.json" : "best." + subject.extension;
+// The best program's code in best/: program.v, or program.json.
+std::string best_code_name(const Subject& subject) { return "program." + subject.extension; }
+
+std::string old_layout_message(const fs::path& run) {
+  return run.string() + " is an evolve run of an older layout (db.json and best.* at its top); convert it with "
+                        "`chipgym replay --convert " + run.string() + "` (it moves them into checkpoints/ and best/)";
 }
 
 }  // namespace
@@ -405,16 +147,27 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
   if (cfg.out.empty()) throw ParamError("evolve needs a run directory (--out DIR)");
   if (cfg.max_calls < 0 || cfg.max_tokens < 0 || cfg.max_seconds < 0) throw ParamError("budgets must be >= 0");
   const fs::path prompts_dir = cfg.prompts_dir.empty() ? default_prompts_dir() : cfg.prompts_dir;
-  const fs::path out = cfg.out, db_path = out / "db.json", events = out / "events.jsonl";
+  const fs::path out = cfg.out, db_path = out / "checkpoints" / "db.json";
 
   ProgramDb db(cfg.db);
+  std::optional<RunDir> dir;
   if (cfg.resume) {
+    if (is_old_evolve_run(out)) throw ParamError("cannot resume " + old_layout_message(out));
+    if (!fs::exists(out / "config.json"))
+      throw ParamError("nothing to resume: " + (out / "config.json").string() + " does not exist");
+    dir.emplace(RunDir::open(out));
+    const json stored = dir->read_config();
+    if (stored.value("kind", "") != "evolve")
+      throw ParamError("cannot resume " + out.string() + " with evolve: it is a run of kind " +
+                       stored.value("kind", std::string("train")) + " (chipgym train --resume continues it)");
     if (!fs::exists(db_path)) throw ParamError("nothing to resume: " + db_path.string() + " does not exist");
-    db = ProgramDb::load(db_path);
-    const json stored = json::parse(read_text(out / "config.json"));
     if (stored.value("task", "") != cfg.task)
       throw ParamError("the run in " + out.string() + " is for task " + stored.value("task", std::string("?")) +
                        ", not " + cfg.task);
+    db = ProgramDb::load(db_path);
+    if (cfg.seed_given && cfg.db.seed != db.config().seed)
+      throw ParamError("the run in " + out.string() + " has seed " + std::to_string(db.config().seed) + ", not " +
+                       std::to_string(cfg.db.seed) + "; resume it without --seed (or with its own)");
     // The run's own settings, whatever was passed this time: programs stay comparable.
     cfg.db = db.config();
     cfg.random_vectors = stored.value("random_vectors", cfg.random_vectors);
@@ -423,11 +176,16 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
     cfg.module = stored.value("module", std::string());
     cfg.fixed = stored.value("fixed", json::object());
     cfg.task_spec = stored.value("task_spec", json());
-  } else if (fs::exists(out) && !fs::is_empty(out)) {
-    throw ParamError("run directory " + out.string() + " exists; pass --resume to continue it or choose another --out");
+  } else {
+    std::error_code ec;
+    if (!cfg.force && fs::exists(out, ec) && !fs::is_empty(out, ec))
+      throw ParamError("run directory " + out.string() +
+                       " exists; pass --resume to continue it, --force to start it over, or choose another --out");
   }
+  // Bad settings are refused before anything is written.
   const Subject subject = make_subject(cfg);
   const Templates templates = load_templates(prompts_dir, subject);
+  if (!cfg.resume) dir.emplace(RunDir::create(out, cfg.force));
   std::unique_ptr<LlmClient> client;
   if (cfg.use_llm) client = std::make_unique<LlmClient>(cfg.llm);
   auto candidate_file = [&](int id) { return out / "candidates" / ("p" + std::to_string(id) + "." + subject.extension); };
@@ -466,8 +224,8 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
       const json verification = {{"verdict", report.value("verdict", "")}, {"stage", report.value("stage", "")},
                                  {"category", report.value("category", "")}, {"message", report.value("message", "")},
                                  {"vectors", report.contains("simulation") ? report["simulation"].value("cases", json()) : json()}};
-      append_line(events, json{{"event", "reverify"}, {"program", best}, {"passed", f.passed},
-                               {"verification", verification}, {"stages", stages}}.dump());
+      dir->append_event(json{{"event", "reverify"}, {"program", best}, {"passed", f.passed},
+                               {"verification", verification}, {"stages", stages}});
       if (log)
         *log << "re-verification of program " << best << ": " << (f.passed ? "passes" : "FAILS, not the best: " + f.line) << "\n";
       // What prompts may show of a failed re-verification: not its vectors, which would let a
@@ -503,10 +261,13 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
   auto write_best = [&] {
     const int best = verified_best();
     if (best < 0) return;
-    write_text(out / best_code_name(subject), db.get(best).code);
-    json b = db.get(best).to_json();
-    b.erase("code");
-    write_text(out / "best.json", b.dump(2) + "\n");
+    const Program& p = db.get(best);
+    json record = p.to_json();
+    record.erase("code");
+    const std::string report = "# Best program of an evolve run\n\nTask " + cfg.task + ", subject " + subject.kind +
+                               ", program " + std::to_string(p.id) + " (generation " + std::to_string(p.generation) +
+                               ", island " + std::to_string(p.island) + ").\n\n" + metrics_line(subject, p) + "\n";
+    dir->export_best(record, {{best_code_name(subject), p.code}}, p.report, report);
   };
 
   EvolveSummary summary;
@@ -515,7 +276,8 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
     json config = cfg.to_json();
     config["subject"] = subject.kind;
     config["settings"] = subject.settings;
-    write_text(out / "config.json", config.dump(2) + "\n");
+    config["kind"] = "evolve";
+    dir->write_config(config);
     for (const auto& name : {subject.system_template, subject.user_template, std::string("inspiration.txt")})
       fs::copy_file(prompts_dir / name, out / "templates" / name);
     auto [report, stages] = score(subject.seed_code);
@@ -529,10 +291,10 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
     }
     for (int island = 0; island < db.config().islands; ++island) {
       const int id = db.add(make_program(subject.seed_code, report, -1, 0, island, "seed"));
-      write_text(candidate_file(id), subject.seed_code);
-      append_line(events, json{{"generation", 0}, {"island", island}, {"event", "seed"}, {"program", id},
+      write_atomically(candidate_file(id), subject.seed_code);
+      dir->append_event(json{{"generation", 0}, {"island", island}, {"event", "seed"}, {"program", id},
                                {"verdict", report["verdict"]}, {"fitness", db.get(id).fitness}, {"stages", stages}}
-                              .dump());
+                              );
     }
     if (!db.get(0).passed && log) *log << "warning: the seed program fails: " << metrics_line(subject, db.get(0)) << "\n";
     db.stats["next_generation"] = 0;
@@ -541,11 +303,11 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
   }
   summary.seed_fitness = db.get(0).fitness;
   summary.subject = subject.kind;
-  summary.best_file = (out / best_code_name(subject)).string();
+  summary.best_file = (out / "best" / best_code_name(subject)).string();
   bump("sessions", 1);
-  append_line(events, json{{"event", "session"}, {"session", stat("sessions")}, {"resume", cfg.resume},
+  dir->append_event(json{{"event", "session"}, {"session", stat("sessions")}, {"resume", cfg.resume},
                            {"proposer", cfg.use_llm ? "llm" : "mutation"}, {"generations", cfg.generations}}
-                          .dump());
+                          );
   const double seconds_before = stat("seconds");
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - session_start).count();
@@ -603,7 +365,7 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
                       {"feedback", feedback},
                       {"inspirations", inspirations}});
         rq.user = render_template(subject.user_template, templates.user, slots);
-        write_text(out / "prompts" / (rq.tag + ".txt"), "=== system\n" + rq.system + "=== user\n" + rq.user);
+        write_atomically(out / "prompts" / (rq.tag + ".txt"), "=== system\n" + rq.system + "=== user\n" + rq.user);
         requests.push_back(std::move(rq));
       }
     }
@@ -654,7 +416,7 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
     std::vector<std::size_t> to_score;
     for (std::size_t i = 0; i < requests.size(); ++i) {
       const Proposal& p = proposals[i];
-      write_text(out / "responses" / (requests[i].tag + ".txt"),
+      write_atomically(out / "responses" / (requests[i].tag + ".txt"),
                  p.ok ? p.reply : "(no reply: " + p.error_kind + ": " + p.error + ")\n");
       if (!p.ok) continue;
       if (!cfg.use_llm && p.reply.empty()) {
@@ -704,8 +466,8 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
     // A server that never answered in this run: stop with its URL rather than burn the generations.
     if (cfg.use_llm && stat("llm_ok") == 0 && !proposals.empty() &&
         std::all_of(proposals.begin(), proposals.end(), [](const Proposal& p) { return !p.ok && p.error_kind == "unreachable"; })) {
-      append_line(events, json{{"generation", gen + 1}, {"event", "llm_error"}, {"error_kind", "unreachable"},
-                               {"error", proposals[0].error}}.dump());
+      dir->append_event(json{{"generation", gen + 1}, {"event", "llm_error"}, {"error_kind", "unreachable"},
+                               {"error", proposals[0].error}});
       finish();
       throw std::runtime_error("cannot reach the LLM at " + cfg.llm.base_url + ": " + proposals[0].error +
                                " (the run is saved; --resume continues it)");
@@ -752,7 +514,7 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
           const json report = reused ? db.get(c.reused).report : c.report;
           const int id = db.add(make_program(c.code, report, rq.parent, gen + 1, rq.island, cfg.use_llm ? "llm" : "mutation"));
           const Program& prog = db.get(id);
-          write_text(candidate_file(id), c.code);
+          write_atomically(candidate_file(id), c.code);
           ++summary.candidates;
           bump("candidates", 1);
           ev["event"] = "candidate";
@@ -774,7 +536,7 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
                   "\n";
         }
       }
-      append_line(events, ev.dump());
+      dir->append_event(ev);
       if (log) {
         std::string line = ev["event"] == "candidate"
                                ? "program " + ev["program"].dump() + " " + metrics_line(subject, db.get(ev["program"].get<int>()))
@@ -787,10 +549,10 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
       if (!note.empty()) db.island_feedback[island] = note;
     if (db.config().migration_interval > 0 && (gen + 1) % db.config().migration_interval == 0)
       for (int id : db.migrate(gen + 1)) {
-        write_text(candidate_file(id), db.get(id).code);
-        append_line(events, json{{"generation", gen + 1}, {"event", "migration"}, {"program", id},
+        write_atomically(candidate_file(id), db.get(id).code);
+        dir->append_event(json{{"generation", gen + 1}, {"event", "migration"}, {"program", id},
                                  {"from", db.get(id).parent_id}, {"island", db.get(id).island}}
-                                .dump());
+                                );
       }
     db.stats["next_generation"] = gen + 1;
     finish();
@@ -805,12 +567,14 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
   summary.best_verification = db.get(summary.best_id).verification;
   summary.reverify_failures = static_cast<int>(stat("reverify_failures"));
   summary.seconds = elapsed();
-  append_line(events, json{{"event", "stop"}, {"reason", summary.stop_reason}, {"summary", summary.to_json()}}.dump());
+  dir->append_event(json{{"event", "stop"}, {"reason", summary.stop_reason}, {"summary", summary.to_json()}});
+  dir->write_summary(summary.to_json());
   return summary;
 }
 
-json replay_evolve(const fs::path& run, const std::function<Subject(const EvolveConfig&)>& design_subject) {
-  const fs::path config_path = run / "config.json", best_path = run / "best.json";
+json replay_evolve(const fs::path& run, std::shared_ptr<evaluators::Pipeline> pipeline) {
+  if (is_old_evolve_run(run)) throw ParamError("cannot replay " + old_layout_message(run));
+  const fs::path config_path = run / "config.json", best_path = run / "best" / "design.json";
   for (const auto& p : {config_path, best_path})
     if (!fs::exists(p)) throw ParamError("not an evolve run directory: " + p.string() + " is missing");
   json config, best;
@@ -820,6 +584,8 @@ json replay_evolve(const fs::path& run, const std::function<Subject(const Evolve
   } catch (const json::exception& e) {
     throw ParamError("unreadable evolve run " + run.string() + ": " + e.what());
   }
+  if (config.value("kind", "") != "evolve")
+    throw ParamError("not an evolve run directory: " + config_path.string() + " has no kind \"evolve\"");
   EvolveConfig cfg;
   try {
     cfg.task = config.at("task").get<std::string>();
@@ -833,9 +599,9 @@ json replay_evolve(const fs::path& run, const std::function<Subject(const Evolve
   } catch (const json::exception& e) {
     throw ParamError("unreadable evolve run configuration " + config_path.string() + ": " + e.what());
   }
-  cfg.design_subject = design_subject;
+  cfg.pipeline = std::move(pipeline);
   const Subject subject = make_subject(cfg);
-  const fs::path code_path = run / best_code_name(subject);
+  const fs::path code_path = run / "best" / best_code_name(subject);
   if (!fs::exists(code_path)) throw ParamError("not an evolve run directory: " + code_path.string() + " is missing");
   json now = subject.score(read_text(code_path), true).first;
   const json& recorded = best.at("report");
@@ -849,4 +615,41 @@ json replay_evolve(const fs::path& run, const std::function<Subject(const Evolve
           {"recorded_fitness", best.at("fitness")}, {"differences", differences}};
 }
 
-}  // namespace chipgym::kernels
+bool is_old_evolve_run(const fs::path& run) {
+  std::error_code ec;
+  return fs::exists(run / "db.json", ec) && fs::exists(run / "config.json", ec) &&
+         !fs::exists(run / "checkpoints" / "db.json", ec);
+}
+
+std::vector<std::string> convert_evolve_run(const fs::path& run) {
+  if (!is_old_evolve_run(run))
+    throw ParamError(run.string() + " is not an evolve run of the older layout (it has no db.json at its top)");
+  json config, record;
+  try {
+    config = json::parse(read_text(run / "config.json"));
+    record = json::parse(read_text(run / "best.json"));
+  } catch (const std::exception& e) {
+    throw ParamError("cannot convert " + run.string() + ": " + e.what());
+  }
+  const bool params = fs::exists(run / "best_params.json");
+  const fs::path code = run / (params ? "best_params.json" : "best.v");
+  if (!fs::exists(code)) throw ParamError("cannot convert " + run.string() + ": " + code.string() + " is missing");
+  std::vector<std::string> moved;
+  fs::create_directories(run / "checkpoints");
+  fs::create_directories(run / "best");
+  auto move = [&](const fs::path& from, const fs::path& to) {
+    fs::rename(from, to);
+    moved.push_back(fs::relative(from, run).string() + " -> " + fs::relative(to, run).string());
+  };
+  write_atomically(run / "best" / "metrics.json", record.value("report", json::object()).dump(2) + "\n");
+  write_atomically(run / "best" / "report.md", "# Best program of an evolve run\n\nConverted from the older layout.\n");
+  move(code, run / "best" / (params ? "program.json" : "program.v"));
+  move(run / "best.json", run / "best" / "design.json");
+  config["kind"] = "evolve";
+  write_atomically(run / "config.json", config.dump(2) + "\n");
+  moved.push_back("config.json: kind \"evolve\"");
+  move(run / "db.json", run / "checkpoints" / "db.json");  // last: until it moves, the run reads as old
+  return moved;
+}
+
+}  // namespace chipgym::runs

@@ -22,12 +22,12 @@
 #include <memory>
 
 #include "evaluators/pipeline.h"
-#include "kernels/evolve.h"
+#include "agents/evolve.h"
 
-namespace chipgym::runs {
+namespace chipgym::agents {
 
 // Throws hdl::ParamError naming the problem: unknown task, unknown module (with the design's
 // modules), bad --set parameters, a module whose header cannot be read.
-kernels::Subject design_subject(const kernels::EvolveConfig& cfg, std::shared_ptr<evaluators::Pipeline> pipeline);
+agents::Subject design_subject(const EvolveConfig& cfg, std::shared_ptr<evaluators::Pipeline> pipeline);
 
-}  // namespace chipgym::runs
+}  // namespace chipgym::agents

@@ -1,4 +1,4 @@
-#include "kernels/llm_client.h"
+#include "agents/llm_client.h"
 
 #include <httplib.h>
 
@@ -14,7 +14,7 @@
 
 #include "hdl/param_space.h"
 
-namespace chipgym::kernels {
+namespace chipgym::agents {
 
 namespace {
 
@@ -131,4 +131,4 @@ std::vector<ChatResult> LlmClient::chat_many(const std::vector<std::vector<ChatM
   return results;
 }
 
-}  // namespace chipgym::kernels
+}  // namespace chipgym::agents

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace chipgym::kernels {
+namespace chipgym::agents {
 
 struct LlmConfig {
   std::string base_url;                       // e.g. https://api.openai.com/v1 or http://127.0.0.1:8000/v1
@@ -55,4 +55,4 @@ class LlmClient {
   std::string path_;              // /v1/chat/completions
 };
 
-}  // namespace chipgym::kernels
+}  // namespace chipgym::agents

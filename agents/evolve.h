@@ -1,30 +1,24 @@
-// `chipgym evolve`: the AlphaEvolve-style loop over a kernel task.
+// The evolutionary kernel-writer, an agent of kind evolve (AlphaEvolve-style): what it evolves
+// (a Subject), its settings (EvolveConfig, defaults and help in one place) and its offline
+// proposer. The loop that runs it and writes its run directory is runs/evolve.h.
 //
-// Per generation and island (and child): sample a parent and inspirations from the program
-// database (kernels/program_db.h), assemble a prompt from the templates in prompts/ (task and
-// interface, parent code and metrics, evaluator feedback, inspirations), ask the proposer,
-// apply its reply as SEARCH/REPLACE blocks or a full rewrite (kernels/diff.h; an edit that
-// does not apply is fed back in the island's next prompt, never skipped silently), score the
-// candidate with score_candidate (kernels/score.h) and store it with its feedback.
+// Per generation and island (and child) the loop samples a parent and inspirations from the
+// program database (agents/program_db.h), assembles a prompt from the templates in prompts/
+// (task and interface, parent code and metrics, evaluator feedback, inspirations), asks the
+// proposer, applies its reply as SEARCH/REPLACE blocks or a full rewrite (agents/diff.h; an
+// edit that does not apply is fed back in the island's next prompt, never skipped silently),
+// scores the candidate through its Subject and stores it with its feedback.
 //
-// Proposers: an OpenAI-compatible model (kernels/llm_client.h), or offline a built-in
+// Proposers: an OpenAI-compatible model (agents/llm_client.h), or offline a built-in
 // mutation proposer that makes one small textual mutation of the parent (a constant, an
 // operator, a dropped operand, a swapped branch, a deleted line) as a SEARCH/REPLACE block, so
 // the loop runs without a network and is deterministic for a seed.
 //
-// The run directory holds config.json, templates/ (the templates used), prompts/,
-// responses/, candidates/ (p<id>.v), events.jsonl (one line per attempt: parent, edit, score,
-// tokens, seconds), db.json (saved atomically after every generation) and best.v (best_params.json
-// for parameter sets) with best.json, its record. A kernel run's best is re-verified with many
-// more vectors (Subject::verify) before it is written there: one that fails is demoted (its
-// report becomes the failing one, an event "reverify" records it) and the next best is tried.
-// --resume continues from db.json up to --generations in total.
-//
 // What is evolved is a Subject. A kernel task's subject is its Verilog, scored against golden
-// outputs (kernel_subject below). A parametric design task (env/task.h) has two subjects, built
-// in runs/evolve_design.h: its parameter set as JSON, or one generated module of the
-// accelerator (e.g. gemm_pe.v) rewritten while the rest is generated; the whole design is then
-// evaluated by the task's pipeline and its reward is the fitness.
+// outputs by env::score_candidate (kernel_subject below). A parametric design task (env/task.h)
+// has two subjects, built in agents/evolve_design.h: its parameter set as JSON, or one
+// generated module of the accelerator (e.g. gemm_pe.v) rewritten while the rest is generated;
+// the whole design is then evaluated by the task's pipeline and its reward is the fitness.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -36,12 +30,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kernels/diff.h"
-#include "kernels/llm_client.h"
-#include "kernels/program_db.h"
-#include "kernels/score.h"
+#include "agents/diff.h"
+#include "agents/llm_client.h"
+#include "agents/program_db.h"
+#include "env/score.h"
+#include "evaluators/pipeline.h"
 
-namespace chipgym::kernels {
+namespace chipgym::agents {
+
+using env::GoldenSet;
+using env::ScoreOptions;
 
 struct EvolveConfig;
 
@@ -58,7 +56,7 @@ struct Figures {
 struct Subject {
   std::string kind;          // kernel | module | params
   std::string language;      // the code's fence language in prompts: verilog | json
-  std::string extension;     // of candidates/p<id>.<ext>: v | json (the best: best.v or best_params.json)
+  std::string extension;     // of candidates/p<id>.<ext> and best/program.<ext>: v | json
   std::string seed_code;     // generation 0
   std::string system_template = "system.txt", user_template = "user.txt";  // in the prompts folder
   std::map<std::string, std::string> slots;  // the user template's task slots (task_name, objective, ...)
@@ -83,14 +81,16 @@ struct Subject {
 // "FAIL at <stage> (<category>), fitness F: <message>" of a failed report.
 std::string failure_line(const json& report, double fitness);
 
-// The subject of a kernel task: its canonical Verilog, scored by score_candidate against the
+// The subject of a kernel task: its canonical Verilog, scored by env::score_candidate against the
 // edge cases, the coverage vectors and `random_vectors` vectors of seed `seed`; its best is
 // re-verified against the same fixed vectors and `verify_random_vectors` random ones of
 // another hidden seed (kVerifySeedOffset). Throws ParamError for an unknown task.
 constexpr int kVerifyRandomVectors = 512;
 constexpr std::uint64_t kVerifySeedOffset = 0x7665726966790000ULL;  // "verify": not a seed anyone scores with
+// Scores go through `cache` when given (a replay's fresh score never reads it).
 Subject kernel_subject(const std::string& task, std::uint64_t seed, int random_vectors, double sim_timeout,
-                       int verify_random_vectors = kVerifyRandomVectors);
+                       int verify_random_vectors = kVerifyRandomVectors,
+                       std::shared_ptr<evaluators::Cache> cache = nullptr);
 
 struct EvolveConfig {
   std::string task = "relu-int8";
@@ -114,27 +114,14 @@ struct EvolveConfig {
   std::string module;          // the generated module to rewrite (e.g. gemm_pe); empty: evolve parameter sets
   json fixed = json::object(); // with `module`: parameters of the accelerator around it (others: defaults)
   json task_spec;              // a design task given as JSON (chipgym tasks --json form) instead of by name
-  // Builds the subject of a task that is not a kernel task (runs/evolve_design.h); on resume it
-  // receives the recorded settings. Empty: kernel tasks only.
-  std::function<Subject(const EvolveConfig&)> design_subject;
+  // Design tasks evaluate through this pipeline and its cache (null: a pipeline without cache).
+  std::shared_ptr<evaluators::Pipeline> pipeline;
+  // A test seam: builds the subject instead of the task's own (kernel_subject, design_subject).
+  std::function<Subject(const EvolveConfig&)> custom_subject;
+  bool force = false;          // a new run over an existing run directory: empty it first
+  bool seed_given = false;     // --resume: a db.seed that differs from the run's is refused (else the run's is taken)
 
   json to_json() const;        // everything but the API key
-};
-
-struct EvolveSummary {
-  int generations_done = 0;    // in total
-  int candidates = 0;          // scored in this session
-  int edit_errors = 0;         // replies that gave no candidate, this session
-  int best_id = -1;
-  double best_fitness = 0;
-  double seed_fitness = 0;
-  std::string stop_reason;     // generations, max_calls, max_tokens, max_seconds
-  std::string subject;         // kernel, module, params
-  std::string best_file;       // RUN/best.v (kernel, module) or RUN/best_params.json
-  int reverify_failures = 0;   // bests demoted by their re-verification, in total
-  json best_verification;      // the best's re-verification record (null: not re-verified)
-  double seconds = 0;          // this session
-  json to_json() const;
 };
 
 // The text templates with {{slot}} names. Throws hdl::ParamError naming the template and slot
@@ -147,16 +134,4 @@ std::filesystem::path default_prompts_dir();
 std::string mutation_reply(const std::string& code, std::uint64_t seed,
                            const std::function<bool(const std::string&)>& avoid, std::string* what = nullptr);
 
-// Runs (or resumes) the loop. Throws hdl::ParamError for bad settings (unknown task, existing
-// run directory without --resume, ...) and std::runtime_error when the model cannot be reached
-// (the database is saved first, so --resume continues).
-EvolveSummary run_evolve(const EvolveConfig& config, std::ostream* log = nullptr);
-
-// `chipgym replay RUN` on an evolve run: scores the best program again, without cache, with the
-// run's settings (`design_subject` builds the subject of a parametric task's run). Returns
-// {task, subject, program, recorded, fresh, fitness, recorded_fitness, differences: [keys of
-// the report that differ]}. Throws hdl::ParamError when RUN is not an evolve run directory.
-json replay_evolve(const std::filesystem::path& run,
-                   const std::function<Subject(const EvolveConfig&)>& design_subject = {});
-
-}  // namespace chipgym::kernels
+}  // namespace chipgym::agents

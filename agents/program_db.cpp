@@ -1,4 +1,4 @@
-#include "kernels/program_db.h"
+#include "agents/program_db.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 
 #include "hdl/param_space.h"
 
-namespace chipgym::kernels {
+namespace chipgym::agents {
 
 namespace fs = std::filesystem;
 
@@ -267,4 +267,4 @@ ProgramDb ProgramDb::load(const fs::path& path) {
   }
 }
 
-}  // namespace chipgym::kernels
+}  // namespace chipgym::agents

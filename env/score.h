@@ -8,7 +8,7 @@
 // like any evaluation, by the candidate's text, the vectors and the hidden seed.
 //
 // The random vectors come from a hidden seed, derived from the user's seed and a salt
-// ($CHIPGYM_SCORE_SALT, else the installation's own, kernels/salt.h), so neither a published
+// ($CHIPGYM_SCORE_SALT, else the installation's own, env/salt.h), so neither a published
 // seed nor the source gives the vectors; the same seed and salt give the same report.
 #pragma once
 #include <cstdint>
@@ -25,13 +25,9 @@
 #include "evaluators/screen.h"
 #include "evaluators/stage.h"
 
-namespace chipgym::kernels {
+namespace chipgym::env {
 
 using json = nlohmann::json;
-// Kernel tasks are entries of the one task registry (env/task.h).
-using env::KernelTask;
-using env::StreamInterface;
-using env::Vector;
 
 // What the candidate is checked against: an interface and input/expected-output vectors.
 struct GoldenSet {
@@ -92,4 +88,4 @@ std::string score_verdict(const std::optional<evaluators::ErrorInfo>& error);
 // The ANSI header of a module (evaluators/stages/interface.cpp).
 using evaluators::parse_module_ports;
 
-}  // namespace chipgym::kernels
+}  // namespace chipgym::env

@@ -1,5 +1,5 @@
 // The params and module subjects of `chipgym evolve` (see evolve_design.h).
-#include "runs/evolve_design.h"
+#include "agents/evolve_design.h"
 
 #include <algorithm>
 #include <iomanip>
@@ -8,19 +8,19 @@
 
 #include "env/task.h"
 #include "hdl/param_space.h"
-#include "kernels/diff.h"
-#include "kernels/score.h"
+#include "agents/diff.h"
+#include "env/score.h"
 #include "evaluators/screen.h"
 
-namespace chipgym::runs {
+namespace chipgym::agents {
 
 namespace {
 
 using hdl::ParamError;
 using json = nlohmann::json;
-using kernels::EditResult;
-using kernels::Figures;
-using kernels::Subject;
+using agents::EditResult;
+using agents::Figures;
+using agents::Subject;
 
 std::string fixed(double v, int digits) {
   std::ostringstream s;
@@ -95,7 +95,7 @@ Figures design_figures(const json& report) {
   f.passed = report.value("verdict", "") == "pass";
   f.fitness = report.value("reward", -4.0);
   if (!f.passed) {
-    f.line = kernels::failure_line(report, f.fitness);
+    f.line = failure_line(report, f.fitness);
     return f;
   }
   f.area = report.value("transistors", 0.0);
@@ -192,7 +192,7 @@ Subject params_subject(const env::Task& task, std::shared_ptr<evaluators::Pipeli
     std::string text;
     std::string kind = "rewrite";
     if (reply.find("<<<<<<< SEARCH") != std::string::npos) {
-      EditResult e = kernels::apply_search_replace(parent, reply);
+      EditResult e = apply_search_replace(parent, reply);
       if (!e.ok) return e;
       text = e.code;
       kind = "diff";
@@ -331,7 +331,7 @@ Subject module_subject(const env::Task& task, const std::string& module_arg, con
   const std::string seed = rtl.files.at(file);
   const auto screened = evaluators::screen_verilog(seed);
   if (!screened.ok) throw ParamError("the generated " + file + " does not pass the screen: " + screened.message);
-  const auto ports = kernels::parse_module_ports(screened.code, module);  // throws ParamError
+  const auto ports = evaluators::parse_module_ports(screened.code, module);  // throws ParamError
 
   Subject s;
   s.kind = "module";
@@ -348,9 +348,9 @@ Subject module_subject(const env::Task& task, const std::string& module_arg, con
              {"workload", task.workload.dump()},
              {"objective", objective_slot(task)}};
   s.settings = {{"task", task.to_json()}, {"module", module}, {"params", params.to_json()}};
-  s.apply = [](const std::string& parent, const std::string& reply) { return kernels::apply_reply(parent, reply); };
+  s.apply = [](const std::string& parent, const std::string& reply) { return apply_reply(parent, reply); };
   s.mutate = [](const std::string& code, std::uint64_t seed_, const std::function<bool(const std::string&)>& avoid,
-                std::string* what) { return kernels::mutation_reply(code, seed_, avoid, what); };
+                std::string* what) { return mutation_reply(code, seed_, avoid, what); };
   s.score = [task, params, module, file, ports, pipeline](const std::string& code, bool fresh) -> std::pair<json, json> {
     // Screened, preprocessed once in the sandbox and screened again; the pipeline reads the
     // same text and runs every tool on the design sandboxed.
@@ -364,7 +364,7 @@ Subject module_subject(const env::Task& task, const std::string& module_arg, con
     }
     std::map<std::string, int> got;
     try {
-      got = kernels::parse_module_ports(evaluators::strip_comments_and_strings(prepared.text), module);
+      got = evaluators::parse_module_ports(evaluators::strip_comments_and_strings(prepared.text), module);
     } catch (const ParamError& e) {
       return {refused("interface", "interface", e.what()), json::object()};
     }
@@ -389,7 +389,7 @@ Subject module_subject(const env::Task& task, const std::string& module_arg, con
 
 }  // namespace
 
-Subject design_subject(const kernels::EvolveConfig& cfg, std::shared_ptr<evaluators::Pipeline> pipeline) {
+Subject design_subject(const EvolveConfig& cfg, std::shared_ptr<evaluators::Pipeline> pipeline) {
   const env::Task task = cfg.task_spec.is_null() ? env::task(cfg.task) : env::Task::from_json(cfg.task_spec);
   if (task.name != cfg.task) throw ParamError("the task JSON is named " + task.name + ", not " + cfg.task);
   if (cfg.module.empty()) {
@@ -400,4 +400,4 @@ Subject design_subject(const kernels::EvolveConfig& cfg, std::shared_ptr<evaluat
   return module_subject(task, cfg.module, cfg.fixed, std::move(pipeline));
 }
 
-}  // namespace chipgym::runs
+}  // namespace chipgym::agents

@@ -1,10 +1,10 @@
-#include "kernels/diff.h"
+#include "agents/diff.h"
 
 #include <regex>
 #include <sstream>
 #include <vector>
 
-namespace chipgym::kernels {
+namespace chipgym::agents {
 
 namespace {
 
@@ -124,4 +124,4 @@ EditResult apply_reply(const std::string& code, const std::string& reply) {
   return extract_code(reply);
 }
 
-}  // namespace chipgym::kernels
+}  // namespace chipgym::agents

@@ -1,4 +1,4 @@
-#include "kernels/salt.h"
+#include "env/salt.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,7 +13,7 @@
 
 #include "evaluators/cache.h"
 
-namespace chipgym::kernels {
+namespace chipgym::env {
 
 namespace fs = std::filesystem;
 
@@ -84,4 +84,4 @@ std::string score_salt() {
   return installation_salt(salt_file());
 }
 
-}  // namespace chipgym::kernels
+}  // namespace chipgym::env

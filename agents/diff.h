@@ -11,7 +11,7 @@
 #pragma once
 #include <string>
 
-namespace chipgym::kernels {
+namespace chipgym::agents {
 
 struct EditResult {
   bool ok = false;
@@ -30,4 +30,4 @@ EditResult extract_code(const std::string& reply);
 // SEARCH/REPLACE when the reply has a block marker, else a full rewrite.
 EditResult apply_reply(const std::string& code, const std::string& reply);
 
-}  // namespace chipgym::kernels
+}  // namespace chipgym::agents

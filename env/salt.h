@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <string>
 
-namespace chipgym::kernels {
+namespace chipgym::env {
 
 // $CHIPGYM_SCORE_SALT, else installation_salt(salt_file()).
 std::string score_salt();
@@ -23,4 +23,4 @@ std::filesystem::path salt_file();
 // does not hold a salt.
 std::string installation_salt(const std::filesystem::path& file);
 
-}  // namespace chipgym::kernels
+}  // namespace chipgym::env

@@ -28,7 +28,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace chipgym::kernels {
+namespace chipgym::agents {
 
 using json = nlohmann::json;
 
@@ -58,7 +58,7 @@ struct ProgramDbConfig {
   int islands = 2;
   int area_bins = 16;          // log2(transistors), clamped to the last bin
   int latency_bins = 8;        // latency cycles, clamped to the last bin
-  // Design subjects (runs/evolve_design.h), whose areas and cycle counts are orders of
+  // Design subjects (agents/evolve_design.h), whose areas and cycle counts are orders of
   // magnitude larger: when > 0, bins are half octaves of area (latency) centred on this value
   // (the seed program's), clamped at both ends.
   double area_origin = 0, latency_origin = 0;
@@ -132,4 +132,4 @@ class ProgramDb {
   void place(const Program& p);
 };
 
-}  // namespace chipgym::kernels
+}  // namespace chipgym::agents
