@@ -30,7 +30,7 @@ constexpr int kTrainingStopped = 3;
 
 // The fidelities evaluators::Pipeline::evaluate runs, cheapest first (the registered ones,
 // evaluators/stage.h; env::Task::from_json refuses others). A function: the registry fills at start-up.
-inline std::vector<std::string> fidelities() { return evaluators::fidelity_names(); }
+inline std::vector<std::string> fidelities() { return evaluators::design_fidelity_names(); }
 
 // --cache-dir and --no-cache (each command adds them with its own help).
 struct CacheOptions {

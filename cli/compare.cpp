@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "agents/agent.h"
 #include "cli/common.h"
 #include "runs/compare.h"
 
@@ -23,7 +24,11 @@ std::function<int()> setup(CLI::App& cmd) {
   auto c = std::make_shared<CompareCommand>();
   cmd.add_option("--task", c->task, "benchmark task")->capture_default_str();
   cmd.add_option("--task-file", c->task_file, "a task as JSON instead of --task");
-  cmd.add_option("--agents", c->agents, "agents, comma-separated (e.g. random,sa,ga)")->required();
+  std::string agent_names;
+  for (const auto* a : agents::all_agents())
+    if (a->make_searcher || a->make_learner) agent_names += (agent_names.empty() ? "" : ", ") + a->name;
+  cmd.add_option("--agents", c->agents, "agents, comma-separated (e.g. random,sa,ga); the agents: " + agent_names)
+      ->required();
   cmd.add_option("--seeds", c->compare.seeds, "seeds per agent (0 .. seeds-1)")->capture_default_str();
   cmd.add_option("--budget", c->compare.budget, "evaluations per run")->capture_default_str();
   cmd.add_option("--workers", c->compare.workers, "runs in flight at once")->capture_default_str();

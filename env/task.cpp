@@ -57,9 +57,11 @@ Task Task::from_json(const json& j) {
   }
   // Refused here, before a run spends its budget on evaluations that all fail for it. The
   // fidelities are those evaluators::Pipeline::evaluate runs.
-  if (!Registry<evaluators::FidelityInfo>::instance().find(t.fidelity))
-    throw hdl::ParamError("task " + t.name + ": unknown fidelity '" + t.fidelity +
-                          "'; the fidelities are model (the cycle model), synth (+ Yosys synthesis) and rtl (+ lint "
+  const evaluators::FidelityInfo* f = Registry<evaluators::FidelityInfo>::instance().find(t.fidelity);
+  if (!f || !f->for_designs)
+    throw hdl::ParamError("task " + t.name + ": " + (f ? "the fidelity '" + t.fidelity + "' is chipgym score's, not a task's"
+                                                       : "unknown fidelity '" + t.fidelity + "'") +
+                          "; the fidelities are model (the cycle model), synth (+ Yosys synthesis) and rtl (+ lint "
                           "and Verilator simulation against the golden model)");
   return t;
 }

@@ -26,7 +26,7 @@ const FidelityRegistration untrusted_fidelity{
     {"untrusted",
      "untrusted Verilog against golden vectors: screen, interface, lint, simulation (both stream passes), "
      "Yosys loop check, synthesis",
-     {"screen", "interface", "lint", "simulate", "loops", "synthesize"}, 4}};
+     {"screen", "interface", "lint", "simulate", "loops", "synthesize"}, 4, false}};
 
 }  // namespace
 
@@ -41,6 +41,13 @@ std::vector<const FidelityInfo*> fidelities() {
   auto all = Registry<FidelityInfo>::instance().entries();
   std::stable_sort(all.begin(), all.end(), [](const FidelityInfo* a, const FidelityInfo* b) { return a->rank < b->rank; });
   return all;
+}
+
+std::vector<std::string> design_fidelity_names() {
+  std::vector<std::string> names;
+  for (const FidelityInfo* f : fidelities())
+    if (f->for_designs) names.push_back(f->name);
+  return names;
 }
 
 std::vector<std::string> fidelity_names() {

@@ -59,6 +59,7 @@ struct FidelityInfo {
   std::string help;
   std::vector<std::string> stages;  // in the order they run
   int rank = 0;                     // cheapest first in listings
+  bool for_designs = true;          // a task, eval or train may choose it (untrusted: score's own)
 };
 using FidelityRegistration = Registration<FidelityInfo>;
 // Throws hdl::ParamError naming the known fidelities (and the nearest) for an unknown name.
@@ -66,6 +67,8 @@ const FidelityInfo& fidelity(const std::string& name);
 // Cheapest first: model, synth, rtl, untrusted.
 std::vector<const FidelityInfo*> fidelities();
 std::vector<std::string> fidelity_names();
+// The fidelities a design task may be evaluated at (for_designs), cheapest first.
+std::vector<std::string> design_fidelity_names();
 
 // What the stages share: tool runs, limits and errors.
 double seconds_since(std::chrono::steady_clock::time_point t0);

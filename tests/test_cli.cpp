@@ -124,6 +124,15 @@ TEST_CASE("bad input gets a clear message and a non-zero exit, and nothing alrea
     r = run_chipgym({"eval", "--task-file", (dir.path() / "bogus.json").string(), "--cache-dir", cache});
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.err, Catch::Contains("unknown fidelity 'bogus'"));
+    // chipgym score's fidelity is not a task's: it needs golden vectors, not a family's model.
+    task["fidelity"] = "untrusted";
+    std::ofstream(dir.path() / "untrusted.json") << task.dump();
+    r = run_chipgym({"eval", "--task-file", (dir.path() / "untrusted.json").string(), "--cache-dir", cache});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("the fidelity 'untrusted' is chipgym score's, not a task's"));
+    r = run_chipgym({"eval", "--fidelity", "untrusted", "--cache-dir", cache});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("--fidelity") && Catch::Contains("untrusted"));
   }
   SECTION("malformed --set") {
     RunResult r = run_chipgym({"eval", "--set", "rows8", "--cache-dir", cache});
