@@ -1,5 +1,7 @@
 // chipgym score: one untrusted Verilog kernel against golden outputs (a kernel task's or a
-// vectors file's): screen, interface, lint, simulate, synthesize, in the sandbox.
+// vectors file's): screen, interface, lint, simulate, synthesize, in the sandbox. Or any
+// module at its ports: against a reference module (--ref) or port-level vectors (--vectors in
+// the form of docs/ports.md), simulated with Icarus Verilog.
 // Exit 0 pass, 1 the candidate failed, 2 bad input (refused before any tool ran).
 #include <fstream>
 #include <iostream>
@@ -8,6 +10,7 @@
 #include "cli/command.h"
 #include "cli/common.h"
 #include "env/kernel_task.h"
+#include "env/port_score.h"
 #include "env/score.h"
 
 namespace chipgym::cli {
@@ -15,8 +18,9 @@ namespace chipgym::cli {
 namespace {
 
 struct ScoreCommand {
-  std::string task, vectors, candidate;
+  std::string task, vectors, candidate, ref, top, clock, reset, vcd;
   env::ScoreOptions options;
+  env::PortScoreOptions ports;
   bool show = false, as_json = false;
   CacheOptions cache;
 };
@@ -32,36 +36,58 @@ int show_task(const ScoreCommand& c) {
   return 0;
 }
 
+// A Verilog file of at most kMaxVerilogBytes, refused without reading more.
+std::string read_verilog(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw hdl::ParamError("cannot read " + what + " " + path + ": no such file");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > evaluators::kMaxVerilogBytes)
+    throw hdl::ParamError(what + " " + path + " is " + std::to_string(size) + " bytes; at most " +
+                          std::to_string(evaluators::kMaxVerilogBytes) + " bytes of Verilog are accepted");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw hdl::ParamError("cannot read " + what + " " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 int score(const ScoreCommand& c) {
   if (c.candidate.empty()) throw hdl::ParamError("score needs a candidate Verilog file (or --show with --task)");
   require_sandbox();
-  if (c.task.empty() == c.vectors.empty())
-    throw hdl::ParamError("score needs exactly one of --task T or --vectors FILE.json");
-  env::ScoreOptions options = c.options;
-  options.cache = open_cache(c.cache);
-  env::GoldenSet golden;
-  if (!c.task.empty()) {
-    const auto& task = env::find_kernel_task(c.task);
-    golden = env::task_golden(task, options.seed, options.random_vectors);
+  const int given = !c.task.empty() + !c.vectors.empty() + !c.ref.empty();
+  if (given != 1) throw hdl::ParamError("score needs exactly one of --task T, --ref REF.v or --vectors FILE.json");
+  std::optional<env::ScoreReport> report;
+  json vectors;
+  if (!c.vectors.empty()) vectors = read_json_file(c.vectors, "golden vectors file");
+  if (!c.ref.empty() || env::is_port_vectors_json(vectors)) {
+    env::PortScoreOptions options = c.ports;
+    options.cache = open_cache(c.cache);
+    options.eval.sim_timeout = c.options.eval.sim_timeout;
+    options.eval.synthesis = c.options.eval.synthesis;
+    options.stimulus.seed = c.options.seed;
+    if (!c.vcd.empty()) options.vcd = std::filesystem::path(c.vcd);
+    if (!c.ref.empty()) {
+      const std::string reference = read_verilog(c.ref, "the reference");
+      report = env::score_against_reference(reference, read_verilog(c.candidate, "the candidate"), c.top, options,
+                                            c.clock, c.reset);
+    } else {
+      const env::PortVectors v = env::port_vectors_from_json(vectors, env::port_spec_from_json(vectors, c.top));
+      report = env::score_ports(read_verilog(c.candidate, "the candidate"), v, options);
+    }
   } else {
-    golden = env::golden_from_json(read_json_file(c.vectors, "golden vectors file"));
+    if (!c.top.empty() || !c.clock.empty() || !c.reset.empty() || !c.vcd.empty())
+      throw hdl::ParamError("--top, --clock, --reset and --vcd apply to --ref and port vectors, not to stream kernels");
+    env::ScoreOptions options = c.options;
+    options.cache = open_cache(c.cache);
+    env::GoldenSet golden;
+    if (!c.task.empty()) golden = env::task_golden(env::find_kernel_task(c.task), options.seed, options.random_vectors);
+    else golden = env::golden_from_json(vectors);
+    report = env::score_candidate(read_verilog(c.candidate, "the candidate"), golden, options, c.task);
   }
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(c.candidate, ec))
-    throw hdl::ParamError("cannot read the candidate " + c.candidate + ": no such file");
-  const auto size = std::filesystem::file_size(c.candidate, ec);
-  if (!ec && size > evaluators::kMaxVerilogBytes)  // refused without reading it into memory
-    throw hdl::ParamError("the candidate " + c.candidate + " is " + std::to_string(size) + " bytes; at most " +
-                          std::to_string(evaluators::kMaxVerilogBytes) + " bytes of Verilog are accepted");
-  std::ifstream in(c.candidate, std::ios::binary);
-  if (!in) throw hdl::ParamError("cannot read the candidate " + c.candidate);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto report = env::score_candidate(text.str(), golden, options, c.task);
-  if (c.as_json) std::cout << report.to_json().dump(2) << "\n";
-  else std::cout << report.to_text();
-  if (!report.passed()) std::cerr << "error: " << report.message << "\n";
-  return report.exit_code();
+  if (c.as_json) std::cout << report->to_json().dump(2) << "\n";
+  else std::cout << report->to_text();
+  if (!report->passed()) std::cerr << "error: " << report->message << "\n";
+  return report->exit_code();
 }
 
 std::function<int()> setup(CLI::App& cmd) {
@@ -70,8 +96,15 @@ std::function<int()> setup(CLI::App& cmd) {
   cmd.add_option("candidate", c->candidate, "the candidate kernel, one Verilog file");
   cmd.add_flag("--show", c->show, "print the task's interface JSON and canonical implementation instead of scoring");
   cmd.add_option("--task", c->task, kernel_tasks_help());
-  cmd.add_option("--vectors", c->vectors, "a golden vectors JSON file {\"interface\": ..., \"cases\": [{\"in\": [...], \"out\": [...]}]} instead of --task");
-  cmd.add_option("--seed", o.seed, "seed of the random vectors (the vectors come from it and a hidden salt)")->capture_default_str();
+  cmd.add_option("--vectors", c->vectors, "a golden vectors JSON file instead of --task: the streaming form {\"interface\": ..., \"cases\": [{\"in\": [...], \"out\": [...]}]} (docs/stream.md), or cycle-by-cycle port values {\"module\", \"ports\", \"clock\", \"sequences\": [[{\"in\", \"out\", \"mask\"}, ...]]} (docs/ports.md)");
+  cmd.add_option("--ref", c->ref, "a reference module (Verilog): the candidate must have its ports and is simulated beside it on the same stimulus, every output compared on every cycle (X in the reference: don't care)");
+  cmd.add_option("--top", c->top, "--ref, port vectors: the module to compare (default: the reference's only module, else top_module)");
+  cmd.add_option("--clock", c->clock, "--ref: the clock input (default: found by name: clk, clock, ...; none: combinational)");
+  cmd.add_option("--reset", c->reset, "--ref: the reset input (default: found by name: rst, reset, areset, rst_n, ...; a trailing n is active low)");
+  cmd.add_option("--cycles", c->ports.stimulus.cycles, "--ref: cycles of stimulus per seed (reset, directed values, then random)")->capture_default_str()->check(CLI::Range(1, 1000000));
+  cmd.add_option("--seeds", c->ports.stimulus.seeds, "--ref: independent stimulus runs, each from reset")->capture_default_str()->check(CLI::Range(1, 1000));
+  cmd.add_option("--vcd", c->vcd, "--ref, port vectors: on a mismatch, write the candidate's waveform here");
+  cmd.add_option("--seed", o.seed, "seed of the random vectors (--task: they come from it and a hidden salt)")->capture_default_str();
   cmd.add_option("--random", o.random_vectors, "random vectors besides the edge cases and the fixed coverage vectors (--task)")->capture_default_str()->check(CLI::Range(0, 10000));
   cmd.add_option("--timeout", o.eval.sim_timeout, "wall-clock seconds allowed to the simulation")->capture_default_str()->check(CLI::PositiveNumber);
   cmd.add_flag("--no-synth", [c](std::int64_t) { c->options.eval.synthesis = false; }, "skip the Yosys area measurement");

@@ -408,12 +408,25 @@ std::string join_values(const Vector& v, std::size_t max) {
 std::string ScoreReport::to_text() const {
   std::ostringstream out;
   const json& sim = result.contains("simulation") ? result["simulation"] : json();
-  out << (result["task"].is_null() ? std::string("vectors") : result["task"].get<std::string>()) << "  seed "
-      << result["seed"] << "  " << (verdict == "pass" ? "PASS" : verdict == "fail" ? "FAIL" : verdict == "error" ? "NOT SCORED" : "REFUSED") << "\n";
+  out << (result.contains("task") && result["task"].is_string() ? result["task"].get<std::string>()
+                                                                 : result.contains("reference") ? std::string("reference")
+                                                                                                : std::string("vectors"))
+      << (result.contains("seed") && !result["seed"].is_null() ? "  seed " + result["seed"].dump() : std::string()) << "  " << (verdict == "pass" ? "PASS" : verdict == "fail" ? "FAIL" : verdict == "error" ? "NOT SCORED" : "REFUSED") << "\n";
   if (verdict != "pass") out << "  " << std::left << std::setw(14) << (stage + ":") << "[" << category << "] " << message << "\n";
   else out << "  correct       " << message << "\n";
   if (result.contains("lint")) out << "  lint          " << result["lint"]["warnings"] << " warnings\n";
-  if (!sim.is_null()) {
+  if (!sim.is_null() && sim.contains("compared_bits")) {  // a module at its ports (env/port_score.h)
+    out << "  simulation    " << sim["cycles"] << " cycles, " << sim["compared_bits"] << " output bits compared (Icarus)";
+    if (sim["mismatched_cycles"].get<long long>() > 0) out << ", " << sim["mismatched_cycles"] << " cycles differ";
+    out << "\n";
+    for (const auto& m : sim["first_mismatches"]) {
+      out << "  mismatch      cycle " << m["cycle"] << " (" << m["origin"].get<std::string>() << ")\n";
+      for (auto it = m["expected"].begin(); it != m["expected"].end(); ++it)
+        out << "                " << it.key() << " expected " << it.value().get<std::string>() << "\n                "
+            << std::string(it.key().size(), ' ') << " got      " << m["got"][it.key()].get<std::string>() << "\n";
+    }
+    if (result.contains("vcd")) out << "  waveform      " << result["vcd"].get<std::string>() << "\n";
+  } else if (!sim.is_null()) {
     if (sim["mismatched_cases"].get<long long>() > 0) {
       out << "  errors        " << sim["mismatched_cases"] << " of " << sim["cases"] << " vectors, "
           << sim["mismatched_elements"] << " elements; max abs " << sim["max_abs_error"] << ", mean abs "

@@ -27,6 +27,13 @@ const FidelityRegistration untrusted_fidelity{
      "untrusted Verilog against golden vectors: screen, interface, lint, simulation (both stream passes), "
      "Yosys loop check, synthesis",
      {"screen", "interface", "lint", "simulate", "loops", "synthesize"}, 4, false}};
+// Any module at its ports against a reference or port-level vectors (`chipgym score --ref`):
+// simulated with Icarus Verilog (4-state), synthesized flattened, without iCE40.
+const FidelityRegistration ports_fidelity{
+    {"ports",
+     "untrusted Verilog at its ports against a reference module or port vectors: screen, interface, Icarus "
+     "simulation, synthesis",
+     {"screen", "interface", "simulate", "synthesize"}, 5, false}};
 
 }  // namespace
 

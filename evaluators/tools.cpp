@@ -12,6 +12,8 @@ Toolchain Toolchain::from_env() {
   Toolchain t;
   if (const char* v = std::getenv("CHIPGYM_YOSYS")) t.yosys = v;
   if (const char* v = std::getenv("CHIPGYM_VERILATOR")) t.verilator = v;
+  if (const char* v = std::getenv("CHIPGYM_IVERILOG")) t.iverilog = v;
+  if (const char* v = std::getenv("CHIPGYM_VVP")) t.vvp = v;
   if (find_executable("ccache")) t.ccache = "ccache";
   return t;
 }
@@ -22,7 +24,9 @@ std::string Toolchain::version(const std::string& tool) const {
   std::lock_guard<std::mutex> lock(mu);
   if (auto it = known.find(tool); it != known.end()) return it->second;
   RunRequest req;
-  req.argv = {tool, tool.find("yosys") != std::string::npos ? "-V" : "--version"};
+  const bool dash_v = tool.find("yosys") != std::string::npos || tool.find("iverilog") != std::string::npos ||
+                      tool.find("vvp") != std::string::npos;
+  req.argv = {tool, dash_v ? "-V" : "--version"};
   req.cwd = std::filesystem::temp_directory_path();
   req.limits.wall_seconds = 10;
   RunResult r = run_process(req);

@@ -55,6 +55,11 @@ class Family {
   virtual Rtl emit(const Params& p) const = 0;
   // C++ source of the Verilator testbench (main()), compiled together with the model.
   virtual std::string harness_cpp() const = 0;
+  // A Verilog testbench (module chipgym_tb) instead: when non-empty, the simulate stage runs the
+  // design with Icarus Verilog (4-state: X and Z stay visible; no C++ build). It reads the
+  // stimulus's harness_input from the file stimulus.txt and prints what check() reads; with
+  // +vcd=FILE it writes a waveform there.
+  virtual std::string harness_verilog() const { return {}; }
   // Workload is family-specific JSON (e.g. GEMM shapes and a data seed).
   virtual Stimulus stimulus(const Params& p, const json& workload) const = 0;
   virtual SimCheck check(const Params& p, const Stimulus& s, const std::string& harness_output) const = 0;

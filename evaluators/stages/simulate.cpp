@@ -5,6 +5,11 @@
 // the check's own figures in Metrics::stages.simulate.details. A check that fails the design (a
 // protocol violation, a stream candidate's mismatch) stops the evaluation with its category.
 // The check is cached under "simulate" by the source, harness, Verilator version and stimulus.
+//
+// A family with a Verilog testbench (Family::harness_verilog) is simulated with Icarus Verilog
+// instead: 4-state, so an X or Z output stays visible to the check, and no C++ model is built
+// (a small design is compiled and run in a fraction of a second). Cached the same way, keyed
+// by the testbench and the Icarus version.
 #include <signal.h>
 #include <unistd.h>
 
@@ -21,6 +26,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* kSimVersion = "sim-v1";  // bump when the build or the check changes
 constexpr const char* kModelCxxFlags = "-O1";
+constexpr const char* kIcarusVersion = "icarus-v1";  // bump when the Icarus build or run changes
 
 std::optional<fs::path> build_model(Evaluation& e, const fs::path& scratch) {
   const hdl::Rtl& rtl = e.rtl;
@@ -77,6 +83,80 @@ std::optional<fs::path> build_model(Evaluation& e, const fs::path& scratch) {
   return fs::exists(cached_binary, ec) ? cached_binary : built;
 }
 
+// The outcome of a simulation run that failed, as an error: timeouts, CPU limits, crashes.
+void run_failure(const EvalOptions& o, const RunRequest& req, const RunResult& r, Metrics& m) {
+  m.error = tool_error("simulation", r, "sim_crash", "sim_timeout", req.limits);
+  const bool out_of_cpu = r.status == RunStatus::Signaled && (r.signal == SIGXCPU || r.signal == SIGKILL);
+  if (r.status == RunStatus::TimedOut)
+    m.error->message = "the simulation ran past its time limit of " + std::to_string(static_cast<int>(simulation_seconds(o))) +
+                       " s (an infinite loop or a design that never settles); raise --timeout if the design is large";
+  else if ((r.err + r.out).find("converge") != std::string::npos)
+    m.error = ErrorInfo{"combinational_loop", "the simulation did not converge: a combinational loop (" +
+                                                  excerpt(r.err + r.out, 400) + ")"};
+  else if (out_of_cpu && !r.out_of_memory())
+    m.error = ErrorInfo{"sim_timeout", "the simulation ran past its CPU time limit (" + r.explain("simulation", req.limits) + ")"};
+}
+
+void limit_simulation(const EvalOptions& o, RunRequest& req) {
+  req.limits = limits_for(o);
+  req.limits.wall_seconds = simulation_seconds(o);
+  req.limits.cpu_seconds = simulation_seconds(o) + 10;
+  req.limits.output_bytes = 256u << 20;
+}
+
+// Icarus Verilog: compile the design with the testbench (iverilog), run it (vvp), both
+// sandboxed for untrusted text. Returns the run's output, or nullopt with metrics.error set.
+std::optional<std::string> run_icarus(Evaluation& e, const hdl::Stimulus& stim, double& run_seconds) {
+  const EvalOptions& o = e.options;
+  Metrics& m = e.metrics;
+  const Toolchain& tools = e.tools();
+  TempDir dir("chipgym-icarus-");
+  auto files = write_rtl(e.rtl, dir.path());
+  write_file(dir.path() / "chipgym_tb.v", e.family.harness_verilog());
+  write_file(dir.path() / "stimulus.txt", stim.harness_input);
+  const auto build_t0 = std::chrono::steady_clock::now();
+  RunRequest build;
+  build.argv = {tools.iverilog, "-g2012", "-o", "sim.vvp", "-s", "chipgym_tb", "chipgym_tb.v"};
+  build.argv.insert(build.argv.end(), files.begin(), files.end());
+  build.cwd = dir.path();
+  build.limits = limits_for(o);
+  guard(o, build);
+  RunResult b = run_process(build);
+  m.stages["build"] = {{"seconds", seconds_since(build_t0)}, {"cache_hit", false}, {"simulator", "icarus"}};
+  if (no_sandbox(b, m)) return std::nullopt;
+  if (!b.ok()) {
+    const bool design_error = b.status == RunStatus::Exited;
+    m.error = tool_error("iverilog", b, design_error ? "sim_build" : "environment", "tool_timeout", build.limits);
+    if (b.status == RunStatus::NotFound)
+      m.error = ErrorInfo{"tool_missing", "Icarus Verilog (" + tools.iverilog + ") is not installed: apt-get install iverilog"};
+    else if (auto undefined = undefined_module(b.err + b.out, e.rtl))
+      m.error = ErrorInfo{"undefined_module", *undefined};
+    else if (design_error)
+      m.error->message = "Icarus Verilog could not compile the design: " + excerpt(b.err + b.out, 800);
+    m.error->stage = "build";
+    return std::nullopt;
+  }
+  RunRequest run;
+  run.argv = {tools.vvp, "-n", "sim.vvp"};
+  if (o.vcd) run.argv.push_back("+vcd=wave.vcd");
+  run.cwd = dir.path();
+  limit_simulation(o, run);
+  guard(o, run);
+  const auto run_t0 = std::chrono::steady_clock::now();
+  RunResult r = run_process(run);
+  run_seconds = seconds_since(run_t0);
+  if (no_sandbox(r, m)) return std::nullopt;
+  if (o.vcd) {
+    std::error_code ec;
+    fs::copy_file(dir.path() / "wave.vcd", fs::absolute(*o.vcd), fs::copy_options::overwrite_existing, ec);
+  }
+  if (!r.ok()) {
+    run_failure(o, run, r, m);
+    return std::nullopt;
+  }
+  return r.out;
+}
+
 bool simulate(Evaluation& e) {
   const auto t0 = std::chrono::steady_clock::now();
   const hdl::Rtl& rtl = e.rtl;
@@ -84,17 +164,31 @@ bool simulate(Evaluation& e) {
   Metrics& m = e.metrics;
   const Toolchain& tools = e.tools();
   hdl::Stimulus stim = e.family.stimulus(e.params, e.workload);
+  const std::string testbench = e.family.harness_verilog();
   Sha256 h;
-  h.update(kSimVersion).update(rtl.source()).update(rtl.top).update(e.family.harness_cpp());
-  h.update(tools.version(tools.verilator)).update(stim.harness_input);
+  if (testbench.empty()) {
+    h.update(kSimVersion).update(rtl.source()).update(rtl.top).update(e.family.harness_cpp());
+    h.update(tools.version(tools.verilator)).update(stim.harness_input);
+  } else {
+    h.update(kIcarusVersion).update(rtl.source()).update(rtl.top).update(testbench);
+    h.update(tools.version(tools.iverilog)).update(stim.harness_input);
+  }
   if (!stim.check_key.empty()) h.update("\ncheck ").update(stim.check_key);  // families: as before
   const std::string key = h.hex();
   json result;
   bool hit = false;
   double run_seconds = 0;
+  std::string output;
   if (auto c = o.vcd ? std::nullopt : e.cached("simulate", key)) {
     result = *c;
     hit = true;
+  } else if (!testbench.empty()) {
+    auto out = run_icarus(e, stim, run_seconds);
+    if (!out) {
+      m.stages["simulate"] = {{"seconds", seconds_since(t0)}, {"cache_hit", false}};
+      return false;
+    }
+    output = std::move(*out);
   } else {
     TempDir dir("chipgym-sim-");
     auto binary = build_model(e, dir.path());
@@ -116,10 +210,7 @@ bool simulate(Evaluation& e) {
     }
     req.cwd = dir.path();
     req.stdin_text = stim.harness_input;
-    req.limits = limits_for(o);
-    req.limits.wall_seconds = simulation_seconds(o);
-    req.limits.cpu_seconds = simulation_seconds(o) + 10;
-    req.limits.output_bytes = 256u << 20;
+    limit_simulation(o, req);
     const auto run_t0 = std::chrono::steady_clock::now();
     RunResult r = run_process(req);
     run_seconds = seconds_since(run_t0);
@@ -129,20 +220,14 @@ bool simulate(Evaluation& e) {
       fs::copy_file(vcd_written, fs::absolute(*o.vcd), fs::copy_options::overwrite_existing, ec);
     }
     if (!r.ok()) {
-      m.error = tool_error("simulation", r, "sim_crash", "sim_timeout", req.limits);
-      const bool out_of_cpu = r.status == RunStatus::Signaled && (r.signal == SIGXCPU || r.signal == SIGKILL);
-      if (r.status == RunStatus::TimedOut)
-        m.error->message = "the simulation ran past its time limit of " + std::to_string(static_cast<int>(simulation_seconds(o))) +
-                           " s (an infinite loop or a design that never settles); raise --timeout if the design is large";
-      else if ((r.err + r.out).find("converge") != std::string::npos)
-        m.error = ErrorInfo{"combinational_loop", "the simulation did not converge: a combinational loop (" +
-                                                      excerpt(r.err + r.out, 400) + ")"};
-      else if (out_of_cpu && !r.out_of_memory())
-        m.error = ErrorInfo{"sim_timeout", "the simulation ran past its CPU time limit (" + r.explain("simulation", req.limits) + ")"};
+      run_failure(o, req, r, m);
       m.stages["simulate"] = {{"seconds", seconds_since(t0)}, {"cache_hit", false}};
       return false;
     }
-    hdl::SimCheck check = e.family.check(e.params, stim, r.out);
+    output = r.out;
+  }
+  if (!hit) {
+    hdl::SimCheck check = e.family.check(e.params, stim, output);
     result = {{"correct", check.correct},       {"checked", check.checked},
               {"mismatches", check.mismatches}, {"cycles", check.cycles},
               {"first_mismatch", check.first_mismatch}, {"error", check.error},
