@@ -1,0 +1,218 @@
+// Any RTL at its ports (env/port_score.h): small problems in the style of spec-to-RTL
+// benchmarks, each a reference, a correct candidate written differently and a buggy mutant,
+// with the verdict expected by hand; port-level vectors; bad input.
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "env/port_score.h"
+#include "evaluators/runner.h"
+#include "test_support.h"
+
+using chipgym::env::PortScoreOptions;
+using chipgym::env::score_against_reference;
+using chipgym::evaluators::TempDir;
+using json = nlohmann::json;
+using test_support::run_chipgym;
+
+namespace {
+
+struct Problem {
+  const char* name;
+  const char* reference;
+  const char* correct;  // another implementation that must pass
+  const char* mutant;   // a bug that must fail
+};
+
+// Written here; the kinds of circuits such problem sets hold.
+const Problem kProblems[] = {
+    {"mux256 (a 256-bit input)",
+     "module top_module(input [255:0] in, input [7:0] sel, output out);\n  assign out = in[sel];\nendmodule\n",
+     "module top_module(input [255:0] in, input [7:0] sel, output out);\n  assign out = (in >> sel) & 1'b1;\nendmodule\n",
+     "module top_module(input [255:0] in, input [7:0] sel, output out);\n  assign out = in[sel[6:0]];\nendmodule\n"},
+    {"kmap with don't-cares",
+     "module top_module(input [3:0] x, output reg f);\n  always @(*) case (x)\n    4'd0, 4'd2: f = 1'b1;\n"
+     "    4'd5, 4'd7: f = 1'bx;\n    default: f = 1'b0;\n  endcase\nendmodule\n",
+     // differs from the reference only where it does not care (x = 5 and 7 give 1)
+     "module top_module(input [3:0] x, output f);\n  assign f = x == 4'd0 | x == 4'd2 | x == 4'd5 | x == 4'd7;\nendmodule\n",
+     "module top_module(input [3:0] x, output f);\n  assign f = x == 4'd0 | x == 4'd3;\nendmodule\n"},
+    {"popcount8",
+     "module top_module(input [7:0] in, output [3:0] out);\n  assign out = in[0]+in[1]+in[2]+in[3]+in[4]+in[5]+in[6]+in[7];\nendmodule\n",
+     "module top_module(input [7:0] in, output reg [3:0] out);\n  integer i;\n  always @(*) begin\n    out = 0;\n"
+     "    for (i = 0; i < 8; i = i + 1) out = out + in[i];\n  end\nendmodule\n",
+     "module top_module(input [7:0] in, output [3:0] out);\n  assign out = in[0]+in[1]+in[2]+in[3]+in[4]+in[5]+in[6];\nendmodule\n"},
+    {"adder with carry out",
+     "module top_module(input [15:0] a, input [15:0] b, output [16:0] sum);\n  assign sum = a + b;\nendmodule\n",
+     "module top_module(input [15:0] a, input [15:0] b, output [16:0] sum);\n  assign sum = {1'b0, a} + {1'b0, b};\nendmodule\n",
+     "module top_module(input [15:0] a, input [15:0] b, output [16:0] sum);\n  assign sum = {1'b0, a + b};\nendmodule\n"},
+    {"counter with synchronous reset",
+     "module top_module(input clk, input reset, output reg [3:0] q);\n"
+     "  always @(posedge clk) if (reset) q <= 4'd0; else q <= q + 4'd1;\nendmodule\n",
+     "module top_module(input clk, input reset, output [3:0] q);\n  reg [3:0] c;\n  assign q = c;\n"
+     "  always @(posedge clk) c <= reset ? 4'd0 : c + 4'd1;\nendmodule\n",
+     "module top_module(input clk, input reset, output reg [3:0] q);\n"
+     "  always @(posedge clk) if (reset) q <= 4'd0; else if (q == 4'd9) q <= 4'd0; else q <= q + 4'd1;\nendmodule\n"},
+    {"counter with asynchronous reset",
+     "module top_module(input clk, input areset, output reg [3:0] q);\n"
+     "  always @(posedge clk or posedge areset) if (areset) q <= 4'd0; else q <= q + 4'd1;\nendmodule\n",
+     "module top_module(input clk, input areset, output reg [3:0] q);\n"
+     "  always @(posedge areset or posedge clk) q <= areset ? 4'd0 : q + 4'd1;\nendmodule\n",
+     // the reset made synchronous: seen before the clock edge
+     "module top_module(input clk, input areset, output reg [3:0] q);\n"
+     "  always @(posedge clk) if (areset) q <= 4'd0; else q <= q + 4'd1;\nendmodule\n"},
+    {"dual-edge flip-flop",
+     "module top_module(input clk, input d, output q);\n  reg p, n;\n  always @(posedge clk) p <= d;\n"
+     "  always @(negedge clk) n <= d;\n  assign q = clk ? p : n;\nendmodule\n",
+     "module top_module(input clk, input d, output reg q);\n  always @(posedge clk or negedge clk) q <= d;\nendmodule\n",
+     "module top_module(input clk, input d, output reg q);\n  always @(posedge clk) q <= d;\nendmodule\n"},
+    {"lfsr5",
+     "module top_module(input clk, input reset, output reg [4:0] q);\n"
+     "  always @(posedge clk) if (reset) q <= 5'h1; else q <= {q[0], q[4], q[3] ^ q[0], q[2], q[1]};\nendmodule\n",
+     "module top_module(input clk, input reset, output reg [4:0] q);\n  wire [4:0] n = {q[0], q[4], q[3] ^ q[0], q[2:1]};\n"
+     "  always @(posedge clk) q <= reset ? 5'd1 : n;\nendmodule\n",
+     "module top_module(input clk, input reset, output reg [4:0] q);\n"
+     "  always @(posedge clk) if (reset) q <= 5'h1; else q <= {q[0], q[4], q[3] ^ q[1], q[2], q[1]};\nendmodule\n"},
+    {"shift register with enable",
+     "module top_module(input clk, input resetn, input en, input in, output reg [7:0] q);\n"
+     "  always @(posedge clk) if (!resetn) q <= 8'd0; else if (en) q <= {q[6:0], in};\nendmodule\n",
+     "module top_module(input clk, input resetn, input en, input in, output reg [7:0] q);\n"
+     "  always @(posedge clk) q <= !resetn ? 8'd0 : en ? {q[6:0], in} : q;\nendmodule\n",
+     "module top_module(input clk, input resetn, input en, input in, output reg [7:0] q);\n"
+     "  always @(posedge clk) if (!resetn) q <= 8'd0; else q <= {q[6:0], in};\nendmodule\n"},
+    {"sequence detector 101 (Mealy FSM)",
+     "module top_module(input clk, input reset, input x, output z);\n  reg [1:0] s;\n"
+     "  always @(posedge clk) if (reset) s <= 0; else case (s)\n    0: s <= x ? 1 : 0;\n    1: s <= x ? 1 : 2;\n"
+     "    2: s <= x ? 1 : 0;\n    default: s <= 0;\n  endcase\n  assign z = s == 2 && x;\nendmodule\n",
+     "module top_module(input clk, input reset, input x, output z);\n  reg [1:0] last;\n"
+     "  always @(posedge clk) last <= reset ? 2'b00 : {last[0], x};\n"
+     "  reg seen1;\n  always @(posedge clk) seen1 <= reset ? 1'b0 : 1'b1;\n"
+     "  assign z = last == 2'b10 && x && seen1 && 1'b1;\nendmodule\n",
+     "module top_module(input clk, input reset, input x, output z);\n  reg [1:0] s;\n"
+     "  always @(posedge clk) if (reset) s <= 0; else case (s)\n    0: s <= x ? 1 : 0;\n    1: s <= x ? 1 : 2;\n"
+     "    2: s <= x ? 0 : 0;\n    default: s <= 0;\n  endcase\n  assign z = s == 2 && x;\nendmodule\n"},
+};
+
+PortScoreOptions quick() {
+  PortScoreOptions o;
+  o.stimulus.cycles = 300;
+  o.eval.synthesis = false;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("problems at their ports: every reference and correct variant passes, every mutant fails", "[ports]") {
+  for (const auto& p : kProblems) {
+    INFO(p.name);
+    const auto self = score_against_reference(p.reference, p.reference, "", quick());
+    INFO(self.message);
+    CHECK(self.verdict == "pass");
+    const auto ok = score_against_reference(p.reference, p.correct, "", quick());
+    INFO(ok.message);
+    CHECK(ok.verdict == "pass");
+    const auto bad = score_against_reference(p.reference, p.mutant, "", quick());
+    INFO(bad.message);
+    CHECK(bad.verdict == "fail");
+    CHECK(bad.category == "mismatch");
+    CHECK(bad.stage == "simulate");
+  }
+}
+
+TEST_CASE("a mismatch names the cycle, the inputs, expected and got, and writes a waveform", "[ports]") {
+  const Problem& counter = kProblems[4];
+  TempDir dir("chipgym-ports-");
+  PortScoreOptions o = quick();
+  o.vcd = dir.path() / "wave.vcd";
+  const auto r = score_against_reference(counter.reference, counter.mutant, "", o);
+  REQUIRE(r.verdict == "fail");
+  // reset for 2 cycles, then zeros (q = 1), ones (2), ... the mutant wraps after 9.
+  CHECK_THAT(r.message, Catch::Contains("first at cycle 11") && Catch::Contains("reset=0") &&
+                            Catch::Contains("q expected 1010 got 0000"));
+  const json sim = r.to_json()["simulation"];
+  CHECK(sim["first_mismatches"][0]["cycle"] == 11);
+  CHECK(sim["first_mismatches"][0]["expected"]["q"] == "1010");
+  CHECK(sim["first_mismatches"][0]["got"]["q"] == "0000");
+  std::ifstream vcd(dir.path() / "wave.vcd");
+  std::stringstream text;
+  text << vcd.rdbuf();
+  CHECK_THAT(text.str(), Catch::Contains("$var") && Catch::Contains("chipgym_out_q"));
+  // The same stimulus and seed give the same report; another seed other random values.
+  CHECK(score_against_reference(counter.reference, counter.mutant, "", o).message == r.message);
+}
+
+TEST_CASE("port-level vectors: hex and binary values, don't-care bits and masks, any width", "[ports]") {
+  TempDir dir("chipgym-portvec-");
+  const std::string ref = kProblems[4].reference;
+  std::ofstream(dir.path() / "counter.v") << ref;
+  json v = {{"module", "top_module"},
+            {"ports", {{"clk", 1}, {"reset", 1}, {"q", -4}}},
+            {"clock", "clk"},
+            {"sequences",
+             {{{{"in", {{"reset", "1"}}}, {"out", {{"q", "0x0"}}}},
+               {{"in", {{"reset", "0"}}}, {"out", {{"q", "0b0001"}}}},
+               {{"in", {{"reset", "0"}}}, {"out", {{"q", "0b001x"}}}},                           // don't care bit
+               {{"in", {{"reset", "0"}}}, {"out", {{"q", "0x2"}}}, {"mask", {{"q", "0b1110"}}}}},  // q = 3, LSB masked
+              {{{"in", {{"reset", "1"}}}, {"out", {{"q", "0"}}}}}}}};
+  std::ofstream(dir.path() / "v.json") << v.dump();
+  auto r = run_chipgym({"score", "--vectors", (dir.path() / "v.json").string(), (dir.path() / "counter.v").string(), "--json"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(json::parse(r.out)["simulation"]["compared_bits"] == 4 + 4 + 3 + 3 + 4);
+  // A wrong expectation fails, naming the cycle.
+  v["sequences"][0][1]["out"]["q"] = "0b0010";
+  std::ofstream(dir.path() / "w.json") << v.dump();
+  r = run_chipgym({"score", "--vectors", (dir.path() / "w.json").string(), (dir.path() / "counter.v").string()});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("cycle 1 (vectors 0:1") && Catch::Contains("q expected 0010 got 0001"));
+  // Widths that do not match the ports, and values wider than their port, are refused by name.
+  json wide = v;
+  wide["ports"]["q"] = -5;
+  std::ofstream(dir.path() / "x.json") << wide.dump();
+  r = run_chipgym({"score", "--vectors", (dir.path() / "x.json").string(), (dir.path() / "counter.v").string()});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("port 'q' is output [4 bits], expected output [5 bits]"));
+  json too_wide = v;
+  too_wide["sequences"][0][0]["out"]["q"] = "0x1f";
+  std::ofstream(dir.path() / "y.json") << too_wide.dump();
+  r = run_chipgym({"score", "--vectors", (dir.path() / "y.json").string(), (dir.path() / "counter.v").string()});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("sequence 0, cycle 0: port q") && Catch::Contains("wider than its 4 bits"));
+}
+
+TEST_CASE("bad input at the ports: ports that differ, a reference that does not compile, another top name", "[ports]") {
+  TempDir dir("chipgym-portbad-");
+  const std::string ref = kProblems[4].reference;
+  auto file = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir.path() / name) << text;
+    return (dir.path() / name).string();
+  };
+  const std::string ref_file = file("ref.v", ref);
+  auto r = run_chipgym({"score", "--ref", ref_file,
+                        file("wide.v", "module top_module(input clk, input reset, output reg [4:0] q);\n"
+                                       "  always @(posedge clk) q <= q + 1;\nendmodule\n")});
+  CHECK(r.exit_code == 2);
+  CHECK(r.out.find("REFUSED") != std::string::npos);
+  CHECK_THAT(r.err, Catch::Contains("port 'q' is output [5 bits], expected output [4 bits]"));
+  r = run_chipgym({"score", "--ref", ref_file,
+                   file("other.v", "module counter(input clk, input reset, output reg [3:0] q);\n"
+                                   "  always @(posedge clk) q <= reset ? 0 : q + 1;\nendmodule\n")});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("no module 'top_module' in the candidate"));
+  r = run_chipgym({"score", "--ref",
+                   file("broken.v", "module top_module(input clk, input reset, output reg [3:0] q)\n"
+                                    "  always @(posedge clk) q <= q + 1\nendmodule\n"),
+                   ref_file});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("the reference: Icarus Verilog could not compile the design"));
+  r = run_chipgym({"score", "--ref", ref_file, ref_file, "--clock", "nope"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("--clock nope: module top_module has no 1-bit input of that name"));
+  // A reference is untrusted text too: screened before any tool reads it.
+  r = run_chipgym({"score", "--ref",
+                   file("evil.v", "module top_module(input a, output y);\n  initial $system(\"touch /tmp/x\");\n"
+                                  "  assign y = a;\nendmodule\n"),
+                   ref_file});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("the reference") && Catch::Contains("$system"));
+}
