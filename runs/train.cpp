@@ -211,13 +211,12 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
     const int size = static_cast<int>(std::min<long long>(o.workers, o.budget - progress.evaluations));
     auto designs = searcher->ask(size);
     if (designs.empty()) break;
-    std::vector<std::future<evaluators::Metrics>> running;
+    std::vector<std::future<env::Evaluation>> running;
     for (const auto& d : designs)
       running.push_back(std::async(std::launch::async, [&environment, d] { return environment.evaluate(d); }));
     std::vector<double> rewards;
     for (std::size_t j = 0; j < designs.size(); ++j) {
-      evaluators::Metrics m = running[j].get();
-      const double reward = o.task.reward(m);
+      const auto [m, reward] = running[j].get();
       rewards.push_back(reward);
       json event = {{"eval", progress.evaluations},
                     {"batch", batch},
@@ -246,7 +245,7 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
   // between the event and the export): export again unless best/ holds that evaluation.
   if (progress.has_best && !best_holds(*dir, best_event)) {
     auto indices = best_event["design"].get<agents::Design>();
-    evaluators::Metrics m = environment.evaluate(indices);
+    evaluators::Metrics m = environment.evaluate(indices).metrics;
     progress.has_best = false;
     consider_best(best_event, &m);
   }

@@ -415,7 +415,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
 
   // A resumed run whose best came from the replayed part may not have exported it.
   if (progress.has_best && !best_holds(*dir, best_event)) {
-    evaluators::Metrics m = design_env.evaluate(best_event["design"].get<std::vector<long long>>());
+    evaluators::Metrics m = design_env.evaluate(best_event["design"].get<std::vector<long long>>()).metrics;
     json mj = m.to_json();
     progress.has_best = false;
     consider_best(best_event, &mj);
