@@ -4,17 +4,15 @@
 // its random-number state and the environments' state go to checkpoints/, so a killed run
 // resumes from the last checkpoint and repeats the same trajectory: the evaluations recorded
 // after that checkpoint are dropped and taken again (from the cache, so they are cheap).
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <sstream>
-#include <thread>
 
 #include "agents/agent.h"
 #include "agents/rl.h"
-#include "env/multi_agent_env.h"
+#include "env/vector_env.h"
 #include "evaluators/sha256.h"
 #include "runs/train.h"
 
@@ -25,154 +23,118 @@ namespace rl = agents::rl;
 
 namespace {
 
-// The task as a batch of environments: one agent over every searched parameter (Env), or
-// one agent per group of the task's "agents" (MultiAgentEnv). Steps evaluate the batch's
-// designs on `workers` threads; each evaluation is handed to `on_eval` in environment order.
-class TaskVecEnv final : public rl::VecEnv {
+// agents/rl.h's VecEnv over the task's vector environment (env/vector_env.h, whose autoreset
+// it keeps), with what a run adds: each evaluation is handed to `on_eval` in environment
+// order, with its reward and info, and the wall time of step() is counted.
+class RunVecEnv : public rl::VecEnv {
  public:
-  using OnEval = std::function<void(const env::StepResult&)>;
-  TaskVecEnv(const env::Task& task, const env::EnvConfig& config, bool multi, int num_envs, int workers,
-             std::shared_ptr<evaluators::Pipeline> pipeline)
-      : multi_(multi), workers_(workers) {
-    if (multi) {
-      const env::MultiAgentEnv prototype(task, config, pipeline);
-      for (int i = 0; i < num_envs; ++i) multi_envs_.push_back(prototype);
-      names_ = prototype.agents();
-    } else {
-      const env::Env prototype(task, config, pipeline);
-      for (int i = 0; i < num_envs; ++i) envs_.push_back(prototype);
-      names_ = {"all"};
-    }
-  }
+  using OnEval = std::function<void(double reward, const json& info)>;
+  // One agent ("all") over an env::VectorEnv, or the task's agent groups over an
+  // env::MultiAgentVectorEnv.
+  static std::unique_ptr<RunVecEnv> make(const env::Task& task, const env::EnvConfig& config, bool multi, int num_envs,
+                                         int workers, std::shared_ptr<evaluators::Pipeline> pipeline);
   void set_on_eval(OnEval f) { on_eval_ = std::move(f); }
   // Test hook (fault injection, like eval's hidden --inject-verilog): every reward after the
   // first `n` evaluations of this session is NaN, so the run-level stop on a non-finite loss
   // can be tested. train_rl sets it from $CHIPGYM_TEST_NAN_REWARD_AFTER; nothing else does.
   void set_nan_reward_after(long long n) { nan_after_ = n; }
-  int num_envs() const override { return static_cast<int>(multi_ ? multi_envs_.size() : envs_.size()); }
+  // Wall time spent in step(): evaluating designs (and recording them).
+  double seconds() const { return seconds_; }
+
+ protected:
+  // The reward the learner sees (the test hook's NaN, or `reward`), after on_eval has it.
+  double evaluated(double reward, const json& info) {
+    if (nan_after_ >= 0 && evaluations_++ >= nan_after_) reward = std::numeric_limits<double>::quiet_NaN();
+    if (on_eval_) on_eval_(reward, info);
+    return reward;
+  }
+  double seconds_ = 0;
+
+ private:
+  OnEval on_eval_;
+  long long nan_after_ = -1, evaluations_ = 0;  // the test hook
+};
+
+// The adapter proper: converts observations to floats and the learner's actions, [agent][env],
+// to each environment's form.
+template <class V>
+class RlVecEnv final : public RunVecEnv {
+ public:
+  static constexpr bool kMulti = std::is_same_v<V, env::MultiAgentVectorEnv>;
+  RlVecEnv(const env::Task& task, const env::EnvConfig& config, int num_envs, int workers,
+           std::shared_ptr<evaluators::Pipeline> pipeline)
+      : vec_(task, config, num_envs, workers, std::move(pipeline)) {
+    if constexpr (kMulti) names_ = vec_.at(0).agents();
+    else names_ = {"all"};
+  }
+  int num_envs() const override { return static_cast<int>(vec_.size()); }
   int num_agents() const override { return static_cast<int>(names_.size()); }
   std::string agent_name(int a) const override { return names_.at(static_cast<std::size_t>(a)); }
   int obs_dim(int a) const override {
-    return static_cast<int>(multi_ ? multi_envs_[0].observation_space(agent_name(a)).dims() : envs_[0].observation_space().dims());
+    if constexpr (kMulti) return static_cast<int>(vec_.at(0).observation_space(agent_name(a)).dims());
+    else return static_cast<int>(vec_.at(0).observation_space().dims());
   }
   std::vector<long long> nvec(int a) const override {
-    return multi_ ? multi_envs_[0].action_space(agent_name(a)).nvec() : envs_[0].action_space().nvec();
+    if constexpr (kMulti) return vec_.at(0).action_space(agent_name(a)).nvec();
+    else return vec_.at(0).action_space().nvec();
   }
   std::vector<std::vector<rl::Obs>> reset(std::uint64_t seed) override {
-    seed_ = seed;
     std::vector<std::vector<rl::Obs>> out(names_.size());
-    for (int e = 0; e < num_envs(); ++e) {
-      auto obs = reset_one(e);
-      for (std::size_t a = 0; a < names_.size(); ++a) out[a].push_back(std::move(obs[a]));
-    }
+    for (const auto& obs : vec_.reset(seed)) add_observation(out, obs);
     return out;
   }
   Step step(const std::vector<std::vector<rl::Action>>& actions) override {
     const auto t0 = std::chrono::steady_clock::now();
-    const int n = num_envs();
-    std::vector<env::StepResult> results(static_cast<std::size_t>(n));
-    std::vector<std::map<std::string, std::vector<double>>> multi_obs(static_cast<std::size_t>(n));
-    std::vector<std::exception_ptr> failures(static_cast<std::size_t>(n));
-    std::atomic<int> next{0};
-    auto worker = [&] {
-      for (int e; (e = next++) < n;) {
-        const auto u = static_cast<std::size_t>(e);
-        try {
-          if (multi_) {
-            std::map<std::string, std::vector<long long>> joint;
-            for (std::size_t a = 0; a < names_.size(); ++a) joint[names_[a]] = actions[a][u];
-            auto r = multi_envs_[u].step(joint);
-            results[u].reward = r.rewards.begin()->second;
-            results[u].terminated = r.terminated;
-            results[u].truncated = r.truncated;
-            results[u].info = r.info;
-            multi_obs[u] = std::move(r.observations);
-          } else {
-            results[u] = envs_[u].step(actions[0][u]);
-          }
-        } catch (...) {
-          failures[u] = std::current_exception();
-        }
-      }
-    };
-    std::vector<std::thread> pool;
-    for (int w = 1; w < std::min(workers_, n); ++w) pool.emplace_back(worker);
-    worker();
-    for (auto& t : pool) t.join();
-    for (auto& f : failures)
-      if (f) std::rethrow_exception(f);
+    std::vector<typename V::Action> per_env(vec_.size());
+    for (std::size_t e = 0; e < vec_.size(); ++e) {
+      if constexpr (kMulti)
+        for (std::size_t a = 0; a < names_.size(); ++a) per_env[e][names_[a]] = actions[a][e];
+      else per_env[e] = actions[0][e];
+    }
     Step out;
     out.obs.resize(names_.size());
-    for (int e = 0; e < n; ++e) {
-      const auto u = static_cast<std::size_t>(e);
-      if (nan_after_ >= 0 && evaluations_++ >= nan_after_) results[u].reward = std::numeric_limits<double>::quiet_NaN();
-      if (on_eval_) on_eval_(results[u]);
-      const bool done = results[u].terminated || results[u].truncated;
-      out.reward.push_back(results[u].reward);
-      out.done.push_back(done);
-      std::vector<rl::Obs> obs;
-      if (done) {
-        obs = reset_one(e);
-      } else if (multi_) {
-        for (const auto& name : names_) obs.push_back(to_float(multi_obs[u].at(name)));
-      } else {
-        obs.push_back(to_float(results[u].observation));
-      }
-      for (std::size_t a = 0; a < names_.size(); ++a) out.obs[a].push_back(std::move(obs[a]));
+    for (auto& r : vec_.step(per_env)) {
+      double reward;
+      if constexpr (kMulti) reward = r.rewards.begin()->second;  // the team reward
+      else reward = r.reward;
+      out.reward.push_back(evaluated(reward, r.info));
+      out.done.push_back(r.terminated || r.truncated);
+      if constexpr (kMulti) add_observation(out.obs, r.observations);
+      else add_observation(out.obs, r.observation);
     }
     seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return out;
   }
-  // Wall time spent in step(): evaluating designs (and recording them).
-  double seconds() const { return seconds_; }
   std::vector<std::vector<std::vector<char>>> masks() const override {
     std::vector<std::vector<std::vector<char>>> out(names_.size());
-    for (int e = 0; e < num_envs(); ++e)
-      for (std::size_t a = 0; a < names_.size(); ++a)
-        out[a].push_back(multi_ ? multi_envs_[static_cast<std::size_t>(e)].action_mask(names_[a])
-                                : envs_[static_cast<std::size_t>(e)].action_mask());
+    for (std::size_t e = 0; e < vec_.size(); ++e)
+      for (std::size_t a = 0; a < names_.size(); ++a) {
+        if constexpr (kMulti) out[a].push_back(vec_.at(e).action_mask(names_[a]));
+        else out[a].push_back(vec_.at(e).action_mask());
+      }
     return out;
   }
-  json snapshot() const override {
-    json envs = json::array();
-    for (const auto& e : envs_) envs.push_back(e.snapshot());
-    for (const auto& e : multi_envs_) envs.push_back(e.snapshot());
-    return {{"envs", envs}, {"seed", seed_}};
-  }
-  void restore(const json& s) override {
-    const auto& envs = s.at("envs");
-    if (static_cast<int>(envs.size()) != num_envs())
-      throw hdl::ParamError("checkpoint holds " + std::to_string(envs.size()) + " environments, the run has " +
-                            std::to_string(num_envs()));
-    for (std::size_t i = 0; i < envs.size(); ++i) multi_ ? multi_envs_[i].restore(envs[i]) : envs_[i].restore(envs[i]);
-    seed_ = s.at("seed");
-  }
-  // The design environment e stands at (its joint indices), for replay.
-  const env::Env& joint(int e) const { return multi_ ? multi_envs_[static_cast<std::size_t>(e)].joint() : envs_[static_cast<std::size_t>(e)]; }
+  json snapshot() const override { return vec_.snapshot(); }
+  void restore(const json& s) override { vec_.restore(s); }
 
  private:
-  static rl::Obs to_float(const std::vector<double>& v) { return rl::Obs(v.begin(), v.end()); }
-  std::vector<rl::Obs> reset_one(int e) {
-    const auto u = static_cast<std::size_t>(e);
-    std::vector<rl::Obs> out;
-    if (multi_) {
-      auto obs = multi_envs_[u].reset(seed_ + u);
-      for (const auto& name : names_) out.push_back(to_float(obs.at(name)));
-    } else {
-      out.push_back(to_float(envs_[u].reset(seed_ + u)));
+  void add_observation(std::vector<std::vector<rl::Obs>>& out, const typename V::Observation& obs) const {
+    for (std::size_t a = 0; a < names_.size(); ++a) {
+      const std::vector<double>* o;
+      if constexpr (kMulti) o = &obs.at(names_[a]);
+      else o = &obs;
+      out[a].emplace_back(o->begin(), o->end());
     }
-    return out;
   }
-  bool multi_;
-  int workers_;
-  std::vector<env::Env> envs_;
-  std::vector<env::MultiAgentEnv> multi_envs_;
+  V vec_;
   std::vector<std::string> names_;
-  std::uint64_t seed_ = 0;
-  OnEval on_eval_;
-  double seconds_ = 0;
-  long long nan_after_ = -1, evaluations_ = 0;  // the test hook
 };
+
+std::unique_ptr<RunVecEnv> RunVecEnv::make(const env::Task& task, const env::EnvConfig& config, bool multi,
+                                           int num_envs, int workers, std::shared_ptr<evaluators::Pipeline> pipeline) {
+  if (multi) return std::make_unique<RlVecEnv<env::MultiAgentVectorEnv>>(task, config, num_envs, workers, std::move(pipeline));
+  return std::make_unique<RlVecEnv<env::VectorEnv>>(task, config, num_envs, workers, std::move(pipeline));
+}
 
 std::string file_sha256(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -284,7 +246,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   env_config.fidelity = o.fidelity;
   env_config.formulation = o.hyper["formulation"];
   env_config.max_steps = o.hyper["episode_steps"];
-  TaskVecEnv vec(o.task, env_config, multi, o.hyper["num_envs"].get<int>(), o.workers, pipeline);
+  auto vec = RunVecEnv::make(o.task, env_config, multi, o.hyper["num_envs"].get<int>(), o.workers, pipeline);
   if (const char* hook = std::getenv("CHIPGYM_TEST_NAN_REWARD_AFTER"); hook && *hook) {
     long long n = -1;
     std::size_t used = 0;
@@ -294,27 +256,27 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
     }
     if (n < 0 || hook[used] != '\0')
       throw hdl::ParamError(std::string("CHIPGYM_TEST_NAN_REWARD_AFTER must be a number of evaluations, not '") + hook + "'");
-    vec.set_nan_reward_after(n);
+    vec->set_nan_reward_after(n);
   }
   // Every environment steps at once, so the run takes whole batches: the budget is rounded
   // down to a multiple of num_envs (never over it).
-  const long long steps_budget = o.budget / vec.num_envs() * vec.num_envs();
+  const long long steps_budget = o.budget / vec->num_envs() * vec->num_envs();
   if (steps_budget < 1)
     throw hdl::ParamError("--budget " + std::to_string(o.budget) + " is smaller than one step of the " +
-                          std::to_string(vec.num_envs()) + " environments (num_envs)");
+                          std::to_string(vec->num_envs()) + " environments (num_envs)");
   if (steps_budget != o.budget)
     result.notices.push_back("the budget is taken as " + std::to_string(steps_budget) + " evaluations, a multiple of the " +
-                             std::to_string(vec.num_envs()) + " environments stepped together");
+                             std::to_string(vec->num_envs()) + " environments stepped together");
   std::unique_ptr<rl::Learner> learner;
   try {
-    learner = rl::make_learner(o.agent, vec, static_cast<std::uint64_t>(o.seed), o.hyper);
+    learner = rl::make_learner(o.agent, *vec, static_cast<std::uint64_t>(o.seed), o.hyper);
   } catch (const std::invalid_argument& e) {
     throw hdl::ParamError(e.what());
   }
   if (resume_from) {
     try {
       learner->load(resume_from->weights);
-      vec.restore(resume_from->meta.at("env"));
+      vec->restore(resume_from->meta.at("env"));
     } catch (const rl::CheckpointError& e) {
       throw hdl::ParamError(std::string(e.what()) + "; nothing was changed");
     }
@@ -324,7 +286,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   const env::Env design_env(o.task, env_config, pipeline);
   json groups = json::object();
   if (multi)
-    for (int a = 0; a < vec.num_agents(); ++a) groups[vec.agent_name(a)] = o.task.agent_groups().at(vec.agent_name(a));
+    for (int a = 0; a < vec->num_agents(); ++a) groups[vec->agent_name(a)] = o.task.agent_groups().at(vec->agent_name(a));
   json config = run_config(o, o.hyper, env_config, design_env, *pipeline);
   config["kind"] = "rl";
   config["agent_groups"] = groups;
@@ -350,20 +312,20 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   }
   progress.evaluations = static_cast<long long>(events.size());
 
-  vec.set_on_eval([&](const env::StepResult& r) {
-    const json& m = r.info.value("metrics", json::object());
+  vec->set_on_eval([&](double reward, const json& info) {
+    const json& m = info.value("metrics", json::object());
     json event = {{"eval", progress.evaluations},
                   {"update", learner->updates()},
-                  {"design", r.info.value("design", json::array())},
-                  {"params", r.info.value("params", json::object())},
+                  {"design", info.value("design", json::array())},
+                  {"params", info.value("params", json::object())},
                   // JSON has no NaN: a non-finite reward is written as null.
-                  {"reward", std::isfinite(r.reward) ? json(r.reward) : json(nullptr)},
+                  {"reward", std::isfinite(reward) ? json(reward) : json(nullptr)},
                   {"cycles", m.value("cycles", 0LL)},
                   {"transistors", m.value("transistors", 0LL)},
                   {"correct", m.contains("correct") ? m["correct"] : json(nullptr)},
-                  {"cache_hit", r.info.value("cache_hit", false)},
+                  {"cache_hit", info.value("cache_hit", false)},
                   {"seconds", m.value("seconds", 0.0)}};
-    if (r.info.contains("error")) event["error"] = r.info["error"];
+    if (info.contains("error")) event["error"] = info["error"];
     dir->append_event(event);
     ++progress.evaluations;
     progress.cache_hits += event["cache_hit"].get<bool>();
@@ -388,7 +350,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
     write_atomically(ckpt_dir / (std::string(stem) + ".json"),
                      json({{"file", weights.filename().string()}, {"sha256", file_sha256(weights)}, {"updates", u},
                            {"steps", learner->steps()}, {"task", o.task.to_json()}, {"agent", o.agent},
-                           {"hyper", o.hyper}, {"env", vec.snapshot()}})
+                           {"hyper", o.hyper}, {"env", vec->snapshot()}})
                          .dump(1));
     last_checkpoint = weights.filename().string();
     // Keep the last three.
@@ -432,8 +394,8 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
                     {"seconds_this_session", progress.seconds},
                     // This session's wall time in the environments (evaluations) and the rest
                     // (acting, learning, checkpoints).
-                    {"seconds_evaluating", vec.seconds()},
-                    {"seconds_learning", std::max(0.0, progress.seconds - vec.seconds())},
+                    {"seconds_evaluating", vec->seconds()},
+                    {"seconds_learning", std::max(0.0, progress.seconds - vec->seconds())},
                     {"seconds_total", seconds_before + progress.seconds},
                     {"budget_used", steps_budget},
                     {"complete", stopped.empty() && progress.evaluations >= steps_budget}};
@@ -469,36 +431,36 @@ json policy_choice(const fs::path& run, std::shared_ptr<evaluators::Pipeline> pi
   const bool multi = rl::find_algorithm(agent) && rl::find_algorithm(agent)->multi_agent;
   // The policy acts in one environment of the run's kind; nothing is evaluated but the steps
   // of an incremental episode (from the cache, as a rule).
-  TaskVecEnv vec(task, env_config, multi, 1, 1, pipeline);
+  auto vec = RunVecEnv::make(task, env_config, multi, 1, 1, pipeline);
   std::unique_ptr<rl::Learner> learner;
   try {
-    learner = rl::make_learner(agent, vec, 0, hyper);
+    learner = rl::make_learner(agent, *vec, 0, hyper);
     learner->load(c.weights);
   } catch (const std::exception& e) {
     throw hdl::ParamError(e.what());
   }
-  auto obs = vec.reset(0);
+  auto obs = vec->reset(0);
   const int steps = env_config.formulation == "absolute" ? 1 : env_config.max_steps;
   json design;
   for (int t = 0; t < steps; ++t) {
     std::vector<rl::Obs> o;
     std::vector<std::vector<char>> m;
-    auto masks = vec.masks();
-    for (int a = 0; a < vec.num_agents(); ++a) {
+    auto masks = vec->masks();
+    for (int a = 0; a < vec->num_agents(); ++a) {
       o.push_back(obs[static_cast<std::size_t>(a)][0]);
       m.push_back(masks[static_cast<std::size_t>(a)][0]);
     }
     auto act = learner->act_greedy(o, m);
     std::vector<std::vector<rl::Action>> batch;
-    for (int a = 0; a < vec.num_agents(); ++a) {
+    for (int a = 0; a < vec->num_agents(); ++a) {
       batch.emplace_back();
-      for (int e = 0; e < vec.num_envs(); ++e) batch.back().push_back(act[static_cast<std::size_t>(a)]);
+      for (int e = 0; e < vec->num_envs(); ++e) batch.back().push_back(act[static_cast<std::size_t>(a)]);
     }
     json last;
-    vec.set_on_eval([&](const env::StepResult& r) {
-      if (last.is_null()) last = r.info;
+    vec->set_on_eval([&](double, const json& info) {
+      if (last.is_null()) last = info;
     });
-    auto s = vec.step(batch);
+    auto s = vec->step(batch);
     design = last;
     obs = s.obs;
   }
