@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
-#include <sstream>
 
 #include "agents/agent.h"
 #include "agents/rl.h"
@@ -199,14 +198,10 @@ json rl_hyper(const std::string& agent, const json& user) {
 TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline> pipeline,
                      const std::function<void(const Progress&)>& on_progress) {
   TrainOptions o = o_in;
-  TrainResult result;
-  std::optional<RunDir> dir;
-  std::vector<json> events;
+  Recorder recorder = o.resume ? Recorder::resume(o.out) : Recorder::create(o.out, o.force);
   std::optional<Checkpoint> resume_from;
-  bool rewrite_events = false;  // a torn line or evaluations after the checkpoint to drop
   if (o.resume) {
-    dir.emplace(RunDir::open(o.out));
-    const long long recorded = adopt_recorded_run(o, *dir);
+    const long long recorded = adopt_recorded_run(o, recorder.recorded_config());
     // The budget sets the learning-rate and exploration schedules: it cannot change.
     if (o.budget_given && o.budget != recorded)
       throw hdl::ParamError("cannot resume an RL run with another budget (" + std::to_string(o.budget) + " instead of " +
@@ -225,19 +220,12 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
                               " is corrupt or missing (its checksum does not match " + resume_from->meta_file.filename().string() +
                               "); nothing was changed. Move both files away to resume from an earlier checkpoint");
     }
-    auto read = dir->read_events();
-    if (read.torn_lines)
-      result.notices.push_back("skipped " + std::to_string(read.torn_lines) + " torn line(s) of events.jsonl (cut by a crash)");
     // Keep what the checkpoint has seen; what came after it is taken again.
     const auto keep = static_cast<std::size_t>(resume_from ? resume_from->meta.at("steps").get<long long>() : 0);
-    if (keep > read.events.size())
+    if (keep > recorder.recorded_events().size())
       throw hdl::ParamError("checkpoint " + resume_from->meta_file.string() + " has seen " + std::to_string(keep) +
-                            " evaluations, but events.jsonl holds only " + std::to_string(read.events.size()));
-    if (read.events.size() > keep)
-      result.notices.push_back("dropped " + std::to_string(read.events.size() - keep) +
-                               " evaluation(s) after the last checkpoint; they run again");
-    events.assign(read.events.begin(), read.events.begin() + static_cast<std::ptrdiff_t>(keep));
-    rewrite_events = read.torn_lines > 0 || keep != read.events.size();
+                            " evaluations, but events.jsonl holds only " + std::to_string(recorder.recorded_events().size()));
+    recorder.keep_recorded(keep, "after the last checkpoint");
   }
   o.hyper = rl_hyper(o.agent, o.hyper);
   const bool multi = rl::find_algorithm(o.agent)->multi_agent;
@@ -260,13 +248,13 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   }
   // Every environment steps at once, so the run takes whole batches: the budget is rounded
   // down to a multiple of num_envs (never over it).
-  const long long steps_budget = o.budget / vec->num_envs() * vec->num_envs();
+  const long long num_envs = vec->num_envs(), steps_budget = o.budget / num_envs * num_envs;
   if (steps_budget < 1)
     throw hdl::ParamError("--budget " + std::to_string(o.budget) + " is smaller than one step of the " +
-                          std::to_string(vec->num_envs()) + " environments (num_envs)");
+                          std::to_string(num_envs) + " environments (num_envs)");
   if (steps_budget != o.budget)
-    result.notices.push_back("the budget is taken as " + std::to_string(steps_budget) + " evaluations, a multiple of the " +
-                             std::to_string(vec->num_envs()) + " environments stepped together");
+    recorder.notice("the budget is taken as " + std::to_string(steps_budget) + " evaluations, a multiple of the " +
+                    std::to_string(num_envs) + " environments stepped together");
   std::unique_ptr<rl::Learner> learner;
   try {
     learner = rl::make_learner(o.agent, *vec, static_cast<std::uint64_t>(o.seed), o.hyper);
@@ -281,7 +269,6 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
       throw hdl::ParamError(std::string(e.what()) + "; nothing was changed");
     }
   }
-  if (rewrite_events) dir->rewrite_events(events);
 
   const env::Env design_env(o.task, env_config, pipeline);
   json groups = json::object();
@@ -290,51 +277,20 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   json config = run_config(o, o.hyper, env_config, design_env, *pipeline);
   config["kind"] = "rl";
   config["agent_groups"] = groups;
-  if (!dir) dir.emplace(RunDir::create(o.out, o.force));
-  dir->write_config(config);
+  recorder.start(config, o.budget, design_export(o.task, o.agent), on_progress);
 
-  const auto t0 = std::chrono::steady_clock::now();
-  Progress progress;
-  progress.budget = o.budget;
-  json best_event;
-  // A reward that is not a finite number (recorded as null) never becomes the best design.
-  auto consider_best = [&](const json& event, const json* metrics) {
-    if (!event["reward"].is_number() || !std::isfinite(event["reward"].get<double>())) return;
-    if (progress.has_best && event["reward"].get<double>() <= progress.best_reward) return;
-    progress.has_best = true;
-    progress.best_reward = event["reward"];
-    best_event = event;
-    if (metrics) export_best_design(*dir, o.task, o.agent, event, *metrics);
-  };
-  for (const auto& e : events) {
-    progress.cache_hits += e.value("cache_hit", false);
-    consider_best(e, nullptr);
-  }
-  progress.evaluations = static_cast<long long>(events.size());
-
+  // Every step of the environments is a batch of num_envs evaluations.
   vec->set_on_eval([&](double reward, const json& info) {
-    const json& m = info.value("metrics", json::object());
-    json event = {{"eval", progress.evaluations},
-                  {"update", learner->updates()},
-                  {"design", info.value("design", json::array())},
-                  {"params", info.value("params", json::object())},
-                  // JSON has no NaN: a non-finite reward is written as null.
-                  {"reward", std::isfinite(reward) ? json(reward) : json(nullptr)},
-                  {"cycles", m.value("cycles", 0LL)},
-                  {"transistors", m.value("transistors", 0LL)},
-                  {"correct", m.contains("correct") ? m["correct"] : json(nullptr)},
-                  {"cache_hit", info.value("cache_hit", false)},
-                  {"seconds", m.value("seconds", 0.0)}};
-    if (info.contains("error")) event["error"] = info["error"];
-    dir->append_event(event);
-    ++progress.evaluations;
-    progress.cache_hits += event["cache_hit"].get<bool>();
-    consider_best(event, &m);
+    recorder.record({info.value("design", json::array()), info.value("params", json::object()), reward,
+                     info.value("metrics", json::object()), info.value("cache_hit", false),
+                     {{"update", learner->updates()},
+                      {"batch", recorder.progress().evaluations / num_envs},
+                      {"batch_size", num_envs}}});
   });
 
-  const fs::path ckpt_dir = dir->path() / "checkpoints";
+  const fs::path ckpt_dir = recorder.dir().path() / "checkpoints";
   fs::create_directories(ckpt_dir);
-  std::ofstream updates_log(dir->path() / "updates.jsonl", std::ios::app);
+  std::ofstream updates_log(recorder.dir().path() / "updates.jsonl", std::ios::app);
   std::string last_checkpoint = resume_from ? resume_from->weights.filename().string() : "";
   rl::Hooks hooks;
   hooks.on_update = [&](const json& stats) {
@@ -354,13 +310,12 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
                          .dump(1));
     last_checkpoint = weights.filename().string();
     // Keep the last three.
-    auto all = list_checkpoints(dir->path());
+    auto all = list_checkpoints(recorder.dir().path());
     for (std::size_t i = 0; i + 3 < all.size(); ++i) {
       fs::remove(all[i].weights);
       fs::remove(all[i].meta_file);
     }
-    progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (on_progress) on_progress(progress);
+    recorder.report_progress();
   };
 
   std::string stopped;
@@ -372,35 +327,23 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
                                        : "; the last good checkpoint is checkpoints/" + last_checkpoint);
     // Reported through summary["stopped"] (chipgym train prints it and exits 3).
   }
-  progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (on_progress) on_progress(progress);
-
-  // A resumed run whose best came from the replayed part may not have exported it.
-  if (progress.has_best && !best_holds(*dir, best_event)) {
-    evaluators::Metrics m = design_env.evaluate(best_event["design"].get<std::vector<long long>>()).metrics;
-    json mj = m.to_json();
-    progress.has_best = false;
-    consider_best(best_event, &mj);
-  }
-  const double seconds_before = o.resume ? seconds_of_earlier_sessions(*dir) : 0.0;
-  result.summary = {{"task", o.task.name},
-                    {"agent", o.agent},
-                    {"seed", o.seed},
-                    {"evaluations", progress.evaluations},
-                    {"updates", learner->updates()},
-                    {"cache_hits", progress.cache_hits},
-                    {"best_reward", progress.has_best ? json(progress.best_reward) : json(nullptr)},
-                    {"best", best_event},
-                    {"seconds_this_session", progress.seconds},
-                    // This session's wall time in the environments (evaluations) and the rest
-                    // (acting, learning, checkpoints).
-                    {"seconds_evaluating", vec->seconds()},
-                    {"seconds_learning", std::max(0.0, progress.seconds - vec->seconds())},
-                    {"seconds_total", seconds_before + progress.seconds},
-                    {"budget_used", steps_budget},
-                    {"complete", stopped.empty() && progress.evaluations >= steps_budget}};
-  if (!stopped.empty()) result.summary["stopped"] = stopped;
-  dir->write_summary(result.summary);
+  recorder.report_progress();
+  recorder.finish([&](const json& best) {
+    return design_env.evaluate(best["design"].get<std::vector<long long>>()).metrics.to_json();
+  });
+  json fields = {{"task", o.task.name},
+                 {"agent", o.agent},
+                 {"seed", o.seed},
+                 {"updates", learner->updates()},
+                 // This session's wall time in the environments (evaluations) and the rest
+                 // (acting, learning, checkpoints).
+                 {"seconds_evaluating", vec->seconds()},
+                 {"seconds_learning", std::max(0.0, recorder.progress().seconds - vec->seconds())},
+                 {"budget_used", steps_budget}};
+  if (!stopped.empty()) fields["stopped"] = stopped;
+  TrainResult result;
+  result.summary = recorder.write_summary(fields, stopped.empty() && recorder.progress().evaluations >= steps_budget);
+  result.notices = recorder.notices();
   return result;
 }
 
