@@ -8,7 +8,7 @@
 // together, each with one or more agents acting in parallel and one team reward. Single-agent
 // PPO and DQN see one agent; IPPO and MAPPO see several. Environments reset themselves when an
 // episode ends, and the observation they return is then the first of the new episode (the
-// autoreset of Gymnasium's vector environments, same step).
+// autoreset of env/vector_env.h, Gymnasium's "same step").
 #pragma once
 #include <cstdint>
 #include <filesystem>

@@ -65,8 +65,11 @@ std::vector<long long> Env::encode(const hdl::Params& params) const {
   return out;
 }
 
-evaluators::Metrics Env::evaluate(const std::vector<long long>& indices) const {
-  return pipeline_->evaluate(task_.design_family(), decode(indices), task_.workload, options_);
+Evaluation Env::evaluate(const std::vector<long long>& indices) const {
+  Evaluation e;
+  e.metrics = pipeline_->evaluate(task_.design_family(), decode(indices), task_.workload, options_);
+  e.reward = task_.reward(e.metrics);
+  return e;
 }
 
 std::vector<double> Env::observe(const std::vector<long long>& indices, const evaluators::Metrics* m, double reward) const {
@@ -90,9 +93,9 @@ std::shared_ptr<const Env::Outcome> Env::outcome(const std::vector<long long>& i
     std::lock_guard<std::mutex> lock(memo_->mu);
     if (auto it = memo_->outcomes.find(indices); it != memo_->outcomes.end()) return it->second;
   }
-  evaluators::Metrics m = evaluate(indices);
+  auto [m, reward] = evaluate(indices);
   auto o = std::make_shared<Outcome>();
-  o->reward = task_.reward(m);
+  o->reward = reward;
   auto full = observe(indices, &m, o->reward);
   o->metrics_observation.assign(full.begin() + static_cast<std::ptrdiff_t>(indices.size()), full.end());
   json metrics = m.to_json();

@@ -39,6 +39,13 @@ struct StepResult {
   json info;  // metrics (without per-stage details), score, params, design, cache_hit, error
 };
 
+// One design evaluated and rewarded: the reward is the task's objective of the metrics
+// (Task::reward), computed here and nowhere else (Env::evaluate).
+struct Evaluation {
+  evaluators::Metrics metrics;
+  double reward = 0;
+};
+
 // Reads a snapshot of Env or MultiAgentEnv ({"state", "steps", "episode_over"}) into the three
 // fields, all or none; throws hdl::ParamError for a malformed snapshot or a design outside
 // `design_space`.
@@ -69,8 +76,10 @@ class Env {
   // learner with its environments; restore() takes what snapshot() gave.
   json snapshot() const { return {{"state", state_}, {"steps", steps_}, {"episode_over", episode_over_}}; }
   void restore(const json& s);
-  // Evaluates one design of the absolute encoding (thread-safe: the pipeline is shared).
-  evaluators::Metrics evaluate(const std::vector<long long>& indices) const;
+  // Evaluates one design of the absolute encoding and rewards it: the one place a reward is
+  // computed (step() returns this reward, and so does every evaluation a run records).
+  // Thread-safe: the pipeline is shared.
+  Evaluation evaluate(const std::vector<long long>& indices) const;
 
  private:
   std::vector<double> observe(const std::vector<long long>& indices, const evaluators::Metrics* m, double reward) const;

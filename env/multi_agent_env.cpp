@@ -97,8 +97,7 @@ std::map<std::string, std::vector<double>> MultiAgentEnv::reset(std::uint64_t se
   return observe(joint);
 }
 
-MultiStepResult MultiAgentEnv::step(const std::map<std::string, std::vector<long long>>& actions) {
-  if (episode_over_) throw hdl::ParamError("the episode is over: call reset() before step()");
+void MultiAgentEnv::check_actions(const std::map<std::string, std::vector<long long>>& actions) const {
   for (const auto& [agent, action] : actions)
     if (!action_spaces_.count(agent)) {
       std::string known;
@@ -112,6 +111,11 @@ MultiStepResult MultiAgentEnv::step(const std::map<std::string, std::vector<long
       throw hdl::ParamError("action " + json(it->second).dump() + " of agent '" + agent + "' is outside its space " +
                             action_spaces_.at(agent).to_json().dump());
   }
+}
+
+MultiStepResult MultiAgentEnv::step(const std::map<std::string, std::vector<long long>>& actions) {
+  if (episode_over_) throw hdl::ParamError("the episode is over: call reset() before step()");
+  check_actions(actions);
   std::vector<long long> next = state_;
   bool valid = true;
   for (const auto& agent : agents_) {

@@ -33,6 +33,8 @@ class MultiAgentEnv {
   std::map<std::string, std::vector<double>> reset(std::uint64_t seed);
   // Throws hdl::ParamError when an agent's action is missing, unknown or out of its space.
   MultiStepResult step(const std::map<std::string, std::vector<long long>>& actions);
+  // What step() checks of the actions, without stepping (throws the same errors).
+  void check_actions(const std::map<std::string, std::vector<long long>>& actions) const;
   // Agent's legal choices now (see Env::action_mask), one flag per choice of every dimension.
   std::vector<char> action_mask(const std::string& agent) const;
   // Where the episode stands, to checkpoint a learner with its environments.

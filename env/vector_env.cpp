@@ -6,42 +6,59 @@
 
 namespace chipgym::env {
 
-VectorEnv::VectorEnv(const Task& task, const EnvConfig& config, int num_envs, int workers,
-                     std::shared_ptr<evaluators::Pipeline> pipeline)
+namespace {
+
+void check_action(const Env& e, const std::vector<long long>& action, std::size_t i) {
+  if (!e.action_space().contains(action))
+    throw hdl::ParamError("action " + json(action).dump() + " of environment " + std::to_string(i) +
+                          " is outside the action space " + e.action_space().to_json().dump());
+}
+void check_action(const MultiAgentEnv& e, const std::map<std::string, std::vector<long long>>& actions, std::size_t) {
+  e.check_actions(actions);
+}
+
+json final_observation(const StepResult& r) { return r.observation; }
+json final_observation(const MultiStepResult& r) { return r.observations; }
+
+}  // namespace
+
+template <class E>
+BasicVectorEnv<E>::BasicVectorEnv(const Task& task, const EnvConfig& config, int num_envs, int workers,
+                                  std::shared_ptr<evaluators::Pipeline> pipeline)
     : workers_(workers) {
   if (num_envs < 1) throw hdl::ParamError("a VectorEnv needs at least one environment");
   if (workers < 1) throw hdl::ParamError("--workers must be at least 1");
-  const Env prototype(task, config, pipeline);
+  const E prototype(task, config, pipeline);
   for (int i = 0; i < num_envs; ++i) envs_.push_back(prototype);  // copies share the in-memory results
-  needs_reset_.assign(envs_.size(), true);
 }
 
-std::vector<std::vector<double>> VectorEnv::reset(std::uint64_t seed) {
+template <class E>
+auto BasicVectorEnv<E>::reset(std::uint64_t seed) -> std::vector<Observation> {
   seed_ = seed;
-  std::vector<std::vector<double>> out;
-  for (std::size_t i = 0; i < envs_.size(); ++i) {
-    out.push_back(envs_[i].reset(seed + i));
-    needs_reset_[i] = false;
-  }
+  std::vector<Observation> out;
+  for (std::size_t i = 0; i < envs_.size(); ++i) out.push_back(envs_[i].reset(seed + i));
   return out;
 }
 
-std::vector<StepResult> VectorEnv::step(const std::vector<std::vector<long long>>& actions) {
+template <class E>
+auto BasicVectorEnv<E>::step(const std::vector<Action>& actions) -> std::vector<Result> {
   if (actions.size() != envs_.size())
     throw hdl::ParamError("VectorEnv::step needs " + std::to_string(envs_.size()) + " actions, got " +
                           std::to_string(actions.size()));
-  for (std::size_t i = 0; i < envs_.size(); ++i)
-    if (!envs_[i].action_space().contains(actions[i]))
-      throw hdl::ParamError("action " + json(actions[i]).dump() + " of environment " + std::to_string(i) +
-                            " is outside the action space " + envs_[i].action_space().to_json().dump());
-  std::vector<StepResult> results(envs_.size());
+  for (std::size_t i = 0; i < envs_.size(); ++i) check_action(envs_[i], actions[i], i);
+  std::vector<Result> results(envs_.size());
   std::vector<std::exception_ptr> failures(envs_.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t i; (i = next++) < envs_.size();) {
       try {
-        if (needs_reset_[i]) envs_[i].reset(seed_ + i);
-        results[i] = envs_[i].step(actions[i]);
+        Result& r = results[i];
+        r = envs_[i].step(actions[i]);
+        if (r.terminated || r.truncated) {  // the autoreset of the header
+          r.info["final_observation"] = final_observation(r);
+          if constexpr (std::is_same_v<E, Env>) r.observation = envs_[i].reset(seed_ + i);
+          else r.observations = envs_[i].reset(seed_ + i);
+        }
       } catch (...) {
         failures[i] = std::current_exception();  // rethrown below, on the caller's thread
       }
@@ -54,8 +71,27 @@ std::vector<StepResult> VectorEnv::step(const std::vector<std::vector<long long>
   for (auto& t : pool) t.join();
   for (auto& f : failures)
     if (f) std::rethrow_exception(f);
-  for (std::size_t i = 0; i < envs_.size(); ++i) needs_reset_[i] = results[i].terminated || results[i].truncated;
   return results;
 }
+
+template <class E>
+json BasicVectorEnv<E>::snapshot() const {
+  json envs = json::array();
+  for (const auto& e : envs_) envs.push_back(e.snapshot());
+  return {{"envs", envs}, {"seed", seed_}};
+}
+
+template <class E>
+void BasicVectorEnv<E>::restore(const json& s) {
+  const auto& envs = s.at("envs");
+  if (envs.size() != envs_.size())
+    throw hdl::ParamError("checkpoint holds " + std::to_string(envs.size()) + " environments, the run has " +
+                          std::to_string(envs_.size()));
+  for (std::size_t i = 0; i < envs.size(); ++i) envs_[i].restore(envs[i]);
+  seed_ = s.at("seed");
+}
+
+template class BasicVectorEnv<Env>;
+template class BasicVectorEnv<MultiAgentEnv>;
 
 }  // namespace chipgym::env

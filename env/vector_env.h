@@ -1,28 +1,68 @@
-// N environments stepped together; their evaluations run concurrently on `workers` threads.
-// An environment whose episode ended is reset on its next step (its result then starts the
-// new episode), as Gymnasium's vector environments do.
+// N copies of an environment stepped together; their evaluations run concurrently on
+// `workers` threads. VectorEnv steps Envs (one agent), MultiAgentVectorEnv steps
+// MultiAgentEnvs (a map from agent name to action); the RL runs learn through either
+// (runs/train_rl.cpp adapts them to agents/rl.h's VecEnv).
+//
+// Autoreset, the one rule (Gymnasium's "same step" autoreset, as in its vector environments
+// before 1.0): when step() ends the episode of environment i (terminated or truncated), that
+// environment is reset at once, with seed + i, and its result carries the first observation
+// of the new episode; the last observation of the ended episode is kept in the result's
+// info["final_observation"] (by agent for a MultiAgentVectorEnv). So every step() takes one
+// action per environment and evaluates each of them; no step is spent on a reset.
 #pragma once
 #include "env/env.h"
+#include "env/multi_agent_env.h"
 
 namespace chipgym::env {
 
-class VectorEnv {
+// What one environment of kind E takes and gives.
+template <class E>
+struct VectorTraits;
+template <>
+struct VectorTraits<Env> {
+  using Action = std::vector<long long>;
+  using Observation = std::vector<double>;
+  using Result = StepResult;
+};
+template <>
+struct VectorTraits<MultiAgentEnv> {
+  using Action = std::map<std::string, std::vector<long long>>;  // agent -> its action
+  using Observation = std::map<std::string, std::vector<double>>;
+  using Result = MultiStepResult;
+};
+
+template <class E>
+class BasicVectorEnv {
  public:
-  VectorEnv(const Task& task, const EnvConfig& config, int num_envs, int workers,
-            std::shared_ptr<evaluators::Pipeline> pipeline);
+  using Action = typename VectorTraits<E>::Action;
+  using Observation = typename VectorTraits<E>::Observation;
+  using Result = typename VectorTraits<E>::Result;
+
+  // The copies share the prototype's in-memory results (see Env).
+  BasicVectorEnv(const Task& task, const EnvConfig& config, int num_envs, int workers,
+                 std::shared_ptr<evaluators::Pipeline> pipeline);
   std::size_t size() const { return envs_.size(); }
-  const Env& at(std::size_t i) const { return envs_.at(i); }
+  const E& at(std::size_t i) const { return envs_.at(i); }
   // Environment i is reset with seed + i.
-  std::vector<std::vector<double>> reset(std::uint64_t seed);
-  // One action per environment. Throws hdl::ParamError when the count is wrong or an action
-  // is outside the action space (before anything is evaluated).
-  std::vector<StepResult> step(const std::vector<std::vector<long long>>& actions);
+  std::vector<Observation> reset(std::uint64_t seed);
+  // One action per environment, in environment order; results in the same order. Throws
+  // hdl::ParamError when the count is wrong or an action is outside its space (before
+  // anything is evaluated).
+  std::vector<Result> step(const std::vector<Action>& actions);
+  // Where every environment stands, and the seed, to checkpoint a learner with its
+  // environments: {"envs": [snapshot of each], "seed"}; restore() takes what snapshot() gave.
+  json snapshot() const;
+  void restore(const json& s);
 
  private:
-  std::vector<Env> envs_;
-  std::vector<bool> needs_reset_;
+  std::vector<E> envs_;
   std::uint64_t seed_ = 0;
   int workers_;
 };
+
+using VectorEnv = BasicVectorEnv<Env>;
+using MultiAgentVectorEnv = BasicVectorEnv<MultiAgentEnv>;
+extern template class BasicVectorEnv<Env>;
+extern template class BasicVectorEnv<MultiAgentEnv>;
 
 }  // namespace chipgym::env

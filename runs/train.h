@@ -7,7 +7,7 @@
 #include "env/env.h"
 #include "env/task.h"
 #include "evaluators/pipeline.h"
-#include "runs/run_dir.h"
+#include "runs/recorder.h"
 
 namespace chipgym::runs {
 
@@ -23,12 +23,6 @@ struct TrainOptions {
   bool resume = false;
   bool force = false;
   std::string fidelity;          // empty: the task's
-};
-
-struct Progress {
-  long long evaluations = 0, budget = 0, cache_hits = 0;
-  double best_reward = 0, seconds = 0;
-  bool has_best = false;
 };
 
 struct TrainResult {
@@ -52,23 +46,15 @@ json rl_hyper(const std::string& agent, const json& user);
 // {"params", "design", "source"}. Throws hdl::ParamError for a black-box run or a run
 // without a (readable) checkpoint.
 json policy_choice(const std::filesystem::path& run, std::shared_ptr<evaluators::Pipeline> pipeline);
-// Resume helpers shared by train() and train_rl():
-// the recorded run's task, agent, hyper-parameters, seed, workers and fidelity into `o`
-// (an --agent that differs is refused); returns the recorded budget.
-long long adopt_recorded_run(TrainOptions& o, const RunDir& dir);
+// Shared by train() and train_rl():
+// the recorded run's task, agent, hyper-parameters, seed, workers and fidelity (its
+// config.json) into `o` (an --agent that differs is refused); returns the recorded budget.
+long long adopt_recorded_run(TrainOptions& o, const json& config);
 // config.json of a run, the fields black-box and RL runs share: task, agent, hyper-parameters,
 // seed, budget, workers, the environment (with the fidelity in force), the design space and
 // parameter names of `design_env`, tool versions.
 json run_config(const TrainOptions& o, const json& hyper, const env::EnvConfig& env_config, const env::Env& design_env,
                 const evaluators::Pipeline& pipeline);
-// Whether best/ already holds `event` (a crash can fall between an event and its export).
-bool best_holds(const RunDir& dir, const json& event);
-// summary.json's seconds_total, the wall time of the run's earlier sessions (0 if none).
-double seconds_of_earlier_sessions(const RunDir& dir);
-// best/ of a run: the design of `event` (params, design, eval, reward), its Verilog (none for a
-// design that breaks a constraint of its family), metrics.json and report.md.
-void export_best_design(RunDir& dir, const env::Task& task, const std::string& agent, const json& event,
-                        const json& metrics);
 
 // The default run directory: runs/<task>-<agent>-<seed>-<YYYYmmdd-HHMMSS>.
 std::filesystem::path default_run_dir(const std::string& task, const std::string& agent, long long seed);

@@ -4,17 +4,14 @@
 // its random-number state and the environments' state go to checkpoints/, so a killed run
 // resumes from the last checkpoint and repeats the same trajectory: the evaluations recorded
 // after that checkpoint are dropped and taken again (from the cache, so they are cheap).
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
-#include <sstream>
-#include <thread>
 
 #include "agents/agent.h"
 #include "agents/rl.h"
-#include "env/multi_agent_env.h"
+#include "env/vector_env.h"
 #include "evaluators/sha256.h"
 #include "runs/train.h"
 
@@ -25,154 +22,118 @@ namespace rl = agents::rl;
 
 namespace {
 
-// The task as a batch of environments: one agent over every searched parameter (Env), or
-// one agent per group of the task's "agents" (MultiAgentEnv). Steps evaluate the batch's
-// designs on `workers` threads; each evaluation is handed to `on_eval` in environment order.
-class TaskVecEnv final : public rl::VecEnv {
+// agents/rl.h's VecEnv over the task's vector environment (env/vector_env.h, whose autoreset
+// it keeps), with what a run adds: each evaluation is handed to `on_eval` in environment
+// order, with its reward and info, and the wall time of step() is counted.
+class RunVecEnv : public rl::VecEnv {
  public:
-  using OnEval = std::function<void(const env::StepResult&)>;
-  TaskVecEnv(const env::Task& task, const env::EnvConfig& config, bool multi, int num_envs, int workers,
-             std::shared_ptr<evaluators::Pipeline> pipeline)
-      : multi_(multi), workers_(workers) {
-    if (multi) {
-      const env::MultiAgentEnv prototype(task, config, pipeline);
-      for (int i = 0; i < num_envs; ++i) multi_envs_.push_back(prototype);
-      names_ = prototype.agents();
-    } else {
-      const env::Env prototype(task, config, pipeline);
-      for (int i = 0; i < num_envs; ++i) envs_.push_back(prototype);
-      names_ = {"all"};
-    }
-  }
+  using OnEval = std::function<void(double reward, const json& info)>;
+  // One agent ("all") over an env::VectorEnv, or the task's agent groups over an
+  // env::MultiAgentVectorEnv.
+  static std::unique_ptr<RunVecEnv> make(const env::Task& task, const env::EnvConfig& config, bool multi, int num_envs,
+                                         int workers, std::shared_ptr<evaluators::Pipeline> pipeline);
   void set_on_eval(OnEval f) { on_eval_ = std::move(f); }
   // Test hook (fault injection, like eval's hidden --inject-verilog): every reward after the
   // first `n` evaluations of this session is NaN, so the run-level stop on a non-finite loss
   // can be tested. train_rl sets it from $CHIPGYM_TEST_NAN_REWARD_AFTER; nothing else does.
   void set_nan_reward_after(long long n) { nan_after_ = n; }
-  int num_envs() const override { return static_cast<int>(multi_ ? multi_envs_.size() : envs_.size()); }
+  // Wall time spent in step(): evaluating designs (and recording them).
+  double seconds() const { return seconds_; }
+
+ protected:
+  // The reward the learner sees (the test hook's NaN, or `reward`), after on_eval has it.
+  double evaluated(double reward, const json& info) {
+    if (nan_after_ >= 0 && evaluations_++ >= nan_after_) reward = std::numeric_limits<double>::quiet_NaN();
+    if (on_eval_) on_eval_(reward, info);
+    return reward;
+  }
+  double seconds_ = 0;
+
+ private:
+  OnEval on_eval_;
+  long long nan_after_ = -1, evaluations_ = 0;  // the test hook
+};
+
+// The adapter proper: converts observations to floats and the learner's actions, [agent][env],
+// to each environment's form.
+template <class V>
+class RlVecEnv final : public RunVecEnv {
+ public:
+  static constexpr bool kMulti = std::is_same_v<V, env::MultiAgentVectorEnv>;
+  RlVecEnv(const env::Task& task, const env::EnvConfig& config, int num_envs, int workers,
+           std::shared_ptr<evaluators::Pipeline> pipeline)
+      : vec_(task, config, num_envs, workers, std::move(pipeline)) {
+    if constexpr (kMulti) names_ = vec_.at(0).agents();
+    else names_ = {"all"};
+  }
+  int num_envs() const override { return static_cast<int>(vec_.size()); }
   int num_agents() const override { return static_cast<int>(names_.size()); }
   std::string agent_name(int a) const override { return names_.at(static_cast<std::size_t>(a)); }
   int obs_dim(int a) const override {
-    return static_cast<int>(multi_ ? multi_envs_[0].observation_space(agent_name(a)).dims() : envs_[0].observation_space().dims());
+    if constexpr (kMulti) return static_cast<int>(vec_.at(0).observation_space(agent_name(a)).dims());
+    else return static_cast<int>(vec_.at(0).observation_space().dims());
   }
   std::vector<long long> nvec(int a) const override {
-    return multi_ ? multi_envs_[0].action_space(agent_name(a)).nvec() : envs_[0].action_space().nvec();
+    if constexpr (kMulti) return vec_.at(0).action_space(agent_name(a)).nvec();
+    else return vec_.at(0).action_space().nvec();
   }
   std::vector<std::vector<rl::Obs>> reset(std::uint64_t seed) override {
-    seed_ = seed;
     std::vector<std::vector<rl::Obs>> out(names_.size());
-    for (int e = 0; e < num_envs(); ++e) {
-      auto obs = reset_one(e);
-      for (std::size_t a = 0; a < names_.size(); ++a) out[a].push_back(std::move(obs[a]));
-    }
+    for (const auto& obs : vec_.reset(seed)) add_observation(out, obs);
     return out;
   }
   Step step(const std::vector<std::vector<rl::Action>>& actions) override {
     const auto t0 = std::chrono::steady_clock::now();
-    const int n = num_envs();
-    std::vector<env::StepResult> results(static_cast<std::size_t>(n));
-    std::vector<std::map<std::string, std::vector<double>>> multi_obs(static_cast<std::size_t>(n));
-    std::vector<std::exception_ptr> failures(static_cast<std::size_t>(n));
-    std::atomic<int> next{0};
-    auto worker = [&] {
-      for (int e; (e = next++) < n;) {
-        const auto u = static_cast<std::size_t>(e);
-        try {
-          if (multi_) {
-            std::map<std::string, std::vector<long long>> joint;
-            for (std::size_t a = 0; a < names_.size(); ++a) joint[names_[a]] = actions[a][u];
-            auto r = multi_envs_[u].step(joint);
-            results[u].reward = r.rewards.begin()->second;
-            results[u].terminated = r.terminated;
-            results[u].truncated = r.truncated;
-            results[u].info = r.info;
-            multi_obs[u] = std::move(r.observations);
-          } else {
-            results[u] = envs_[u].step(actions[0][u]);
-          }
-        } catch (...) {
-          failures[u] = std::current_exception();
-        }
-      }
-    };
-    std::vector<std::thread> pool;
-    for (int w = 1; w < std::min(workers_, n); ++w) pool.emplace_back(worker);
-    worker();
-    for (auto& t : pool) t.join();
-    for (auto& f : failures)
-      if (f) std::rethrow_exception(f);
+    std::vector<typename V::Action> per_env(vec_.size());
+    for (std::size_t e = 0; e < vec_.size(); ++e) {
+      if constexpr (kMulti)
+        for (std::size_t a = 0; a < names_.size(); ++a) per_env[e][names_[a]] = actions[a][e];
+      else per_env[e] = actions[0][e];
+    }
     Step out;
     out.obs.resize(names_.size());
-    for (int e = 0; e < n; ++e) {
-      const auto u = static_cast<std::size_t>(e);
-      if (nan_after_ >= 0 && evaluations_++ >= nan_after_) results[u].reward = std::numeric_limits<double>::quiet_NaN();
-      if (on_eval_) on_eval_(results[u]);
-      const bool done = results[u].terminated || results[u].truncated;
-      out.reward.push_back(results[u].reward);
-      out.done.push_back(done);
-      std::vector<rl::Obs> obs;
-      if (done) {
-        obs = reset_one(e);
-      } else if (multi_) {
-        for (const auto& name : names_) obs.push_back(to_float(multi_obs[u].at(name)));
-      } else {
-        obs.push_back(to_float(results[u].observation));
-      }
-      for (std::size_t a = 0; a < names_.size(); ++a) out.obs[a].push_back(std::move(obs[a]));
+    for (auto& r : vec_.step(per_env)) {
+      double reward;
+      if constexpr (kMulti) reward = r.rewards.begin()->second;  // the team reward
+      else reward = r.reward;
+      out.reward.push_back(evaluated(reward, r.info));
+      out.done.push_back(r.terminated || r.truncated);
+      if constexpr (kMulti) add_observation(out.obs, r.observations);
+      else add_observation(out.obs, r.observation);
     }
     seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return out;
   }
-  // Wall time spent in step(): evaluating designs (and recording them).
-  double seconds() const { return seconds_; }
   std::vector<std::vector<std::vector<char>>> masks() const override {
     std::vector<std::vector<std::vector<char>>> out(names_.size());
-    for (int e = 0; e < num_envs(); ++e)
-      for (std::size_t a = 0; a < names_.size(); ++a)
-        out[a].push_back(multi_ ? multi_envs_[static_cast<std::size_t>(e)].action_mask(names_[a])
-                                : envs_[static_cast<std::size_t>(e)].action_mask());
+    for (std::size_t e = 0; e < vec_.size(); ++e)
+      for (std::size_t a = 0; a < names_.size(); ++a) {
+        if constexpr (kMulti) out[a].push_back(vec_.at(e).action_mask(names_[a]));
+        else out[a].push_back(vec_.at(e).action_mask());
+      }
     return out;
   }
-  json snapshot() const override {
-    json envs = json::array();
-    for (const auto& e : envs_) envs.push_back(e.snapshot());
-    for (const auto& e : multi_envs_) envs.push_back(e.snapshot());
-    return {{"envs", envs}, {"seed", seed_}};
-  }
-  void restore(const json& s) override {
-    const auto& envs = s.at("envs");
-    if (static_cast<int>(envs.size()) != num_envs())
-      throw hdl::ParamError("checkpoint holds " + std::to_string(envs.size()) + " environments, the run has " +
-                            std::to_string(num_envs()));
-    for (std::size_t i = 0; i < envs.size(); ++i) multi_ ? multi_envs_[i].restore(envs[i]) : envs_[i].restore(envs[i]);
-    seed_ = s.at("seed");
-  }
-  // The design environment e stands at (its joint indices), for replay.
-  const env::Env& joint(int e) const { return multi_ ? multi_envs_[static_cast<std::size_t>(e)].joint() : envs_[static_cast<std::size_t>(e)]; }
+  json snapshot() const override { return vec_.snapshot(); }
+  void restore(const json& s) override { vec_.restore(s); }
 
  private:
-  static rl::Obs to_float(const std::vector<double>& v) { return rl::Obs(v.begin(), v.end()); }
-  std::vector<rl::Obs> reset_one(int e) {
-    const auto u = static_cast<std::size_t>(e);
-    std::vector<rl::Obs> out;
-    if (multi_) {
-      auto obs = multi_envs_[u].reset(seed_ + u);
-      for (const auto& name : names_) out.push_back(to_float(obs.at(name)));
-    } else {
-      out.push_back(to_float(envs_[u].reset(seed_ + u)));
+  void add_observation(std::vector<std::vector<rl::Obs>>& out, const typename V::Observation& obs) const {
+    for (std::size_t a = 0; a < names_.size(); ++a) {
+      const std::vector<double>* o;
+      if constexpr (kMulti) o = &obs.at(names_[a]);
+      else o = &obs;
+      out[a].emplace_back(o->begin(), o->end());
     }
-    return out;
   }
-  bool multi_;
-  int workers_;
-  std::vector<env::Env> envs_;
-  std::vector<env::MultiAgentEnv> multi_envs_;
+  V vec_;
   std::vector<std::string> names_;
-  std::uint64_t seed_ = 0;
-  OnEval on_eval_;
-  double seconds_ = 0;
-  long long nan_after_ = -1, evaluations_ = 0;  // the test hook
 };
+
+std::unique_ptr<RunVecEnv> RunVecEnv::make(const env::Task& task, const env::EnvConfig& config, bool multi,
+                                           int num_envs, int workers, std::shared_ptr<evaluators::Pipeline> pipeline) {
+  if (multi) return std::make_unique<RlVecEnv<env::MultiAgentVectorEnv>>(task, config, num_envs, workers, std::move(pipeline));
+  return std::make_unique<RlVecEnv<env::VectorEnv>>(task, config, num_envs, workers, std::move(pipeline));
+}
 
 std::string file_sha256(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -237,14 +198,10 @@ json rl_hyper(const std::string& agent, const json& user) {
 TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline> pipeline,
                      const std::function<void(const Progress&)>& on_progress) {
   TrainOptions o = o_in;
-  TrainResult result;
-  std::optional<RunDir> dir;
-  std::vector<json> events;
+  Recorder recorder = o.resume ? Recorder::resume(o.out) : Recorder::create(o.out, o.force);
   std::optional<Checkpoint> resume_from;
-  bool rewrite_events = false;  // a torn line or evaluations after the checkpoint to drop
   if (o.resume) {
-    dir.emplace(RunDir::open(o.out));
-    const long long recorded = adopt_recorded_run(o, *dir);
+    const long long recorded = adopt_recorded_run(o, recorder.recorded_config());
     // The budget sets the learning-rate and exploration schedules: it cannot change.
     if (o.budget_given && o.budget != recorded)
       throw hdl::ParamError("cannot resume an RL run with another budget (" + std::to_string(o.budget) + " instead of " +
@@ -263,19 +220,12 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
                               " is corrupt or missing (its checksum does not match " + resume_from->meta_file.filename().string() +
                               "); nothing was changed. Move both files away to resume from an earlier checkpoint");
     }
-    auto read = dir->read_events();
-    if (read.torn_lines)
-      result.notices.push_back("skipped " + std::to_string(read.torn_lines) + " torn line(s) of events.jsonl (cut by a crash)");
     // Keep what the checkpoint has seen; what came after it is taken again.
     const auto keep = static_cast<std::size_t>(resume_from ? resume_from->meta.at("steps").get<long long>() : 0);
-    if (keep > read.events.size())
+    if (keep > recorder.recorded_events().size())
       throw hdl::ParamError("checkpoint " + resume_from->meta_file.string() + " has seen " + std::to_string(keep) +
-                            " evaluations, but events.jsonl holds only " + std::to_string(read.events.size()));
-    if (read.events.size() > keep)
-      result.notices.push_back("dropped " + std::to_string(read.events.size() - keep) +
-                               " evaluation(s) after the last checkpoint; they run again");
-    events.assign(read.events.begin(), read.events.begin() + static_cast<std::ptrdiff_t>(keep));
-    rewrite_events = read.torn_lines > 0 || keep != read.events.size();
+                            " evaluations, but events.jsonl holds only " + std::to_string(recorder.recorded_events().size()));
+    recorder.keep_recorded(keep, "after the last checkpoint");
   }
   o.hyper = rl_hyper(o.agent, o.hyper);
   const bool multi = rl::find_algorithm(o.agent)->multi_agent;
@@ -284,7 +234,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   env_config.fidelity = o.fidelity;
   env_config.formulation = o.hyper["formulation"];
   env_config.max_steps = o.hyper["episode_steps"];
-  TaskVecEnv vec(o.task, env_config, multi, o.hyper["num_envs"].get<int>(), o.workers, pipeline);
+  auto vec = RunVecEnv::make(o.task, env_config, multi, o.hyper["num_envs"].get<int>(), o.workers, pipeline);
   if (const char* hook = std::getenv("CHIPGYM_TEST_NAN_REWARD_AFTER"); hook && *hook) {
     long long n = -1;
     std::size_t used = 0;
@@ -294,85 +244,53 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
     }
     if (n < 0 || hook[used] != '\0')
       throw hdl::ParamError(std::string("CHIPGYM_TEST_NAN_REWARD_AFTER must be a number of evaluations, not '") + hook + "'");
-    vec.set_nan_reward_after(n);
+    vec->set_nan_reward_after(n);
   }
   // Every environment steps at once, so the run takes whole batches: the budget is rounded
   // down to a multiple of num_envs (never over it).
-  const long long steps_budget = o.budget / vec.num_envs() * vec.num_envs();
+  const long long num_envs = vec->num_envs(), steps_budget = o.budget / num_envs * num_envs;
   if (steps_budget < 1)
     throw hdl::ParamError("--budget " + std::to_string(o.budget) + " is smaller than one step of the " +
-                          std::to_string(vec.num_envs()) + " environments (num_envs)");
+                          std::to_string(num_envs) + " environments (num_envs)");
   if (steps_budget != o.budget)
-    result.notices.push_back("the budget is taken as " + std::to_string(steps_budget) + " evaluations, a multiple of the " +
-                             std::to_string(vec.num_envs()) + " environments stepped together");
+    recorder.notice("the budget is taken as " + std::to_string(steps_budget) + " evaluations, a multiple of the " +
+                    std::to_string(num_envs) + " environments stepped together");
   std::unique_ptr<rl::Learner> learner;
   try {
-    learner = rl::make_learner(o.agent, vec, static_cast<std::uint64_t>(o.seed), o.hyper);
+    learner = rl::make_learner(o.agent, *vec, static_cast<std::uint64_t>(o.seed), o.hyper);
   } catch (const std::invalid_argument& e) {
     throw hdl::ParamError(e.what());
   }
   if (resume_from) {
     try {
       learner->load(resume_from->weights);
-      vec.restore(resume_from->meta.at("env"));
+      vec->restore(resume_from->meta.at("env"));
     } catch (const rl::CheckpointError& e) {
       throw hdl::ParamError(std::string(e.what()) + "; nothing was changed");
     }
   }
-  if (rewrite_events) dir->rewrite_events(events);
 
   const env::Env design_env(o.task, env_config, pipeline);
   json groups = json::object();
   if (multi)
-    for (int a = 0; a < vec.num_agents(); ++a) groups[vec.agent_name(a)] = o.task.agent_groups().at(vec.agent_name(a));
+    for (int a = 0; a < vec->num_agents(); ++a) groups[vec->agent_name(a)] = o.task.agent_groups().at(vec->agent_name(a));
   json config = run_config(o, o.hyper, env_config, design_env, *pipeline);
   config["kind"] = "rl";
   config["agent_groups"] = groups;
-  if (!dir) dir.emplace(RunDir::create(o.out, o.force));
-  dir->write_config(config);
+  recorder.start(config, o.budget, design_export(o.task, o.agent), on_progress);
 
-  const auto t0 = std::chrono::steady_clock::now();
-  Progress progress;
-  progress.budget = o.budget;
-  json best_event;
-  // A reward that is not a finite number (recorded as null) never becomes the best design.
-  auto consider_best = [&](const json& event, const json* metrics) {
-    if (!event["reward"].is_number() || !std::isfinite(event["reward"].get<double>())) return;
-    if (progress.has_best && event["reward"].get<double>() <= progress.best_reward) return;
-    progress.has_best = true;
-    progress.best_reward = event["reward"];
-    best_event = event;
-    if (metrics) export_best_design(*dir, o.task, o.agent, event, *metrics);
-  };
-  for (const auto& e : events) {
-    progress.cache_hits += e.value("cache_hit", false);
-    consider_best(e, nullptr);
-  }
-  progress.evaluations = static_cast<long long>(events.size());
-
-  vec.set_on_eval([&](const env::StepResult& r) {
-    const json& m = r.info.value("metrics", json::object());
-    json event = {{"eval", progress.evaluations},
-                  {"update", learner->updates()},
-                  {"design", r.info.value("design", json::array())},
-                  {"params", r.info.value("params", json::object())},
-                  // JSON has no NaN: a non-finite reward is written as null.
-                  {"reward", std::isfinite(r.reward) ? json(r.reward) : json(nullptr)},
-                  {"cycles", m.value("cycles", 0LL)},
-                  {"transistors", m.value("transistors", 0LL)},
-                  {"correct", m.contains("correct") ? m["correct"] : json(nullptr)},
-                  {"cache_hit", r.info.value("cache_hit", false)},
-                  {"seconds", m.value("seconds", 0.0)}};
-    if (r.info.contains("error")) event["error"] = r.info["error"];
-    dir->append_event(event);
-    ++progress.evaluations;
-    progress.cache_hits += event["cache_hit"].get<bool>();
-    consider_best(event, &m);
+  // Every step of the environments is a batch of num_envs evaluations.
+  vec->set_on_eval([&](double reward, const json& info) {
+    recorder.record({info.value("design", json::array()), info.value("params", json::object()), reward,
+                     info.value("metrics", json::object()), info.value("cache_hit", false),
+                     {{"update", learner->updates()},
+                      {"batch", recorder.progress().evaluations / num_envs},
+                      {"batch_size", num_envs}}});
   });
 
-  const fs::path ckpt_dir = dir->path() / "checkpoints";
+  const fs::path ckpt_dir = recorder.dir().path() / "checkpoints";
   fs::create_directories(ckpt_dir);
-  std::ofstream updates_log(dir->path() / "updates.jsonl", std::ios::app);
+  std::ofstream updates_log(recorder.dir().path() / "updates.jsonl", std::ios::app);
   std::string last_checkpoint = resume_from ? resume_from->weights.filename().string() : "";
   rl::Hooks hooks;
   hooks.on_update = [&](const json& stats) {
@@ -388,17 +306,16 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
     write_atomically(ckpt_dir / (std::string(stem) + ".json"),
                      json({{"file", weights.filename().string()}, {"sha256", file_sha256(weights)}, {"updates", u},
                            {"steps", learner->steps()}, {"task", o.task.to_json()}, {"agent", o.agent},
-                           {"hyper", o.hyper}, {"env", vec.snapshot()}})
+                           {"hyper", o.hyper}, {"env", vec->snapshot()}})
                          .dump(1));
     last_checkpoint = weights.filename().string();
     // Keep the last three.
-    auto all = list_checkpoints(dir->path());
+    auto all = list_checkpoints(recorder.dir().path());
     for (std::size_t i = 0; i + 3 < all.size(); ++i) {
       fs::remove(all[i].weights);
       fs::remove(all[i].meta_file);
     }
-    progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (on_progress) on_progress(progress);
+    recorder.report_progress();
   };
 
   std::string stopped;
@@ -410,35 +327,23 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
                                        : "; the last good checkpoint is checkpoints/" + last_checkpoint);
     // Reported through summary["stopped"] (chipgym train prints it and exits 3).
   }
-  progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (on_progress) on_progress(progress);
-
-  // A resumed run whose best came from the replayed part may not have exported it.
-  if (progress.has_best && !best_holds(*dir, best_event)) {
-    evaluators::Metrics m = design_env.evaluate(best_event["design"].get<std::vector<long long>>());
-    json mj = m.to_json();
-    progress.has_best = false;
-    consider_best(best_event, &mj);
-  }
-  const double seconds_before = o.resume ? seconds_of_earlier_sessions(*dir) : 0.0;
-  result.summary = {{"task", o.task.name},
-                    {"agent", o.agent},
-                    {"seed", o.seed},
-                    {"evaluations", progress.evaluations},
-                    {"updates", learner->updates()},
-                    {"cache_hits", progress.cache_hits},
-                    {"best_reward", progress.has_best ? json(progress.best_reward) : json(nullptr)},
-                    {"best", best_event},
-                    {"seconds_this_session", progress.seconds},
-                    // This session's wall time in the environments (evaluations) and the rest
-                    // (acting, learning, checkpoints).
-                    {"seconds_evaluating", vec.seconds()},
-                    {"seconds_learning", std::max(0.0, progress.seconds - vec.seconds())},
-                    {"seconds_total", seconds_before + progress.seconds},
-                    {"budget_used", steps_budget},
-                    {"complete", stopped.empty() && progress.evaluations >= steps_budget}};
-  if (!stopped.empty()) result.summary["stopped"] = stopped;
-  dir->write_summary(result.summary);
+  recorder.report_progress();
+  recorder.finish([&](const json& best) {
+    return design_env.evaluate(best["design"].get<std::vector<long long>>()).metrics.to_json();
+  });
+  json fields = {{"task", o.task.name},
+                 {"agent", o.agent},
+                 {"seed", o.seed},
+                 {"updates", learner->updates()},
+                 // This session's wall time in the environments (evaluations) and the rest
+                 // (acting, learning, checkpoints).
+                 {"seconds_evaluating", vec->seconds()},
+                 {"seconds_learning", std::max(0.0, recorder.progress().seconds - vec->seconds())},
+                 {"budget_used", steps_budget}};
+  if (!stopped.empty()) fields["stopped"] = stopped;
+  TrainResult result;
+  result.summary = recorder.write_summary(fields, stopped.empty() && recorder.progress().evaluations >= steps_budget);
+  result.notices = recorder.notices();
   return result;
 }
 
@@ -469,36 +374,36 @@ json policy_choice(const fs::path& run, std::shared_ptr<evaluators::Pipeline> pi
   const bool multi = rl::find_algorithm(agent) && rl::find_algorithm(agent)->multi_agent;
   // The policy acts in one environment of the run's kind; nothing is evaluated but the steps
   // of an incremental episode (from the cache, as a rule).
-  TaskVecEnv vec(task, env_config, multi, 1, 1, pipeline);
+  auto vec = RunVecEnv::make(task, env_config, multi, 1, 1, pipeline);
   std::unique_ptr<rl::Learner> learner;
   try {
-    learner = rl::make_learner(agent, vec, 0, hyper);
+    learner = rl::make_learner(agent, *vec, 0, hyper);
     learner->load(c.weights);
   } catch (const std::exception& e) {
     throw hdl::ParamError(e.what());
   }
-  auto obs = vec.reset(0);
+  auto obs = vec->reset(0);
   const int steps = env_config.formulation == "absolute" ? 1 : env_config.max_steps;
   json design;
   for (int t = 0; t < steps; ++t) {
     std::vector<rl::Obs> o;
     std::vector<std::vector<char>> m;
-    auto masks = vec.masks();
-    for (int a = 0; a < vec.num_agents(); ++a) {
+    auto masks = vec->masks();
+    for (int a = 0; a < vec->num_agents(); ++a) {
       o.push_back(obs[static_cast<std::size_t>(a)][0]);
       m.push_back(masks[static_cast<std::size_t>(a)][0]);
     }
     auto act = learner->act_greedy(o, m);
     std::vector<std::vector<rl::Action>> batch;
-    for (int a = 0; a < vec.num_agents(); ++a) {
+    for (int a = 0; a < vec->num_agents(); ++a) {
       batch.emplace_back();
-      for (int e = 0; e < vec.num_envs(); ++e) batch.back().push_back(act[static_cast<std::size_t>(a)]);
+      for (int e = 0; e < vec->num_envs(); ++e) batch.back().push_back(act[static_cast<std::size_t>(a)]);
     }
     json last;
-    vec.set_on_eval([&](const env::StepResult& r) {
-      if (last.is_null()) last = r.info;
+    vec->set_on_eval([&](double, const json& info) {
+      if (last.is_null()) last = info;
     });
-    auto s = vec.step(batch);
+    auto s = vec->step(batch);
     design = last;
     obs = s.obs;
   }

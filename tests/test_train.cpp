@@ -115,6 +115,60 @@ TEST_CASE("VectorEnv steps its environments concurrently and agrees with one Env
   CHECK_THROWS_WITH(v.step({{0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 5}}), Catch::Contains("outside the action space"));
 }
 
+TEST_CASE("VectorEnv resets an environment in the step that ends its episode and returns the new episode's first observation") {
+  test_support::ScratchCache scratch;
+  auto pipeline = std::make_shared<evaluators::Pipeline>(scratch.cache);
+  auto task = env::Task::from_json(json::parse(kTinyTask));
+  env::EnvConfig incremental;
+  incremental.formulation = "incremental";
+  incremental.max_steps = 2;
+  env::VectorEnv v(task, incremental, 2, 2, pipeline);
+  auto first = v.reset(0);  // the baseline: rows=2, cols=2, os
+  CHECK(first[0][0] == 1.0);
+  auto s1 = v.step({{1}, {0}});  // environment 0: rows down; environment 1: keep
+  CHECK_FALSE(s1[0].truncated);
+  CHECK_FALSE(s1[0].info.contains("final_observation"));
+  CHECK(s1[0].observation[0] == 0.0);
+  auto s2 = v.step({{0}, {0}});  // the second edit ends both episodes
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(s2[i].truncated);
+    CHECK(s2[i].observation == first[i]);  // the first observation of the new episode
+  }
+  CHECK(s2[0].info["final_observation"][0] == 0.0);  // the ended episode's last: rows down
+  CHECK(s2[0].info["params"]["rows"] == 1);
+  auto s3 = v.step({{0}, {0}});  // acts in the new episode, from the baseline
+  CHECK(s3[0].info["params"]["rows"] == 2);
+  CHECK(s3[0].info["step"] == 1);
+}
+
+TEST_CASE("MultiAgentVectorEnv steps multi-agent environments with the same autoreset and agrees with one MultiAgentEnv") {
+  test_support::ScratchCache scratch;
+  auto pipeline = std::make_shared<evaluators::Pipeline>(scratch.cache);
+  auto task = env::Task::from_json(json::parse(kTinyTask));
+  env::MultiAgentVectorEnv v(task, {}, 2, 2, pipeline);
+  auto first = v.reset(0);
+  REQUIRE(first.size() == 2);
+  std::map<std::string, std::vector<long long>> low, high;
+  for (const auto& agent : v.at(0).agents()) {
+    const auto n = v.at(0).action_space(agent).nvec().size();
+    low[agent] = std::vector<long long>(n, 0);
+    high[agent] = std::vector<long long>(n, 1);
+  }
+  auto results = v.step({low, high});
+  env::MultiAgentEnv single(task, {}, pipeline);
+  for (std::size_t i = 0; i < 2; ++i) {
+    single.reset(0);
+    auto r = single.step(i == 0 ? low : high);
+    CHECK(results[i].rewards == r.rewards);
+    CHECK(results[i].info["params"] == r.info["params"]);
+    CHECK(results[i].terminated);
+    CHECK(results[i].observations == first[i]);  // reset at once: the next episode's first
+    CHECK(results[i].info["final_observation"] == json(r.observations));
+  }
+  CHECK_THROWS_WITH(v.step({low, {}}), Catch::Contains("no action for agent"));
+  CHECK_THROWS_WITH(v.step({low}), Catch::Contains("needs 2 actions, got 1"));
+}
+
 TEST_CASE("MultiAgentEnv: agents act in parallel on their own parameters for one team reward") {
   test_support::ScratchCache scratch;
   auto pipeline = std::make_shared<evaluators::Pipeline>(scratch.cache);

@@ -1,0 +1,182 @@
+#include "runs/recorder.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "hdl/param_space.h"
+
+namespace chipgym::runs {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string best_report_md(const env::Task& task, const std::string& agent, const json& event, const json& metrics) {
+  std::ostringstream os;
+  os << "# Best design of " << task.name << " (" << agent << ")\n\n"
+     << "Evaluation " << event["eval"] << ", reward " << event["reward"] << ".\n\n"
+     << "| parameter | value |\n|---|---|\n";
+  for (auto it = event["params"].begin(); it != event["params"].end(); ++it)
+    os << "| " << it.key() << " | " << it.value().dump() << " |\n";
+  os << "\n| metric | value |\n|---|---|\n";
+  const bool simulated = metrics.value("fidelity", std::string()) == "rtl";
+  for (const char* k : {"correct", "cycles", "cycles_model", "cells", "transistors", "depth", "luts", "ffs", "dsps", "brams"})
+    if (metrics.contains(k) && (simulated || std::string(k) != "correct")) os << "| " << k << " | " << metrics[k].dump() << " |\n";
+  os << "\nFidelity: " << metrics.value("fidelity", std::string("?"))
+     << (simulated ? " (simulated against the golden model)" : " (cycles from the cycle model, which equals the RTL on the verification matrix)")
+     << "\n";
+  os << "\nObjective: " << task.objective << "\n\nRe-evaluate with `chipgym eval --task " << task.name << " --set "
+     << [&] {
+          std::string s;
+          for (auto it = event["params"].begin(); it != event["params"].end(); ++it)
+            s += (s.empty() ? "" : ",") + it.key() + "=" + (it->is_string() ? it->get<std::string>() : it->dump());
+          return s;
+        }()
+     << "`.\n";
+  return os.str();
+}
+
+}  // namespace
+
+Recorder::ExportBest design_export(const env::Task& task, const std::string& agent) {
+  return [task, agent](RunDir& dir, const json& event, const json& metrics) {
+    auto params = task.design_family().space().from_json(event["params"], false);
+    // A design that breaks a constraint of its family (an input error) has no Verilog.
+    std::map<std::string, std::string> files;
+    try {
+      files = task.design_family().emit(params).files;
+    } catch (const hdl::ParamError&) {
+    }
+    dir.export_best({{"params", event["params"]}, {"design", event["design"]}, {"eval", event["eval"]},
+                     {"reward", event["reward"]}},
+                    files, metrics, best_report_md(task, agent, event, metrics));
+  };
+}
+
+bool best_holds(const RunDir& dir, const json& event) {
+  try {
+    std::ifstream in(dir.path() / "best" / "design.json");
+    return in && json::parse(in).value("eval", -1LL) == event.value("eval", -2LL);
+  } catch (const json::exception&) {
+    return false;
+  }
+}
+
+double seconds_of_earlier_sessions(const RunDir& dir) {
+  try {
+    std::ifstream in(dir.path() / "summary.json");
+    return in ? json::parse(in).value("seconds_total", 0.0) : 0.0;
+  } catch (const json::exception&) {
+    return 0.0;
+  }
+}
+
+Recorder Recorder::create(fs::path dir, bool force) { return Recorder(std::move(dir), force, false); }
+
+Recorder Recorder::resume(fs::path dir) {
+  Recorder r(std::move(dir), false, true);
+  r.dir_.emplace(RunDir::open(r.path_));
+  auto read = r.dir_->read_events();
+  if (read.torn_lines) {
+    r.notice("skipped " + std::to_string(read.torn_lines) + " torn line(s) of events.jsonl (cut by a crash)");
+    r.rewrite_ = true;
+  }
+  r.events_ = std::move(read.events);
+  return r;
+}
+
+json Recorder::recorded_config() const {
+  if (!dir_) throw std::logic_error("Recorder::recorded_config: a new run has no config.json yet");
+  return dir_->read_config();
+}
+
+void Recorder::keep_recorded(std::size_t n, const std::string& why) {
+  if (n >= events_.size()) return;
+  notice("dropped " + std::to_string(events_.size() - n) + " evaluation(s) " + why + "; they run again");
+  events_.resize(n);
+  rewrite_ = true;
+}
+
+void Recorder::start(const json& config, long long budget, ExportBest export_best,
+                     std::function<void(const Progress&)> on_progress) {
+  if (!dir_) dir_.emplace(RunDir::create(path_, force_));
+  if (rewrite_) dir_->rewrite_events(events_);
+  dir_->write_config(config);
+  export_best_ = std::move(export_best);
+  on_progress_ = std::move(on_progress);
+  t0_ = std::chrono::steady_clock::now();
+  progress_ = Progress();
+  progress_.budget = budget;
+  for (const auto& e : events_) {
+    progress_.cache_hits += e.value("cache_hit", false);
+    consider_best(e, nullptr);
+  }
+  progress_.evaluations = static_cast<long long>(events_.size());
+}
+
+// A reward that is not a finite number (recorded as null) never becomes the best design.
+void Recorder::consider_best(const json& event, const json* metrics) {
+  const auto reward = event.find("reward");
+  if (reward == event.end() || !reward->is_number() || !std::isfinite(reward->get<double>())) return;
+  if (progress_.has_best && reward->get<double>() <= progress_.best_reward) return;
+  progress_.has_best = true;
+  progress_.best_reward = *reward;
+  best_ = event;
+  if (metrics && export_best_) export_best_(*dir_, event, *metrics);
+}
+
+json Recorder::record(const Evaluation& e) {
+  const json& m = e.metrics;
+  json event = e.where;
+  event["eval"] = progress_.evaluations;
+  event["design"] = e.design;
+  event["params"] = e.params;
+  // JSON has no NaN: a non-finite reward is written as null.
+  event["reward"] = std::isfinite(e.reward) ? json(e.reward) : json(nullptr);
+  event["cycles"] = m.value("cycles", 0LL);
+  event["transistors"] = m.value("transistors", 0LL);
+  event["correct"] = m.contains("correct") ? m["correct"] : json(nullptr);
+  event["cache_hit"] = e.cache_hit;
+  event["seconds"] = m.value("seconds", 0.0);
+  if (m.contains("error") && m["error"].is_object())
+    event["error"] = {{"category", m["error"].value("category", std::string())},
+                      {"message", m["error"].value("message", std::string())}};
+  dir_->append_event(event);
+  ++progress_.evaluations;
+  progress_.cache_hits += e.cache_hit;
+  consider_best(event, &m);
+  return event;
+}
+
+double Recorder::session_seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+}
+
+void Recorder::report_progress() {
+  progress_.seconds = session_seconds();
+  if (on_progress_) on_progress_(progress_);
+}
+
+void Recorder::finish(const std::function<json(const json& best_event)>& metrics_of) {
+  if (progress_.has_best && !best_holds(*dir_, best_)) {
+    const json best = best_, metrics = metrics_of(best);
+    progress_.has_best = false;
+    consider_best(best, &metrics);
+  }
+  progress_.seconds = session_seconds();
+}
+
+json Recorder::write_summary(json fields, bool complete) {
+  const double before = resuming_ ? seconds_of_earlier_sessions(*dir_) : 0.0;
+  fields["evaluations"] = progress_.evaluations;
+  fields["cache_hits"] = progress_.cache_hits;
+  fields["best_reward"] = progress_.has_best ? json(progress_.best_reward) : json(nullptr);
+  fields["best"] = best_;
+  fields["seconds_this_session"] = progress_.seconds;
+  fields["seconds_total"] = before + progress_.seconds;
+  fields["complete"] = complete;
+  dir_->write_summary(fields);
+  return fields;
+}
+
+}  // namespace chipgym::runs

@@ -1,0 +1,115 @@
+// The one record of a training run, over its RunDir: config.json, events.jsonl (one line per
+// evaluation, appended and flushed as it happens), the best design in best/, progress
+// reports, summary.json (with the wall time of every session), and the resume of a killed
+// run from its events. Black-box runs (runs/train.cpp) and RL runs (runs/train_rl.cpp) record
+// through it; what each loop adds is its own: the black-box replay of whole batches, the RL
+// checkpoints.
+//
+// One event shape, one line of events.jsonl:
+//   eval          the evaluation's index in the run (0, 1, ...), given by the recorder
+//   batch         the batch it belongs to (black-box: one ask; RL: one step of the vector env)
+//   batch_size    the evaluations of that batch
+//   update        RL only: the learner's updates before the evaluation
+//   design        value indices of the absolute encoding; params, the decoded parameters
+//   reward        a number, or null for a reward that is not finite (never the best)
+//   cycles, transistors, correct (null: not simulated), seconds   from the metrics
+//   cache_hit     whether the result came from a cache
+//   error         {category, message}, only for an evaluation that failed
+#pragma once
+#include <chrono>
+#include <functional>
+#include <optional>
+
+#include "env/task.h"
+#include "runs/run_dir.h"
+
+namespace chipgym::runs {
+
+struct Progress {
+  long long evaluations = 0, budget = 0, cache_hits = 0;
+  double best_reward = 0, seconds = 0;
+  bool has_best = false;
+};
+
+// One evaluation as a loop hands it to the recorder.
+struct Evaluation {
+  json design = json::array();   // value indices (absolute encoding)
+  json params = json::object();  // the decoded parameters
+  double reward = 0;             // not finite: recorded as null
+  json metrics = json::object(); // evaluators::Metrics::to_json(), with or without stages: best/metrics.json
+  bool cache_hit = false;
+  json where = json::object();   // batch, batch_size (and update, for RL)
+};
+
+class Recorder {
+ public:
+  // Writes best/ for `event`, the new best, whose metrics are `metrics`.
+  using ExportBest = std::function<void(RunDir& dir, const json& event, const json& metrics)>;
+
+  // A new run in `dir`. Nothing is written before start().
+  static Recorder create(std::filesystem::path dir, bool force);
+  // A recorded run: it must hold config.json; events.jsonl is read, and lines that do not
+  // parse (cut by a crash) are skipped with a notice. Nothing is written before start().
+  static Recorder resume(std::filesystem::path dir);
+
+  bool resuming() const { return resuming_; }
+  json recorded_config() const;                                        // resume: config.json
+  const std::vector<json>& recorded_events() const { return events_; }  // resume: those kept
+  // Resume: keeps the first `n` recorded events; the rest run again, with the notice
+  // "dropped N evaluation(s) <why>; they run again". start() rewrites events.jsonl.
+  void keep_recorded(std::size_t n, const std::string& why);
+
+  // Creates the directory (a new run) or rewrites events.jsonl without what resume skipped
+  // or dropped, writes config.json, counts the kept events (cache hits, the best; best/ is
+  // not exported again here) and starts the session's clock.
+  void start(const json& config, long long budget, ExportBest export_best,
+             std::function<void(const Progress&)> on_progress = {});
+  RunDir& dir() { return *dir_; }
+
+  // Appends the event of `e` (its eval is the number of evaluations so far) and flushes it;
+  // exports best/ when its reward is the best so far. Returns the event.
+  json record(const Evaluation& e);
+  const Progress& progress() const { return progress_; }
+  // Sets progress().seconds to this session's wall time and reports it to on_progress.
+  void report_progress();
+  const json& best_event() const { return best_; }
+
+  // Ends the session: exports the best again, with metrics_of(best event), unless best/
+  // holds it (a crash can fall between an event and its export); stops the session's clock.
+  void finish(const std::function<json(const json& best_event)>& metrics_of);
+  // summary.json: `fields`, then evaluations, cache_hits, best_reward, best, complete,
+  // seconds_this_session and seconds_total (this session and the earlier ones). Returns it.
+  json write_summary(json fields, bool complete);
+
+  void notice(std::string text) { notices_.push_back(std::move(text)); }
+  const std::vector<std::string>& notices() const { return notices_; }
+
+ private:
+  Recorder(std::filesystem::path path, bool force, bool resuming)
+      : path_(std::move(path)), force_(force), resuming_(resuming) {}
+  void consider_best(const json& event, const json* metrics);
+  double session_seconds() const;
+
+  std::filesystem::path path_;
+  bool force_ = false, resuming_ = false, rewrite_ = false;
+  std::optional<RunDir> dir_;
+  std::vector<json> events_;  // resume: the recorded events kept
+  std::vector<std::string> notices_;
+  ExportBest export_best_;
+  std::function<void(const Progress&)> on_progress_;
+  Progress progress_;
+  json best_;
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+};
+
+// The ExportBest of a design task: best/ holds the design of the event (params, design, eval,
+// reward), its Verilog (none for a design that breaks a constraint of its family),
+// metrics.json and report.md.
+Recorder::ExportBest design_export(const env::Task& task, const std::string& agent);
+
+// Whether best/ already holds `event` (the same eval).
+bool best_holds(const RunDir& dir, const json& event);
+// summary.json's seconds_total, the wall time of the run's earlier sessions (0 if none).
+double seconds_of_earlier_sessions(const RunDir& dir);
+
+}  // namespace chipgym::runs
