@@ -120,7 +120,8 @@ QuantError quant_error(const QuantConfig& c, const std::vector<std::vector<int>>
 
 // Workload JSON: {"vectors": V random vectors, "patterns": [...], "seed": S}. Patterns:
 // random, min (all -128), max (all 127), zero, onehot (127 at one place, -128 elsewhere),
-// ramp. Returns the vectors the harness streams, in order.
+// ramp, sweep (every int8 value once, in order, over ceil(256 / N) vectors). Returns the vectors
+// the harness streams, in order.
 std::vector<std::vector<int>> quant_vectors(const QuantConfig& c, const json& workload);
 
 // Cycles of one pass with no stalls (in_valid always high, out_ready always high): from the

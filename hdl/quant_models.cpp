@@ -168,7 +168,6 @@ void quant_validate(const QuantConfig& c) {
   if (c.vector_length < 1) throw ParamError("vector_length must be at least 1");
   if (c.stages < 1 || c.stages > 3) throw ParamError("stages must be in 1..3");
   if (c.op == QuantOp::Gelu && c.impl != GeluImpl::Poly) {
-    const std::string impl = gelu_impl_name(c.impl);
     if (c.impl == GeluImpl::Interp) {
       if (c.interp_entries < 2)
         throw ParamError("gelu: interp_entries = " + std::to_string(c.interp_entries) +
@@ -184,8 +183,8 @@ void quant_validate(const QuantConfig& c) {
     const QuantTables t = quant_tables(c);
     const auto [lo, hi] = std::minmax_element(t.table.begin(), t.table.end());
     if (c.table_bits != 0 && c.table_bits < t.table_width)
-      throw ParamError("gelu: table_bits = " + std::to_string(c.table_bits) + " cannot hold the " + impl + " table's range " +
-                       std::to_string(*lo) + ".." + std::to_string(*hi) + " (GELU on [-" + std::to_string(c.threshold) + ", " +
+      throw ParamError("gelu: table_bits = " + std::to_string(c.table_bits) + " cannot hold the range " + std::to_string(*lo) + ".." +
+                       std::to_string(*hi) + " of the " + (c.impl == GeluImpl::Interp ? "interpolation knots" : "direct table") + " (GELU on [-" + std::to_string(c.threshold) + ", " +
                        std::to_string(c.threshold) + "]" + (c.impl == GeluImpl::Interp ? " times 2^table_frac" : "") +
                        "): it needs " + std::to_string(t.table_width) + " bits; use table_bits >= " +
                        std::to_string(t.table_width) + " or 0 (derived)");
@@ -213,6 +212,7 @@ void quant_validate(const QuantConfig& c) {
 }
 
 std::vector<int> quant_model(const QuantConfig& c, const std::vector<int>& x) {
+  quant_validate(c);  // a config built by hand (not through the space) is checked too
   const QuantTables t = quant_tables(c);
   std::vector<int> y(x.size());
   for (int v : x)
@@ -366,7 +366,7 @@ QuantError quant_error(const QuantConfig& c, const std::vector<std::vector<int>>
 }
 
 std::vector<std::vector<int>> quant_vectors(const QuantConfig& c, const json& workload) {
-  static const std::vector<std::string> known = {"random", "min", "max", "zero", "onehot", "ramp"};
+  static const std::vector<std::string> known = {"random", "min", "max", "zero", "onehot", "ramp", "sweep"};
   if (!workload.is_object()) throw ParamError("quantized-operator workload must be a JSON object");
   const long long count = workload.value("vectors", 8LL);
   if (!workload.value("vectors", json(8)).is_number_integer() || count < 0 || count > 100000)
@@ -378,7 +378,7 @@ std::vector<std::vector<int>> quant_vectors(const QuantConfig& c, const json& wo
     if (!workload["patterns"].is_array()) throw ParamError("quantized-operator workload \"patterns\" must be a list of names");
     for (const auto& p : workload["patterns"]) {
       if (!p.is_string() || std::find(known.begin(), known.end(), p.get<std::string>()) == known.end())
-        throw ParamError("unknown data pattern " + p.dump() + "; known: random, min, max, zero, onehot, ramp");
+        throw ParamError("unknown data pattern " + p.dump() + "; known: random, min, max, zero, onehot, ramp, sweep");
       patterns.push_back(p.get<std::string>());
     }
   }
@@ -387,6 +387,14 @@ std::vector<std::vector<int>> quant_vectors(const QuantConfig& c, const json& wo
   const int N = c.vector_length;
   std::vector<std::vector<int>> out;
   for (const auto& p : patterns) {
+    if (p == "sweep") {  // every int8 value once, in order, over ceil(256 / N) vectors (the last one wraps)
+      for (int first = 0; first < 256; first += N) {
+        std::vector<int> v(static_cast<std::size_t>(N));
+        for (int i = 0; i < N; ++i) v[i] = (first + i) % 256 - 128;
+        out.push_back(v);
+      }
+      continue;
+    }
     std::vector<int> v(static_cast<std::size_t>(N), 0);
     for (int i = 0; i < N; ++i) {
       if (p == "random") v[i] = dist(rng);
