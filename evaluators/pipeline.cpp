@@ -75,7 +75,7 @@ std::string Pipeline::design_key(const hdl::Family& f, const hdl::Params& p, con
                                  const EvalOptions& o) const {
   Sha256 h;
   h.update(kEvalVersion).update("\n").update(f.name()).update("\n").update(std::to_string(f.version()));
-  h.update("\n").update(p.canonical()).update("\n").update(workload.dump()).update("\n");
+  h.update("\n").update(f.space().key(p)).update("\n").update(workload.dump()).update("\n");
   h.update(o.stage_options().dump()).update("\n");
   if (o.fidelity != "model") h.update(tools_.versions());
   return h.hex();

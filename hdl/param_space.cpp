@@ -113,6 +113,12 @@ static json value_json(const Value& v) {
   return std::get<std::string>(v);
 }
 
+Param Param::added_later() const {
+  Param p = *this;
+  p.keyed_at_default = false;
+  return p;
+}
+
 json Param::to_json() const {
   json j;
   j["name"] = name;
@@ -246,6 +252,18 @@ void ParamSpace::validate(const Params& params) const {
   for (const auto& c : constraints_)
     if (!c.holds(params)) throw ParamError("parameters violate the constraint " + c.description);
 }
+
+Params ParamSpace::key_params(const Params& p) const {
+  Params out;
+  for (const auto& [name, v] : p.values()) {
+    const Param* param = find(name);
+    if (param && !param->keyed_at_default && v == param->default_value) continue;
+    out.set(name, v);
+  }
+  return out;
+}
+
+std::string ParamSpace::key(const Params& p) const { return key_params(p).canonical(); }
 
 json ParamSpace::to_json() const {
   json j;

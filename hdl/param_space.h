@@ -34,11 +34,16 @@ struct Param {
   std::vector<long long> int_choices;    // a Choice of integers (e.g. in_bits: 4, 8, 16)
   Value default_value;
   std::string help;                      // one line, in the designer's words
+  // false: a parameter added to a space after designs of it were cached. At its default it is
+  // left out of the design's key (ParamSpace::key), so those designs keep their keys.
+  bool keyed_at_default = true;
 
   static Param int_range(std::string name, long long lo, long long hi, long long dflt, std::string help);
   static Param pow2(std::string name, long long lo, long long hi, long long dflt, std::string help);
   static Param int_choice(std::string name, std::vector<long long> values, long long dflt, std::string help);
   static Param choice(std::string name, std::vector<std::string> values, std::string dflt, std::string help);
+  // This parameter with keyed_at_default = false.
+  Param added_later() const;
 
   // All legal values in order (the discrete domain an agent can index into).
   std::vector<Value> domain() const;
@@ -73,6 +78,10 @@ class ParamSpace {
   // caller will change the values further and validate then.
   Params from_json(const json& j, bool check_constraints = true) const;
   void validate(const Params& p) const;   // throws ParamError naming the parameter or constraint
+  // The hashing form of a design (cache keys): Params::canonical() less the parameters added
+  // later (Param::added_later) that are at their defaults.
+  std::string key(const Params& p) const;
+  Params key_params(const Params& p) const;  // the same, as Params (e.g. for a file header)
   json to_json() const;
   double size() const;  // number of points before constraints (as a double; may be large)
 

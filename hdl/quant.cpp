@@ -147,7 +147,62 @@ std::string clamp_int8(const std::string& v, int w) {
 // ---------------------------------------------------------------------------------------
 // gelu: piecewise polynomial over [-T, T), y = x above, 0 below.
 
+// gelu by table: part A reads the table (direct: y = TABLE[x + 16T]; interp: the knots at both
+// ends of the input's segment), part B interpolates (interp), part C saturates.
+std::string emit_gelu_table(const QuantConfig& c, const QuantTables& t) {
+  const bool interp = c.impl == GeluImpl::Interp, saturate = c.threshold < 8;
+  const int t16 = c.threshold << kQuantInFrac, offb = clog2(2 * t16), W = c.table_bits ? c.table_bits : t.table_width;
+  Datapath d;
+  d.part_a = "  wire signed [7:0] a_x = in_data;\n";
+  if (saturate) d.part_a += "  wire a_low = a_x < " + lit(-t16, 8) + ";\n  wire a_high = a_x >= " + lit(t16, 8) + ";\n";
+  d.part_a += unused_ok("  wire [" + s(offb - 1) + ":0] a_off = a_x[" + s(offb - 1) + ":0] + " + ulit(t16, offb) + ";\n");
+  std::vector<Sig> sat;
+  if (saturate) sat = {{"x", 8, true}, {"low", 1, false}, {"high", 1, false}};
+  std::string y;  // the table's result, W or more bits, signed
+  int yw = W;
+  if (!interp) {
+    d.part_a += rom("a_t", W, true, "a_off", offb, t.table);
+    d.a_out = sat;
+    d.a_out.push_back({"t", W, true});
+    d.through = d.a_out;
+    y = "bc_t";
+  } else {
+    const int segments = c.interp_entries - 1, wb = clog2(2 * t16 / segments), segb = offb - wb, F = c.table_frac;
+    const std::string seg = "a_off[" + s(offb - 1) + ":" + s(wb) + "]";
+    d.part_a += "  wire [" + s(wb - 1) + ":0] a_d = a_off[" + s(wb - 1) + ":0];\n";
+    d.part_a += "  wire [" + s(segb) + ":0] a_s1 = " + zx(seg, segb, segb + 1) + " + " + ulit(1, segb + 1) + ";\n";
+    d.part_a += rom("a_k0", W, true, seg, segb, {t.table.begin(), t.table.end() - 1});
+    d.part_a += rom("a_k1", W, true, "a_s1", segb + 1, {t.table.begin() + 1, t.table.end()}, 1);
+    d.a_out = sat;
+    d.a_out.insert(d.a_out.end(), {{"d", wb, false}, {"k0", W, true}, {"k1", W, true}});
+    // k0 w + (k1 - k0) d: the difference needs W + 1 bits, the product W + 1 + wb, the sum one more.
+    const int pw = W + wb + 2;
+    d.part_b = "  wire signed [" + s(W) + ":0] b_dk = " + sx("ab_k1", W, W + 1) + " - " + sx("ab_k0", W, W + 1) + ";\n";
+    d.part_b += "  wire signed [" + s(pw - 1) + ":0] b_v = (" + sx("ab_k0", W, pw) + " <<< " + s(wb) + ") + " + sx("b_dk", W + 1, pw) +
+                " * $signed(" + zx("ab_d", wb, pw) + ");\n";
+    d.b_out = {{"v", pw, true}};
+    d.through = sat;
+    const int sh = wb + F;
+    d.part_c = unused_ok("  wire signed [" + s(pw - 1) + ":0] c_q = (bc_v + " + lit(1LL << (sh - 1), pw) + ") >>> " + s(sh) + ";\n");
+    y = "c_q";
+    yw = pw;
+  }
+  // The table's values lie in GELU's range over [-T, T) (at most -3..127): they fit int8.
+  std::string y8 = yw >= 8 ? y + "[7:0]" : sx(y, yw, 8);
+  if (!interp && yw > 8) d.part_c += unused_ok("  wire signed [" + s(yw - 1) + ":0] c_t = bc_t;\n"), y8 = "c_t[7:0]";
+  d.part_c += "  wire [7:0] c_y = " + (saturate ? "bc_low ? 8'h00 : bc_high ? bc_x : " + y8 : y8) + ";\n";
+  const std::string what = interp ? "linear interpolation between " + s(c.interp_entries) + " knots (" + s(W) + " bits, " +
+                                        s(c.table_frac) + " fraction bits)"
+                                  : "a direct table of " + s(2 * t16) + " entries of " + s(W) + " bits";
+  std::string v = module_head(c, "  // GELU, x = in_data / 16, y = out_data / 16: " + what + " over [-" + s(c.threshold) + ", " +
+                                     s(c.threshold) + ")" + (saturate ? ", y = x above, 0 below" : "") + ".\n");
+  v += datapath_head(c.stages) + "  wire issue = in_valid && en;\n  wire issue_last = in_last;\n  assign in_ready = en;\n\n";
+  v += datapath_text(d, c.stages);
+  return v + "endmodule\n";
+}
+
 std::string emit_gelu(const QuantConfig& c, const QuantTables& t) {
+  if (c.impl != GeluImpl::Poly) return emit_gelu_table(c, t);
   const int t16 = c.threshold << kQuantInFrac, w = 2 * t16 / c.segments, wb = clog2(w), offb = clog2(2 * t16),
             segb = offb - wb;
   for (std::size_t i = 0; i < t.c0.size(); ++i)
@@ -192,7 +247,7 @@ std::string emit_gelu(const QuantConfig& c, const QuantTables& t) {
 std::string emit_softmax(const QuantConfig& c, const QuantTables& t) {
   const int N = c.vector_length, cb = clog2(N);
   const long long sum_max = static_cast<long long>(N) * t.exp_lut[0];
-  const int sw = bits_for(sum_max), kb = clog2(sw + 1), R = c.recip_bits, ib = 8 - c.exp_shift;
+  const int sw = bits_for(sum_max), kb = clog2(sw + 1), R = c.recip_bits, ib = 8 - c.exp_shift, ew = c.exp_bits + 1;
   const int mw = bits_for(*std::max_element(t.recip.begin(), t.recip.end()));
   std::string v = module_head(c, "  // softmax, x = in_data / 16, p = out_data / 128: exp by a " + s(c.lut_entries) +
                                      "-entry table of (max - x) >> " + s(c.exp_shift) + ", 1/sum by a " + s(1 << R) +
@@ -218,10 +273,10 @@ std::string emit_softmax(const QuantConfig& c, const QuantTables& t) {
        "          mx <= (cnt == " + ulit(0, cb) + " || x_in > mx) ? x_in : mx;\n"
        "          cnt <= last_index ? " + ulit(0, cb) + " : cnt + " + ulit(1, cb) + ";\n"
        "          if (last_index) begin\n            state <= SUM;\n            sum <= " + ulit(0, sw) + ";\n          end\n        end\n";
-  rest += "        SUM: begin\n          sum <= sum + " + zx("a_e", 16, sw) + ";\n          cnt <= last_index ? " + ulit(0, cb) +
+  rest += "        SUM: begin\n          sum <= sum + " + zx("a_e", ew, sw) + ";\n          cnt <= last_index ? " + ulit(0, cb) +
        " : cnt + " + ulit(1, cb) + ";\n          if (last_index) state <= RECIP;\n        end\n";
   rest += "        RECIP: begin\n          mul <= recip;\n          sh <= " + zx("lead", kb, 6) + " + 6'd" +
-       s(kRecipFrac - kSoftmaxOutFrac) + ";\n          issued_all <= 1'b0;\n          state <= OUT;\n        end\n";
+       s(c.recip_frac - kSoftmaxOutFrac) + ";\n          issued_all <= 1'b0;\n          state <= OUT;\n        end\n";
   rest += "        default: begin\n          if (issue) begin\n            cnt <= last_index ? " + ulit(0, cb) + " : cnt + " +
        ulit(1, cb) + ";\n            if (last_index) issued_all <= 1'b1;\n          end\n"
        "          if (out_valid && out_ready && out_last) state <= LOAD;\n        end\n      endcase\n    end\n  end\n\n";
@@ -229,10 +284,10 @@ std::string emit_softmax(const QuantConfig& c, const QuantTables& t) {
   d.part_a = "  wire signed [7:0] a_x = buffer[cnt];\n";
   d.part_a += unused_ok("  wire [7:0] a_diff = mx - a_x;\n");
   d.part_a += "  wire [" + s(ib - 1) + ":0] a_idx = a_diff[7:" + s(c.exp_shift) + "];\n";
-  d.part_a += rom("a_e", 16, false, "a_idx", ib, t.exp_lut);
-  d.a_out = {{"e", 16, false}};
-  const int pw = 16 + mw;
-  d.part_b = "  wire [" + s(pw - 1) + ":0] b_prod = " + zx("ab_e", 16, pw) + " * " + zx("mul", mw, pw) + ";\n";
+  d.part_a += rom("a_e", ew, false, "a_idx", ib, t.exp_lut);
+  d.a_out = {{"e", ew, false}};
+  const int pw = ew + mw;
+  d.part_b = "  wire [" + s(pw - 1) + ":0] b_prod = " + zx("ab_e", ew, pw) + " * " + zx("mul", mw, pw) + ";\n";
   d.b_out = {{"prod", pw, false}};
   d.part_c = "  wire [" + s(pw - 1) + ":0] c_round = bc_prod + (" + ulit(1, pw) + " << (sh - 6'd1));\n";
   d.part_c += unused_ok("  wire [" + s(pw - 1) + ":0] c_q = c_round >> sh;\n");
@@ -243,7 +298,8 @@ std::string emit_softmax(const QuantConfig& c, const QuantTables& t) {
 
 std::string emit_norm(const QuantConfig& c, const QuantTables& t) {
   const bool ln = c.op == QuantOp::LayerNorm;
-  const int N = c.vector_length, cb = clog2(N), F = kRsqrtFrac, A = c.acc_bits, p = c.pre_shift;
+  const int N = c.vector_length, cb = clog2(N), F = c.rsqrt_frac, A = c.acc_bits, p = c.pre_shift;
+  const int yw = F + 2;  // y in Q1.F is below 2^(F+1); Newton's 3 2^F - u needs F + 2 bits
   const int xw = ln ? 10 : 8, sqw = 2 * xw;  // centred value and its square (signed)
   const long long v_max = ((t.acc_max * t.msq_mul) >> t.msq_shift) << (p & 1);
   const int vw = bits_for(std::max(1LL, v_max)), kb = clog2(vw + 1);
@@ -256,7 +312,7 @@ std::string emit_norm(const QuantConfig& c, const QuantTables& t) {
        (c.iterations > 0 ? "ITER = 3'd4, " : "") + "OUT = 3'd5;\n";
   v += "  reg [2:0] state;\n  reg [" + s(cb - 1) + ":0] cnt;\n" + (c.iterations > 0 ? "  reg [1:0] iter;\n" : "") + "  reg issued_all;\n";
   v += "  reg signed [7:0] buffer [0:" + s(N - 1) + "];\n  reg [" + s(A - 1) + ":0] acc;\n";
-  v += "  reg [15:0] y;\n" + (c.iterations > 0 ? "  reg [" + s(F + 1) + ":0] m;\n" : "") + "  reg [5:0] sh;\n";
+  v += "  reg [" + s(yw - 1) + ":0] y;\n" + (c.iterations > 0 ? "  reg [" + s(F + 1) + ":0] m;\n" : "") + "  reg [5:0] sh;\n";
   v += "  wire last_index = cnt == " + ulit(N - 1, cb) + ";\n  wire signed [7:0] x_in = in_data;\n";
   v += "  assign in_ready = state == LOAD;\n";
   v += datapath_head(c.stages) + "  wire issue = state == OUT && !issued_all && en;\n  wire issue_last = last_index;\n\n";
@@ -288,14 +344,16 @@ std::string emit_norm(const QuantConfig& c, const QuantTables& t) {
   const int nw = vw + F;
   rest += unused_ok("  wire [" + s(nw - 1) + ":0] m_wide = (" + zx("v1", vw, nw) + " << " + s(F) + ") >> {k, 1'b0};\n");
   rest += unused_ok("  wire [" + s(F + 1) + ":0] m_new = m_wide[" + s(F + 1) + ":0];\n");
-  rest += rom("seed", 16, false, "m_new[" + s(F + 1) + ":" + s(F - 2) + "]", 4, t.seed, 4);
+  rest += rom("seed", yw, false, "m_new[" + s(F + 1) + ":" + s(F - 2) + "]", 4, t.seed, 4);
   // One Newton-Raphson step of 1/sqrt(m): y <- y * (3 - m y^2) / 2, in Q1.F.
-  if (c.iterations > 0)  // widths are exact for any 16-bit y and m: nothing is cut but the shifted-out bits
-    rest += unused_ok("  wire [31:0] nr_yy = " + zx("y", 16, 32) + " * " + zx("y", 16, 32) + ";\n  wire [17:0] nr_t = nr_yy[31:" + s(F) +
-                      "];\n  wire [33:0] nr_mt = " + zx("m", F + 2, 34) + " * " + zx("nr_t", 18, 34) + ";\n  wire [19:0] nr_u = nr_mt[33:" +
-                      s(F) + "];\n  wire [15:0] nr_w = (nr_u >= 20'd" + s(3LL << F) + ") ? 16'd0 : 16'd" + s(3LL << F) +
-                      " - nr_u[15:0];\n  wire [31:0] nr_yw = " + zx("y", 16, 32) + " * " + zx("nr_w", 16, 32) +
-                      ";\n  wire [16:0] nr_next = nr_yw[31:" + s(F + 1) + "];\n");
+  if (c.iterations > 0)  // widths are exact for any yw-bit y and m: nothing is cut but the shifted-out bits
+    rest += unused_ok("  wire [" + s(2 * yw - 1) + ":0] nr_yy = " + zx("y", yw, 2 * yw) + " * " + zx("y", yw, 2 * yw) + ";\n  wire [" +
+                      s(F + 3) + ":0] nr_t = nr_yy[" + s(2 * yw - 1) + ":" + s(F) + "];\n  wire [" + s(2 * F + 5) + ":0] nr_mt = " +
+                      zx("m", F + 2, 2 * F + 6) + " * " + zx("nr_t", F + 4, 2 * F + 6) + ";\n  wire [" + s(F + 5) +
+                      ":0] nr_u = nr_mt[" + s(2 * F + 5) + ":" + s(F) + "];\n  wire [" + s(yw - 1) + ":0] nr_w = (nr_u >= " +
+                      s(F + 6) + "'d" + s(3LL << F) + ") ? " + s(yw) + "'d0 : " + s(yw) + "'d" + s(3LL << F) + " - nr_u[" +
+                      s(yw - 1) + ":0];\n  wire [" + s(2 * yw - 1) + ":0] nr_yw = " + zx("y", yw, 2 * yw) + " * " +
+                      zx("nr_w", yw, 2 * yw) + ";\n  wire [" + s(yw) + ":0] nr_next = nr_yw[" + s(2 * yw - 1) + ":" + s(F + 1) + "];\n");
   rest += "  always @(posedge clk) begin\n    if (rst) begin\n      state <= LOAD;\n      cnt <= " + ulit(0, cb) +
        ";\n      issued_all <= 1'b0;\n      acc <= " + ulit(0, A) + ";\n" + (ln ? "      sum <= 16'sd0;\n" : "") +
        "    end else begin\n      case (state)\n";
@@ -312,7 +370,7 @@ std::string emit_norm(const QuantConfig& c, const QuantTables& t) {
        s(F + (p >> 1) + kGammaFrac - kNormOutFrac - 2) + ";\n" + (c.iterations > 0 ? "          iter <= 2'd0;\n" : "") + "          issued_all <= 1'b0;\n";
   rest += std::string("          state <= ") + (c.iterations > 0 ? "ITER" : "OUT") + ";\n        end\n";
   if (c.iterations > 0)
-    rest += "        ITER: begin\n          y <= nr_next[15:0];\n          iter <= iter + 2'd1;\n          if (iter == 2'd" +
+    rest += "        ITER: begin\n          y <= nr_next[" + s(yw - 1) + ":0];\n          iter <= iter + 2'd1;\n          if (iter == 2'd" +
        s(std::max(0, c.iterations - 1)) + ") state <= OUT;\n        end\n";
   rest += "        default: begin\n          if (issue) begin\n            cnt <= last_index ? " + ulit(0, cb) + " : cnt + " +
        ulit(1, cb) + ";\n            if (last_index) issued_all <= 1'b1;\n          end\n"
@@ -327,7 +385,7 @@ std::string emit_norm(const QuantConfig& c, const QuantTables& t) {
   d.a_out = {{"c", xw, true}, {"g", 8, true}};
   if (ln) d.a_out.push_back({"b", 8, true});
   // 48 bits (40 would do): Yosys 0.23's ice40_dsp pass fails an assertion on the 40-bit form.
-  d.part_b = "  wire signed [47:0] b_prod = " + sx("ab_c", xw, 48) + " * $signed(" + zx("y", 16, 48) + ") * " + sx("ab_g", 8, 48) + ";\n";
+  d.part_b = "  wire signed [47:0] b_prod = " + sx("ab_c", xw, 48) + " * $signed(" + zx("y", yw, 48) + ") * " + sx("ab_g", 8, 48) + ";\n";
   d.b_out = {{"prod", 48, true}};
   if (ln) d.through = {{"b", 8, true}};
   d.part_c = "  wire signed [47:0] c_q = (bc_prod + (48'sd1 <<< (sh - 6'd1))) >>> sh;\n";
@@ -345,17 +403,61 @@ class QuantFamily final : public Family {
   explicit QuantFamily(QuantOp op) : op_(op) {
     space_.add(Param::int_range("vector_length", 2, 64, 16, "elements per vector (N)"));
     switch (op) {
-      case QuantOp::Gelu:
-        space_.add(Param::int_choice("threshold", {2, 4}, 4, "saturation outside [-threshold, threshold): y = x above, 0 below"))
+      case QuantOp::Gelu: {
+        space_.add(Param::int_choice("threshold", {2, 4, 8}, 4,
+                                     "saturation outside [-threshold, threshold): y = x above, 0 below (8: the whole int8 domain, tables only)"))
             .add(Param::pow2("segments", 2, 32, 8, "polynomial segments over [-threshold, threshold)"))
-            .add(Param::int_range("order", 1, 2, 2, "polynomial order per segment (1 linear, 2 quadratic)"));
+            .add(Param::int_range("order", 1, 2, 2, "polynomial order per segment (1 linear, 2 quadratic)"))
+            // Added with the tables (issue 18); at their defaults they stay out of a design's key.
+            .add(Param::choice("impl", {"poly", "table", "interp"}, "poly",
+                               "poly: piecewise polynomial; table: every input's value stored; interp: knots and linear interpolation")
+                     .added_later())
+            .add(Param::int_range("table_bits", 0, 16, 0, "table and interp: signed width of a table entry (0: the least that holds the range)")
+                     .added_later())
+            .add(Param::int_range("table_frac", 0, 4, 0, "interp: fraction bits of the knots").added_later())
+            .add(Param::int_range("interp_entries", 1, 65, 17, "interp: knots over [-threshold, threshold], both ends (2^k + 1)")
+                     .added_later());
+        auto is = [](const Params& p, const char* impl) { return p.symbol("impl") == impl; };
         space_.require("32 * threshold / segments > order (each segment spans more input steps than the polynomial order)",
-                       [](const Params& p) { return 32 * p.integer("threshold") / p.integer("segments") > p.integer("order"); });
+                       [is](const Params& p) {
+                         return !is(p, "poly") || 32 * p.integer("threshold") / p.integer("segments") > p.integer("order");
+                       });
+        space_.require("threshold = 8 (no saturation) is for impl=table or interp",
+                       [is](const Params& p) { return !is(p, "poly") || p.integer("threshold") <= 4; });
+        space_.require("impl=table or interp has no polynomial: segments and order keep their defaults (8, 2)",
+                       [is](const Params& p) { return is(p, "poly") || (p.integer("segments") == 8 && p.integer("order") == 2); });
+        space_.require("impl=poly has no table: table_bits keeps its default (0)",
+                       [is](const Params& p) { return !is(p, "poly") || p.integer("table_bits") == 0; });
+        space_.require("only impl=interp has knots: table_frac and interp_entries keep their defaults (0, 17) otherwise",
+                       [is](const Params& p) { return is(p, "interp") || (p.integer("table_frac") == 0 && p.integer("interp_entries") == 17); });
+        space_.require("interp_entries >= 2 (an interpolating table needs two entries per segment, the knots at its ends)",
+                       [is](const Params& p) { return !is(p, "interp") || p.integer("interp_entries") >= 2; });
+        space_.require("interp_entries - 1 is a power of two and at most 16 * threshold (segments of 2^k >= 2 input steps)",
+                       [is](const Params& p) {
+                         const long long segments = p.integer("interp_entries") - 1;
+                         return !is(p, "interp") || segments < 1 ||
+                                ((segments & (segments - 1)) == 0 && segments <= 16 * p.integer("threshold"));
+                       });
+        space_.require("table_bits = 0 or at least the signed width of the table's range (GELU over [-threshold, threshold], "
+                       "times 2^table_frac for interp)",
+                       [this](const Params& p) {
+                         if (p.symbol("impl") == "poly" || p.integer("table_bits") == 0) return true;
+                         QuantConfig c = QuantConfig::from(op_, p);
+                         if (c.impl == GeluImpl::Interp && (c.interp_entries < 2 || ((c.interp_entries - 1) & (c.interp_entries - 2)) != 0))
+                           return true;  // said by the constraints above
+                         return c.table_bits >= quant_tables(c).table_width;
+                       });
         break;
+      }
       case QuantOp::Softmax:
         space_.add(Param::pow2("lut_entries", 16, 256, 64, "exp look-up table entries"))
             .add(Param::int_range("exp_shift", 0, 4, 1, "table index = (max - x) >> exp_shift"))
-            .add(Param::int_range("recip_bits", 2, 8, 6, "reciprocal mantissa table: 2^recip_bits entries"));
+            .add(Param::int_range("recip_bits", 2, 8, 6, "reciprocal mantissa table: 2^recip_bits entries"))
+            // Added with the tables (issue 18); at their defaults they stay out of a design's key.
+            .add(Param::int_range("exp_bits", 6, 15, 15, "exp table scale: e(0) = 2^exp_bits, entries of exp_bits + 1 bits").added_later())
+            .add(Param::int_range("recip_frac", 8, 16, 16, "reciprocal table: M in (2^(recip_frac-1), 2^recip_frac]").added_later());
+        space_.require("exp_bits >= recip_bits + 1 (the sum's leading one has recip_bits bits below it)",
+                       [](const Params& p) { return p.integer("exp_bits") >= p.integer("recip_bits") + 1; });
         space_.require("lut_entries * 2^exp_shift <= 256 (the table covers at most the 256 differences max - x)",
                        [](const Params& p) { return (p.integer("lut_entries") << p.integer("exp_shift")) <= 256; });
         break;
@@ -364,7 +466,9 @@ class QuantFamily final : public Family {
         const long long max_square = op == QuantOp::RmsNorm ? 16384 : 65536;
         space_.add(Param::int_range("pre_shift", 0, 8, 2, "each square is shifted right by this before it is summed"))
             .add(Param::int_range("acc_bits", 16, 32, 24, "sum-of-squares accumulator width"))
-            .add(Param::int_range("iterations", 0, 3, 2, "Newton-Raphson iterations of 1/sqrt"));
+            .add(Param::int_range("iterations", 0, 3, 2, "Newton-Raphson iterations of 1/sqrt"))
+            // Added with the tables (issue 18); at its default it stays out of a design's key.
+            .add(Param::int_range("rsqrt_frac", 6, 14, 14, "1/sqrt seed table and Newton-Raphson in Q1.rsqrt_frac").added_later());
         space_.require("vector_length * (" + std::to_string(max_square) +
                            " >> pre_shift) <= 2^acc_bits - 1 (the sum of pre-shifted squares cannot overflow the accumulator)",
                        [max_square](const Params& p) {
@@ -381,7 +485,7 @@ class QuantFamily final : public Family {
   int version() const override { return 4; }
   std::string description() const override {
     switch (op_) {
-      case QuantOp::Gelu: return "int8 GELU streaming unit: piecewise polynomial with saturation";
+      case QuantOp::Gelu: return "int8 GELU streaming unit: piecewise polynomial, direct table or interpolated table, with saturation";
       case QuantOp::Softmax: return "int8 softmax streaming unit: exp table, sum, reciprocal by multiply-and-shift";
       case QuantOp::RmsNorm: return "int8 RMSNorm streaming unit: pre-shifted squares, Newton-Raphson 1/sqrt, fixed gamma";
       case QuantOp::LayerNorm: return "int8 LayerNorm streaming unit: mean, pre-shifted squares, Newton-Raphson 1/sqrt, fixed gamma/beta";
@@ -402,7 +506,8 @@ class QuantFamily final : public Family {
     Rtl rtl;
     rtl.top = quant_module_name(op_);
     rtl.files[rtl.top + ".v"] =
-        "// Generated by chipgym " + name() + " v" + std::to_string(version()) + ": " + p.to_assignments() + "\n" + quant_verilog(c);
+        "// Generated by chipgym " + name() + " v" + std::to_string(version()) + ": " + space_.key_params(p).to_assignments() + "\n" +
+        quant_verilog(c);
     rtl.modules = {rtl.top};
     rtl.interface = quant_interface(c);
     return rtl;
@@ -555,6 +660,16 @@ QuantConfig QuantConfig::from(QuantOp op, const Params& p) {
   c.pre_shift = get("pre_shift", c.pre_shift);
   c.acc_bits = get("acc_bits", c.acc_bits);
   c.iterations = get("iterations", c.iterations);
+  if (p.has("impl")) {
+    const std::string& impl = p.symbol("impl");
+    c.impl = impl == "table" ? GeluImpl::Table : impl == "interp" ? GeluImpl::Interp : GeluImpl::Poly;
+  }
+  c.table_bits = get("table_bits", c.table_bits);
+  c.table_frac = get("table_frac", c.table_frac);
+  c.interp_entries = get("interp_entries", c.interp_entries);
+  c.exp_bits = get("exp_bits", c.exp_bits);
+  c.recip_frac = get("recip_frac", c.recip_frac);
+  c.rsqrt_frac = get("rsqrt_frac", c.rsqrt_frac);
   return c;
 }
 

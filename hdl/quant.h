@@ -16,6 +16,10 @@
 namespace chipgym::hdl {
 
 enum class QuantOp { Gelu, Softmax, RmsNorm, LayerNorm };
+// How gelu computes: piecewise polynomial (the canonical kernel), a direct table of every
+// input in [-threshold, threshold), or a table of knots with linear interpolation.
+enum class GeluImpl { Poly, Table, Interp };
+std::string gelu_impl_name(GeluImpl impl);  // "poly", "table", "interp"
 
 // Family name ("gelu", "softmax", "rmsnorm", "layernorm"), module name ("gelu_int8", ...).
 std::string quant_family_name(QuantOp op);
@@ -27,12 +31,12 @@ QuantOp quant_op(const std::string& name);
 // Fixed scales (documented in docs/quant.md).
 constexpr int kQuantInFrac = 4;        // gelu and softmax inputs: real = x / 16
 constexpr int kGeluCoefFrac = 16;      // gelu polynomial coefficients: fraction bits
-constexpr int kExpBits = 15;           // softmax exp LUT: exp(0) = 2^15
-constexpr int kRecipFrac = 16;         // softmax reciprocal mantissa table M in (2^15, 2^16]
+constexpr int kExpBits = 15;           // softmax exp LUT default (exp_bits): exp(0) = 2^15
+constexpr int kRecipFrac = 16;         // softmax reciprocal default (recip_frac): M in (2^15, 2^16]
 constexpr int kSoftmaxOutFrac = 7;     // softmax output: probability = p / 128 (int8, 0..127)
 constexpr int kNormOutFrac = 5;        // rmsnorm / layernorm output: real = y / 32
 constexpr int kNormGuard = 4;          // fraction bits kept in the mean of squares
-constexpr int kRsqrtFrac = 14;         // Newton-Raphson 1/sqrt in Q1.14
+constexpr int kRsqrtFrac = 14;         // Newton-Raphson 1/sqrt default (rsqrt_frac): Q1.14
 constexpr int kGammaFrac = 6;          // gamma: real = g / 64
 
 struct QuantConfig {
@@ -43,24 +47,34 @@ struct QuantConfig {
   int threshold = 4;       // saturation outside [-threshold, threshold) (real units)
   int segments = 8;        // polynomial segments over [-threshold, threshold)
   int order = 2;           // polynomial order per segment (1 linear, 2 quadratic)
+  GeluImpl impl = GeluImpl::Poly;
+  int table_bits = 0;      // table and interp: width of a table entry (signed); 0 = the least that holds the range
+  int table_frac = 0;      // interp: fraction bits of the knots (output LSB / 2^table_frac)
+  int interp_entries = 17; // interp: knots over [-threshold, threshold], both ends included (2^k + 1)
   // softmax
   int lut_entries = 64;    // exp look-up table entries
   int exp_shift = 1;       // LUT index = (max - x) >> exp_shift
   int recip_bits = 6;      // reciprocal mantissa table: 2^recip_bits entries
+  int exp_bits = kExpBits; // exp table scale: e(0) = 2^exp_bits (entries exp_bits + 1 bits at most)
+  int recip_frac = kRecipFrac;  // reciprocal mantissa M in (2^(recip_frac-1), 2^recip_frac]
   // rmsnorm / layernorm
   int pre_shift = 2;       // each square is shifted right by this before accumulation
   int acc_bits = 24;       // sum-of-squares accumulator width
   int iterations = 2;      // Newton-Raphson iterations of 1/sqrt
+  int rsqrt_frac = kRsqrtFrac;  // 1/sqrt (seed and Newton-Raphson) in Q1.rsqrt_frac, registers rsqrt_frac + 2 bits
 
   static QuantConfig from(QuantOp op, const Params& p);
 };
 
 // Constants chosen offline in C++ and baked into the Verilog (and used by the model).
 struct QuantTables {
-  std::vector<std::int64_t> c0, c1, c2;   // gelu: per segment, kGeluCoefFrac fraction bits
+  std::vector<std::int64_t> c0, c1, c2;   // gelu poly: per segment, kGeluCoefFrac fraction bits
+  std::vector<std::int64_t> table;        // gelu table: round(16 GELU(x / 16)) for x = -16T .. 16T - 1;
+                                          // interp: knots round(2^table_frac 16 GELU(x_i / 16)), x_i = -16T + i w
+  int table_width = 0;                    // gelu table / interp: the least signed width that holds `table`
   std::vector<std::int64_t> exp_lut;      // softmax: e[i] = round(2^15 exp(-(i 2^s + (2^s-1)/2) / 16))
   std::vector<std::int64_t> recip;        // softmax: M[j] = round(2^16 / (1 + (j + 0.5) / 2^R))
-  std::vector<std::int64_t> seed;         // norms: 12 quarter-buckets of m in [1, 4): round(2^14 / sqrt(center))
+  std::vector<std::int64_t> seed;         // norms: 12 quarter-buckets of m in [1, 4): round(2^F / sqrt(center)), F = rsqrt_frac
   std::vector<std::int64_t> gamma, beta;  // norms: per element (beta only for layernorm)
   std::int64_t mean_mul = 0; int mean_shift = 0;    // layernorm mean: (sum * M) >> s
   std::int64_t msq_mul = 0; int msq_shift = 0;      // mean of squares with kNormGuard fraction bits
@@ -106,7 +120,8 @@ QuantError quant_error(const QuantConfig& c, const std::vector<std::vector<int>>
 
 // Workload JSON: {"vectors": V random vectors, "patterns": [...], "seed": S}. Patterns:
 // random, min (all -128), max (all 127), zero, onehot (127 at one place, -128 elsewhere),
-// ramp. Returns the vectors the harness streams, in order.
+// ramp, sweep (every int8 value once, in order, over ceil(256 / N) vectors). Returns the vectors
+// the harness streams, in order.
 std::vector<std::vector<int>> quant_vectors(const QuantConfig& c, const json& workload);
 
 // Cycles of one pass with no stalls (in_valid always high, out_ready always high): from the

@@ -17,6 +17,13 @@ int clog2(long long v) {  // bits to count 0..v-1, at least 1
   return bits < 1 ? 1 : bits;
 }
 
+// The least two's-complement width that holds every value in lo..hi.
+int signed_bits(std::int64_t lo, std::int64_t hi) {
+  int b = 1;
+  while (lo < -(1LL << (b - 1)) || hi > (1LL << (b - 1)) - 1) ++b;
+  return b;
+}
+
 int floor_log2(std::int64_t v) {  // v >= 1
   int k = 0;
   while ((v >> (k + 1)) != 0) ++k;
@@ -78,14 +85,14 @@ RsqrtSplit rsqrt_split(const QuantConfig& c, const QuantTables& t, std::int64_t 
   std::int64_t v = (acc * t.msq_mul) >> t.msq_shift;
   std::int64_t v1 = std::max<std::int64_t>(v << (c.pre_shift & 1), 1);
   const int k = floor_log2(v1) >> 1;
-  return {(v1 << kRsqrtFrac) >> (2 * k), k};
+  return {(v1 << c.rsqrt_frac) >> (2 * k), k};
 }
-int rsqrt_seed_index(std::int64_t m) { return static_cast<int>((m >> (kRsqrtFrac - 2)) - 4); }
+int rsqrt_seed_index(const QuantConfig& c, std::int64_t m) { return static_cast<int>((m >> (c.rsqrt_frac - 2)) - 4); }
 
 Rsqrt rsqrt_model(const QuantConfig& c, const QuantTables& t, std::int64_t acc) {
-  const int F = kRsqrtFrac;
+  const int F = c.rsqrt_frac;
   const auto [m, k] = rsqrt_split(c, t, acc);
-  std::int64_t y = t.seed[static_cast<std::size_t>(rsqrt_seed_index(m))];
+  std::int64_t y = t.seed[static_cast<std::size_t>(rsqrt_seed_index(c, m))];
   for (int i = 0; i < c.iterations; ++i) {
     const std::int64_t sq = (y * y) >> F;
     const std::int64_t u = (m * sq) >> F;
@@ -96,7 +103,7 @@ Rsqrt rsqrt_model(const QuantConfig& c, const QuantTables& t, std::int64_t acc) 
 }
 
 // Shift of the normalized output product x * y * gamma down to kNormOutFrac bits.
-int norm_out_shift(const QuantConfig& c, int k) { return kRsqrtFrac + k + (c.pre_shift >> 1) + kGammaFrac - kNormOutFrac - 2; }
+int norm_out_shift(const QuantConfig& c, int k) { return c.rsqrt_frac + k + (c.pre_shift >> 1) + kGammaFrac - kNormOutFrac - 2; }
 
 }  // namespace
 
@@ -105,7 +112,18 @@ QuantTables quant_tables(const QuantConfig& c) {
   const int N = c.vector_length;
   switch (c.op) {
     case QuantOp::Gelu: {
-      const int t16 = c.threshold << kQuantInFrac, w = 2 * t16 / c.segments;
+      const int t16 = c.threshold << kQuantInFrac;
+      if (c.impl != GeluImpl::Poly) {
+        // Direct table: every input of [-T, T); interp: the knots x_i = -16T + i w, i = 0..E-1.
+        const bool interp = c.impl == GeluImpl::Interp;
+        const int count = interp ? c.interp_entries : 2 * t16, w = interp ? 2 * t16 / std::max(1, c.interp_entries - 1) : 1;
+        const double one = std::ldexp(1.0, interp ? c.table_frac : 0);
+        for (int i = 0; i < count; ++i) t.table.push_back(std::llround(one * 16.0 * gelu_real((-t16 + i * w) / 16.0)));
+        const auto [lo, hi] = std::minmax_element(t.table.begin(), t.table.end());
+        t.table_width = signed_bits(*lo, *hi);
+        break;
+      }
+      const int w = 2 * t16 / c.segments;
       for (int s = 0; s < c.segments; ++s) {
         std::vector<double> f(static_cast<std::size_t>(w));
         for (int d = 0; d < w; ++d) f[d] = 16.0 * gelu_real((-t16 + s * w + d) / 16.0);
@@ -120,14 +138,14 @@ QuantTables quant_tables(const QuantConfig& c) {
     case QuantOp::Softmax: {
       const double center = ((1 << c.exp_shift) - 1) / 2.0;
       for (int i = 0; i < c.lut_entries; ++i)
-        t.exp_lut.push_back(std::llround(std::ldexp(1.0, kExpBits) * std::exp(-((i << c.exp_shift) + center) / 16.0)));
+        t.exp_lut.push_back(std::llround(std::ldexp(1.0, c.exp_bits) * std::exp(-((i << c.exp_shift) + center) / 16.0)));
       for (int j = 0; j < (1 << c.recip_bits); ++j)
-        t.recip.push_back(std::llround(std::ldexp(1.0, kRecipFrac) / (1.0 + (j + 0.5) / (1 << c.recip_bits))));
+        t.recip.push_back(std::llround(std::ldexp(1.0, c.recip_frac) / (1.0 + (j + 0.5) / (1 << c.recip_bits))));
       break;
     }
     case QuantOp::RmsNorm:
     case QuantOp::LayerNorm: {
-      for (int i = 0; i < 12; ++i) t.seed.push_back(std::llround(std::ldexp(1.0, kRsqrtFrac) / std::sqrt(1.0 + (i + 0.5) / 4.0)));
+      for (int i = 0; i < 12; ++i) t.seed.push_back(std::llround(std::ldexp(1.0, c.rsqrt_frac) / std::sqrt(1.0 + (i + 0.5) / 4.0)));
       for (int i = 0; i < N; ++i) {
         const std::uint64_t h = splitmix(kAffineSeed * 1000003ULL + static_cast<std::uint64_t>(i));
         t.gamma.push_back(32 + static_cast<std::int64_t>(h % 65));                              // 0.5 .. 1.5
@@ -149,11 +167,36 @@ QuantTables quant_tables(const QuantConfig& c) {
 void quant_validate(const QuantConfig& c) {
   if (c.vector_length < 1) throw ParamError("vector_length must be at least 1");
   if (c.stages < 1 || c.stages > 3) throw ParamError("stages must be in 1..3");
-  if (c.op == QuantOp::Gelu) {
+  if (c.op == QuantOp::Gelu && c.impl != GeluImpl::Poly) {
+    if (c.impl == GeluImpl::Interp) {
+      if (c.interp_entries < 2)
+        throw ParamError("gelu: interp_entries = " + std::to_string(c.interp_entries) +
+                         ": an interpolating table needs two entries per segment (the knots at its ends), so at least 2");
+      const int segments = c.interp_entries - 1;
+      if ((segments & (segments - 1)) != 0)
+        throw ParamError("gelu: interp_entries - 1 must be a power of two (segments of 2^k input steps), got interp_entries = " +
+                         std::to_string(c.interp_entries));
+      if (segments > 16 * c.threshold)
+        throw ParamError("gelu: interp_entries - 1 <= 16 * threshold (each segment spans at least two input steps), got interp_entries = " +
+                         std::to_string(c.interp_entries) + " with threshold = " + std::to_string(c.threshold));
+    }
+    const QuantTables t = quant_tables(c);
+    const auto [lo, hi] = std::minmax_element(t.table.begin(), t.table.end());
+    if (c.table_bits != 0 && c.table_bits < t.table_width)
+      throw ParamError("gelu: table_bits = " + std::to_string(c.table_bits) + " cannot hold the range " + std::to_string(*lo) + ".." +
+                       std::to_string(*hi) + " of the " + (c.impl == GeluImpl::Interp ? "interpolation knots" : "direct table") + " (GELU on [-" + std::to_string(c.threshold) + ", " +
+                       std::to_string(c.threshold) + "]" + (c.impl == GeluImpl::Interp ? " times 2^table_frac" : "") +
+                       "): it needs " + std::to_string(t.table_width) + " bits; use table_bits >= " +
+                       std::to_string(t.table_width) + " or 0 (derived)");
+  }
+  if (c.op == QuantOp::Gelu && c.impl == GeluImpl::Poly) {
     if (32 * c.threshold / c.segments <= c.order)
       throw ParamError("gelu: each segment must span more input steps than the polynomial order: 32 * threshold / segments > order (threshold=" +
                        std::to_string(c.threshold) + ", segments=" + std::to_string(c.segments) + ", order=" + std::to_string(c.order) + ")");
   }
+  if (c.op == QuantOp::Softmax && c.exp_bits < c.recip_bits + 1)
+    throw ParamError("softmax: exp_bits >= recip_bits + 1 (the sum's leading one must have recip_bits bits below it), got exp_bits = " +
+                     std::to_string(c.exp_bits) + ", recip_bits = " + std::to_string(c.recip_bits));
   if (c.op == QuantOp::Softmax && (static_cast<long long>(c.lut_entries) << c.exp_shift) > 256)
     throw ParamError("softmax: lut_entries * 2^exp_shift <= 256 (the table covers at most the 256 differences max - x), got " +
                      std::to_string(c.lut_entries) + " * 2^" + std::to_string(c.exp_shift));
@@ -169,17 +212,28 @@ void quant_validate(const QuantConfig& c) {
 }
 
 std::vector<int> quant_model(const QuantConfig& c, const std::vector<int>& x) {
+  quant_validate(c);  // a config built by hand (not through the space) is checked too
   const QuantTables t = quant_tables(c);
   std::vector<int> y(x.size());
   for (int v : x)
     if (v < -128 || v > 127) throw ParamError("quantized operator input " + std::to_string(v) + " is outside int8 (-128..127)");
   switch (c.op) {
     case QuantOp::Gelu: {
-      const int t16 = c.threshold << kQuantInFrac, wbits = floor_log2(2 * t16 / c.segments);
+      const int t16 = c.threshold << kQuantInFrac;
+      const int wbits = c.impl == GeluImpl::Poly     ? floor_log2(2 * t16 / c.segments)
+                        : c.impl == GeluImpl::Interp ? floor_log2(2 * t16 / (c.interp_entries - 1))
+                                                     : 0;
       for (std::size_t i = 0; i < x.size(); ++i) {
         if (x[i] < -t16) y[i] = 0;
         else if (x[i] >= t16) y[i] = x[i];
-        else {
+        else if (c.impl == GeluImpl::Table) y[i] = clamp8(t.table[static_cast<std::size_t>(x[i] + t16)]);
+        else if (c.impl == GeluImpl::Interp) {
+          // y = k[s] + (k[s+1] - k[s]) d / w, rounded once: ((k[s] w + (k[s+1] - k[s]) d) + half) >> (log2 w + frac).
+          const std::int64_t off = x[i] + t16, seg = off >> wbits, d = off & ((1 << wbits) - 1);
+          const std::int64_t k0 = t.table[static_cast<std::size_t>(seg)], k1 = t.table[static_cast<std::size_t>(seg + 1)];
+          const int sh = wbits + c.table_frac;
+          y[i] = clamp8(static_cast<std::int64_t>(((k0 << wbits) + (k1 - k0) * d + (1LL << (sh - 1))) >> sh));
+        } else {
           const std::int64_t off = x[i] + t16, seg = off >> wbits, d = off & ((1 << wbits) - 1);
           const std::int64_t acc = t.c0[seg] + t.c1[seg] * d + t.c2[seg] * d * d + (1LL << (kGeluCoefFrac - 1));
           y[i] = clamp8(acc >> kGeluCoefFrac);
@@ -194,7 +248,7 @@ std::vector<int> quant_model(const QuantConfig& c, const std::vector<int>& x) {
       const std::int64_t sum = quant_softmax_sum(c, t, x);
       const auto [k, j] = quant_softmax_lookup(c, t, sum);
       const std::int64_t m = t.recip[static_cast<std::size_t>(j)];
-      const int sh = kRecipFrac + k - kSoftmaxOutFrac;
+      const int sh = c.recip_frac + k - kSoftmaxOutFrac;
       for (std::size_t i = 0; i < x.size(); ++i)
         y[i] = static_cast<int>(std::min<std::int64_t>(127, (e(x[i]) * m + (1LL << (sh - 1))) >> sh));
       break;
@@ -251,7 +305,7 @@ std::int64_t quant_norm_acc(const QuantConfig& c, const QuantTables& t, const st
 
 QuantLookup quant_rsqrt_lookup(const QuantConfig& c, const QuantTables& t, std::int64_t acc) {
   const auto [m, k] = rsqrt_split(c, t, acc);
-  return {k, rsqrt_seed_index(m)};
+  return {k, rsqrt_seed_index(c, m)};
 }
 
 std::vector<double> quant_reference(const QuantConfig& c, const std::vector<int>& x) {
@@ -312,7 +366,7 @@ QuantError quant_error(const QuantConfig& c, const std::vector<std::vector<int>>
 }
 
 std::vector<std::vector<int>> quant_vectors(const QuantConfig& c, const json& workload) {
-  static const std::vector<std::string> known = {"random", "min", "max", "zero", "onehot", "ramp"};
+  static const std::vector<std::string> known = {"random", "min", "max", "zero", "onehot", "ramp", "sweep"};
   if (!workload.is_object()) throw ParamError("quantized-operator workload must be a JSON object");
   const long long count = workload.value("vectors", 8LL);
   if (!workload.value("vectors", json(8)).is_number_integer() || count < 0 || count > 100000)
@@ -324,7 +378,7 @@ std::vector<std::vector<int>> quant_vectors(const QuantConfig& c, const json& wo
     if (!workload["patterns"].is_array()) throw ParamError("quantized-operator workload \"patterns\" must be a list of names");
     for (const auto& p : workload["patterns"]) {
       if (!p.is_string() || std::find(known.begin(), known.end(), p.get<std::string>()) == known.end())
-        throw ParamError("unknown data pattern " + p.dump() + "; known: random, min, max, zero, onehot, ramp");
+        throw ParamError("unknown data pattern " + p.dump() + "; known: random, min, max, zero, onehot, ramp, sweep");
       patterns.push_back(p.get<std::string>());
     }
   }
@@ -333,6 +387,14 @@ std::vector<std::vector<int>> quant_vectors(const QuantConfig& c, const json& wo
   const int N = c.vector_length;
   std::vector<std::vector<int>> out;
   for (const auto& p : patterns) {
+    if (p == "sweep") {  // every int8 value once, in order, over ceil(256 / N) vectors (the last one wraps)
+      for (int first = 0; first < 256; first += N) {
+        std::vector<int> v(static_cast<std::size_t>(N));
+        for (int i = 0; i < N; ++i) v[i] = (first + i) % 256 - 128;
+        out.push_back(v);
+      }
+      continue;
+    }
     std::vector<int> v(static_cast<std::size_t>(N), 0);
     for (int i = 0; i < N; ++i) {
       if (p == "random") v[i] = dist(rng);
@@ -376,6 +438,15 @@ long long quant_model_cycles(const QuantConfig& c, long long vectors) {
   if (vectors <= 0) return 0;
   if (c.op == QuantOp::Gelu) return vectors * c.vector_length + c.stages;
   return vectors * quant_cycles_per_vector(c);
+}
+
+std::string gelu_impl_name(GeluImpl impl) {
+  switch (impl) {
+    case GeluImpl::Poly: return "poly";
+    case GeluImpl::Table: return "table";
+    case GeluImpl::Interp: return "interp";
+  }
+  return "";
 }
 
 std::string quant_family_name(QuantOp op) {

@@ -8,6 +8,7 @@
 #include "env/task.h"
 #include "evaluators/pipeline.h"
 #include "evaluators/runner.h"
+#include "evaluators/sha256.h"
 #include "hdl/quant.h"
 #include "test_support.h"
 
@@ -83,12 +84,21 @@ TEST_CASE("quantized operators: generated Verilog is lint-clean under verilator 
       {QuantOp::Gelu, ""},
       {QuantOp::Gelu, "threshold=2,segments=32,order=1,stages=3"},
       {QuantOp::Gelu, "segments=2,order=2,stages=2"},
+      {QuantOp::Gelu, "impl=table"},
+      {QuantOp::Gelu, "impl=table,threshold=2,table_bits=12,stages=2"},
+      {QuantOp::Gelu, "impl=table,threshold=8,stages=3"},
+      {QuantOp::Gelu, "impl=interp"},
+      {QuantOp::Gelu, "impl=interp,threshold=8,interp_entries=9,table_frac=4,stages=3"},
+      {QuantOp::Gelu, "impl=interp,threshold=2,interp_entries=33,table_frac=2,stages=2"},
       {QuantOp::Softmax, ""},
       {QuantOp::Softmax, "vector_length=5,lut_entries=16,exp_shift=4,recip_bits=2,stages=3"},
       {QuantOp::Softmax, "vector_length=64,lut_entries=256,exp_shift=0,recip_bits=8,stages=2"},
+      {QuantOp::Softmax, "exp_bits=10,recip_frac=10,stages=2"},
       {QuantOp::RmsNorm, ""},
       {QuantOp::RmsNorm, "vector_length=3,pre_shift=7,acc_bits=16,iterations=0,stages=3"},
       {QuantOp::RmsNorm, "vector_length=64,pre_shift=0,acc_bits=21,iterations=3,stages=2"},
+      {QuantOp::RmsNorm, "rsqrt_frac=8,iterations=3"},
+      {QuantOp::LayerNorm, "rsqrt_frac=6,iterations=1,stages=2"},
       {QuantOp::LayerNorm, ""},
       {QuantOp::LayerNorm, "vector_length=12,pre_shift=5,acc_bits=16,iterations=1,stages=3"},
       {QuantOp::LayerNorm, "vector_length=64,pre_shift=0,acc_bits=23,iterations=3,stages=2"},
@@ -109,9 +119,14 @@ TEST_CASE("quantized operators: RTL matches the integer models bit for bit, cycl
       {QuantOp::Softmax, ""},
       {QuantOp::Softmax, "vector_length=5,lut_entries=16,exp_shift=4,recip_bits=2,stages=3"},
       {QuantOp::Softmax, "vector_length=64,lut_entries=256,exp_shift=0,recip_bits=8,stages=2"},
+      {QuantOp::Softmax, "exp_bits=10,recip_frac=10,stages=2"},
+      {QuantOp::Softmax, "vector_length=5,lut_entries=128,exp_shift=0,recip_bits=8,exp_bits=9,recip_frac=8,stages=3"},
       {QuantOp::RmsNorm, ""},
       {QuantOp::RmsNorm, "vector_length=3,pre_shift=7,acc_bits=16,iterations=0,stages=3"},
       {QuantOp::RmsNorm, "vector_length=64,pre_shift=1,acc_bits=21,iterations=3,stages=2"},
+      {QuantOp::RmsNorm, "rsqrt_frac=8,iterations=3"},
+      {QuantOp::LayerNorm, "rsqrt_frac=6,iterations=1,stages=2"},
+      {QuantOp::LayerNorm, "vector_length=12,rsqrt_frac=10,pre_shift=3,acc_bits=20"},
       {QuantOp::LayerNorm, ""},
       {QuantOp::LayerNorm, "vector_length=12,pre_shift=5,acc_bits=16,iterations=1,stages=3"},
       {QuantOp::LayerNorm, "vector_length=64,pre_shift=0,acc_bits=23,iterations=3,stages=2"},
@@ -131,6 +146,24 @@ TEST_CASE("quantized operators: error figures of the searched values (print only
         std::printf("%-10s %-24s max %.3f mean %.4f LSB\n", f.name().c_str(), p.to_assignments().c_str(), e.max_abs, e.mean_abs);
       }
     }
+  }
+  // The table-driven variants and narrower widths of docs/quant.md (gelu on all 256 inputs).
+  std::vector<int> all(256);
+  for (int i = 0; i < 256; ++i) all[i] = i - 128;
+  const std::vector<std::pair<QuantOp, std::string>> variants = {
+      {QuantOp::Gelu, ""}, {QuantOp::Gelu, "impl=table"}, {QuantOp::Gelu, "impl=table,threshold=2"},
+      {QuantOp::Gelu, "impl=table,threshold=8"}, {QuantOp::Gelu, "impl=interp,interp_entries=9"},
+      {QuantOp::Gelu, "impl=interp"}, {QuantOp::Gelu, "impl=interp,table_frac=2"}, {QuantOp::Gelu, "impl=interp,interp_entries=33"},
+      {QuantOp::Gelu, "impl=interp,interp_entries=33,table_frac=2"}, {QuantOp::Gelu, "impl=interp,interp_entries=65,table_frac=4"},
+      {QuantOp::Softmax, ""}, {QuantOp::Softmax, "exp_bits=12,recip_frac=12"}, {QuantOp::Softmax, "exp_bits=10,recip_frac=10"},
+      {QuantOp::Softmax, "exp_bits=10,recip_frac=16"}, {QuantOp::Softmax, "exp_bits=15,recip_frac=10"}, {QuantOp::Softmax, "exp_bits=8,recip_frac=8"},
+      {QuantOp::RmsNorm, ""}, {QuantOp::RmsNorm, "rsqrt_frac=12"}, {QuantOp::RmsNorm, "rsqrt_frac=10"}, {QuantOp::RmsNorm, "rsqrt_frac=8"},
+      {QuantOp::RmsNorm, "rsqrt_frac=6"}, {QuantOp::LayerNorm, ""}, {QuantOp::LayerNorm, "rsqrt_frac=12"}, {QuantOp::LayerNorm, "rsqrt_frac=10"},
+      {QuantOp::LayerNorm, "rsqrt_frac=8"}, {QuantOp::LayerNorm, "rsqrt_frac=6"}};
+  for (const auto& [op, set] : variants) {
+    auto c = config(op, set);
+    auto e = op == QuantOp::Gelu ? hdl::quant_error(c, {all}) : hdl::quant_error(c, random_vectors(c.vector_length, 5000, 11));
+    std::printf("variant %-10s %-44s max %.3f mean %.4f LSB\n", hdl::quant_family_name(op).c_str(), set.c_str(), e.max_abs, e.mean_abs);
   }
 }
 
@@ -155,6 +188,16 @@ TEST_CASE("quantized operators: the integer models stay within the documented er
       {QuantOp::RmsNorm, "iterations=0", 6.0, 0.65},
       {QuantOp::LayerNorm, "", 1.45, 0.32},
       {QuantOp::LayerNorm, "iterations=0", 6.5, 0.65},
+      // Table-driven variants and narrower widths (docs/quant.md).
+      {QuantOp::Gelu, "impl=table", 0.5, 0.11},
+      {QuantOp::Gelu, "impl=table,threshold=2", 0.75, 0.11},
+      {QuantOp::Gelu, "impl=interp,table_frac=2", 0.75, 0.13},
+      {QuantOp::Gelu, "impl=interp,interp_entries=33,table_frac=2", 0.65, 0.11},
+      {QuantOp::Softmax, "exp_bits=10,recip_frac=10", 3.0, 0.25},
+      {QuantOp::Softmax, "exp_bits=8,recip_frac=8", 3.0, 0.25},
+      {QuantOp::RmsNorm, "rsqrt_frac=10", 0.6, 0.26},
+      {QuantOp::RmsNorm, "rsqrt_frac=8", 0.9, 0.26},
+      {QuantOp::LayerNorm, "rsqrt_frac=10", 1.45, 0.32},
   };
   for (const auto& b : bounds) {
     auto c = config(b.op, b.set);
@@ -340,7 +383,8 @@ TEST_CASE("quantized operators: every operator synthesizes (generic cells and iC
   o.fidelity = "synth";
   const json workload = {{"vectors", 4}, {"seed", 1}};
   const std::vector<std::pair<QuantOp, std::string>> designs = {
-      {QuantOp::Gelu, ""}, {QuantOp::Gelu, "order=1,segments=4"}, {QuantOp::Softmax, ""},
+      {QuantOp::Gelu, ""}, {QuantOp::Gelu, "order=1,segments=4"}, {QuantOp::Gelu, "impl=table"}, {QuantOp::Softmax, ""},
+      {QuantOp::Softmax, "exp_bits=10,recip_frac=10"},
       {QuantOp::RmsNorm, ""}, {QuantOp::RmsNorm, "iterations=0"}, {QuantOp::LayerNorm, ""}};
   std::map<std::string, long long> area;
   for (const auto& [op, set] : designs) {
@@ -355,4 +399,123 @@ TEST_CASE("quantized operators: every operator synthesizes (generic cells and iC
   // Cheaper approximations are smaller: a linear 4-segment GELU, 1/sqrt without Newton-Raphson.
   CHECK(area["gelu order=1,segments=4"] < area["gelu "]);
   CHECK(area["rmsnorm iterations=0"] < area["rmsnorm "]);
+  // A direct table of GELU is at least 8x smaller than the canonical polynomial (issue 18), and
+  // narrower exp and reciprocal tables make a smaller softmax.
+  CHECK(area["gelu impl=table"] * 8 <= area["gelu "]);
+  CHECK(area["gelu impl=table"] <= 1488);
+  CHECK(area["softmax exp_bits=10,recip_frac=10"] < area["softmax "]);
+}
+
+// Parameters added with the tables (impl, table_bits, exp_bits, rsqrt_frac, ...) stay out of a
+// design's key at their defaults: every design cached before them keeps its key, and the
+// canonical kernels keep their Verilog byte for byte (hashes recorded before the change).
+TEST_CASE("quantized operators: a default design keeps the key and Verilog recorded before the table parameters") {
+  struct Recorded {
+    QuantOp op;
+    std::string params, key, verilog;
+  };
+  const std::vector<Recorded> recorded = {
+      {QuantOp::Gelu, R"({"order":2,"segments":8,"stages":1,"threshold":4,"vector_length":16})",
+       "0696e55503143ce8e0267f4494437aef1c1c1f823a61ea4bb6c60fab128b1310",
+       "b8068004eba84a8ed466dff39359b52d59b3e75346aa19cb903fbbccb5858aee"},
+      {QuantOp::Softmax, R"({"exp_shift":1,"lut_entries":64,"recip_bits":6,"stages":1,"vector_length":16})",
+       "d69beb10beb15b06c47a80b90eee7be341dafe54d84179dcf0f66db5f6a9ba56",
+       "0673caad301618bea4b74a8c0deee3f29df501c37186920d75a017665994732d"},
+      {QuantOp::RmsNorm, R"({"acc_bits":24,"iterations":2,"pre_shift":2,"stages":1,"vector_length":16})",
+       "98d51990c670fcd7df94a6893151d22f2a183e7f558c3874d14a7fa474b4e042",
+       "8cb1fad3bce4a5b022385519f37001c1cdb29b9c6238fd52108b9b0be7414afc"},
+      {QuantOp::LayerNorm, R"({"acc_bits":24,"iterations":2,"pre_shift":2,"stages":1,"vector_length":16})",
+       "de892ad51a8ed9ba4e17e91ad8205ba73b6dd981be6d08b5709ce41045a2fa4b",
+       "a56b31c2b7a80676c9b5c1b161e13e6249e39d4a9a798b8f9d2be708a08536b2"},
+  };
+  evaluators::Pipeline pipeline(nullptr);
+  evaluators::EvalOptions o;
+  o.fidelity = "model";  // the model fidelity's key holds no tool versions: the same on every machine
+  for (const auto& r : recorded) {
+    const auto& f = fam(r.op);
+    const auto p = f.space().defaults();
+    const auto& task = env::task(f.name() + "-int8");
+    INFO(f.name());
+    CHECK(f.space().key(p) == r.params);
+    CHECK(pipeline.design_key(f, p, task.workload, o) == r.key);
+    const auto rtl = f.emit(p);
+    CHECK(evaluators::sha256_hex(rtl.files.begin()->second) == r.verilog);
+  }
+  // A new parameter away from its default is part of the key (and of the file header).
+  const auto table = params(QuantOp::Gelu, "impl=table");
+  CHECK(fam(QuantOp::Gelu).space().key(table) != recorded[0].params);
+  CHECK_THAT(fam(QuantOp::Gelu).emit(table).files.begin()->second, Catch::Contains("impl=table"));
+}
+
+const json kSweep = {{"patterns", {"sweep"}}, {"vectors", 0}, {"seed", 3}};
+
+TEST_CASE("gelu: every implementation matches its integer model on all 256 inputs in RTL") {
+  test_support::ScratchCache scratch;
+  evaluators::Pipeline pipeline(scratch.cache);
+  evaluators::EvalOptions o;
+  o.synthesis = false;
+  for (const std::string set :
+       {"", "impl=table", "impl=table,threshold=2,table_bits=12,stages=2", "impl=table,threshold=8,stages=3", "impl=interp",
+        "impl=interp,threshold=2,interp_entries=33,table_frac=2,stages=2",
+        "impl=interp,threshold=8,interp_entries=9,table_frac=4,table_bits=13,stages=3"}) {
+    auto p = params(QuantOp::Gelu, set);
+    auto m = pipeline.evaluate(fam(QuantOp::Gelu), p, kSweep, o);
+    INFO(set << ": " << (m.error ? m.error->message : "") << m.first_mismatch);
+    REQUIRE(m.ok());
+    CHECK(m.correct == true);
+    CHECK(m.checked == 2 * 256);  // every int8 input, in both passes
+    CHECK(m.cycles == m.cycles_model);
+  }
+  // The sweep holds every int8 value exactly once.
+  auto vectors = hdl::quant_vectors(config(QuantOp::Gelu, ""), kSweep);
+  REQUIRE(vectors.size() == 16);
+  CHECK(vectors.front().front() == -128);
+  CHECK(vectors.back().back() == 127);
+}
+
+TEST_CASE("gelu: the direct table holds the correctly rounded GELU of every input") {
+  std::vector<int> all(256);
+  for (int i = 0; i < 256; ++i) all[i] = i - 128;
+  for (const std::string set : {"impl=table", "impl=table,threshold=8"}) {
+    auto c = config(QuantOp::Gelu, set);
+    auto y = hdl::quant_model(c, all);
+    auto want = hdl::quant_reference(c, all);
+    for (int i = 0; i < 256; ++i) CHECK(y[i] == std::lround(want[i]));
+    CHECK(hdl::quant_error(c, {all}).max_abs <= 0.5);
+  }
+  // Its derived width: GELU over [-4, 4) in 1/16 steps is -3..63, 7 signed bits; over [-2, 2) -3..31, 6 bits;
+  // over the whole int8 domain -3..127, 8 bits.
+  CHECK(hdl::quant_tables(config(QuantOp::Gelu, "impl=table")).table_width == 7);
+  CHECK(hdl::quant_tables(config(QuantOp::Gelu, "impl=table,threshold=2")).table_width == 6);
+  CHECK(hdl::quant_tables(config(QuantOp::Gelu, "impl=table,threshold=8")).table_width == 8);
+  // Knots with 2 fraction bits over [-4, 4]: -11..256, 10 bits.
+  CHECK(hdl::quant_tables(config(QuantOp::Gelu, "impl=interp,table_frac=2")).table_width == 10);
+}
+
+TEST_CASE("quantized operators: bad table parameters are refused by name") {
+  // A table whose width cannot hold the function's range.
+  CHECK_THROWS_WITH(params(QuantOp::Gelu, "impl=table,table_bits=6"), Catch::Contains("table_bits"));
+  hdl::QuantConfig narrow = config(QuantOp::Gelu, "impl=table");
+  narrow.table_bits = 6;
+  CHECK_THROWS_WITH(hdl::quant_verilog(narrow), Catch::Contains("table_bits = 6 cannot hold the range -3..63 of the direct table") &&
+                                                    Catch::Contains("needs 7 bits"));
+  CHECK_THROWS_WITH(params(QuantOp::Gelu, "impl=interp,table_frac=2,table_bits=8"), Catch::Contains("table_bits"));
+  CHECK_NOTHROW(params(QuantOp::Gelu, "impl=table,table_bits=7"));
+  // An interpolating table with fewer than two entries per segment.
+  CHECK_THROWS_WITH(params(QuantOp::Gelu, "impl=interp,interp_entries=1"),
+                    Catch::Contains("interp_entries >= 2") && Catch::Contains("two entries per segment"));
+  hdl::QuantConfig one = config(QuantOp::Gelu, "impl=interp");
+  one.interp_entries = 1;
+  CHECK_THROWS_WITH(hdl::quant_model(one, {0}), Catch::Contains("interp_entries = 1") && Catch::Contains("two entries per segment"));
+  CHECK_THROWS_WITH(params(QuantOp::Gelu, "impl=interp,interp_entries=6"), Catch::Contains("interp_entries - 1 is a power of two"));
+  CHECK_THROWS_WITH(params(QuantOp::Gelu, "impl=interp,threshold=2,interp_entries=65"), Catch::Contains("at most 16 * threshold"));
+  // Parameters that mean nothing for the chosen implementation.
+  CHECK_THROWS_WITH(params(QuantOp::Gelu, "impl=table,order=1"), Catch::Contains("no polynomial"));
+  CHECK_THROWS_WITH(params(QuantOp::Gelu, "table_bits=8"), Catch::Contains("impl=poly has no table"));
+  CHECK_THROWS_WITH(params(QuantOp::Gelu, "impl=table,interp_entries=9"), Catch::Contains("only impl=interp has knots"));
+  CHECK_THROWS_WITH(params(QuantOp::Gelu, "threshold=8"), Catch::Contains("threshold = 8"));
+  CHECK_THROWS_WITH(params(QuantOp::Gelu, "impl=rom"), Catch::Contains("poly, table, interp"));
+  // softmax: the reciprocal index needs recip_bits bits below the sum's leading one.
+  CHECK_THROWS_WITH(params(QuantOp::Softmax, "exp_bits=6,recip_bits=6"), Catch::Contains("exp_bits >= recip_bits + 1"));
+  CHECK_THROWS_WITH(params(QuantOp::RmsNorm, "rsqrt_frac=5"), Catch::Contains("6..14"));
 }

@@ -69,23 +69,29 @@ const KernelTask& layernorm_kernel() {
 }
 
 const Registration<Task> gelu{quant_task(
-    "gelu", "int8 GELU streaming unit (piecewise polynomial, saturation), x and y in 1/16 steps", 1.0,
-    {{"threshold", {2, 4}}, {"segments", {2, 4, 8, 16}}, {"order", {1, 2}}, {"stages", {1, 2, 3}}},
-    {{"approximation", {"threshold", "segments", "order"}}, {"pipeline", {"stages"}}}, &gelu_kernel, 70)};
+    "gelu", "int8 GELU streaming unit (piecewise polynomial, direct table or interpolated table; saturation), x and y in 1/16 steps",
+    1.0,
+    {{"impl", {"poly", "table", "interp"}}, {"threshold", {2, 4, 8}}, {"segments", {2, 4, 8, 16}}, {"order", {1, 2}},
+     {"interp_entries", {9, 17, 33}}, {"table_frac", {0, 2}}, {"stages", {1, 2, 3}}},
+    {{"approximation", {"impl", "threshold", "segments", "order", "interp_entries", "table_frac"}}, {"pipeline", {"stages"}}},
+    &gelu_kernel, 70)};
 const Registration<Task> softmax{quant_task(
     "softmax", "int8 softmax streaming unit (exp table, reciprocal by multiply-and-shift), p in 1/128 steps", 3.0,
-    {{"lut_entries", {16, 32, 64}}, {"exp_shift", {0, 1, 2}}, {"recip_bits", {2, 4, 6, 8}}, {"stages", {1, 2, 3}}},
-    {{"exp", {"lut_entries", "exp_shift"}}, {"reciprocal", {"recip_bits"}}, {"pipeline", {"stages"}}}, &softmax_kernel,
+    {{"lut_entries", {16, 32, 64}}, {"exp_shift", {0, 1, 2}}, {"recip_bits", {2, 4, 6, 8}}, {"exp_bits", {10, 15}},
+     {"recip_frac", {10, 16}}, {"stages", {1, 2, 3}}},
+    {{"exp", {"lut_entries", "exp_shift", "exp_bits"}}, {"reciprocal", {"recip_bits", "recip_frac"}}, {"pipeline", {"stages"}}},
+    &softmax_kernel,
     80)};
 const Registration<Task> rmsnorm{quant_task(
     "rmsnorm", "int8 RMSNorm streaming unit (pre-shifted squares, Newton-Raphson 1/sqrt), y in 1/32 steps", 1.0,
-    {{"pre_shift", {2, 4, 6}}, {"acc_bits", {17, 20, 24}}, {"iterations", {0, 1, 2, 3}}, {"stages", {1, 2, 3}}},
-    {{"accumulator", {"pre_shift", "acc_bits"}}, {"sqrt", {"iterations"}}, {"pipeline", {"stages"}}}, &rmsnorm_kernel,
+    {{"pre_shift", {2, 4, 6}}, {"acc_bits", {17, 20, 24}}, {"iterations", {0, 1, 2, 3}}, {"rsqrt_frac", {10, 14}}, {"stages", {1, 2, 3}}},
+    {{"accumulator", {"pre_shift", "acc_bits"}}, {"sqrt", {"iterations", "rsqrt_frac"}}, {"pipeline", {"stages"}}}, &rmsnorm_kernel,
     90)};
 const Registration<Task> layernorm{quant_task(
     "layernorm", "int8 LayerNorm streaming unit (mean, pre-shifted squares, Newton-Raphson 1/sqrt), y in 1/32 steps",
-    1.5, {{"pre_shift", {2, 4, 6}}, {"acc_bits", {19, 22, 26}}, {"iterations", {0, 1, 2, 3}}, {"stages", {1, 2, 3}}},
-    {{"accumulator", {"pre_shift", "acc_bits"}}, {"sqrt", {"iterations"}}, {"pipeline", {"stages"}}}, &layernorm_kernel,
+    1.5,
+    {{"pre_shift", {2, 4, 6}}, {"acc_bits", {19, 22, 26}}, {"iterations", {0, 1, 2, 3}}, {"rsqrt_frac", {10, 14}}, {"stages", {1, 2, 3}}},
+    {{"accumulator", {"pre_shift", "acc_bits"}}, {"sqrt", {"iterations", "rsqrt_frac"}}, {"pipeline", {"stages"}}}, &layernorm_kernel,
     100)};
 
 }  // namespace
