@@ -55,7 +55,7 @@ int score(const ScoreCommand& c) {
   if (c.candidate.empty()) throw hdl::ParamError("score needs a candidate Verilog file (or --show with --task)");
   require_sandbox();
   const int given = !c.task.empty() + !c.vectors.empty() + !c.ref.empty();
-  if (given != 1) throw hdl::ParamError("score needs exactly one of --task T, --ref REF.v or --vectors FILE.json");
+  if (given != 1) throw hdl::ParamError("score needs exactly one of --task T or --vectors FILE.json (or --ref REF.v)");
   std::optional<env::ScoreReport> report;
   json vectors;
   if (!c.vectors.empty()) vectors = read_json_file(c.vectors, "golden vectors file");

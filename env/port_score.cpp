@@ -580,26 +580,8 @@ ScoreReport report_of(const Metrics& m, const PortVectors& v, const std::string&
     r.result["simulation"] = stage("simulate")["details"];
     r.result["simulation"].erase("outputs");
   }
-  if (stage("synthesize").contains("cells_by_type"))
-    r.result["synthesis"] = {{"cells", m.cells}, {"cells_by_type", stage("synthesize")["cells_by_type"]},
-                             {"transistors", m.transistors}, {"depth", m.depth}};
-  r.stages = json::object();
-  for (const char* name : {"screen", "interface", "build", "simulate", "synthesize"}) {
-    const json s = stage(name);
-    if (!s.contains("seconds")) continue;
-    r.stages[name] = std::string(name) == "simulate" && s.contains("run_seconds") ? s["run_seconds"] : s["seconds"];
-  }
-  r.stages["cache_hit"] = m.cache_hit;
-  r.verdict = score_verdict(m.error);
-  if (m.error) {
-    r.stage = m.error->stage;
-    r.category = m.error->category;
-    r.message = what + m.error->message;
-  } else if (m.correct != true) {
-    r.verdict = "error";
-    r.category = "sim_crash";
-    r.message = what + "was not simulated";
-  } else {
+  fill_report(r, m, what, "was not simulated");
+  if (r.passed()) {
     r.message = "every output matches on " + std::to_string(v.cycles.size()) + " cycles (" +
                 std::to_string(m.checked) + " bits compared)";
   }

@@ -249,27 +249,8 @@ ScoreReport report_of(const Metrics& m, const GoldenSet& golden, const ScoreOpti
     if (lint.value("combinational_loop_warning", false)) r.result["lint"]["combinational_loop_warning"] = true;
   }
   if (stage("simulate").contains("details")) r.result["simulation"] = stage("simulate")["details"];
-  if (stage("synthesize").contains("cells_by_type"))
-    r.result["synthesis"] = {{"cells", m.cells}, {"cells_by_type", stage("synthesize")["cells_by_type"]},
-                             {"transistors", m.transistors}, {"depth", m.depth}};
-  r.stages = json::object();
-  for (const char* name : {"screen", "interface", "lint", "build", "simulate", "loops", "synthesize"}) {
-    const json s = stage(name);
-    if (!s.contains("seconds")) continue;
-    // simulate: the run of the model (its build is "build")
-    r.stages[name] = std::string(name) == "simulate" && s.contains("run_seconds") ? s["run_seconds"] : s["seconds"];
-  }
-  r.stages["cache_hit"] = m.cache_hit;
-  r.verdict = score_verdict(m.error);
-  if (m.error) {
-    r.stage = m.error->stage;
-    r.category = m.error->category;
-    r.message = m.error->message;
-  } else if (m.correct != true) {  // a check that did not run: not a pass
-    r.verdict = "error";
-    r.category = "sim_crash";
-    r.message = "the candidate was not simulated";
-  } else {
+  fill_report(r, m, "", "the candidate was not simulated");
+  if (r.passed()) {
     long long elements = 0;
     for (const auto& v : golden.inputs) elements += static_cast<long long>(v.size());
     r.message = "bit-exact on " + std::to_string(golden.inputs.size()) + " vectors (" + std::to_string(elements) +
@@ -289,6 +270,32 @@ evaluators::EvalOptions untrusted_eval_options() {
   o.sim_timeout = 20;
   o.tool_memory = 4ull << 30;
   return o;
+}
+
+void fill_report(ScoreReport& r, const Metrics& m, const std::string& prefix, const std::string& not_simulated) {
+  const json& st = m.stages;
+  auto stage = [&](const char* name) { return st.contains(name) && st[name].is_object() ? st[name] : json::object(); };
+  if (stage("synthesize").contains("cells_by_type"))
+    r.result["synthesis"] = {{"cells", m.cells}, {"cells_by_type", stage("synthesize")["cells_by_type"]},
+                             {"transistors", m.transistors}, {"depth", m.depth}};
+  r.stages = json::object();
+  for (const char* name : {"screen", "interface", "lint", "build", "simulate", "loops", "synthesize"}) {
+    const json s = stage(name);
+    if (!s.contains("seconds")) continue;
+    // simulate: the run of the model (its build is "build")
+    r.stages[name] = std::string(name) == "simulate" && s.contains("run_seconds") ? s["run_seconds"] : s["seconds"];
+  }
+  r.stages["cache_hit"] = m.cache_hit;
+  r.verdict = score_verdict(m.error);
+  if (m.error) {
+    r.stage = m.error->stage;
+    r.category = m.error->category;
+    r.message = prefix + m.error->message;
+  } else if (m.correct != true) {  // a check that did not run: not a pass
+    r.verdict = "error";
+    r.category = "sim_crash";
+    r.message = prefix + not_simulated;
+  }
 }
 
 std::string score_verdict(const std::optional<evaluators::ErrorInfo>& error) {

@@ -82,6 +82,11 @@ GoldenSet golden_from_json(const json& j);
 ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden, const ScoreOptions& options,
                             const std::string& task_name = "");
 
+// The parts of a report every form shares: synthesis figures, seconds per stage, whether it was
+// cached, the verdict, and the stage, category and message (`prefix` first) of a failure, or
+// `not_simulated` when the check did not run.
+void fill_report(ScoreReport& r, const evaluators::Metrics& m, const std::string& prefix, const std::string& not_simulated);
+
 // The verdict a Metrics category gives (pass when there is none).
 std::string score_verdict(const std::optional<evaluators::ErrorInfo>& error);
 

@@ -36,7 +36,8 @@ long long adopt_recorded_run(TrainOptions& o, const json& config) {
 
 json run_config(const TrainOptions& o, const json& hyper, const env::EnvConfig& env_config, const env::Env& design_env,
                 const evaluators::Pipeline& pipeline) {
-  json config = {{"task", o.task.to_json()},
+  json config = {{"kind", agents::to_string(agents::trainable_agent(o.agent).kind)},  // replay dispatches on it
+                 {"task", o.task.to_json()},
                  {"agent", o.agent},
                  {"hyper", hyper},
                  {"seed", o.seed},
