@@ -91,7 +91,7 @@ PortSpec read_port_spec(const std::string& screened_code, const std::string& mod
                    : named(reset, "reset");
   if (!spec.reset.empty()) {
     const std::string r = lower(spec.reset);
-    spec.reset_active_low = active_low.value_or(r.back() == 'n' && r != "rstn" ? true : r == "rstn");
+    spec.reset_active_low = active_low.value_or(r.back() == 'n');
     spec.reset_async = async.value_or(r[0] == 'a');
   }
   return spec;
@@ -618,7 +618,7 @@ ScoreReport score_against_reference(const std::string& reference, const std::str
     r.stage = "reference";
     r.category = category;
     r.message = "the reference: " + message;
-    r.result = {{"task", nullptr}, {"seed", nullptr}};
+    r.result = {{"task", nullptr}, {"seed", nullptr}, {"reference", {{"module", top}}}};
     r.stages = json::object();
     return r;
   };
@@ -643,6 +643,7 @@ ScoreReport score_against_reference(const std::string& reference, const std::str
   if (ref.error) {
     ScoreReport r = report_of(ref, v, "the reference: ");
     r.stage = "reference";
+    r.result["reference"] = {{"module", module}};
     if (r.verdict == "fail") r.verdict = "bad_input";  // a reference that does not build or crashes
     return r;
   }

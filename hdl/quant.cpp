@@ -408,7 +408,7 @@ class QuantFamily final : public Family {
                                      "saturation outside [-threshold, threshold): y = x above, 0 below (8: the whole int8 domain, tables only)"))
             .add(Param::pow2("segments", 2, 32, 8, "polynomial segments over [-threshold, threshold)"))
             .add(Param::int_range("order", 1, 2, 2, "polynomial order per segment (1 linear, 2 quadratic)"))
-            // Added with the tables (issue 18); at their defaults they stay out of a design's key.
+            // Added with the tables; at their defaults they stay out of a design's key.
             .add(Param::choice("impl", {"poly", "table", "interp"}, "poly",
                                "poly: piecewise polynomial; table: every input's value stored; interp: knots and linear interpolation")
                      .added_later())
@@ -453,7 +453,7 @@ class QuantFamily final : public Family {
         space_.add(Param::pow2("lut_entries", 16, 256, 64, "exp look-up table entries"))
             .add(Param::int_range("exp_shift", 0, 4, 1, "table index = (max - x) >> exp_shift"))
             .add(Param::int_range("recip_bits", 2, 8, 6, "reciprocal mantissa table: 2^recip_bits entries"))
-            // Added with the tables (issue 18); at their defaults they stay out of a design's key.
+            // Added with the tables; at their defaults they stay out of a design's key.
             .add(Param::int_range("exp_bits", 6, 15, 15, "exp table scale: e(0) = 2^exp_bits, entries of exp_bits + 1 bits").added_later())
             .add(Param::int_range("recip_frac", 8, 16, 16, "reciprocal table: M in (2^(recip_frac-1), 2^recip_frac]").added_later());
         space_.require("exp_bits >= recip_bits + 1 (the sum's leading one has recip_bits bits below it)",
@@ -467,7 +467,7 @@ class QuantFamily final : public Family {
         space_.add(Param::int_range("pre_shift", 0, 8, 2, "each square is shifted right by this before it is summed"))
             .add(Param::int_range("acc_bits", 16, 32, 24, "sum-of-squares accumulator width"))
             .add(Param::int_range("iterations", 0, 3, 2, "Newton-Raphson iterations of 1/sqrt"))
-            // Added with the tables (issue 18); at its default it stays out of a design's key.
+            // Added with the tables; at its default it stays out of a design's key.
             .add(Param::int_range("rsqrt_frac", 6, 14, 14, "1/sqrt seed table and Newton-Raphson in Q1.rsqrt_frac").added_later());
         space_.require("vector_length * (" + std::to_string(max_square) +
                            " >> pre_shift) <= 2^acc_bits - 1 (the sum of pre-shifted squares cannot overflow the accumulator)",

@@ -152,7 +152,7 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
   ProgramDb db(cfg.db);
   std::optional<RunDir> dir;
   if (cfg.resume) {
-    if (is_old_evolve_run(out)) throw ParamError("cannot resume " + old_layout_message(out));
+    if (is_old_evolve_run(out)) throw ParamError("cannot resume: " + old_layout_message(out));
     if (!fs::exists(out / "config.json"))
       throw ParamError("nothing to resume: " + (out / "config.json").string() + " does not exist");
     dir.emplace(RunDir::open(out));
@@ -573,7 +573,7 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
 }
 
 json replay_evolve(const fs::path& run, std::shared_ptr<evaluators::Pipeline> pipeline) {
-  if (is_old_evolve_run(run)) throw ParamError("cannot replay " + old_layout_message(run));
+  if (is_old_evolve_run(run)) throw ParamError("cannot replay: " + old_layout_message(run));
   const fs::path config_path = run / "config.json", best_path = run / "best" / "design.json";
   for (const auto& p : {config_path, best_path})
     if (!fs::exists(p)) throw ParamError("not an evolve run directory: " + p.string() + " is missing");

@@ -399,7 +399,7 @@ TEST_CASE("quantized operators: every operator synthesizes (generic cells and iC
   // Cheaper approximations are smaller: a linear 4-segment GELU, 1/sqrt without Newton-Raphson.
   CHECK(area["gelu order=1,segments=4"] < area["gelu "]);
   CHECK(area["rmsnorm iterations=0"] < area["rmsnorm "]);
-  // A direct table of GELU is at least 8x smaller than the canonical polynomial (issue 18), and
+  // A direct table of GELU is at least 8x smaller than the canonical polynomial, and
   // narrower exp and reciprocal tables make a smaller softmax.
   CHECK(area["gelu impl=table"] * 8 <= area["gelu "]);
   CHECK(area["gelu impl=table"] <= 1488);
