@@ -11,6 +11,7 @@
 #include "cli/common.h"
 #include "env/kernel_task.h"
 #include "env/port_score.h"
+#include "env/problem_set.h"
 #include "env/score.h"
 
 namespace chipgym::cli {
@@ -18,7 +19,8 @@ namespace chipgym::cli {
 namespace {
 
 struct ScoreCommand {
-  std::string task, vectors, candidate, ref, top, clock, reset, vcd;
+  std::string task, vectors, candidate, ref, top, clock, reset, vcd, problems, samples, k = "1,5,10", out;
+  int workers = 1;
   env::ScoreOptions options;
   env::PortScoreOptions ports;
   bool show = false, as_json = false;
@@ -51,7 +53,59 @@ std::string read_verilog(const std::string& path, const std::string& what) {
   return text.str();
 }
 
+// --problems DIR --samples DIR: pass@k over a problem set (env/problem_set.h).
+int score_problems(const ScoreCommand& c) {
+  if (c.samples.empty()) throw hdl::ParamError("--problems needs --samples DIR (one folder of candidates per problem)");
+  if (!c.candidate.empty() || !c.task.empty() || !c.ref.empty() || !c.vectors.empty())
+    throw hdl::ParamError("--problems scores the folders it is given; no candidate, --task, --ref or --vectors with it");
+  require_sandbox();
+  env::ProblemSetOptions o;
+  o.score = c.ports;
+  o.score.cache = open_cache(c.cache);
+  o.score.eval.sim_timeout = c.options.eval.sim_timeout;
+  o.score.eval.synthesis = c.options.eval.synthesis;
+  o.score.stimulus.seed = c.options.seed;
+  o.workers = c.workers;
+  o.k.clear();
+  std::stringstream ks(c.k);
+  for (std::string item; std::getline(ks, item, ',');) {
+    try {
+      std::size_t used = 0;
+      const int k = std::stoi(item, &used);
+      if (used != item.size() || k < 1) throw std::invalid_argument(item);
+      o.k.push_back(k);
+    } catch (const std::exception&) {
+      throw hdl::ParamError("--k " + c.k + ": '" + item + "' is not a positive integer");
+    }
+  }
+  std::size_t done = 0;
+  const auto r = env::score_problem_set(c.problems, c.samples, o, [&](const env::SampleResult& s) {
+    std::cerr << "[" << ++done << "] " << s.problem << "/" << s.sample << ": " << s.verdict
+              << (s.verdict == "pass" ? "" : " (" + s.stage + "/" + s.category + ")") << "\n";
+  });
+  if (!c.out.empty()) {
+    std::filesystem::create_directories(c.out);
+    std::ofstream(std::filesystem::path(c.out) / "results.json") << r.to_json().dump(2) << "\n";
+    std::ofstream(std::filesystem::path(c.out) / "results.csv") << r.to_csv();
+  }
+  if (c.as_json) {
+    std::cout << r.to_json().dump(2) << "\n";
+  } else {
+    for (auto& [name, p] : r.problems.items())
+      std::cout << name << ": " << p["c"] << " of " << p["n"] << " samples pass"
+                << (p["missing"].get<bool>() ? " (no candidate in the samples folder)" : "") << "\n";
+    for (auto& [k, v] : r.pass_at_k.items())
+      std::cout << "pass@" << k << " = " << (v["value"].is_null() ? std::string("n/a") : v["value"].dump()) << " over "
+                << v["problems"] << " problems with at least " << k << " samples\n";
+    for (auto& [what, n] : r.failures.items()) std::cout << "failures " << what << ": " << n << "\n";
+  }
+  for (auto& [name, p] : r.problems.items())
+    if (p["missing"].get<bool>()) std::cerr << "warning: no candidate for problem " << name << " in " << c.samples << "\n";
+  return 0;
+}
+
 int score(const ScoreCommand& c) {
+  if (!c.problems.empty()) return score_problems(c);
   if (c.candidate.empty()) throw hdl::ParamError("score needs a candidate Verilog file (or --show with --task)");
   require_sandbox();
   const int given = !c.task.empty() + !c.vectors.empty() + !c.ref.empty();
@@ -103,6 +157,11 @@ std::function<int()> setup(CLI::App& cmd) {
   cmd.add_option("--reset", c->reset, "--ref: the reset input (default: found by name: rst, reset, areset, rst_n, ...; a trailing n is active low)");
   cmd.add_option("--cycles", c->ports.stimulus.cycles, "--ref: cycles of stimulus per seed (reset, directed values, then random)")->capture_default_str()->check(CLI::Range(1, 1000000));
   cmd.add_option("--seeds", c->ports.stimulus.seeds, "--ref: independent stimulus runs, each from reset")->capture_default_str()->check(CLI::Range(1, 1000));
+  cmd.add_option("--problems", c->problems, "a problem set: one folder per problem with ref.v (or vectors.json) and spec.txt; with --samples, pass@k");
+  cmd.add_option("--samples", c->samples, "--problems: one folder per problem of candidate .v files");
+  cmd.add_option("--k", c->k, "--problems: the k of pass@k, comma-separated")->capture_default_str();
+  cmd.add_option("--workers", c->workers, "--problems: samples scored at once")->capture_default_str()->check(CLI::Range(1, 64));
+  cmd.add_option("--out", c->out, "--problems: also write results.json and results.csv into this folder");
   cmd.add_option("--vcd", c->vcd, "--ref, port vectors: on a mismatch, write the candidate's waveform here");
   cmd.add_option("--seed", o.seed, "seed of the random vectors (--task: they come from it and a hidden salt)")->capture_default_str();
   cmd.add_option("--random", o.random_vectors, "random vectors besides the edge cases and the fixed coverage vectors (--task)")->capture_default_str()->check(CLI::Range(0, 10000));

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "env/port_score.h"
+#include "env/problem_set.h"
 #include "evaluators/runner.h"
 #include "test_support.h"
 
@@ -215,4 +216,60 @@ TEST_CASE("bad input at the ports: ports that differ, a reference that does not 
                    ref_file});
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Contains("the reference") && Catch::Contains("$system"));
+}
+
+TEST_CASE("pass@k over a problem set: per sample and per problem, failures grouped, a second run from the cache", "[ports]") {
+  using chipgym::env::pass_at_k;
+  CHECK(pass_at_k(10, 3, 5) == Approx(1.0 - 21.0 / 252.0));  // 1 - C(7,5) / C(10,5)
+  CHECK(pass_at_k(3, 0, 1) == 0.0);
+  CHECK(pass_at_k(3, 2, 2) == 1.0);
+  TempDir dir("chipgym-problems-");
+  const auto problems = dir.path() / "problems", samples = dir.path() / "samples";
+  auto put = [](const std::filesystem::path& p, const std::string& text) {
+    std::filesystem::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+  };
+  for (int i : {2, 4, 7}) {
+    put(problems / ("p" + std::to_string(i)) / "ref.v", kProblems[i].reference);
+    put(problems / ("p" + std::to_string(i)) / "spec.txt", kProblems[i].name);
+  }
+  put(samples / "p2" / "a.v", kProblems[2].reference);
+  put(samples / "p2" / "b.v", kProblems[2].mutant);
+  put(samples / "p2" / "c.v", kProblems[2].correct);
+  put(samples / "p4" / "a.v", kProblems[4].mutant);  // p7 has no samples
+  const std::vector<std::string> args = {"score", "--problems", problems.string(), "--samples", samples.string(),
+                                         "--k", "1,2", "--workers", "2", "--out", (dir.path() / "out").string(),
+                                         "--cache-dir", (dir.path() / "cache").string(), "--json"};
+  auto r = run_chipgym(args);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  CHECK(j["problems"]["p2"]["n"] == 3);
+  CHECK(j["problems"]["p2"]["c"] == 2);
+  CHECK(j["problems"]["p4"]["c"] == 0);
+  CHECK(j["problems"]["p7"]["missing"] == true);
+  CHECK(j["pass_at_k"]["1"]["value"].get<double>() == Approx((2.0 / 3.0 + 0.0) / 2));
+  CHECK(j["pass_at_k"]["1"]["problems"] == 2);
+  CHECK(j["pass_at_k"]["2"]["value"].get<double>() == Approx(1.0));  // only p2 has 2 samples
+  CHECK(j["failures"]["simulate/mismatch"] == 2);
+  CHECK(j["samples"].size() == 4);
+  CHECK_THAT(r.err, Catch::Contains("warning: no candidate for problem p7"));
+  std::ifstream csv(dir.path() / "out" / "results.csv");
+  std::string header, line;
+  std::getline(csv, header);
+  CHECK(header == "problem,sample,verdict,stage,category,message");
+  int lines = 0;
+  while (std::getline(csv, line)) ++lines;
+  CHECK(lines == 4);
+  // Started again, every sample comes from the cache and the figures are the same.
+  auto again = run_chipgym(args);
+  REQUIRE(again.exit_code == 0);
+  const json k = json::parse(again.out);
+  CHECK(k["pass_at_k"] == j["pass_at_k"]);
+  for (const auto& s : k["samples"]) CHECK(s["cache_hit"] == true);
+  // Bad input: no --samples, a --k that is not a number.
+  CHECK(run_chipgym({"score", "--problems", problems.string()}).exit_code == 2);
+  auto bad_k = run_chipgym({"score", "--problems", problems.string(), "--samples", samples.string(), "--k", "1,x"});
+  CHECK(bad_k.exit_code == 2);
+  CHECK_THAT(bad_k.err, Catch::Contains("'x' is not a positive integer"));
 }
