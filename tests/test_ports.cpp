@@ -1,4 +1,4 @@
-// Any RTL at its ports (env/port_score.h): small problems in the style of spec-to-RTL
+// Any RTL at its ports (env/port_score.h): twenty small problems in the style of spec-to-RTL
 // benchmarks, each a reference, a correct candidate written differently and a buggy mutant,
 // with the verdict expected by hand; port-level vectors; bad input.
 #include <catch2/catch.hpp>
@@ -92,6 +92,92 @@ const Problem kProblems[] = {
      "module top_module(input clk, input reset, input x, output z);\n  reg [1:0] s;\n"
      "  always @(posedge clk) if (reset) s <= 0; else case (s)\n    0: s <= x ? 1 : 0;\n    1: s <= x ? 1 : 2;\n"
      "    2: s <= x ? 0 : 0;\n    default: s <= 0;\n  endcase\n  assign z = s == 2 && x;\nendmodule\n"},
+    {"and-or-invert",
+     "module top_module(input a, input b, input c, input d, output y);\n  assign y = ~((a & b) | (c & d));\nendmodule\n",
+     "module top_module(input a, input b, input c, input d, output y);\n  assign y = (~a | ~b) & (~c | ~d);\nendmodule\n",
+     "module top_module(input a, input b, input c, input d, output y);\n  assign y = ~((a & b) | (c | d));\nendmodule\n"},
+    {"4-to-1 mux of bytes",
+     "module top_module(input [7:0] a, input [7:0] b, input [7:0] c, input [7:0] d, input [1:0] sel, output reg [7:0] y);\n"
+     "  always @(*) case (sel)\n    2'd0: y = a;\n    2'd1: y = b;\n    2'd2: y = c;\n    default: y = d;\n  endcase\nendmodule\n",
+     "module top_module(input [7:0] a, input [7:0] b, input [7:0] c, input [7:0] d, input [1:0] sel, output [7:0] y);\n"
+     "  assign y = sel[1] ? (sel[0] ? d : c) : (sel[0] ? b : a);\nendmodule\n",
+     "module top_module(input [7:0] a, input [7:0] b, input [7:0] c, input [7:0] d, input [1:0] sel, output [7:0] y);\n"
+     "  assign y = sel[1] ? (sel[0] ? c : d) : (sel[0] ? b : a);\nendmodule\n"},
+    {"priority encoder",
+     "module top_module(input [7:0] in, output reg [2:0] pos);\n  always @(*) casez (in)\n"
+     "    8'b???????1: pos = 0;\n    8'b??????10: pos = 1;\n    8'b?????100: pos = 2;\n    8'b????1000: pos = 3;\n"
+     "    8'b???10000: pos = 4;\n    8'b??100000: pos = 5;\n    8'b?1000000: pos = 6;\n    8'b10000000: pos = 7;\n"
+     "    default: pos = 0;\n  endcase\nendmodule\n",
+     "module top_module(input [7:0] in, output reg [2:0] pos);\n  integer i;\n  always @(*) begin\n    pos = 0;\n"
+     "    for (i = 7; i >= 0; i = i - 1) if (in[i]) pos = i;\n  end\nendmodule\n",
+     "module top_module(input [7:0] in, output reg [2:0] pos);\n  integer i;\n  always @(*) begin\n    pos = 0;\n"
+     "    for (i = 0; i < 8; i = i + 1) if (in[i]) pos = i;\n  end\nendmodule\n"},
+    {"signed less-than",
+     "module top_module(input [7:0] a, input [7:0] b, output lt);\n  assign lt = $signed(a) < $signed(b);\nendmodule\n",
+     "module top_module(input [7:0] a, input [7:0] b, output lt);\n  wire [8:0] d = {a[7], a} - {b[7], b};\n  assign lt = d[8];\nendmodule\n",
+     "module top_module(input [7:0] a, input [7:0] b, output lt);\n  assign lt = a < b;\nendmodule\n"},
+    {"gray code",
+     "module top_module(input [7:0] b, output [7:0] g);\n  assign g = b ^ (b >> 1);\nendmodule\n",
+     "module top_module(input [7:0] b, output [7:0] g);\n  genvar i;\n  assign g[7] = b[7];\n"
+     "  generate for (i = 0; i < 7; i = i + 1) begin : x\n    assign g[i] = b[i] ^ b[i + 1];\n  end endgenerate\nendmodule\n",
+     "module top_module(input [7:0] b, output [7:0] g);\n  assign g = b ^ (b << 1);\nendmodule\n"},
+    {"rotate left",
+     "module top_module(input [7:0] in, input [2:0] amt, output [7:0] out);\n  wire [15:0] w = {in, in} << amt;\n"
+     "  assign out = w[15:8];\nendmodule\n",
+     "module top_module(input [7:0] in, input [2:0] amt, output [7:0] out);\n  assign out = (in << amt) | (in >> (4'd8 - amt));\nendmodule\n",
+     "module top_module(input [7:0] in, input [2:0] amt, output [7:0] out);\n  assign out = in << amt;\nendmodule\n"},
+    {"decade counter",
+     "module top_module(input clk, input reset, output reg [3:0] q);\n"
+     "  always @(posedge clk) if (reset || q == 4'd9) q <= 4'd0; else q <= q + 4'd1;\nendmodule\n",
+     "module top_module(input clk, input reset, output reg [3:0] q);\n"
+     "  always @(posedge clk) q <= reset ? 4'd0 : (q == 4'd9 ? 4'd0 : q + 4'd1);\nendmodule\n",
+     "module top_module(input clk, input reset, output reg [3:0] q);\n"
+     "  always @(posedge clk) if (reset || q == 4'd10) q <= 4'd0; else q <= q + 4'd1;\nendmodule\n"},
+    {"rising-edge detector",
+     "module top_module(input clk, input [7:0] in, output reg [7:0] pedge);\n  reg [7:0] last;\n"
+     "  always @(posedge clk) begin\n    last <= in;\n    pedge <= in & ~last;\n  end\nendmodule\n",
+     "module top_module(input clk, input [7:0] in, output [7:0] pedge);\n  reg [7:0] last, p;\n  assign pedge = p;\n"
+     "  always @(posedge clk) {last, p} <= {in, in & ~last};\nendmodule\n",
+     "module top_module(input clk, input [7:0] in, output reg [7:0] pedge);\n  reg [7:0] last;\n"
+     "  always @(posedge clk) begin\n    last <= in;\n    pedge <= in ^ last;\n  end\nendmodule\n"},
+    {"up-down counter with enable and asynchronous active-low reset",
+     "module top_module(input clk, input arst_n, input en, input up, output reg [7:0] q);\n"
+     "  always @(posedge clk or negedge arst_n) if (!arst_n) q <= 0; else if (en) q <= up ? q + 1 : q - 1;\nendmodule\n",
+     "module top_module(input clk, input arst_n, input en, input up, output reg [7:0] q);\n"
+     "  always @(negedge arst_n or posedge clk) q <= !arst_n ? 8'd0 : q + (en ? (up ? 8'd1 : 8'hff) : 8'd0);\nendmodule\n",
+     "module top_module(input clk, input arst_n, input en, input up, output reg [7:0] q);\n"
+     "  always @(posedge clk or negedge arst_n) if (!arst_n) q <= 0; else if (en || !up) q <= up ? q + 1 : q - 1;\nendmodule\n"},
+    {"serial receiver FSM",
+     "module top_module(input clk, input reset, input in, output done, output [7:0] byte_out);\n"
+     "  localparam IDLE = 0, DATA = 1, STOP = 2, DONE = 3, ERR = 4;\n  reg [2:0] s;\n  reg [3:0] n;\n  reg [7:0] sh;\n"
+     "  always @(posedge clk)\n    if (reset) begin s <= IDLE; n <= 0; end\n    else case (s)\n"
+     "      IDLE: if (!in) begin s <= DATA; n <= 0; end\n"
+     "      DATA: begin sh <= {in, sh[7:1]}; n <= n + 1; if (n == 7) s <= STOP; end\n"
+     "      STOP: s <= in ? DONE : ERR;\n      DONE: if (!in) begin s <= DATA; n <= 0; end else s <= IDLE;\n"
+     "      ERR: if (in) s <= IDLE;\n      default: s <= IDLE;\n    endcase\n"
+     "  assign done = s == DONE;\n  assign byte_out = sh;\nendmodule\n",
+     // another state encoding, one-hot
+     "module top_module(input clk, input reset, input in, output done, output [7:0] byte_out);\n"
+     "  reg [4:0] s;  // one-hot: idle, data, stop, done, err\n  reg [2:0] n;\n  reg [7:0] sh;\n"
+     "  wire start = !in && (s[0] || s[3]);\n"
+     "  always @(posedge clk) begin\n"
+     "    if (reset) s <= 5'b00001;\n"
+     "    else if (start) s <= 5'b00010;\n"
+     "    else if (s[1]) s <= n == 3'd7 ? 5'b00100 : 5'b00010;\n"
+     "    else if (s[2]) s <= in ? 5'b01000 : 5'b10000;\n"
+     "    else if (s[3]) s <= 5'b00001;\n"
+     "    else if (s[4]) s <= in ? 5'b00001 : 5'b10000;\n"
+     "    if (reset || start) n <= 0; else if (s[1]) n <= n + 1;\n"
+     "    if (!reset && s[1]) sh <= {in, sh[7:1]};\n"
+     "  end\n  assign done = s[3];\n  assign byte_out = sh;\nendmodule\n",
+     "module top_module(input clk, input reset, input in, output done, output [7:0] byte_out);\n"
+     "  localparam IDLE = 0, DATA = 1, STOP = 2, DONE = 3, ERR = 4;\n  reg [2:0] s;\n  reg [3:0] n;\n  reg [7:0] sh;\n"
+     "  always @(posedge clk)\n    if (reset) begin s <= IDLE; n <= 0; end\n    else case (s)\n"
+     "      IDLE: if (!in) begin s <= DATA; n <= 0; end\n"
+     "      DATA: begin sh <= {in, sh[7:1]}; n <= n + 1; if (n == 7) s <= STOP; end\n"
+     "      STOP: s <= DONE;\n      DONE: if (!in) begin s <= DATA; n <= 0; end else s <= IDLE;\n"
+     "      ERR: if (in) s <= IDLE;\n      default: s <= IDLE;\n    endcase\n"
+     "  assign done = s == DONE;\n  assign byte_out = sh;\nendmodule\n"},
 };
 
 PortScoreOptions quick() {
