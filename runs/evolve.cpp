@@ -131,6 +131,17 @@ Subject make_subject(const EvolveConfig& cfg) {
 // The best program's code in best/: program.v, or program.json.
 std::string best_code_name(const Subject& subject) { return "program." + subject.extension; }
 
+// The settings a run recorded in config.json that define its subject and its scores (resume
+// and replay take them over whatever was passed).
+void adopt_recorded_settings(const json& stored, EvolveConfig& cfg) {
+  cfg.random_vectors = stored.value("random_vectors", cfg.random_vectors);
+  cfg.verify_random_vectors = stored.value("verify_random_vectors", cfg.verify_random_vectors);
+  cfg.sim_timeout = stored.value("sim_timeout", cfg.sim_timeout);
+  cfg.module = stored.value("module", std::string());
+  cfg.fixed = stored.value("fixed", json::object());
+  cfg.task_spec = stored.value("task_spec", json());
+}
+
 std::string old_layout_message(const fs::path& run) {
   return run.string() + " is an evolve run of an older layout (db.json and best.* at its top); convert it with "
                         "`chipgym replay --convert " + run.string() + "` (it moves them into checkpoints/ and best/)";
@@ -170,12 +181,7 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
                        std::to_string(cfg.db.seed) + "; resume it without --seed (or with its own)");
     // The run's own settings, whatever was passed this time: programs stay comparable.
     cfg.db = db.config();
-    cfg.random_vectors = stored.value("random_vectors", cfg.random_vectors);
-    cfg.verify_random_vectors = stored.value("verify_random_vectors", cfg.verify_random_vectors);
-    cfg.sim_timeout = stored.value("sim_timeout", cfg.sim_timeout);
-    cfg.module = stored.value("module", std::string());
-    cfg.fixed = stored.value("fixed", json::object());
-    cfg.task_spec = stored.value("task_spec", json());
+    adopt_recorded_settings(stored, cfg);
   } else {
     std::error_code ec;
     if (!cfg.force && fs::exists(out, ec) && !fs::is_empty(out, ec))
@@ -590,12 +596,7 @@ json replay_evolve(const fs::path& run, std::shared_ptr<evaluators::Pipeline> pi
   try {
     cfg.task = config.at("task").get<std::string>();
     cfg.db.seed = config.at("db").at("seed").get<std::uint64_t>();
-    cfg.random_vectors = config.value("random_vectors", cfg.random_vectors);
-    cfg.verify_random_vectors = config.value("verify_random_vectors", cfg.verify_random_vectors);
-    cfg.sim_timeout = config.value("sim_timeout", cfg.sim_timeout);
-    cfg.module = config.value("module", std::string());
-    cfg.fixed = config.value("fixed", json::object());
-    cfg.task_spec = config.value("task_spec", json());
+    adopt_recorded_settings(config, cfg);
   } catch (const json::exception& e) {
     throw ParamError("unreadable evolve run configuration " + config_path.string() + ": " + e.what());
   }
