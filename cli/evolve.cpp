@@ -82,6 +82,7 @@ int run_command(EvolveCommand& c, const CLI::App& cmd) {
                                                                 "-s" + std::to_string(evolve.db.seed))
                              : std::filesystem::path(c.out);
   auto summary = runs::run_evolve(evolve, &std::cerr);
+  for (const auto& n : summary.notices) std::cerr << "note: " << n << "\n";
   if (c.as_json) std::cout << summary.to_json().dump(2) << "\n";
   else
     std::cout << "evolve " << evolve.task << ": " << summary.generations_done << " generations, " << summary.candidates

@@ -15,6 +15,7 @@
 #include "agents/evolve_design.h"
 #include "env/kernel_task.h"
 #include "hdl/param_space.h"
+#include "runs/recorder.h"
 #include "runs/run_dir.h"
 
 namespace chipgym::runs {
@@ -142,6 +143,19 @@ void adopt_recorded_settings(const json& stored, EvolveConfig& cfg) {
   cfg.task_spec = stored.value("task_spec", json());
 }
 
+// What an evolve candidate's event carries beside its own fields (runs/recorder.h): correct
+// (null unless simulated), its area and latency as transistors and cycles, the scoring's
+// seconds, and the error of a failing one.
+json evaluation_metrics(const Figures& f, const json& report, const json& stages) {
+  const std::string stage = report.value("stage", std::string());
+  json m = {{"correct", f.passed ? json(true) : stage.rfind("sim", 0) == 0 ? json(false) : json(nullptr)},
+            {"cycles", static_cast<long long>(f.latency)}, {"transistors", static_cast<long long>(f.area)},
+            {"seconds", stages.is_object() ? stages.value("seconds", 0.0) : 0.0}};
+  if (!f.passed)
+    m["error"] = {{"category", report.value("category", std::string())}, {"message", report.value("message", std::string())}};
+  return m;
+}
+
 std::string old_layout_message(const fs::path& run) {
   return run.string() + " is an evolve run of an older layout (db.json and best.* at its top); convert it with "
                         "`chipgym replay --convert " + run.string() + "` (it moves them into checkpoints/ and best/)";
@@ -161,13 +175,13 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
   const fs::path out = cfg.out, db_path = out / "checkpoints" / "db.json";
 
   ProgramDb db(cfg.db);
-  std::optional<RunDir> dir;
+  std::optional<Recorder> rec;
   if (cfg.resume) {
     if (is_old_evolve_run(out)) throw ParamError("cannot resume: " + old_layout_message(out));
     if (!fs::exists(out / "config.json"))
       throw ParamError("nothing to resume: " + (out / "config.json").string() + " does not exist");
-    dir.emplace(RunDir::open(out));
-    const json stored = dir->read_config();
+    rec.emplace(Recorder::resume(out));
+    const json stored = rec->recorded_config();
     if (stored.value("kind", "") != "evolve")
       throw ParamError("cannot resume " + out.string() + " with evolve: it is a run of kind " +
                        stored.value("kind", std::string("train")) + " (chipgym train --resume continues it)");
@@ -182,6 +196,10 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
     // The run's own settings, whatever was passed this time: programs stay comparable.
     cfg.db = db.config();
     adopt_recorded_settings(stored, cfg);
+    // What was written after the checkpoint runs again (older runs did not count their events).
+    if (db.stats.contains("events"))
+      rec->keep_recorded(static_cast<std::size_t>(db.stats["events"].get<double>()),
+                         "after the last checkpoint (generation " + std::to_string(static_cast<int>(db.stats.value("next_generation", 0.0))) + ")");
   } else {
     std::error_code ec;
     if (!cfg.force && fs::exists(out, ec) && !fs::is_empty(out, ec))
@@ -191,7 +209,7 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
   // Bad settings are refused before anything is written.
   const Subject subject = make_subject(cfg);
   const Templates templates = load_templates(prompts_dir, subject);
-  if (!cfg.resume) dir.emplace(RunDir::create(out, cfg.force));
+  if (!cfg.resume) rec.emplace(Recorder::create(out, cfg.force));
   std::unique_ptr<LlmClient> client;
   if (cfg.use_llm) client = std::make_unique<LlmClient>(cfg.llm);
   auto candidate_file = [&](int id) { return out / "candidates" / ("p" + std::to_string(id) + "." + subject.extension); };
@@ -230,8 +248,8 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
       const json verification = {{"verdict", report.value("verdict", "")}, {"stage", report.value("stage", "")},
                                  {"category", report.value("category", "")}, {"message", report.value("message", "")},
                                  {"vectors", report.contains("simulation") ? report["simulation"].value("cases", json()) : json()}};
-      dir->append_event(json{{"event", "reverify"}, {"program", best}, {"passed", f.passed},
-                               {"verification", verification}, {"stages", stages}});
+      rec->note(json{{"event", "reverify"}, {"program", best}, {"passed", f.passed},
+                     {"verification", verification}, {"stages", stages}});
       if (log)
         *log << "re-verification of program " << best << ": " << (f.passed ? "passes" : "FAILS, not the best: " + f.line) << "\n";
       // What prompts may show of a failed re-verification: not its vectors, which would let a
@@ -264,26 +282,63 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
       }
     }
   };
+  // The evaluation event of each program's code (the first program with that code), by id.
+  std::map<int, json> event_of;
+  if (cfg.resume)
+    for (const json& e : rec->recorded_events())
+      if (e.contains("eval") && e.contains("program")) event_of.emplace(e["program"].get<int>(), e);
+  // best/ holds the database's best program (after its re-verification); its event is the
+  // evaluation of its code, with its own program id.
   auto write_best = [&] {
     const int best = verified_best();
     if (best < 0) return;
     const Program& p = db.get(best);
+    const auto first = event_of.find(db.find_code(p.code));
+    // A program of an older run, whose events had no eval: eval -1.
+    json event = first != event_of.end() ? first->second : json{{"eval", -1}};
+    event["program"] = p.id;
+    event["reward"] = p.fitness;
+    rec->set_best(event, p.report);
+  };
+  auto export_best = [&](RunDir& d, const json& event, const json&) {
+    const Program& p = db.get(event["program"].get<int>());
     json record = p.to_json();
     record.erase("code");
+    record["eval"] = event["eval"];
     const std::string report = "# Best program of an evolve run\n\nTask " + cfg.task + ", subject " + subject.kind +
                                ", program " + std::to_string(p.id) + " (generation " + std::to_string(p.generation) +
                                ", island " + std::to_string(p.island) + ").\n\n" + metrics_line(subject, p) + "\n";
-    dir->export_best(record, {{best_code_name(subject), p.code}}, p.report, report);
+    d.export_best(record, {{best_code_name(subject), p.code}}, p.report, report);
   };
+  // A seed or candidate program: an evaluation of the run.
+  auto record_program = [&](json ev, const Program& prog, const json& stages, bool cache_hit) {
+    Evaluation e;
+    e.design = nullptr;
+    e.params = nullptr;
+    if (subject.extension == "json") {
+      try {
+        e.params = json::parse(prog.code);
+      } catch (const json::exception&) {
+      }
+    }
+    e.reward = prog.fitness;
+    e.metrics = evaluation_metrics(subject.figures(prog.report), prog.report, stages);
+    e.cache_hit = cache_hit || (stages.is_object() && stages.value("cache_hit", false));
+    e.where = std::move(ev);
+    const json recorded = rec->record(e);
+    event_of.emplace(prog.id, recorded);
+  };
+  rec->own_best();
+  const long long planned = static_cast<long long>(cfg.generations) * cfg.children * db.config().islands;
 
   EvolveSummary summary;
   if (!cfg.resume) {
-    for (const char* sub : {"prompts", "responses", "candidates", "templates"}) fs::create_directories(out / sub);
     json config = cfg.to_json();
     config["subject"] = subject.kind;
     config["settings"] = subject.settings;
     config["kind"] = "evolve";
-    dir->write_config(config);
+    rec->start(config, planned, export_best);
+    for (const char* sub : {"prompts", "responses", "candidates", "templates"}) fs::create_directories(out / sub);
     for (const auto& name : {subject.system_template, subject.user_template, std::string("inspiration.txt")})
       fs::copy_file(prompts_dir / name, out / "templates" / name);
     auto [report, stages] = score(subject.seed_code);
@@ -298,22 +353,25 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
     for (int island = 0; island < db.config().islands; ++island) {
       const int id = db.add(make_program(subject.seed_code, report, -1, 0, island, "seed"));
       write_atomically(candidate_file(id), subject.seed_code);
-      dir->append_event(json{{"generation", 0}, {"island", island}, {"event", "seed"}, {"program", id},
-                               {"verdict", report["verdict"]}, {"fitness", db.get(id).fitness}, {"stages", stages}}
-                              );
+      json ev = {{"generation", 0}, {"island", island}, {"event", "seed"}, {"program", id},
+                 {"verdict", report["verdict"]}, {"fitness", db.get(id).fitness}, {"stages", stages}};
+      if (island > 0) ev["same_code_as"] = 0;  // one score for every island's copy
+      record_program(ev, db.get(id), stages, island > 0);
     }
     if (!db.get(0).passed && log) *log << "warning: the seed program fails: " << metrics_line(subject, db.get(0)) << "\n";
     db.stats["next_generation"] = 0;
-    db.save(db_path);
     write_best();
+    db.stats["events"] = static_cast<double>(rec->events_written());
+    db.save(db_path);
+  } else {
+    rec->start(rec->recorded_config(), planned, export_best);
   }
   summary.seed_fitness = db.get(0).fitness;
   summary.subject = subject.kind;
   summary.best_file = (out / "best" / best_code_name(subject)).string();
   bump("sessions", 1);
-  dir->append_event(json{{"event", "session"}, {"session", stat("sessions")}, {"resume", cfg.resume},
-                           {"proposer", cfg.use_llm ? "llm" : "mutation"}, {"generations", cfg.generations}}
-                          );
+  rec->note(json{{"event", "session"}, {"session", stat("sessions")}, {"resume", cfg.resume},
+                 {"proposer", cfg.use_llm ? "llm" : "mutation"}, {"generations", cfg.generations}});
   const double seconds_before = stat("seconds");
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - session_start).count();
@@ -324,10 +382,13 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
     if (cfg.use_llm && cfg.max_tokens > 0 && stat("tokens") >= static_cast<double>(cfg.max_tokens)) return "max_tokens";
     return "";
   };
+  // The checkpoint: the best re-verified and exported, then the database with the number of
+  // events it accounts for (a resume drops those written after it).
   auto finish = [&] {
-    db.stats["seconds"] = seconds_before + elapsed();
-    db.save(db_path);
     write_best();
+    db.stats["seconds"] = seconds_before + elapsed();
+    db.stats["events"] = static_cast<double>(rec->events_written());
+    db.save(db_path);
   };
 
   int consecutive_failures = 0;
@@ -472,8 +533,8 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
     // A server that never answered in this run: stop with its URL rather than burn the generations.
     if (cfg.use_llm && stat("llm_ok") == 0 && !proposals.empty() &&
         std::all_of(proposals.begin(), proposals.end(), [](const Proposal& p) { return !p.ok && p.error_kind == "unreachable"; })) {
-      dir->append_event(json{{"generation", gen + 1}, {"event", "llm_error"}, {"error_kind", "unreachable"},
-                               {"error", proposals[0].error}});
+      rec->note(json{{"generation", gen + 1}, {"event", "llm_error"}, {"error_kind", "unreachable"},
+                     {"error", proposals[0].error}});
       finish();
       throw std::runtime_error("cannot reach the LLM at " + cfg.llm.base_url + ": " + proposals[0].error +
                                " (the run is saved; --resume continues it)");
@@ -542,7 +603,12 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
                   "\n";
         }
       }
-      dir->append_event(ev);
+      if (ev["event"] == "candidate") {
+        const Program& prog = db.get(ev["program"].get<int>());
+        record_program(ev, prog, c.stages, c.reused >= 0);
+      } else {
+        rec->note(ev);
+      }
       if (log) {
         std::string line = ev["event"] == "candidate"
                                ? "program " + ev["program"].dump() + " " + metrics_line(subject, db.get(ev["program"].get<int>()))
@@ -556,9 +622,8 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
     if (db.config().migration_interval > 0 && (gen + 1) % db.config().migration_interval == 0)
       for (int id : db.migrate(gen + 1)) {
         write_atomically(candidate_file(id), db.get(id).code);
-        dir->append_event(json{{"generation", gen + 1}, {"event", "migration"}, {"program", id},
-                                 {"from", db.get(id).parent_id}, {"island", db.get(id).island}}
-                                );
+        rec->note(json{{"generation", gen + 1}, {"event", "migration"}, {"program", id},
+                       {"from", db.get(id).parent_id}, {"island", db.get(id).island}});
       }
     db.stats["next_generation"] = gen + 1;
     finish();
@@ -573,8 +638,12 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
   summary.best_verification = db.get(summary.best_id).verification;
   summary.reverify_failures = static_cast<int>(stat("reverify_failures"));
   summary.seconds = elapsed();
-  dir->append_event(json{{"event", "stop"}, {"reason", summary.stop_reason}, {"summary", summary.to_json()}});
-  dir->write_summary(summary.to_json());
+  rec->note(json{{"event", "stop"}, {"reason", summary.stop_reason}, {"summary", summary.to_json()}});
+  db.stats["events"] = static_cast<double>(rec->events_written());  // the stop is kept on resume
+  db.save(db_path);
+  rec->finish([&](const json&) { return db.get(summary.best_id).report; });
+  rec->write_summary(summary.to_json(), summary.generations_done >= cfg.generations);
+  summary.notices = rec->notices();
   return summary;
 }
 

@@ -1,9 +1,13 @@
 // `chipgym evolve`: the loop of the evolve agent (agents/evolve.h) over a task, and its run
-// directory, an ordinary one written through RunDir (runs/run_dir.h):
+// directory, an ordinary one written through the one Recorder of training runs
+// (runs/recorder.h):
 //
 //   config.json      kind "evolve", the settings (EvolveConfig::to_json), subject, settings
-//   events.jsonl     one line per attempt (seed, candidate, edit_error, llm_error, migration,
-//                    reverify, session, stop), appended and flushed as it happens
+//   events.jsonl     one line per attempt, appended and flushed as it happens: the seed and
+//                    candidate programs are the run's evaluations (eval, reward = fitness,
+//                    correct, transistors = area, cycles = latency, cache_hit, error, beside
+//                    evolve's own fields); edit_error, llm_error, migration, reverify, session
+//                    and stop are notes without eval
 //   best/            program.v (kernel, module) or program.json (params), design.json (the
 //                    program's record), metrics.json (its report), report.md
 //   checkpoints/     db.json, the program database, saved atomically after every generation
@@ -15,7 +19,9 @@
 // A kernel run's best is re-verified with many more vectors (Subject::verify) before it is
 // written to best/: one that fails is demoted (its report becomes the failing one, an event
 // "reverify" records it) and the next best is tried. --resume continues from
-// checkpoints/db.json up to --generations in total.
+// checkpoints/db.json up to --generations in total; the database records how many events it
+// accounts for, and the events written after it (a generation cut by a crash) are dropped
+// and run again.
 //
 // Run directories of an older layout (db.json, best.v or best_params.json and best.json at the
 // top, no kind) are refused by resume and replay with a message naming
@@ -24,6 +30,7 @@
 #include <filesystem>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -47,6 +54,7 @@ struct EvolveSummary {
   int reverify_failures = 0;   // bests demoted by their re-verification, in total
   json best_verification;      // the best's re-verification record (null: not re-verified)
   double seconds = 0;          // this session
+  std::vector<std::string> notices;  // the recorder's, on resume (torn lines, events dropped)
   json to_json() const;
 };
 

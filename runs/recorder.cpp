@@ -92,7 +92,11 @@ json Recorder::recorded_config() const {
 
 void Recorder::keep_recorded(std::size_t n, const std::string& why) {
   if (n >= events_.size()) return;
-  notice("dropped " + std::to_string(events_.size() - n) + " evaluation(s) " + why + "; they run again");
+  std::size_t evaluations = 0;
+  for (std::size_t i = n; i < events_.size(); ++i) evaluations += events_[i].contains("eval");
+  const std::size_t others = events_.size() - n - evaluations;
+  notice("dropped " + std::to_string(evaluations) + " evaluation(s)" +
+         (others ? " and " + std::to_string(others) + " other event(s)" : std::string()) + " " + why + "; they run again");
   events_.resize(n);
   rewrite_ = true;
 }
@@ -108,10 +112,12 @@ void Recorder::start(const json& config, long long budget, ExportBest export_bes
   progress_ = Progress();
   progress_.budget = budget;
   for (const auto& e : events_) {
+    if (!e.contains("eval")) continue;  // a note
+    ++progress_.evaluations;
     progress_.cache_hits += e.value("cache_hit", false);
-    consider_best(e, nullptr);
+    if (!own_best_) consider_best(e, nullptr);
   }
-  progress_.evaluations = static_cast<long long>(events_.size());
+  events_written_ = events_.size();
 }
 
 // A reward that is not a finite number (recorded as null) never becomes the best design.
@@ -142,10 +148,26 @@ json Recorder::record(const Evaluation& e) {
     event["error"] = {{"category", m["error"].value("category", std::string())},
                       {"message", m["error"].value("message", std::string())}};
   dir_->append_event(event);
+  ++events_written_;
   ++progress_.evaluations;
   progress_.cache_hits += e.cache_hit;
-  consider_best(event, &m);
+  if (!own_best_) consider_best(event, &m);
   return event;
+}
+
+void Recorder::note(const json& event) {
+  dir_->append_event(event);
+  ++events_written_;
+}
+
+void Recorder::set_best(const json& event, const json& metrics) {
+  const auto reward = event.find("reward");
+  progress_.has_best = true;
+  progress_.best_reward = reward != event.end() && reward->is_number() ? reward->get<double>() : 0.0;
+  const bool same = best_ == event;
+  best_ = event;
+  if (same && best_holds(*dir_, event)) return;
+  if (export_best_) export_best_(*dir_, event, metrics);
 }
 
 double Recorder::session_seconds() const {

@@ -2,8 +2,8 @@
 // evaluation, appended and flushed as it happens), the best design in best/, progress
 // reports, summary.json (with the wall time of every session), and the resume of a killed
 // run from its events. Black-box runs (runs/train.cpp) and RL runs (runs/train_rl.cpp) record
-// through it; what each loop adds is its own: the black-box replay of whole batches, the RL
-// checkpoints.
+// through it, and so do evolve runs (runs/evolve.cpp); what each loop adds is its own: the
+// black-box replay of whole batches, the RL checkpoints, evolve's program database.
 //
 // One event shape, one line of events.jsonl:
 //   eval          the evaluation's index in the run (0, 1, ...), given by the recorder
@@ -15,6 +15,12 @@
 //   cycles, transistors, correct (null: not simulated), seconds   from the metrics
 //   cache_hit     whether the result came from a cache
 //   error         {category, message}, only for an evaluation that failed
+// A loop may add fields of its own through Evaluation::where (evolve: generation, island,
+// program, verdict, fitness, ...). Evolve's candidates have no value indices: design is null,
+// params null unless the program is a parameter set.
+//
+// Events that are not evaluations (evolve: an edit that gave no candidate, a migration, a
+// re-verification, a session, the stop) are written with note(); they carry no eval.
 #pragma once
 #include <chrono>
 #include <functional>
@@ -56,8 +62,12 @@ class Recorder {
   json recorded_config() const;                                        // resume: config.json
   const std::vector<json>& recorded_events() const { return events_; }  // resume: those kept
   // Resume: keeps the first `n` recorded events; the rest run again, with the notice
-  // "dropped N evaluation(s) <why>; they run again". start() rewrites events.jsonl.
+  // "dropped N evaluation(s) <why>; they run again" (and "and M other event(s)" when notes are
+  // among them). start() rewrites events.jsonl.
   void keep_recorded(std::size_t n, const std::string& why);
+  // The loop chooses its best itself, through set_best() (evolve: a re-verification can demote
+  // the highest reward); record() then never exports. Before start().
+  void own_best() { own_best_ = true; }
 
   // Creates the directory (a new run) or rewrites events.jsonl without what resume skipped
   // or dropped, writes config.json, counts the kept events (cache hits, the best; best/ is
@@ -69,6 +79,14 @@ class Recorder {
   // Appends the event of `e` (its eval is the number of evaluations so far) and flushes it;
   // exports best/ when its reward is the best so far. Returns the event.
   json record(const Evaluation& e);
+  // Appends an event that is not an evaluation (no eval) and flushes it.
+  void note(const json& event);
+  // The events of the run so far (kept from earlier sessions and appended in this one): what a
+  // checkpoint records, for keep_recorded() on resume.
+  std::size_t events_written() const { return events_written_; }
+  // own_best(): `event` (one that record() returned, or was recorded) is the best, exported with
+  // `metrics` unless best/ holds it already.
+  void set_best(const json& event, const json& metrics);
   const Progress& progress() const { return progress_; }
   // Sets progress().seconds to this session's wall time and reports it to on_progress.
   void report_progress();
@@ -91,7 +109,8 @@ class Recorder {
   double session_seconds() const;
 
   std::filesystem::path path_;
-  bool force_ = false, resuming_ = false, rewrite_ = false;
+  bool force_ = false, resuming_ = false, rewrite_ = false, own_best_ = false;
+  std::size_t events_written_ = 0;
   std::optional<RunDir> dir_;
   std::vector<json> events_;  // resume: the recorded events kept
   std::vector<std::string> notices_;

@@ -337,6 +337,64 @@ TEST_CASE("an evolve run is an ordinary run directory and an older layout is ref
   fs::remove_all(a);
 }
 
+TEST_CASE("evolve records through the one recorder, and a generation cut by a crash is dropped and runs again") {
+  const fs::path a = fresh_dir("recorded_a"), b = fresh_dir("recorded_b");
+  const EvolveSummary sb = run_evolve(offline_config(b, 2));
+  // Seeds and candidates are the run's evaluations, numbered in order, with the fitness as reward.
+  const auto events_b = test_support::read_jsonl(b / "events.jsonl");
+  long long evals = 0;
+  for (const auto& ev : events_b) {
+    const std::string kind = ev["event"];
+    CHECK(ev.contains("eval") == (kind == "seed" || kind == "candidate"));
+    if (!ev.contains("eval")) continue;
+    CHECK(ev["eval"] == evals++);
+    CHECK(ev["reward"] == ev["fitness"]);
+    CHECK(ev.contains("correct"));
+    if (ev["verdict"] == "pass") {
+      CHECK(ev["correct"] == true);
+      CHECK(ev["transistors"].get<long long>() > 0);
+    } else {
+      CHECK(ev["error"]["category"] == ev["category"]);
+    }
+  }
+  const json summary_b = json::parse(std::ifstream(b / "summary.json"));
+  CHECK(summary_b["evaluations"] == evals);
+  CHECK(summary_b["complete"] == true);
+  CHECK(summary_b["best_reward"] == sb.best_fitness);
+  CHECK(summary_b["best"]["program"] == sb.best_id);
+  CHECK(json::parse(std::ifstream(b / "best" / "design.json"))["eval"] == summary_b["best"]["eval"]);
+
+  // One generation, then a crash half-way through the second: two of its lines were written,
+  // the second one torn.
+  run_evolve(offline_config(a, 1));
+  json cut;
+  for (const auto& ev : events_b)
+    if (ev.value("generation", 0) == 2 && ev["event"] == "candidate") cut = ev;
+  REQUIRE(cut.is_object());
+  cut["message"] = "written after the checkpoint";
+  std::ofstream(a / "events.jsonl", std::ios::app) << cut.dump() << "\n{\"event\": \"cand";
+  auto resumed = offline_config(a, 2);
+  resumed.resume = true;
+  const EvolveSummary sa = run_evolve(resumed);
+  REQUIRE(sa.notices.size() == 2);
+  CHECK_THAT(sa.notices[0], Catch::Contains("skipped 1 torn line"));
+  CHECK_THAT(sa.notices[1], Catch::Contains("dropped 1 evaluation(s) after the last checkpoint (generation 1); they run again"));
+  // The same evaluations as the uninterrupted run, once each; only the session notes differ.
+  auto evaluations = [](const fs::path& dir) {
+    std::vector<json> out;
+    for (auto ev : test_support::read_jsonl(dir / "events.jsonl")) {
+      if (!ev.contains("eval")) continue;
+      for (const char* volatile_key : {"seconds", "stages", "cache_hit"}) ev.erase(volatile_key);
+      out.push_back(ev);
+    }
+    return out;
+  };
+  CHECK(evaluations(a) == evaluations(b));
+  CHECK(program_list(a) == program_list(b));
+  CHECK(json::parse(std::ifstream(a / "summary.json"))["evaluations"] == evals);
+  for (const auto& d : {a, b}) fs::remove_all(d);
+}
+
 TEST_CASE("evolve scores kernels through the evaluation cache: a second run of the same seed hits it") {
   const fs::path a = fresh_dir("cached_a"), b = fresh_dir("cached_b"), cache_dir = fresh_dir("cached_cache");
   auto pipeline = std::make_shared<chipgym::evaluators::Pipeline>(
