@@ -57,6 +57,9 @@ int replay_run(const ReplayCommand& c, const CLI::App& cmd) {
                   << it.value().dump() << ")\n";
     if (r.metrics.error) std::cout << "  error        [" << r.metrics.error->category << "] " << r.metrics.error->message << "\n";
     if (c.verify) std::cout << (r.differences.empty() ? "verify: every recorded metric reproduced\n" : "verify: DIFFERENT\n");
+    if (c.verify && r.fresh.contains("verified"))
+      std::cout << (r.fresh["verified"] == true ? "verify: the best design is bit-exact at rtl\n"
+                                                : "verify: the best design FAILS at rtl\n");
   }
   for (const auto& d : r.differences) std::cerr << "differs: " << d << "\n";
   if (r.waveform) {
@@ -67,6 +70,7 @@ int replay_run(const ReplayCommand& c, const CLI::App& cmd) {
       std::cerr << "no waveform: [" << r.waveform->error->category << "] " << r.waveform->error->message << "\n";
   }
   if (r.waveform && !r.waveform->ok()) return kDesignFailed;
+  if (c.verify && r.fresh.value("verified", true) == false) return kDesignFailed;
   return c.verify && !r.differences.empty() ? kDesignFailed : (r.metrics.ok() ? 0 : kDesignFailed);
 }
 

@@ -132,7 +132,11 @@ int run_train(const TrainCommand& c) {
     if (!s["best"].is_null() && s["best"].contains("params"))
       std::cout << "best reward " << s["best_reward"] << " at evaluation " << s["best"]["eval"] << ": "
                 << s["best"]["params"].dump() << "\n"
-                << "best design exported to " << (o.out / "best").string() << "\n";
+                << "best design exported to " << (o.out / "best").string()
+                << (s.value("best_verified", json()) == true    ? " (verified at rtl: bit-exact against the golden model, iCE40 included)"
+                    : s.value("best_verified", json()) == false ? " (it FAILS at rtl: see verify.jsonl)"
+                                                                : "")
+                << "\n";
   }
   if (result.summary.contains("stopped")) {
     std::cerr << "error: " << result.summary["stopped"].get<std::string>() << "\n";

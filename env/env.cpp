@@ -72,6 +72,17 @@ Evaluation Env::evaluate(const std::vector<long long>& indices) const {
   return e;
 }
 
+Evaluation Env::verify(const std::vector<long long>& indices) const {
+  evaluators::EvalOptions o = options_;
+  o.fidelity = "rtl";
+  o.fpga = true;
+  o.synthesis = true;
+  Evaluation e;
+  e.metrics = pipeline_->evaluate(task_.design_family(), decode(indices), task_.workload, o);
+  e.reward = task_.reward(e.metrics);
+  return e;
+}
+
 std::vector<double> Env::observe(const std::vector<long long>& indices, const evaluators::Metrics* m, double reward) const {
   std::vector<double> obs;
   for (std::size_t i = 0; i < indices.size(); ++i)

@@ -80,6 +80,9 @@ class Env {
   // computed (step() returns this reward, and so does every evaluation a run records).
   // Thread-safe: the pipeline is shared.
   Evaluation evaluate(const std::vector<long long>& indices) const;
+  // The design at fidelity rtl, iCE40 included, whatever the env's fidelity: the check of a
+  // run's best design before it is exported (cached like every evaluation).
+  Evaluation verify(const std::vector<long long>& indices) const;
 
  private:
   std::vector<double> observe(const std::vector<long long>& indices, const evaluators::Metrics* m, double reward) const;

@@ -198,7 +198,7 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
     adopt_recorded_settings(stored, cfg);
     // What was written after the checkpoint runs again (older runs did not count their events).
     if (db.stats.contains("events"))
-      rec->keep_recorded(static_cast<std::size_t>(db.stats["events"].get<double>()),
+      rec->keep_recorded_lines(static_cast<std::size_t>(db.stats["events"].get<double>()),
                          "after the last checkpoint (generation " + std::to_string(static_cast<int>(db.stats.value("next_generation", 0.0))) + ")");
   } else {
     std::error_code ec;

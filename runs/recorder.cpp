@@ -1,6 +1,8 @@
 #include "runs/recorder.h"
 
+#include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <sstream>
 
 #include "hdl/param_space.h"
@@ -25,6 +27,12 @@ std::string best_report_md(const env::Task& task, const std::string& agent, cons
   os << "\nFidelity: " << metrics.value("fidelity", std::string("?"))
      << (simulated ? " (simulated against the golden model)" : " (cycles from the cycle model, which equals the RTL on the verification matrix)")
      << "\n";
+  if (metrics.contains("verified"))
+    os << "\n" << (metrics["verified"] == true ? "Verified at rtl when the run ended: bit-exact against the golden model, iCE40 included."
+                    : metrics.value("fidelity", std::string()) == "rtl"
+                        ? "FAILED at rtl: none of the best designs the run tried passed its RTL check (see verify.jsonl)."
+                        : "Not verified at rtl yet: the run checks its best design when it ends.")
+       << "\n";
   os << "\nObjective: " << task.objective << "\n\nRe-evaluate with `chipgym eval --task " << task.name << " --set "
      << [&] {
           std::string s;
@@ -82,6 +90,8 @@ Recorder Recorder::resume(fs::path dir) {
     r.rewrite_ = true;
   }
   r.events_ = std::move(read.events);
+  for (const auto& e : r.events_)
+    if (e.contains("eval")) r.evaluations_.push_back(e);
   return r;
 }
 
@@ -90,7 +100,23 @@ json Recorder::recorded_config() const {
   return dir_->read_config();
 }
 
+std::string Recorder::design_key(const json& event) {
+  const auto d = event.find("design");
+  if (d != event.end() && !d->is_null()) return d->dump();
+  const auto p = event.find("params");
+  return p != event.end() ? p->dump() : std::string();
+}
+
 void Recorder::keep_recorded(std::size_t n, const std::string& why) {
+  std::size_t seen = 0, line = 0;
+  for (; line < events_.size(); ++line)
+    if (events_[line].contains("eval") && seen++ == n) break;
+  cut_events(line, why);
+}
+
+void Recorder::keep_recorded_lines(std::size_t n, const std::string& why) { cut_events(n, why); }
+
+void Recorder::cut_events(std::size_t n, const std::string& why) {
   if (n >= events_.size()) return;
   std::size_t evaluations = 0;
   for (std::size_t i = n; i < events_.size(); ++i) evaluations += events_[i].contains("eval");
@@ -99,6 +125,9 @@ void Recorder::keep_recorded(std::size_t n, const std::string& why) {
          (others ? " and " + std::to_string(others) + " other event(s)" : std::string()) + " " + why + "; they run again");
   events_.resize(n);
   rewrite_ = true;
+  evaluations_.clear();
+  for (const auto& e : events_)
+    if (e.contains("eval")) evaluations_.push_back(e);
 }
 
 void Recorder::start(const json& config, long long budget, ExportBest export_best,
@@ -111,6 +140,8 @@ void Recorder::start(const json& config, long long budget, ExportBest export_bes
   t0_ = std::chrono::steady_clock::now();
   progress_ = Progress();
   progress_.budget = budget;
+  for (const auto& v : dir_->read_verifications())
+    if (!v.value("passed", true)) refuted_.insert(design_key(v));
   for (const auto& e : events_) {
     if (!e.contains("eval")) continue;  // a note
     ++progress_.evaluations;
@@ -121,14 +152,19 @@ void Recorder::start(const json& config, long long budget, ExportBest export_bes
 }
 
 // A reward that is not a finite number (recorded as null) never becomes the best design.
+// A design that failed at rtl is never the best again.
 void Recorder::consider_best(const json& event, const json* metrics) {
   const auto reward = event.find("reward");
   if (reward == event.end() || !reward->is_number() || !std::isfinite(reward->get<double>())) return;
   if (progress_.has_best && reward->get<double>() <= progress_.best_reward) return;
+  if (refuted_.count(design_key(event))) return;
   progress_.has_best = true;
   progress_.best_reward = *reward;
   best_ = event;
-  if (metrics && export_best_) export_best_(*dir_, event, *metrics);
+  if (!metrics || !export_best_) return;
+  json m = *metrics;
+  m["verified"] = false;  // until finish() checks it at rtl
+  export_best_(*dir_, event, m);
 }
 
 json Recorder::record(const Evaluation& e) {
@@ -149,6 +185,7 @@ json Recorder::record(const Evaluation& e) {
                       {"message", m["error"].value("message", std::string())}};
   dir_->append_event(event);
   ++events_written_;
+  evaluations_.push_back(event);
   ++progress_.evaluations;
   progress_.cache_hits += e.cache_hit;
   if (!own_best_) consider_best(event, &m);
@@ -179,8 +216,67 @@ void Recorder::report_progress() {
   if (on_progress_) on_progress_(progress_);
 }
 
-void Recorder::finish(const std::function<json(const json& best_event)>& metrics_of) {
-  if (progress_.has_best && !best_holds(*dir_, best_)) {
+void Recorder::verify_best(const VerifyBest& verify) {
+  try {  // best/ holds the verified best already (a session that changed nothing)
+    std::ifstream in(dir_->path() / "best" / "metrics.json");
+    if (in && best_holds(*dir_, best_) && json::parse(in).value("verified", false) == true) {
+      best_verified_ = true;
+      return;
+    }
+  } catch (const json::exception&) {
+  }
+  // The evaluations by reward, highest first (the earlier of equal ones first), one per design.
+  std::vector<const json*> order;
+  std::set<std::string> seen;
+  for (const auto& e : evaluations_) {
+    const auto r = e.find("reward");
+    if (r == e.end() || !r->is_number() || !std::isfinite(r->get<double>())) continue;
+    if (refuted_.count(design_key(e)) || !seen.insert(design_key(e)).second) continue;
+    order.push_back(&e);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [](const json* a, const json* b) { return (*a)["reward"].get<double>() > (*b)["reward"].get<double>(); });
+  json first_failure, first_metrics;
+  for (std::size_t i = 0; i < order.size() && i < static_cast<std::size_t>(kVerifyTries); ++i) {
+    const json& e = *order[i];
+    json m = verify(e);
+    const bool passed = m.value("correct", json()) == true && !(m.contains("error") && m["error"].is_object());
+    json line = {{"eval", e["eval"]}, {"design", e.value("design", json())},
+                 {"params", e.value("params", json())}, {"fidelity", "rtl"}, {"passed", passed},
+                 {"correct", m.value("correct", json())}, {"mismatches", m.value("mismatches", 0LL)}};
+    if (m.contains("error") && m["error"].is_object()) line["error"] = m["error"];
+    dir_->append_verification(line);
+    m["verified"] = passed;
+    if (passed) {
+      best_ = e;
+      progress_.best_reward = e["reward"].get<double>();
+      best_verified_ = true;
+      if (export_best_) export_best_(*dir_, e, m);
+      return;
+    }
+    refuted_.insert(design_key(e));
+    std::string why = m.contains("error") && m["error"].is_object() ? m["error"].value("message", std::string())
+                                                                    : std::to_string(m.value("mismatches", 0LL)) + " outputs differ from the golden model";
+    notice("the best design so far (evaluation " + e["eval"].dump() + ", reward " + e["reward"].dump() +
+           ") fails at rtl: " + why.substr(0, 200) + "; the next best is tried");
+    if (first_failure.is_null()) {
+      first_failure = e;
+      first_metrics = m;
+    }
+  }
+  if (first_failure.is_null()) return;
+  best_ = first_failure;
+  progress_.best_reward = first_failure["reward"].get<double>();
+  best_verified_ = false;
+  if (export_best_) export_best_(*dir_, first_failure, first_metrics);
+  notice("none of the " + std::to_string(std::min<std::size_t>(order.size(), kVerifyTries)) +
+         " best designs passed at rtl: best/ holds evaluation " + first_failure["eval"].dump() + ", marked as failing");
+}
+
+void Recorder::finish(const std::function<json(const json& best_event)>& metrics_of, const VerifyBest& verify) {
+  if (verify && progress_.has_best && !own_best_) {
+    verify_best(verify);
+  } else if (progress_.has_best && !best_holds(*dir_, best_)) {
     const json best = best_, metrics = metrics_of(best);
     progress_.has_best = false;
     consider_best(best, &metrics);
@@ -194,6 +290,7 @@ json Recorder::write_summary(json fields, bool complete) {
   fields["cache_hits"] = progress_.cache_hits;
   fields["best_reward"] = progress_.has_best ? json(progress_.best_reward) : json(nullptr);
   fields["best"] = best_;
+  fields["best_verified"] = best_verified_;
   fields["seconds_this_session"] = progress_.seconds;
   fields["seconds_total"] = before + progress_.seconds;
   fields["complete"] = complete;

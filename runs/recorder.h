@@ -21,10 +21,19 @@
 //
 // Events that are not evaluations (evolve: an edit that gave no candidate, a migration, a
 // re-verification, a session, the stop) are written with note(); they carry no eval.
+//
+// The verified best: a run's best design is checked at fidelity rtl (simulated bit-exact
+// against the golden model, iCE40 included) when the run ends (finish() with a VerifyBest),
+// whatever fidelity the run searched at. Until then best/ is the best so far at the run's
+// fidelity, and its metrics.json says "verified": false. Each check is a line of verify.jsonl
+// ({eval, design, params, fidelity "rtl", passed, correct, mismatches, error}); a best that
+// fails is never the best again (also after a resume), and the next best is tried, up to
+// kVerifyTries designs.
 #pragma once
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <set>
 
 #include "env/task.h"
 #include "runs/run_dir.h"
@@ -60,11 +69,14 @@ class Recorder {
 
   bool resuming() const { return resuming_; }
   json recorded_config() const;                                        // resume: config.json
-  const std::vector<json>& recorded_events() const { return events_; }  // resume: those kept
-  // Resume: keeps the first `n` recorded events; the rest run again, with the notice
-  // "dropped N evaluation(s) <why>; they run again" (and "and M other event(s)" when notes are
-  // among them). start() rewrites events.jsonl.
+  // Resume: the recorded evaluations kept (events with an eval; notes left out).
+  const std::vector<json>& recorded_events() const { return evaluations_; }
+  // Resume: keeps the first `n` recorded evaluations (and the notes before the next one); the
+  // rest run again, with the notice "dropped N evaluation(s) <why>; they run again" (and "and
+  // M other event(s)" when notes are among them). start() rewrites events.jsonl.
   void keep_recorded(std::size_t n, const std::string& why);
+  // The same by lines of events.jsonl, notes included (evolve's checkpoint counts lines).
+  void keep_recorded_lines(std::size_t n, const std::string& why);
   // The loop chooses its best itself, through set_best() (evolve: a re-verification can demote
   // the highest reward); record() then never exports. Before start().
   void own_best() { own_best_ = true; }
@@ -92,9 +104,18 @@ class Recorder {
   void report_progress();
   const json& best_event() const { return best_; }
 
-  // Ends the session: exports the best again, with metrics_of(best event), unless best/
-  // holds it (a crash can fall between an event and its export); stops the session's clock.
-  void finish(const std::function<json(const json& best_event)>& metrics_of);
+  // The metrics of an event's design at fidelity rtl (Metrics::to_json()).
+  using VerifyBest = std::function<json(const json& event)>;
+  static constexpr int kVerifyTries = 5;
+  // Ends the session: with `verify`, checks the best at rtl as described above and exports the
+  // first design that passes with its rtl metrics ("verified": true; if none of the tries
+  // passes, the best is exported with its failing rtl metrics, "verified": false, and a
+  // notice); a best/ that holds the verified best already is left as it is. Without it,
+  // exports the best again, with metrics_of(best event), unless best/ holds it (a crash can
+  // fall between an event and its export). Stops the session's clock.
+  void finish(const std::function<json(const json& best_event)>& metrics_of, const VerifyBest& verify = {});
+  // After finish(): true when the best passed at rtl, false when it failed, null unchecked.
+  json best_verified() const { return best_verified_; }
   // summary.json: `fields`, then evaluations, cache_hits, best_reward, best, complete,
   // seconds_this_session and seconds_total (this session and the earlier ones). Returns it.
   json write_summary(json fields, bool complete);
@@ -106,13 +127,19 @@ class Recorder {
   Recorder(std::filesystem::path path, bool force, bool resuming)
       : path_(std::move(path)), force_(force), resuming_(resuming) {}
   void consider_best(const json& event, const json* metrics);
+  void verify_best(const VerifyBest& verify);
+  void cut_events(std::size_t lines, const std::string& why);
   double session_seconds() const;
+  static std::string design_key(const json& event);
 
   std::filesystem::path path_;
   bool force_ = false, resuming_ = false, rewrite_ = false, own_best_ = false;
   std::size_t events_written_ = 0;
   std::optional<RunDir> dir_;
-  std::vector<json> events_;  // resume: the recorded events kept
+  std::vector<json> events_;       // resume: the recorded lines kept (evaluations and notes)
+  std::vector<json> evaluations_;  // the evaluations among them, then this session's
+  std::set<std::string> refuted_;  // designs (design_key) that failed at rtl
+  json best_verified_;
   std::vector<std::string> notices_;
   ExportBest export_best_;
   std::function<void(const Progress&)> on_progress_;

@@ -20,16 +20,19 @@ ReplayResult replay(const std::filesystem::path& run, std::optional<long long> s
   }
   ReplayResult out;
   json recorded;
+  bool at_rtl = false;  // a verified best is evaluated as it was verified: at rtl, iCE40 included
   if (policy) {
     out.design = policy_choice(run, pipeline);
     for (const auto& e : dir.read_events().events)
-      if (e.value("design", json()) == out.design["design"]) {
+      if (e.contains("eval") && e.value("design", json()) == out.design["design"]) {
         for (const char* k : {"cycles", "transistors", "reward", "correct"})
           if (e.contains(k)) recorded[k] = e[k];
         break;
       }
   } else if (step) {
-    auto events = dir.read_events().events;
+    std::vector<json> events;  // the evaluations (notes left out)
+    for (auto& e : dir.read_events().events)
+      if (e.contains("eval")) events.push_back(std::move(e));
     if (events.empty()) throw hdl::ParamError(run.string() + " has no evaluations to replay");
     if (*step < 0 || *step >= static_cast<long long>(events.size()))
       throw hdl::ParamError("--step " + std::to_string(*step) + " is out of range: the run has " +
@@ -55,16 +58,19 @@ ReplayResult replay(const std::filesystem::path& run, std::optional<long long> s
                           "ffs", "dsps", "brams", "carries"})
       if (m.contains(k)) recorded[k] = m[k];
     if (d.contains("reward")) recorded["reward"] = d["reward"];
+    at_rtl = m.contains("verified");
+    if (at_rtl) recorded["verified"] = m["verified"];
   }
   const auto& family = task.design_family();
   auto params = family.space().from_json(out.design["params"]);
   evaluators::EvalOptions o;
-  o.fidelity = fidelity;
+  o.fidelity = at_rtl ? "rtl" : fidelity;
   o.use_cache = false;
-  o.fpga = task.budget.contains("max_luts");
+  o.fpga = at_rtl || task.budget.contains("max_luts");
   out.metrics = pipeline->evaluate(family, params, task.workload, o);
   json now = out.metrics.to_json();
   now["reward"] = task.reward(out.metrics);
+  if (at_rtl) now["verified"] = out.metrics.correct.value_or(false) && out.metrics.ok();
   for (auto it = recorded.begin(); it != recorded.end(); ++it) {
     if (!now.contains(it.key())) continue;
     // Runs recorded before `correct` could be null wrote false for a design not simulated.

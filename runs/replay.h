@@ -18,7 +18,9 @@ struct ReplayResult {
   std::optional<evaluators::Metrics> waveform;  // the one-tile simulation that wrote the VCD
 };
 
-// step: an evaluation index of events.jsonl; nullopt: the best design (best/design.json).
+// step: an evaluation index of events.jsonl; nullopt: the best design (best/design.json),
+// evaluated at rtl with iCE40 when the run verified it (best/metrics.json has "verified"; the
+// fresh metrics then say "verified" too), else at the run's fidelity.
 // Throws hdl::ParamError for a directory that is not a run or a step out of range.
 // vcd: also simulate the design on one tile of the workload's first GEMM (rows x K x cols)
 // and write its waveform there.

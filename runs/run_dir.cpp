@@ -77,6 +77,25 @@ void RunDir::rewrite_events(const std::vector<json>& events) const {
   write_atomically(dir_ / "events.jsonl", text);
 }
 
+void RunDir::append_verification(const json& line) const {
+  std::ofstream out(dir_ / "verify.jsonl", std::ios::app | std::ios::binary);
+  out << line.dump() << '\n';
+  out.flush();
+  if (!out) throw std::runtime_error("cannot append to " + (dir_ / "verify.jsonl").string());
+}
+
+std::vector<json> RunDir::read_verifications() const {
+  std::vector<json> out;
+  std::ifstream in(dir_ / "verify.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    try {
+      if (!line.empty()) out.push_back(json::parse(line));
+    } catch (const json::parse_error&) {
+    }
+  }
+  return out;
+}
+
 void RunDir::append_event(const json& event) {
   if (!events_.is_open()) {
     // A crash can leave a last line without its newline: start on a fresh line.

@@ -1,5 +1,6 @@
 // A run directory: config.json, events.jsonl (one line per evaluation, appended and flushed
-// as it happens), best/ (design.json, Verilog, metrics.json, report.md), summary.json.
+// as it happens), best/ (design.json, Verilog, metrics.json, report.md), verify.jsonl (the
+// RTL checks of the best design), summary.json.
 #pragma once
 #include <filesystem>
 #include <fstream>
@@ -31,6 +32,11 @@ class RunDir {
   void rewrite_events(const std::vector<json>& events) const;
   // Appends one line and flushes it to the kernel, so a SIGKILL loses nothing written.
   void append_event(const json& event);
+
+  // verify.jsonl: one line per RTL check of a best design (runs/recorder.h), flushed; read
+  // back on resume (unreadable lines skipped).
+  void append_verification(const json& line) const;
+  std::vector<json> read_verifications() const;
 
   // best/: design.json (params and indices), the Verilog files, metrics.json, report.md.
   void export_best(const json& design, const std::map<std::string, std::string>& verilog, const json& metrics,

@@ -135,7 +135,8 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
     recorder.report_progress();
   }
 
-  recorder.finish([&](const json& best) { return environment.evaluate(best["design"].get<agents::Design>()).metrics.to_json(); });
+  recorder.finish([&](const json& best) { return environment.evaluate(best["design"].get<agents::Design>()).metrics.to_json(); },
+                  [&](const json& best) { return environment.verify(best["design"].get<agents::Design>()).metrics.to_json(); });
   TrainResult result;
   result.summary = recorder.write_summary(
       {{"task", o.task.name}, {"agent", o.agent}, {"seed", o.seed}},

@@ -328,9 +328,9 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
     // Reported through summary["stopped"] (chipgym train prints it and exits 3).
   }
   recorder.report_progress();
-  recorder.finish([&](const json& best) {
-    return design_env.evaluate(best["design"].get<std::vector<long long>>()).metrics.to_json();
-  });
+  recorder.finish(
+      [&](const json& best) { return design_env.evaluate(best["design"].get<std::vector<long long>>()).metrics.to_json(); },
+      [&](const json& best) { return design_env.verify(best["design"].get<std::vector<long long>>()).metrics.to_json(); });
   json fields = {{"task", o.task.name},
                  {"agent", o.agent},
                  {"seed", o.seed},

@@ -184,3 +184,71 @@ TEST_CASE("Recorder: a new run refuses an existing run directory unless forced, 
   CHECK(reports[0].best_reward == 2.0);
   CHECK_THROWS_WITH(runs::Recorder::resume(s.tmp.path() / "nothing"), Catch::Contains("has no config.json"));
 }
+
+TEST_CASE("Recorder: the best is verified at rtl when the run ends; one that fails is recorded, never the best again, and the next best is tried") {
+  Scratch s;
+  auto r = runs::Recorder::create(s.run, false);
+  s.start(r);
+  r.record(s.evaluation({0, 0, 0}, 1.0));
+  r.record(s.evaluation({1, 0, 0}, 3.0));  // the best so far, which fails at rtl
+  r.record(s.evaluation({0, 1, 0}, 2.0));  // the next best, which passes
+  r.record(s.evaluation({1, 0, 0}, 3.0));  // the failing design again (a cache hit)
+  // Until the run ends, best/ is the best at the run's fidelity, not yet verified.
+  json provisional = json::parse(std::ifstream(s.run / "best" / "metrics.json"));
+  CHECK(provisional["verified"] == false);
+  std::vector<json> asked;
+  auto verify = [&](const json& event) {
+    asked.push_back(event["design"]);
+    json m = {{"fidelity", "rtl"}, {"cycles", 40}, {"transistors", 1000}, {"luts", 12}, {"mismatches", 0}, {"correct", true}};
+    if (event["design"] == json{1, 0, 0}) {
+      m["correct"] = false;
+      m["mismatches"] = 7;
+    }
+    return m;
+  };
+  r.finish([](const json&) { return json::object(); }, verify);
+  // The failing design is asked once (its repeat is the same design), then the next best.
+  CHECK(asked == std::vector<json>{json{1, 0, 0}, json{0, 1, 0}});
+  CHECK(r.best_verified() == true);
+  CHECK(r.best_event()["design"] == json{0, 1, 0});
+  const json design = json::parse(std::ifstream(s.run / "best" / "design.json"));
+  CHECK(design["design"] == json{0, 1, 0});
+  const json metrics = json::parse(std::ifstream(s.run / "best" / "metrics.json"));
+  CHECK(metrics["verified"] == true);
+  CHECK(metrics["fidelity"] == "rtl");
+  CHECK(metrics["luts"] == 12);
+  const auto checks = test_support::read_jsonl(s.run / "verify.jsonl");
+  REQUIRE(checks.size() == 2);
+  CHECK(checks[0]["eval"] == 1);
+  CHECK(checks[0]["passed"] == false);
+  CHECK(checks[0]["mismatches"] == 7);
+  CHECK(checks[1]["eval"] == 2);
+  CHECK(checks[1]["passed"] == true);
+  REQUIRE(r.notices().size() == 1);
+  CHECK_THAT(r.notices()[0], Catch::Contains("evaluation 1, reward 3.0) fails at rtl: 7 outputs differ") &&
+                                 Catch::Contains("the next best is tried"));
+  CHECK(lines_of(s.run / "events.jsonl") == 4);  // events.jsonl stays one line per evaluation
+  CHECK(r.write_summary(json::object(), true)["best_verified"] == true);
+
+  // A resume knows the failing design: it is not the best again, and a best that is already
+  // verified in best/ is not checked again.
+  auto resumed = runs::Recorder::resume(s.run);
+  s.start(resumed);
+  CHECK(resumed.best_event()["design"] == json{0, 1, 0});
+  resumed.record(s.evaluation({1, 0, 0}, 3.0));
+  CHECK(json::parse(std::ifstream(s.run / "best" / "design.json"))["design"] == json{0, 1, 0});
+  asked.clear();
+  resumed.finish([](const json&) { return json::object(); }, verify);
+  CHECK(asked.empty());
+  CHECK(resumed.best_verified() == true);
+
+  // When every try fails, best/ holds the best design marked as failing, and a notice says so.
+  Scratch t;
+  auto failing = runs::Recorder::create(t.run, false);
+  t.start(failing);
+  failing.record(t.evaluation({1, 0, 0}, 3.0));
+  failing.finish([](const json&) { return json::object(); }, verify);
+  CHECK(failing.best_verified() == false);
+  CHECK(json::parse(std::ifstream(t.run / "best" / "metrics.json"))["verified"] == false);
+  CHECK_THAT(failing.notices().back(), Catch::Contains("none of the 1 best designs passed at rtl"));
+}

@@ -344,12 +344,31 @@ TEST_CASE("train writes a run directory, refuses bad input, and a run killed wit
   json config = json::parse(std::ifstream(full / "config.json"));
   CHECK(config["hyper"]["cooling"] == 0.97);
   CHECK(config["seed"] == 5);
+  // The run searched at synth; its best was verified at rtl before it was exported: simulated
+  // bit-exact against the golden model, iCE40 included.
+  {
+    const json best_metrics = json::parse(std::ifstream(full / "best" / "metrics.json"));
+    CHECK(best_metrics["verified"] == true);
+    CHECK(best_metrics["fidelity"] == "rtl");
+    CHECK(best_metrics["correct"] == true);
+    CHECK(best_metrics["checked"].get<long long>() > 0);
+    CHECK(best_metrics["luts"].get<long long>() > 0);
+    CHECK(summary["best_verified"] == true);
+    const auto checks = test_support::read_jsonl(full / "verify.jsonl");
+    REQUIRE(checks.size() == 1);
+    CHECK(checks[0]["passed"] == true);
+    CHECK(checks[0]["eval"] == summary["best"]["eval"]);
+    std::stringstream report;
+    report << std::ifstream(full / "best" / "report.md").rdbuf();
+    CHECK_THAT(report.str(), Catch::Contains("Verified at rtl when the run ended"));
+  }
 
   SECTION("replay rebuilds the best design from the run directory alone and verifies every metric") {
     auto ok = run_chipgym({"replay", full.string(), "--verify"});
     INFO(ok.out << ok.err);
     CHECK(ok.exit_code == 0);
     CHECK_THAT(ok.out, Catch::Contains("every recorded metric reproduced"));
+    CHECK_THAT(ok.out, Catch::Contains("verify: the best design is bit-exact at rtl"));
     CHECK(run_chipgym({"replay", full.string(), "--step", "3", "--verify"}).exit_code == 0);
     const auto vcd = dir.path() / "tile.vcd";
     auto wave = run_chipgym({"replay", full.string(), "--vcd", vcd.string()});
