@@ -110,8 +110,10 @@ std::string equiv_text(const json& formal) {
   out << "  formal        " << formal.value("message", std::string()) << "\n";
   if (formal.value("verdict", std::string()) == "counterexample") {
     const bool half = formal.value("model", std::string()) == "clk2fflogic";
+    const bool combinational = formal.value("method", std::string()) == "combinational";
     for (const auto& t : formal["trace"]) {
-      out << "                " << (half ? "step " : "cycle ") << t["step"].get<int>() << ":";
+      out << "                "
+          << (combinational ? std::string("inputs") : (half ? "step " : "cycle ") + std::to_string(t["step"].get<int>())) << ":";
       for (auto it = t["inputs"].begin(); it != t["inputs"].end(); ++it)
         out << " " << it.key() << "=" << it.value().get<std::string>();
       out << "\n";
@@ -205,9 +207,11 @@ EquivResult prove_equivalence(const std::string& reference, const std::string& c
     int last = 0;
     r.trace = read_trace(log, sequential ? "model found for base case: FAIL" : "model found: FAIL", sequential, last);
     r.cycle = std::max(0, last - 1);
+    if (model == Model::RisingEdge)  // one step per cycle: the clock is no input of the model
+      for (auto& t : r.trace) t["inputs"].erase(spec.clock);
     r.method = sequential ? "bounded" : "combinational";
     r.message = sequential ? "counter-example at " + unit + std::to_string(r.cycle) + " after reset"
-                           : "counter-example: the outputs differ for the inputs below";
+                           : "counter-example: the outputs differ for one input";
     if (model == Model::Clk2ff) r.message += " (the clock is free, each step half a cycle)";
     std::error_code ec;
     if (fs::exists(dir.path() / vcd_name(model), ec)) r.vcd = evaluators::read_file(dir.path() / vcd_name(model));

@@ -687,7 +687,7 @@ ScoreReport score_against_reference(const std::string& reference, const std::str
         r.stage = "equivalence";
         r.category = "formal_mismatch";
         r.message = "the simulation found no difference, but the formal proof did: " + formal.message +
-                    (inputs.empty() ? "" : " (last inputs " + inputs + ")");
+                    (inputs.empty() ? "" : " (" + std::string(formal.method == "combinational" ? "inputs " : "inputs of the last cycle ") + inputs + ")");
       }
     }
   }
