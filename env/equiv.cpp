@@ -238,6 +238,7 @@ EquivResult prove_equivalence(const std::string& reference, const std::string& c
                        r.verdict == "unsupported";
   if (o.cache && decided && yosys_version.find("unknown") == std::string::npos) {
     json j = r.to_json();
+    j.erase("vcd");  // the text, not a path, until finish()
     if (r.vcd.size() < (1u << 20)) j["vcd_text"] = r.vcd;
     try {
       o.cache->put("equivalence", key, j.dump());
