@@ -1,5 +1,7 @@
 // chipgym eval: one design through the pipeline (generate, lint, simulate against the golden
-// model, synthesize), every metric as text or JSON.
+// model, synthesize), every metric as text or JSON. Or a user's own multi-module RTL (--rtl
+// FILES --top T, env/rtl_eval.h): screened, linted, synthesized per module with every module
+// counted, iCE40 resources, depth over the whole hierarchy; --ref adds the check of score --ref.
 #include <unistd.h>
 
 #include <fstream>
@@ -9,7 +11,9 @@
 
 #include "cli/command.h"
 #include "cli/common.h"
+#include "env/rtl_eval.h"
 #include "evaluators/pipeline.h"
+#include "evaluators/screen.h"
 
 namespace chipgym::cli {
 
@@ -92,13 +96,85 @@ void print_metrics(const env::Task& task, const hdl::Params& params, const Metri
 
 struct EvalCommand {
   std::string task_name = "gemm-int8", task_file, assignments, params_file, inject;
+  std::vector<std::string> rtl;
+  std::string top, ref;
+  bool design_options = false;  // --task, --task-file, --set, --params or --fidelity given
   EvalOptions options;
   bool no_fpga = false;
   bool as_json = false;
   CacheOptions cache;
 };
 
+// A Verilog file of at most kMaxVerilogBytes.
+std::string read_rtl_file(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw hdl::ParamError("cannot read " + what + " " + path + ": no such file");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > evaluators::kMaxVerilogBytes)
+    throw hdl::ParamError(what + " " + path + " is " + std::to_string(size) + " bytes; at most " +
+                          std::to_string(evaluators::kMaxVerilogBytes) + " bytes of Verilog are accepted");
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void print_rtl(const env::RtlEvalResult& r) {
+  const Metrics& m = r.metrics;
+  std::cout << "rtl  " << r.top << "  (" << r.modules.size() << " module" << (r.modules.size() == 1 ? "" : "s") << ")\n";
+  auto row = [](const std::string& name, const std::string& value) {
+    std::cout << "  " << std::left << std::setw(14) << name << value << "\n";
+  };
+  if (m.error) row("error", "[" + m.error->category + "] " + m.error->message);
+  if (m.stages.contains("lint")) row("lint", std::to_string(m.stages["lint"].value("warnings", 0LL)) + " warnings (verilator -Wall)");
+  if (m.stages.contains("synthesize")) {
+    row("cells", with_commas(m.cells) + " generic gates and flip-flops (per module, over the hierarchy)");
+    if (m.stages.contains("hierarchy"))
+      for (auto& [name, h] : m.stages["hierarchy"]["modules"].items())
+        row("", name + ": " + with_commas(h["cells"].get<long long>()) + " cells x " +
+                    std::to_string(h["instances"].get<long long>()) + " instance" + (h["instances"] == 1 ? "" : "s"));
+    row("area", with_commas(m.transistors) + " transistors (Yosys CMOS estimate)");
+    if (m.stages.contains("hierarchy"))
+      row("logic depth", std::to_string(m.depth) + " gates over the whole hierarchy (deepest inside one module: " +
+                             m.stages["hierarchy"]["module_depth"].dump() + ")");
+    if (m.luts || m.ffs || m.dsps || m.brams)
+      row("iCE40", with_commas(m.luts) + " LUT4, " + with_commas(m.ffs) + " FF, " + with_commas(m.dsps) + " DSP, " +
+                     with_commas(m.brams) + " BRAM, " + with_commas(m.carries) + " carry");
+  }
+  if (r.correctness) {
+    const auto& c = *r.correctness;
+    row("correct", c.passed() ? "yes, against the reference: " + c.message
+                              : "NO (" + c.stage + "/" + c.category + "): " + c.message);
+  }
+  std::ostringstream t;
+  t << std::fixed << std::setprecision(3) << m.seconds << " s" << (m.cache_hit ? " (cache hit)" : "");
+  row("time", t.str());
+}
+
+int run_rtl(const EvalCommand& c) {
+  if (c.design_options || !c.inject.empty())
+    throw hdl::ParamError("--rtl evaluates the files it is given; no --task, --task-file, --set, --params, --fidelity or --inject-verilog with it");
+  require_sandbox();
+  std::vector<env::RtlFile> files;
+  for (const auto& path : c.rtl) files.push_back({path, read_rtl_file(path, "the design file")});
+  env::RtlEvalOptions o;
+  o.eval.fpga = !c.no_fpga;
+  o.eval.tool_timeout = c.options.tool_timeout;
+  o.cache = open_cache(c.cache);
+  if (!c.ref.empty()) o.reference = read_rtl_file(c.ref, "the reference");
+  const env::RtlEvalResult r = env::evaluate_rtl(files, c.top, o);
+  if (r.metrics.stages.contains("cache_warnings"))
+    for (const auto& w : r.metrics.stages["cache_warnings"]) std::cerr << "warning: result not cached: " << w.get<std::string>() << "\n";
+  if (c.as_json) std::cout << r.to_json().dump(2) << "\n";
+  else print_rtl(r);
+  if (r.metrics.error) std::cerr << "error: " << r.metrics.error->message << "\n";
+  else if (r.correctness && !r.correctness->passed()) std::cerr << "error: " << r.correctness->message << "\n";
+  return r.exit_code();
+}
+
 int run_eval(const EvalCommand& c) {
+  if (!c.rtl.empty()) return run_rtl(c);
+  if (!c.top.empty() || !c.ref.empty()) throw hdl::ParamError("--top and --ref apply to --rtl FILES");
   const bool as_json = c.as_json;
   auto task = load_task(c.task_name, c.task_file);
   apply_workload(task);
@@ -152,10 +228,15 @@ std::function<int()> setup(CLI::App& cmd) {
       ->capture_default_str()->check(CLI::PositiveNumber);
   cmd.add_option("--cache-dir", c->cache.dir, "cache directory, holding cache.sqlite and compiled models (default: the directory of the file $CHIPGYM_CACHE, else ~/.cache/chipgym)");
   cmd.add_flag("--no-cache", c->cache.off, "neither read nor write the evaluation cache");
+  cmd.add_option("--rtl", c->rtl, "your own design instead of a task: Verilog files (untrusted text: screened and sandboxed), with --top")->expected(1, -1);
+  cmd.add_option("--top", c->top, "--rtl: the top module");
+  cmd.add_option("--ref", c->ref, "--rtl: a reference module; adds the correctness check of `score --ref` (simulated side by side at the ports)");
   cmd.add_option("--inject-verilog", c->inject, "test hook: FILE.v=PATH replaces one generated file with PATH's text")
       ->group("");
-  auto run = [c]() -> int {
+  auto run = [c, &cmd]() -> int {
     c->options.fpga = !c->no_fpga;
+    for (const char* name : {"--task", "--task-file", "--set", "--params", "--fidelity"})
+      if (cmd.count(name)) c->design_options = true;
     if (!c->inject.empty()) {
       auto eq = c->inject.find('=');
       if (eq == std::string::npos) throw hdl::ParamError("--inject-verilog expects FILE.v=PATH");

@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "cli/common.h"
+#include "env/equiv.h"
 #include "env/kernel_task.h"
 #include "env/port_score.h"
 #include "env/problem_set.h"
@@ -113,6 +114,7 @@ int score(const ScoreCommand& c) {
   std::optional<env::ScoreReport> report;
   json vectors;
   if (!c.vectors.empty()) vectors = read_json_file(c.vectors, "golden vectors file");
+  if (c.ports.equiv && c.ref.empty()) throw hdl::ParamError("--equiv proves the candidate equal to a reference: it needs --ref REF.v");
   if (!c.ref.empty() || env::is_port_vectors_json(vectors)) {
     env::PortScoreOptions options = c.ports;
     options.cache = open_cache(c.cache);
@@ -139,7 +141,7 @@ int score(const ScoreCommand& c) {
     report = env::score_candidate(read_verilog(c.candidate, "the candidate"), golden, options, c.task);
   }
   if (c.as_json) std::cout << report->to_json().dump(2) << "\n";
-  else std::cout << report->to_text();
+  else std::cout << report->to_text() << (report->result.contains("formal") ? env::equiv_text(report->result["formal"]) : "");
   if (!report->passed()) std::cerr << "error: " << report->message << "\n";
   return report->exit_code();
 }
@@ -157,6 +159,9 @@ std::function<int()> setup(CLI::App& cmd) {
   cmd.add_option("--reset", c->reset, "--ref: the reset input (default: found by name: rst, reset, areset, rst_n, ...; a trailing n is active low)");
   cmd.add_option("--cycles", c->ports.stimulus.cycles, "--ref: cycles of stimulus per seed (reset, directed values, then random)")->capture_default_str()->check(CLI::Range(1, 1000000));
   cmd.add_option("--seeds", c->ports.stimulus.seeds, "--ref: independent stimulus runs, each from reset")->capture_default_str()->check(CLI::Range(1, 1000));
+  cmd.add_flag("--equiv", c->ports.equiv, "--ref: also prove the candidate equal to the reference with Yosys (miter and SAT; sequential: by induction, else bounded to --depth cycles after reset); a counter-example fails a candidate that simulated correctly");
+  cmd.add_option("--depth", c->ports.equiv_depth, "--equiv: cycles after reset of the bounded proof, and the longest induction tried")->capture_default_str()->check(CLI::Range(1, 1000));
+  cmd.add_option("--equiv-timeout", c->ports.equiv_timeout, "--equiv: seconds per SAT call (the Yosys run gets 10 s more); a proof that runs out is undecided and the simulation verdict stands")->capture_default_str()->check(CLI::PositiveNumber);
   cmd.add_option("--problems", c->problems, "a problem set: one folder per problem with ref.v (or vectors.json) and spec.txt; with --samples, pass@k");
   cmd.add_option("--samples", c->samples, "--problems: one folder per problem of candidate .v files");
   cmd.add_option("--k", c->k, "--problems: the k of pass@k, comma-separated")->capture_default_str();

@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "env/equiv.h"
 #include "evaluators/screen.h"
 #include "evaluators/sha256.h"
 #include "hdl/family.h"
@@ -655,6 +656,41 @@ ScoreReport score_against_reference(const std::string& reference, const std::str
   ScoreReport r = score_ports(candidate, v, o);
   r.result["reference"] = {{"module", module}, {"seconds", ref.seconds}, {"cache_hit", ref.cache_hit}};
   r.result["stimulus"] = {{"seed", o.stimulus.seed}, {"seeds", o.stimulus.seeds}, {"cycles", o.stimulus.cycles}};
+  // The proof runs on what was simulated: a candidate refused before (screen, ports) is not proved.
+  if (o.equiv && (r.verdict == "pass" || r.category == "mismatch")) {
+    evaluators::PrepareOptions cand_prepare = prepare;
+    const evaluators::UntrustedVerilog c = evaluators::prepare_untrusted(candidate, cand_prepare);
+    if (c.ok) {
+      EquivOptions eo;
+      eo.depth = o.equiv_depth;
+      eo.timeout = o.equiv_timeout;
+      eo.cache = o.cache;
+      if (o.vcd) {
+        if (r.result.contains("vcd")) {
+          std::filesystem::path f = *o.vcd;
+          eo.vcd = f.replace_extension(".formal.vcd");
+        } else {
+          eo.vcd = o.vcd;
+        }
+      }
+      const EquivResult formal = prove_equivalence(u.text, c.text, v.spec, eo);
+      r.result["formal"] = formal.to_json();
+      r.stages["equivalence"] = formal.seconds;
+      r.result["formal"].erase("seconds");
+      r.result["formal"].erase("cache_hit");
+      if (r.passed() && formal.differs()) {
+        std::string inputs;
+        if (!formal.trace.empty())
+          for (auto it = formal.trace.back()["inputs"].begin(); it != formal.trace.back()["inputs"].end(); ++it)
+            inputs += (inputs.empty() ? "" : " ") + it.key() + "=" + shown(it.value().get<std::string>());
+        r.verdict = "fail";
+        r.stage = "equivalence";
+        r.category = "formal_mismatch";
+        r.message = "the simulation found no difference, but the formal proof did: " + formal.message +
+                    (inputs.empty() ? "" : " (" + std::string(formal.method == "combinational" ? "inputs " : "inputs of the last cycle ") + inputs + ")");
+      }
+    }
+  }
   return r;
 }
 

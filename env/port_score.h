@@ -104,6 +104,15 @@ struct PortScoreOptions {
   std::shared_ptr<evaluators::Cache> cache;
   int mismatches_shown = 3;
   std::optional<std::filesystem::path> vcd;  // the candidate's waveform, written on a mismatch
+  // --equiv: after the simulation (against a reference only), a formal proof with Yosys
+  // (env/equiv.h) to `equiv_depth` cycles after reset, each SAT call at most `equiv_timeout` s.
+  // Its verdict is result["formal"]; a counter-example fails a candidate that simulated
+  // correctly (stage equivalence, category formal_mismatch); an undecided proof changes nothing.
+  // Its waveform goes to `vcd` when the simulation wrote none there, else beside it as
+  // NAME.formal.vcd.
+  bool equiv = false;
+  int equiv_depth = 20;
+  double equiv_timeout = 60;
   static evaluators::EvalOptions port_eval_options();
 };
 

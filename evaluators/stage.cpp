@@ -34,6 +34,12 @@ const FidelityRegistration ports_fidelity{
      "untrusted Verilog at its ports against a reference module or port vectors: screen, interface, Icarus "
      "simulation, synthesis",
      {"screen", "interface", "simulate", "synthesize"}, 5, false}};
+// A user's own multi-module design (`chipgym eval --rtl`): untrusted text, synthesized per
+// module with every module counted, and once over the whole hierarchy for its depth.
+const FidelityRegistration user_rtl_fidelity{
+    {"user-rtl",
+     "a user's own RTL: screen, lint, Yosys loop check, synthesis per module, iCE40, depth over the whole hierarchy",
+     {"screen", "lint", "loops", "synthesize", "fpga", "hierarchy"}, 6, false}};
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "env/equiv.h"
 #include "env/port_score.h"
 #include "env/problem_set.h"
 #include "evaluators/runner.h"
@@ -179,6 +180,40 @@ const Problem kProblems[] = {
      "      ERR: if (in) s <= IDLE;\n      default: s <= IDLE;\n    endcase\n"
      "  assign done = s == DONE;\n  assign byte_out = sh;\nendmodule\n"},
 };
+
+// The formal verdict expected of each problem's reference against itself, its correct variant
+// and its mutant, in the order of kProblems. "unsupported": Yosys cannot read the variant (an
+// asynchronous reset written as `q <= areset ? ...` without an if, a dual-edge process); the
+// serial receivers do not close by induction (the one-hot variant has unreachable states, the
+// shift register no reset) and are equal only to the bound.
+struct FormalExpectation {
+  const char* self;
+  const char* correct;
+  const char* mutant;
+};
+const FormalExpectation kFormal[] = {
+    {"equal", "equal", "counterexample"},  // mux256
+    {"equal", "equal", "counterexample"},  // kmap: the variant differs only where the reference is x
+    {"equal", "equal", "counterexample"},  // popcount8
+    {"equal", "equal", "counterexample"},  // adder
+    {"equal", "equal", "counterexample"},  // counter, synchronous reset
+    {"equal", "unsupported", "counterexample"},  // counter, asynchronous reset
+    {"equal", "unsupported", "counterexample"},  // dual-edge flip-flop (clk2fflogic)
+    {"equal", "equal", "counterexample"},  // lfsr5
+    {"equal", "equal", "counterexample"},  // shift register
+    {"equal", "equal", "counterexample"},  // sequence detector
+    {"equal", "equal", "counterexample"},  // and-or-invert
+    {"equal", "equal", "counterexample"},  // 4-to-1 mux
+    {"equal", "equal", "counterexample"},  // priority encoder
+    {"equal", "equal", "counterexample"},  // signed less-than
+    {"equal", "equal", "counterexample"},  // gray code
+    {"equal", "equal", "counterexample"},  // rotate
+    {"equal", "equal", "counterexample"},  // decade counter
+    {"equal", "equal", "counterexample"},  // rising-edge detector (no reset: X until defined)
+    {"equal", "unsupported", "counterexample"},  // up-down counter, asynchronous active-low reset
+    {"bounded", "bounded", "counterexample"},  // serial receiver
+};
+static_assert(std::size(kFormal) == std::size(kProblems));
 
 PortScoreOptions quick() {
   PortScoreOptions o;
@@ -358,4 +393,92 @@ TEST_CASE("pass@k over a problem set: per sample and per problem, failures group
   auto bad_k = run_chipgym({"score", "--problems", problems.string(), "--samples", samples.string(), "--k", "1,x"});
   CHECK(bad_k.exit_code == 2);
   CHECK_THAT(bad_k.err, Catch::Contains("'x' is not a positive integer"));
+}
+
+namespace {
+
+chipgym::env::PortSpec spec_of(const char* text) {
+  return chipgym::env::read_port_spec(chipgym::evaluators::strip_comments_and_strings(text), "top_module");
+}
+
+}  // namespace
+
+TEST_CASE("formal equivalence: every reference, correct variant and mutant gets the verdict expected by hand", "[ports][equiv]") {
+  chipgym::env::EquivOptions o;
+  o.depth = 14;  // the serial receiver's mutant differs 11 cycles after reset
+  for (std::size_t i = 0; i < std::size(kProblems); ++i) {
+    const Problem& p = kProblems[i];
+    INFO(p.name);
+    const auto spec = spec_of(p.reference);
+    const auto self = chipgym::env::prove_equivalence(p.reference, p.reference, spec, o);
+    INFO("self: " << self.message);
+    CHECK(self.verdict == kFormal[i].self);
+    const auto ok = chipgym::env::prove_equivalence(p.reference, p.correct, spec, o);
+    INFO("correct: " << ok.message);
+    CHECK(ok.verdict == kFormal[i].correct);
+    const auto bad = chipgym::env::prove_equivalence(p.reference, p.mutant, spec, o);
+    INFO("mutant: " << bad.message);
+    CHECK(bad.verdict == kFormal[i].mutant);
+    CHECK(!bad.trace.empty());
+    if (std::string(kFormal[i].self) == "equal" && !spec.clock.empty()) CHECK(self.method == "induction");
+  }
+}
+
+TEST_CASE("formal equivalence: a counter-example the simulation misses fails the candidate, with its input trace and a VCD", "[ports][equiv]") {
+  TempDir dir("chipgym-equiv-");
+  auto file = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir.path() / name) << text;
+    return (dir.path() / name).string();
+  };
+  const std::string ref = file("ref.v", "module top_module(input [31:0] a, input [31:0] b, output [31:0] y);\n"
+                                         "  assign y = a + b;\nendmodule\n");
+  // Wrong for one value of a in 2^32: random stimulus does not find it.
+  const std::string trap = file("trap.v", "module top_module(input [31:0] a, input [31:0] b, output [31:0] y);\n"
+                                           "  assign y = a == 32'hdeadbeef ? 32'd0 : a + b;\nendmodule\n");
+  const std::string vcd = (dir.path() / "cex.vcd").string();
+  auto r = run_chipgym({"score", "--ref", ref, trap, "--no-synth", "--no-cache"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);  // the simulation alone passes it
+  r = run_chipgym({"score", "--ref", ref, trap, "--equiv", "--vcd", vcd, "--no-synth", "--no-cache", "--json"});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  const json j = json::parse(r.out);
+  CHECK(j["verdict"] == "fail");
+  CHECK(j["stage"] == "equivalence");
+  CHECK(j["category"] == "formal_mismatch");
+  CHECK(j["simulation"]["mismatched_cycles"] == 0);
+  CHECK(j["formal"]["verdict"] == "counterexample");
+  CHECK(j["formal"]["trace"][0]["inputs"]["a"] == "11011110101011011011111011101111");
+  CHECK_THAT(r.err, Catch::Contains("the formal proof did") && Catch::Contains("a=0xdeadbeef"));
+  std::ifstream in(vcd);
+  std::stringstream text;
+  text << in.rdbuf();
+  CHECK_THAT(text.str(), Catch::Contains("$var") && Catch::Contains("in_a") && Catch::Contains("in_b"));
+  // Text output: the verdict, then the trace.
+  r = run_chipgym({"score", "--ref", ref, trap, "--equiv", "--no-synth", "--no-cache"});
+  CHECK_THAT(r.out, Catch::Contains("formal        counter-example") && Catch::Contains("a=11011110"));
+  // A correct candidate: proved, exit 0; --equiv without --ref is bad input.
+  r = run_chipgym({"score", "--ref", ref, ref, "--equiv", "--no-synth", "--no-cache"});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("formal        proved: equal for every input"));
+  r = run_chipgym({"score", "--vectors", file("v.json", "{}"), ref, "--equiv"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("--equiv") && Catch::Contains("needs --ref"));
+}
+
+TEST_CASE("formal equivalence: a proof that runs out of time is undecided and the simulation verdict stands", "[ports][equiv]") {
+  const std::string ref = "module top_module(input [23:0] a, input [23:0] b, output [47:0] p);\n  assign p = a * b;\nendmodule\n";
+  const std::string shift_add =
+      "module top_module(input [23:0] a, input [23:0] b, output reg [47:0] p);\n  integer i;\n"
+      "  always @(*) begin\n    p = 0;\n    for (i = 0; i < 24; i = i + 1) if (b[i]) p = p + ({24'd0, a} << i);\n"
+      "  end\nendmodule\n";
+  PortScoreOptions o = quick();
+  o.stimulus.cycles = 50;
+  o.equiv = true;
+  o.equiv_timeout = 1;
+  const auto r = score_against_reference(ref, shift_add, "", o);
+  INFO(r.message);
+  CHECK(r.verdict == "pass");
+  CHECK(r.result["formal"]["verdict"] == "undecided");
+  CHECK_THAT(r.result["formal"]["message"].get<std::string>(), Catch::Contains("undecided within 1 s"));
 }

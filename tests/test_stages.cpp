@@ -21,7 +21,7 @@ std::string yosys_version(const evaluators::Pipeline& p) { return p.tools().vers
 }  // namespace
 
 TEST_CASE("fidelities are named lists of registered stages, cheapest first", "[stages]") {
-  CHECK(evaluators::fidelity_names() == std::vector<std::string>{"model", "synth", "rtl", "untrusted", "ports"});
+  CHECK(evaluators::fidelity_names() == std::vector<std::string>{"model", "synth", "rtl", "untrusted", "ports", "user-rtl"});
   CHECK(evaluators::fidelity("synth").stages == std::vector<std::string>{"screen", "synthesize", "fpga"});
   CHECK(evaluators::fidelity("rtl").stages ==
         std::vector<std::string>{"screen", "lint", "simulate", "synthesize", "fpga"});
