@@ -46,7 +46,8 @@ json EvalOptions::stage_options() const {
 }
 
 Pipeline::Pipeline(std::shared_ptr<Cache> cache, Toolchain tools) : cache_(std::move(cache)), tools_(std::move(tools)) {
-  if (cache_) models_dir_ = cache_->file().parent_path() / "models";
+  // Absolute: the models run with their own temporary directory as the working directory.
+  if (cache_) models_dir_ = std::filesystem::absolute(cache_->file().parent_path() / "models");
 }
 
 std::optional<json> Pipeline::cached(const EvalOptions& o, const std::string& stage, const std::string& key) {

@@ -14,6 +14,7 @@
 #include "env/env.h"
 #include "evaluators/runner.h"
 #include "evaluators/sha256.h"
+#include "runs/pareto.h"
 
 namespace chipgym::runs {
 
@@ -37,6 +38,7 @@ struct RunCurve {
   std::vector<double> best_so_far;  // after evaluation i
   double best = -1e300;
   double seconds = 0;
+  std::vector<FrontPoint> front;  // within the budget
 };
 
 RunCurve read_curve(const fs::path& dir, const std::string& agent, long long seed, long long budget) {
@@ -44,13 +46,17 @@ RunCurve read_curve(const fs::path& dir, const std::string& agent, long long see
   c.agent = agent;
   c.seed = seed;
   RunDir run = RunDir::open(dir);
+  std::vector<json> counted;
   for (const auto& e : run.read_events().events) {
+    if (!e.contains("eval")) continue;
     if (static_cast<long long>(c.best_so_far.size()) >= budget) break;  // a longer earlier run counts up to the budget
+    counted.push_back(e);
     // A reward recorded as null (not a finite number) counts as a failed design.
     const double r = e.contains("reward") && e["reward"].is_number() ? e["reward"].get<double>() : -3.0;
     c.best = std::max(c.best, r);
     c.best_so_far.push_back(c.best);
   }
+  c.front = pareto_front(admissible_points(counted));
   std::ifstream summary(dir / "summary.json");
   if (summary) {
     try {
@@ -278,10 +284,15 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
     result.reference_is_optimum = true;
   }
 
+  std::vector<std::vector<FrontPoint>> all_fronts;
+  for (const auto& c : curves) all_fronts.push_back(c.front);
+  const Normalisation norm = Normalisation::over(all_fronts);
   for (const auto& agent : o.agents) {
     AgentRow row;
     row.agent = agent;
-    std::vector<double> bests;
+    std::vector<double> bests, volumes;
+    for (const auto& c : curves)
+      if (c.agent == agent) volumes.push_back(hypervolume(c.front, norm));
     double sum95 = 0, sum99 = 0;
     for (const auto& c : curves) {
       if (c.agent != agent) continue;
@@ -310,6 +321,11 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
     if (row.reached_95) row.evals_to_95 = sum95 / row.reached_95;
     if (row.reached_99) row.evals_to_99 = sum99 / row.reached_99;
     row.regret = result.reference - row.mean;
+    double hv_sd = 0;
+    for (double v : volumes) row.hypervolume += v / static_cast<double>(volumes.size());
+    for (double v : volumes) hv_sd += (v - row.hypervolume) * (v - row.hypervolume);
+    const int nv = static_cast<int>(volumes.size());
+    row.hypervolume_ci95 = nv > 1 ? t95(nv) * std::sqrt(hv_sd / (nv - 1)) / std::sqrt(static_cast<double>(nv)) : 0;
     row.wall_seconds /= std::max(1, row.runs);
     result.rows.push_back(row);
   }
@@ -328,7 +344,7 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
   };
   std::ostringstream csv, md;
   csv << "agent,runs,mean_best,std_best,ci95_low,ci95_high,regret,evals_to_95pct,reached_95pct,evals_to_99pct,"
-         "reached_99pct,wall_seconds_per_run\n";
+         "reached_99pct,wall_seconds_per_run,hypervolume,hypervolume_ci95\n";
   if (result.reference <= 0)
     result.notices.push_back("no admissible design was found: evaluations-to-x% are not defined");
   md << "# Leaderboard: " << o.task.name << "\n\n"
@@ -336,18 +352,23 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
      << fmt(result.reference) << (result.reference_is_optimum ? " (the true optimum)" : " (the best any run found)")
      << "; higher is better.\n\n";
   for (const auto& [agent, hyper] : o.hyper) md << "Hyper-parameters of " << agent << ": `" << hyper.dump() << "`.\n\n";
-  md << "| agent | best reward, mean | std | 95% CI | regret | evals to 95% | evals to 99% | wall s/run |\n"
-     << "|---|---|---|---|---|---|---|---|\n";
+  md << "| agent | best reward, mean | std | 95% CI | regret | evals to 95% | evals to 99% | hypervolume (95% CI) | wall s/run |\n"
+     << "|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : rows) {
     csv << r.agent << "," << r.runs << "," << r.mean << "," << r.stddev << "," << r.mean - r.ci95 << "," << r.mean + r.ci95
         << "," << r.regret << "," << (r.evals_to_95 ? fmt(*r.evals_to_95, 1) : "") << "," << r.reached_95 << ","
-        << (r.evals_to_99 ? fmt(*r.evals_to_99, 1) : "") << "," << r.reached_99 << "," << r.wall_seconds << "\n";
+        << (r.evals_to_99 ? fmt(*r.evals_to_99, 1) : "") << "," << r.reached_99 << "," << r.wall_seconds << ","
+        << r.hypervolume << "," << r.hypervolume_ci95 << "\n";
     md << "| " << r.agent << " | " << fmt(r.mean) << " | " << (r.runs > 1 ? fmt(r.stddev) : "-") << " | "
        << (r.runs > 1 ? "[" + fmt(r.mean - r.ci95) + ", " + fmt(r.mean + r.ci95) + "]" : "- (one seed)") << " | " << fmt(r.regret) << " | " << opt(r.evals_to_95, r.reached_95, r.runs) << " | "
-       << opt(r.evals_to_99, r.reached_99, r.runs) << " | " << fmt(r.wall_seconds, 1) << " |\n";
+       << opt(r.evals_to_99, r.reached_99, r.runs) << " | " << fmt(r.hypervolume)
+       << (r.runs > 1 ? " ± " + fmt(r.hypervolume_ci95) : std::string()) << " | " << fmt(r.wall_seconds, 1) << " |\n";
   }
   md << "\nEvaluations to x%: the first evaluation whose best-so-far reward reaches x% of the reference, mean over\n"
-        "the seeds that reached it (reached/seeds in brackets). Plot: sample_efficiency.svg / .png.\n";
+        "the seeds that reached it (reached/seeds in brackets). Plot: sample_efficiency.svg / .png.\n"
+        "Hypervolume: of each run's Pareto front on transistors and workload cycles (both lower is better), on a\n"
+        "log scale normalised over every admissible design of this comparison, reference point (1.1, 1.1); at most\n"
+        "1.21, larger is better, comparable only within this table. Fronts: pareto.svg / .png (`chipgym pareto DIR`).\n";
   write_atomically(o.out / "leaderboard.csv", csv.str());
   write_atomically(o.out / "leaderboard.md", md.str());
   result.files = {(o.out / "leaderboard.md").string(), (o.out / "leaderboard.csv").string()};
@@ -381,6 +402,17 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
     ++block;
   }
   write_atomically(o.out / "curves.dat", data.str());
+  {  // each agent's fronts, its seeds united
+    std::vector<std::pair<std::string, std::vector<FrontPoint>>> fronts;
+    for (const auto& agent : o.agents) {
+      std::vector<FrontPoint> united;
+      for (const auto& c : curves)
+        if (c.agent == agent) united.insert(united.end(), c.front.begin(), c.front.end());
+      fronts.push_back({agent, pareto_front(united)});
+    }
+    plot_fronts(fronts, "Pareto fronts: " + o.task.name + " (" + std::to_string(o.seeds) + " seeds united)", o.out,
+                result.files, result.notices);
+  }
   std::string script = plot.str() + "set terminal svg size 900,560 dynamic\nset output 'sample_efficiency.svg'\nplot " +
                        plots + "\nset terminal pngcairo size 900,560\nset output 'sample_efficiency.png'\nplot " + plots + "\n";
   write_atomically(o.out / "sample_efficiency.gp", script);

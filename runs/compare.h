@@ -1,7 +1,8 @@
 // `chipgym compare`: every agent on every seed, each a run directory under the comparison's
 // directory (so a killed comparison resumes), then leaderboard.md, leaderboard.csv and a
 // sample-efficiency plot (best reward so far vs evaluations, one line per agent with a band
-// over seeds, as SVG and PNG drawn by gnuplot).
+// over seeds, as SVG and PNG drawn by gnuplot), the hypervolume of each agent's Pareto fronts
+// and a plot of them (pareto.svg / .png: each agent's seeds' fronts, united).
 #pragma once
 #include <map>
 
@@ -34,6 +35,9 @@ struct AgentRow {
   int reached_95 = 0, reached_99 = 0;
   double regret = 0;                // reference - mean
   double wall_seconds = 0;          // mean per run
+  // The hypervolume of each run's Pareto front (runs/pareto.h; normalised over every run of
+  // the comparison), mean and 95% interval over seeds.
+  double hypervolume = 0, hypervolume_ci95 = 0;
 };
 
 struct CompareResult {

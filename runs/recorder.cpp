@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "hdl/param_space.h"
+#include "runs/pareto.h"
 
 namespace chipgym::runs {
 
@@ -176,6 +177,7 @@ json Recorder::record(const Evaluation& e) {
   // JSON has no NaN: a non-finite reward is written as null.
   event["reward"] = std::isfinite(e.reward) ? json(e.reward) : json(nullptr);
   event["cycles"] = m.value("cycles", 0LL);
+  if (m.contains("cycles_model")) event["cycles_model"] = m.value("cycles_model", 0LL);
   event["transistors"] = m.value("transistors", 0LL);
   event["correct"] = m.contains("correct") ? m["correct"] : json(nullptr);
   event["cache_hit"] = e.cache_hit;
@@ -240,6 +242,12 @@ void Recorder::verify_best(const VerifyBest& verify) {
   for (std::size_t i = 0; i < order.size() && i < static_cast<std::size_t>(kVerifyTries); ++i) {
     const json& e = *order[i];
     json m = verify(e);
+    // A tool that is missing or broken says nothing of the design: the best stays unverified.
+    if (m.contains("error") && m["error"].is_object() && m["error"].value("category", std::string()) == "environment") {
+      notice("the best design could not be verified at rtl: " + m["error"].value("message", std::string()) +
+             "; best/ says it is not verified");
+      return;
+    }
     const bool passed = m.value("correct", json()) == true && !(m.contains("error") && m["error"].is_object());
     json line = {{"eval", e["eval"]}, {"design", e.value("design", json())},
                  {"params", e.value("params", json())}, {"fidelity", "rtl"}, {"passed", passed},
@@ -291,6 +299,9 @@ json Recorder::write_summary(json fields, bool complete) {
   fields["best_reward"] = progress_.has_best ? json(progress_.best_reward) : json(nullptr);
   fields["best"] = best_;
   fields["best_verified"] = best_verified_;
+  json front = json::array();  // runs/pareto.h: the non-dominated designs, transistors and cycles
+  for (const auto& p : pareto_front(admissible_points(evaluations_))) front.push_back(p.to_json());
+  fields["pareto"] = front;
   fields["seconds_this_session"] = progress_.seconds;
   fields["seconds_total"] = before + progress_.seconds;
   fields["complete"] = complete;

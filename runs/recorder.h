@@ -13,6 +13,7 @@
 //   design        value indices of the absolute encoding; params, the decoded parameters
 //   reward        a number, or null for a reward that is not finite (never the best)
 //   cycles, transistors, correct (null: not simulated), seconds   from the metrics
+//   cycles_model  the exact cycle model's count (every fidelity of a design task)
 //   cache_hit     whether the result came from a cache
 //   error         {category, message}, only for an evaluation that failed
 // A loop may add fields of its own through Evaluation::where (evolve: generation, island,
@@ -28,7 +29,8 @@
 // fidelity, and its metrics.json says "verified": false. Each check is a line of verify.jsonl
 // ({eval, design, params, fidelity "rtl", passed, correct, mismatches, error}); a best that
 // fails is never the best again (also after a resume), and the next best is tried, up to
-// kVerifyTries designs.
+// kVerifyTries designs. A check that fails for want of a tool (an "environment" error) says
+// nothing of the design: the best stays unverified (best_verified null) and a notice says why.
 #pragma once
 #include <chrono>
 #include <functional>
@@ -116,7 +118,8 @@ class Recorder {
   void finish(const std::function<json(const json& best_event)>& metrics_of, const VerifyBest& verify = {});
   // After finish(): true when the best passed at rtl, false when it failed, null unchecked.
   json best_verified() const { return best_verified_; }
-  // summary.json: `fields`, then evaluations, cache_hits, best_reward, best, complete,
+  // summary.json: `fields`, then evaluations, cache_hits, best_reward, best, best_verified,
+  // pareto (the non-dominated designs on transistors and cycles, runs/pareto.h), complete,
   // seconds_this_session and seconds_total (this session and the earlier ones). Returns it.
   json write_summary(json fields, bool complete);
 

@@ -251,4 +251,17 @@ TEST_CASE("Recorder: the best is verified at rtl when the run ends; one that fai
   CHECK(failing.best_verified() == false);
   CHECK(json::parse(std::ifstream(t.run / "best" / "metrics.json"))["verified"] == false);
   CHECK_THAT(failing.notices().back(), Catch::Contains("none of the 1 best designs passed at rtl"));
+
+  // A check that fails for want of a tool says nothing of the design: it stays unverified.
+  Scratch u;
+  auto no_tool = runs::Recorder::create(u.run, false);
+  u.start(no_tool);
+  no_tool.record(u.evaluation({0, 1, 0}, 2.0));
+  no_tool.finish([](const json&) { return json::object(); }, [](const json&) {
+    return json{{"fidelity", "rtl"}, {"correct", nullptr}, {"error", {{"category", "environment"}, {"message", "verilator not found on PATH"}}}};
+  });
+  CHECK(no_tool.best_verified().is_null());
+  CHECK_FALSE(fs::exists(u.run / "verify.jsonl"));
+  CHECK(json::parse(std::ifstream(u.run / "best" / "metrics.json"))["verified"] == false);
+  CHECK_THAT(no_tool.notices().back(), Catch::Contains("could not be verified at rtl: verilator not found on PATH"));
 }
