@@ -22,7 +22,7 @@ json event(long long eval, double transistors, double cycles, double reward) {
 
 }  // namespace
 
-TEST_CASE("a Pareto front keeps the admissible designs nothing beats on both transistors and cycles; its hypervolume is exact") {
+TEST_CASE("a Pareto front keeps the admissible designs nothing beats on both transistors and cycles and its hypervolume is exact") {
   std::vector<json> events = {event(0, 100, 100, 1.0),  // dominated by 1 and by 2
                               event(1, 10, 100, 2.0),   event(2, 100, 10, 2.0),
                               event(3, 1000, 1, 0.5),   event(4, 10, 100, 2.0),  // the same point again: the earlier stays

@@ -185,7 +185,7 @@ TEST_CASE("Recorder: a new run refuses an existing run directory unless forced, 
   CHECK_THROWS_WITH(runs::Recorder::resume(s.tmp.path() / "nothing"), Catch::Contains("has no config.json"));
 }
 
-TEST_CASE("Recorder: the best is verified at rtl when the run ends; one that fails is recorded, never the best again, and the next best is tried") {
+TEST_CASE("Recorder: the best is verified at rtl when the run ends and one that fails is recorded and never the best again while the next best is tried") {
   Scratch s;
   auto r = runs::Recorder::create(s.run, false);
   s.start(r);
