@@ -11,6 +11,16 @@ namespace chipgym::runs {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// What Searcher::observe reads of an event: the same live and on resume.
+json figures_of(const json& event) {
+  const long long cycles = event.value("cycles", 0LL);
+  return {{"transistors", event.value("transistors", 0LL)}, {"cycles", cycles > 0 ? cycles : event.value("cycles_model", 0LL)}};
+}
+
+}  // namespace
+
 fs::path default_run_dir(const std::string& task, const std::string& agent, long long seed) {
   std::time_t now = std::time(nullptr);
   char stamp[32];
@@ -100,10 +110,12 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
     auto asked = searcher->ask(static_cast<int>(size));
     std::vector<agents::Design> designs;
     std::vector<double> rewards;
+    std::vector<json> figures;
     for (long long j = 0; j < size && i < events.size(); ++j, ++i) {
       try {
         designs.push_back(events[i].at("design").get<agents::Design>());
         rewards.push_back(events[i].at("reward").get<double>());
+        figures.push_back(figures_of(events[i]));
       } catch (const json::exception& e) {
         throw hdl::ParamError("cannot resume " + o.out.string() + ": event " + std::to_string(i) +
                               " of events.jsonl lacks a design or reward (" + e.what() + ")");
@@ -112,6 +124,7 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
     if (asked != designs)
       throw hdl::ParamError("cannot resume " + o.out.string() + ": the agent no longer proposes the recorded designs "
                             "(was the run made by another chipgym version?)");
+    searcher->observe(designs, figures);
     searcher->tell(designs, rewards);
     ++batch;
   }
@@ -124,12 +137,14 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
     for (const auto& d : designs)
       running.push_back(std::async(std::launch::async, [&environment, d] { return environment.evaluate(d); }));
     std::vector<double> rewards;
+    std::vector<json> figures;
     for (std::size_t j = 0; j < designs.size(); ++j) {
       const env::Evaluation ev = running[j].get();
       rewards.push_back(ev.reward);
-      recorder.record({designs[j], environment.decode(designs[j]).to_json(), ev.reward, ev.metrics.to_json(),
-                       ev.metrics.cache_hit, {{"batch", batch}, {"batch_size", static_cast<long long>(designs.size())}}});
+      figures.push_back(figures_of(recorder.record({designs[j], environment.decode(designs[j]).to_json(), ev.reward, ev.metrics.to_json(),
+                       ev.metrics.cache_hit, {{"batch", batch}, {"batch_size", static_cast<long long>(designs.size())}}})));
     }
+    searcher->observe(designs, figures);
     searcher->tell(designs, rewards);
     ++batch;
     recorder.report_progress();

@@ -103,3 +103,38 @@ TEST_CASE("chipgym pareto prints and plots the fronts of a run and of a comparis
   CHECK(neither.exit_code == 2);
   CHECK_THAT(neither.err, Catch::Contains("is neither a run directory"));
 }
+
+TEST_CASE("nsga2 searches two objectives, records its front, and a stopped run resumes to the same events") {
+  evaluators::TempDir dir("chipgym-nsga2-");
+  const auto task_file = dir.path() / "task.json";
+  std::ofstream(task_file) << test_support::kTinyTask;
+  const std::string cache = (dir.path() / "cache").string();
+  auto train = [&](const fs::path& out, const std::string& budget, bool resume) {
+    std::vector<std::string> args = {"train", "--task-file", task_file.string(), "--agent", "nsga2", "--budget", budget,
+                                     "--seed", "3", "--hyper", R"({"population": 4})", "--out", out.string(),
+                                     "--cache-dir", cache, "--json"};
+    if (resume) args.push_back("--resume");
+    return test_support::run_chipgym(args);
+  };
+  const auto full = dir.path() / "full", cut = dir.path() / "cut";
+  auto a = train(full, "10", false);
+  INFO(a.out << a.err);
+  REQUIRE(a.ok());
+  const json summary = json::parse(a.out);
+  CHECK(summary["evaluations"] == 10);
+  CHECK_FALSE(summary["pareto"].empty());
+  REQUIRE(train(cut, "5", false).ok());  // stops inside its second generation
+  auto b = train(cut, "10", true);
+  INFO(b.err);
+  REQUIRE(b.ok());
+  auto designs = [](const fs::path& run) {
+    std::vector<json> out;
+    for (const auto& e : test_support::read_jsonl(run / "events.jsonl")) out.push_back({e["design"], e["reward"]});
+    return out;
+  };
+  CHECK(designs(cut) == designs(full));
+  auto bad = test_support::run_chipgym({"train", "--task-file", task_file.string(), "--agent", "nsga2", "--hyper",
+                                        R"({"population": 2})", "--out", (dir.path() / "bad").string()});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("nsga2: need population >= 4"));
+}
