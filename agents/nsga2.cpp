@@ -160,7 +160,7 @@ class Nsga2 final : public Searcher {
 };
 
 const Registration<Agent> registered{searcher_agent<Nsga2>(
-    "nsga2", "NSGA-II: two objectives (transistors, workload cycles), non-dominated sorting and crowding", 45)};
+    "nsga2", "NSGA-II: two objectives (transistors, workload cycles), non-dominated sorting and crowding", 55)};
 
 }  // namespace
 
