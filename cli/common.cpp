@@ -2,9 +2,11 @@
 #include "cli/common.h"
 
 #include <fstream>
+#include <sstream>
 #include <iostream>
 
 #include "evaluators/sandbox.h"
+#include "evaluators/screen.h"
 #include "hdl/gemm.h"
 #include "env/kernel_task.h"
 
@@ -118,6 +120,21 @@ void apply_workload(env::Task& task) {
 void check_fidelity(const env::Task& task, const std::string& fidelity) {
   if (fidelity != "rtl" || (task.family != "gemm" && task.family != "codesign")) return;
   if (auto why = hdl::gemm_rtl_refusal(task.workload); !why.empty()) throw hdl::ParamError("--fidelity rtl: " + why);
+}
+
+// A Verilog file of at most kMaxVerilogBytes, refused without reading more.
+std::string read_verilog(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw hdl::ParamError("cannot read " + what + " " + path + ": no such file");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > evaluators::kMaxVerilogBytes)
+    throw hdl::ParamError(what + " " + path + " is " + std::to_string(size) + " bytes; at most " +
+                          std::to_string(evaluators::kMaxVerilogBytes) + " bytes of Verilog are accepted");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw hdl::ParamError("cannot read " + what + " " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace chipgym::cli

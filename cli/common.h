@@ -74,4 +74,8 @@ void apply_workload(env::Task& task);
 // naming the fidelities that do.
 void check_fidelity(const env::Task& task, const std::string& fidelity);
 
+// A Verilog file of at most evaluators::kMaxVerilogBytes, refused without reading more;
+// `what` names it in errors ("the candidate"). Throws hdl::ParamError.
+std::string read_verilog(const std::string& path, const std::string& what);
+
 }  // namespace chipgym::cli

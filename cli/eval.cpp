@@ -105,19 +105,6 @@ struct EvalCommand {
   CacheOptions cache;
 };
 
-// A Verilog file of at most kMaxVerilogBytes.
-std::string read_rtl_file(const std::string& path, const std::string& what) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw hdl::ParamError("cannot read " + what + " " + path + ": no such file");
-  const auto size = std::filesystem::file_size(path, ec);
-  if (!ec && size > evaluators::kMaxVerilogBytes)
-    throw hdl::ParamError(what + " " + path + " is " + std::to_string(size) + " bytes; at most " +
-                          std::to_string(evaluators::kMaxVerilogBytes) + " bytes of Verilog are accepted");
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 void print_rtl(const env::RtlEvalResult& r) {
   const Metrics& m = r.metrics;
@@ -156,12 +143,12 @@ int run_rtl(const EvalCommand& c) {
     throw hdl::ParamError("--rtl evaluates the files it is given; no --task, --task-file, --set, --params, --fidelity or --inject-verilog with it");
   require_sandbox();
   std::vector<env::RtlFile> files;
-  for (const auto& path : c.rtl) files.push_back({path, read_rtl_file(path, "the design file")});
+  for (const auto& path : c.rtl) files.push_back({path, read_verilog(path, "the design file")});
   env::RtlEvalOptions o;
   o.eval.fpga = !c.no_fpga;
   o.eval.tool_timeout = c.options.tool_timeout;
   o.cache = open_cache(c.cache);
-  if (!c.ref.empty()) o.reference = read_rtl_file(c.ref, "the reference");
+  if (!c.ref.empty()) o.reference = read_verilog(c.ref, "the reference");
   const env::RtlEvalResult r = env::evaluate_rtl(files, c.top, o);
   if (r.metrics.stages.contains("cache_warnings"))
     for (const auto& w : r.metrics.stages["cache_warnings"]) std::cerr << "warning: result not cached: " << w.get<std::string>() << "\n";

@@ -39,20 +39,6 @@ int show_task(const ScoreCommand& c) {
   return 0;
 }
 
-// A Verilog file of at most kMaxVerilogBytes, refused without reading more.
-std::string read_verilog(const std::string& path, const std::string& what) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw hdl::ParamError("cannot read " + what + " " + path + ": no such file");
-  const auto size = std::filesystem::file_size(path, ec);
-  if (!ec && size > evaluators::kMaxVerilogBytes)
-    throw hdl::ParamError(what + " " + path + " is " + std::to_string(size) + " bytes; at most " +
-                          std::to_string(evaluators::kMaxVerilogBytes) + " bytes of Verilog are accepted");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw hdl::ParamError("cannot read " + what + " " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // --problems DIR --samples DIR: pass@k over a problem set (env/problem_set.h).
 int score_problems(const ScoreCommand& c) {
