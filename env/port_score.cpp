@@ -582,9 +582,22 @@ ScoreReport report_of(const Metrics& m, const PortVectors& v, const std::string&
     r.result["simulation"].erase("outputs");
   }
   fill_report(r, m, what, "was not simulated");
+  // Scoring at the ports judges function: a candidate that matches on every cycle but that
+  // Yosys cannot synthesize (Yosys 0.23 does not read every legal form, e.g. an asynchronous
+  // reset written as a ?: under its edge, or a dual-edge register) passes, without area.
+  std::string unsynthesized;
+  if (m.error && m.error->stage == "synthesize" && m.correct == true && r.verdict == "fail") {
+    unsynthesized = m.error->message;
+    r.result["synthesis"] = {{"error", {{"category", m.error->category}, {"message", m.error->message}}}};
+    r.verdict = "pass";
+    r.stage.clear();
+    r.category.clear();
+  }
   if (r.passed()) {
     r.message = "every output matches on " + std::to_string(v.cycles.size()) + " cycles (" +
                 std::to_string(m.checked) + " bits compared)";
+    if (!unsynthesized.empty())
+      r.message += "; not synthesized, so no area: " + unsynthesized.substr(0, 300);
   }
   return r;
 }

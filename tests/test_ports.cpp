@@ -241,6 +241,23 @@ TEST_CASE("problems at their ports: every reference and correct variant passes, 
   }
 }
 
+TEST_CASE("scoring at the ports judges function: a correct candidate Yosys cannot synthesize passes without area", "[ports]") {
+  for (const auto& p : kProblems) {
+    if (std::string(p.name) != "dual-edge flip-flop") continue;
+    PortScoreOptions o = quick();
+    o.eval.synthesis = true;
+    const auto r = score_against_reference(p.reference, p.correct, "", o);
+    INFO(r.message);
+    CHECK(r.verdict == "pass");
+    CHECK_THAT(r.message, Catch::Contains("every output matches") && Catch::Contains("not synthesized, so no area"));
+    CHECK(r.result["synthesis"]["error"]["category"].get<std::string>().size() > 0);
+    // Its mutant still fails at simulation.
+    CHECK(score_against_reference(p.reference, p.mutant, "", o).verdict == "fail");
+    return;
+  }
+  FAIL("no dual-edge flip-flop among the problems");
+}
+
 TEST_CASE("a mismatch names the cycle, the inputs, expected and got, and writes a waveform", "[ports]") {
   const Problem& counter = kProblems[4];
   TempDir dir("chipgym-ports-");
