@@ -75,7 +75,7 @@ const Predictor& predictor();  // empty until installed
 
 // Throws hdl::ParamError naming the known fidelities (and the nearest) for an unknown name.
 const FidelityInfo& fidelity(const std::string& name);
-// Cheapest first: model, synth, rtl, untrusted, ports.
+// Cheapest first: model, surrogate, synth, rtl, untrusted, ports.
 std::vector<const FidelityInfo*> fidelities();
 std::vector<std::string> fidelity_names();
 // The fidelities a design task may be evaluated at (for_designs), cheapest first.

@@ -37,7 +37,7 @@ const FidelityRegistration surrogate_fidelity{
     {"surrogate",
      "the cycle model, then predicted area, depth and iCE40 figures from a cost model fitted on the cache "
      "(`chipgym surrogate fit`); not simulated, not synthesized",
-     {"screen", "surrogate"}, 6, true, false}};
+     {"screen", "surrogate"}, 1, true, false}};
 
 }  // namespace
 
