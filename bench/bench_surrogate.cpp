@@ -19,6 +19,7 @@
 
 using namespace chipgym;
 namespace sg = agents::surrogate;
+using json = nlohmann::json;
 
 int main(int argc, char** argv) {
   std::string task_name = "gemm-int8-small";
