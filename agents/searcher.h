@@ -12,10 +12,26 @@
 
 #include "env/spaces.h"
 
+namespace chipgym::env {
+class Env;
+}
+namespace chipgym::evaluators {
+class Pipeline;
+}
+
 namespace chipgym::agents {
 
 using json = nlohmann::json;
 using Design = std::vector<long long>;
+
+// What a searcher may know besides the space: the environment it searches (its task, how a
+// design decodes to parameters) and the pipeline (whose cache holds what was measured, and
+// beside which cost models are kept). Given by the run loop before the first ask; a searcher
+// built without it (listing defaults) never asks.
+struct SearchContext {
+  const env::Env* env = nullptr;
+  std::shared_ptr<evaluators::Pipeline> pipeline;
+};
 
 class Searcher {
  public:
@@ -29,6 +45,10 @@ class Searcher {
   // True when the searcher has nothing left to propose (e.g. the grid is exhausted).
   virtual bool done() const { return false; }
   virtual json hyper_parameters() const = 0;
+  // Model-based searchers read the task through this; the others ignore it.
+  virtual void bind(const SearchContext&) {}
+  // Figures for the run's summary (e.g. how many designs each fidelity saw); empty: none.
+  virtual json report() const { return json::object(); }
 };
 
 struct Agent;  // agents/agent.h: the one agent registry

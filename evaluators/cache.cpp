@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <system_error>
+#include <vector>
 
 namespace chipgym::evaluators {
 
@@ -261,6 +262,31 @@ std::size_t Cache::size() {
   } catch (const OpenFailure& failure) {
     throw CacheError("cannot read cache " + file_.string() + ": " + failure.reason);
   }
+}
+
+void Cache::for_each(const std::string& stage,
+                     const std::function<void(const std::string&, const std::string&)>& visit) {
+  std::vector<std::pair<std::string, std::string>> rows;
+  {
+    std::lock_guard lock(mu_);
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(db_, "SELECT key, value FROM results WHERE stage = ?", -1, &stmt, nullptr);
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_text64(stmt, 1, stage.data(), stage.size(), SQLITE_STATIC, SQLITE_UTF8);
+      auto text = [&](int col) {
+        const auto* t = sqlite3_column_text(stmt, col);
+        return t ? std::string(reinterpret_cast<const char*>(t), static_cast<std::size_t>(sqlite3_column_bytes(stmt, col)))
+                 : std::string();
+      };
+      while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) rows.emplace_back(text(0), text(1));
+      if (rc == SQLITE_DONE) rc = SQLITE_OK;
+    }
+    const std::string reason = rc == SQLITE_OK ? "" : describe_error(db_, rc);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_OK) throw CacheError("cannot read cache " + file_.string() + ": " + reason);
+  }
+  // Outside the lock: the visitor may use the cache.
+  for (const auto& [key, value] : rows) visit(key, value);
 }
 
 fs::path Cache::default_file() {

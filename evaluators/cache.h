@@ -3,6 +3,7 @@
 // (renamed to <file>.corrupt-<unix time>) and rebuilt, with a warning, never a crash.
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -36,6 +37,9 @@ class Cache {
   // Inserts or replaces. Throws CacheError if the write fails (disk full, read-only file).
   void put(const std::string& stage, const std::string& key, const std::string& value);
   std::size_t size();  // number of entries
+  // Every entry of one stage, calling visit(key, value) in no particular order (a reader of
+  // what was kept, e.g. a cost model learned from the cache). Throws CacheError if unreadable.
+  void for_each(const std::string& stage, const std::function<void(const std::string&, const std::string&)>& visit);
   const std::filesystem::path& file() const { return file_; }
   const std::string& warning() const { return warning_; }  // empty unless the file was rebuilt
 

@@ -146,7 +146,14 @@ Metrics Pipeline::evaluate(const hdl::Family& f, const hdl::Params& p, const jso
   m.seconds = seconds_since(t0);
   const std::string versions = tools_.versions();
   const bool versions_known = versions.find("unknown") == std::string::npos && versions.find("missing") == std::string::npos;
-  if (cacheable(m) && !refused && !o.vcd && (o.fidelity == "model" || versions_known)) store(o, "eval", key, m.to_json());
+  if (cacheable(m) && !refused && !o.vcd && fidelity->cached && (o.fidelity == "model" || versions_known)) {
+    // The design beside its figures (not part of the key): a reader of the cache (a cost
+    // model fitted on it) recovers what was evaluated. Metrics::from_json ignores it.
+    json value = m.to_json();
+    value["design"] = {{"family", f.name()}, {"version", f.version()}, {"params", f.space().key_params(p).to_json()},
+                       {"workload_sha256", sha256_hex(workload.dump())}};
+    store(o, "eval", key, value);
+  }
   return finish(m);
 }
 

@@ -60,11 +60,22 @@ struct FidelityInfo {
   std::vector<std::string> stages;  // in the order they run
   int rank = 0;                     // cheapest first in listings
   bool for_designs = true;          // a task, eval or train may choose it (untrusted: score's own)
+  // false: the whole evaluation is not kept in the eval cache (surrogate: predictions change
+  // whenever the model is refitted, and must never pass for measured results).
+  bool cached = true;
 };
 using FidelityRegistration = Registration<FidelityInfo>;
+// The surrogate fidelity's predictions come from a learned cost model that lives beside the
+// agents (agents/surrogate.h), which evaluators must not include: that side installs the
+// predictor here at start-up. It fills the predicted figures into e.metrics and returns
+// true, or returns false with e.metrics.error set (no model for the family, say).
+using Predictor = std::function<bool(Evaluation& e)>;
+void set_predictor(Predictor predictor);
+const Predictor& predictor();  // empty until installed
+
 // Throws hdl::ParamError naming the known fidelities (and the nearest) for an unknown name.
 const FidelityInfo& fidelity(const std::string& name);
-// Cheapest first: model, synth, rtl, untrusted, ports.
+// Cheapest first: model, surrogate, synth, rtl, untrusted, ports.
 std::vector<const FidelityInfo*> fidelities();
 std::vector<std::string> fidelity_names();
 // The fidelities a design task may be evaluated at (for_designs), cheapest first.

@@ -98,6 +98,7 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
     hyper["transcript"] = (o.out / "llm.jsonl").string();
   }
   auto searcher = agents::make_searcher(o.agent, environment.design_space(), static_cast<std::uint64_t>(o.seed), hyper);
+  searcher->bind({&environment, pipeline});
   recorder.start(run_config(o, searcher->hyper_parameters(), env_config, environment, *pipeline), o.budget,
                  design_export(o.task, o.agent), on_progress);
 
@@ -154,7 +155,11 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
                   [&](const json& best) { return environment.verify(best["design"].get<agents::Design>()).metrics.to_json(); });
   TrainResult result;
   result.summary = recorder.write_summary(
-      {{"task", o.task.name}, {"agent", o.agent}, {"seed", o.seed}},
+      [&] {
+        json fields = {{"task", o.task.name}, {"agent", o.agent}, {"seed", o.seed}};
+        if (auto r = searcher->report(); !r.empty()) fields["agent_report"] = r;
+        return fields;
+      }(),
       recorder.progress().evaluations >= o.budget || searcher->done());
   result.notices = recorder.notices();
   return result;

@@ -233,9 +233,9 @@ TEST_CASE("one agent registry: every agent says its kind, a description and its 
   CHECK(agents::agent("mappo").multi_agent);
   // The order people read in --help and in errors: black-box, llm, RL, evolve.
   CHECK(Registry<agents::Agent>::instance().names() ==
-        std::vector<std::string>{"random", "grid", "sa", "ga", "tpe", "nsga2", "llm", "ppo", "dqn", "ippo", "mappo", "evolve"});
+        std::vector<std::string>{"random", "grid", "sa", "ga", "tpe", "nsga2", "sbo", "gradient", "llm", "ppo", "dqn", "ippo", "mappo", "evolve"});
   CHECK_THROWS_WITH(agents::agent("pp0"), "unknown agent 'pp0'; did you mean 'ppo'? known agents: random, grid, sa, ga, "
-                                          "tpe, nsga2, llm, ppo, dqn, ippo, mappo, evolve");
+                                          "tpe, nsga2, sbo, gradient, llm, ppo, dqn, ippo, mappo, evolve");
   CHECK_THROWS_WITH(agents::make_searcher("ppo", env::Space::multi_discrete({2}), 1),
                     Catch::Contains("agent 'ppo' (rl) is not a black-box searcher"));
 }

@@ -21,7 +21,7 @@ std::string yosys_version(const evaluators::Pipeline& p) { return p.tools().vers
 }  // namespace
 
 TEST_CASE("fidelities are named lists of registered stages, cheapest first", "[stages]") {
-  CHECK(evaluators::fidelity_names() == std::vector<std::string>{"model", "synth", "rtl", "untrusted", "ports", "user-rtl"});
+  CHECK(evaluators::fidelity_names() == std::vector<std::string>{"model", "surrogate", "synth", "rtl", "untrusted", "ports", "user-rtl"});
   CHECK(evaluators::fidelity("synth").stages == std::vector<std::string>{"screen", "synthesize", "fpga"});
   CHECK(evaluators::fidelity("rtl").stages ==
         std::vector<std::string>{"screen", "lint", "simulate", "synthesize", "fpga"});
@@ -34,7 +34,7 @@ TEST_CASE("fidelities are named lists of registered stages, cheapest first", "[s
       CHECK_FALSE(evaluators::stages().find(stage)->help.empty());
     }
   CHECK_THROWS_WITH(evaluators::fidelity("synthesis"),
-                    Catch::Contains("unknown fidelity 'synthesis'; did you mean 'synth'? known fidelities: model, synth, rtl"));
+                    Catch::Contains("unknown fidelity 'synthesis'; did you mean 'synth'? known fidelities: model, surrogate, synth, rtl"));
 }
 
 TEST_CASE("an unknown fidelity is an input error that names the known ones", "[stages]") {
@@ -45,7 +45,7 @@ TEST_CASE("an unknown fidelity is an input error that names the known ones", "[s
   auto m = pipeline.evaluate(f, f.space().parse_assignments("rows=1,cols=1"), kWorkload, o);
   REQUIRE(m.error);
   CHECK(m.error->category == "input");
-  CHECK_THAT(m.error->message, Catch::Contains("unknown fidelity 'bogus'") && Catch::Contains("model, synth, rtl"));
+  CHECK_THAT(m.error->message, Catch::Contains("unknown fidelity 'bogus'") && Catch::Contains("model, surrogate, synth, rtl"));
 }
 
 TEST_CASE("lint, simulate and synthesize read cache entries written under the keys of before the stages", "[stages]") {
