@@ -3,10 +3,12 @@
 // (renamed to <file>.corrupt-<unix time>) and rebuilt, with a warning, never a crash.
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -42,6 +44,31 @@ class Cache {
   // The default location: $CHIPGYM_CACHE if set, else $XDG_CACHE_HOME/chipgym/cache.sqlite,
   // else $HOME/.cache/chipgym/cache.sqlite.
   static std::filesystem::path default_file();
+
+  // --- The whole file (chipgym cache stats|merge|export) -----------------------------------
+  // Kept apart from get/put: reading every entry and merging files are whole-file operations.
+
+  // Throws CacheError unless `file` exists and is a chipgym cache (a SQLite database with the
+  // results table of this schema version). Only reads: a file that is not one is never moved
+  // aside or rebuilt, unlike the constructor does.
+  static void check_cache_file(const std::filesystem::path& file);
+  struct StageStats {
+    std::string stage;
+    std::size_t entries = 0;
+    std::size_t value_bytes = 0;  // the stored JSON text
+  };
+  // Entries and bytes of every stage, in stage name order.
+  std::vector<StageStats> stage_stats();
+  // Calls visit(key, value) for every entry of `stage`, in key order.
+  void visit_stage(const std::string& stage,
+                   const std::function<void(const std::string& key, const std::string& value)>& visit);
+  struct MergeCount {
+    std::size_t added = 0;    // entries of `other` this cache lacked
+    std::size_t present = 0;  // entries it had already (same stage and key: the same content)
+  };
+  // Adds every entry of the cache file `other` that this one lacks, in one transaction: a union,
+  // since keys are content hashes. `other` is only read (check_cache_file first: CacheError).
+  MergeCount merge_from(const std::filesystem::path& other);
 
  private:
   void open_or_rebuild();
