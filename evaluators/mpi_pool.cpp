@@ -48,15 +48,41 @@ std::optional<Message> try_receive(int source, int tag) {
   return m;
 }
 
-// Waits for a message without spinning: a blocking MPI_Recv busy-polls a core (61% measured
-// here), so probe, then sleep, doubling the sleep up to kMaxIdleSleep.
-Message wait_message(int source, int tag) {
-  auto sleep = kMinIdleSleep;
-  for (;;) {
-    if (auto m = try_receive(source, tag)) return *m;
-    std::this_thread::sleep_for(sleep);
-    sleep = std::min<std::chrono::microseconds>(sleep * 2, kMaxIdleSleep);
+// How long to sleep between probes: a blocking MPI_Recv busy-polls a core (61% measured here),
+// so a waiting rank probes and sleeps. Shortly after a message more tend to follow (the next
+// job of a batch, fast evaluations): the first kEager after activity it sleeps kMinIdleSleep,
+// then the sleep doubles up to `max`.
+class Backoff {
+ public:
+  explicit Backoff(std::chrono::microseconds max) : max_(max) {}
+  void activity() {
+    last_ = std::chrono::steady_clock::now();
+    sleep_ = kMinIdleSleep;
   }
+  void sleep() {
+    std::this_thread::sleep_for(sleep_);
+    if (std::chrono::steady_clock::now() - last_ > kEager) sleep_ = std::min(sleep_ * 2, max_);
+  }
+
+ private:
+  static constexpr std::chrono::milliseconds kEager{20};
+  std::chrono::microseconds max_, sleep_ = kMinIdleSleep;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+// Waits for a message without spinning (Backoff).
+Message wait_message(int source, int tag, Backoff& backoff) {
+  for (;;) {
+    if (auto m = try_receive(source, tag)) {
+      backoff.activity();
+      return *m;
+    }
+    backoff.sleep();
+  }
+}
+Message wait_message(int source, int tag) {
+  Backoff backoff(kMaxIdleSleep);
+  return wait_message(source, tag, backoff);
 }
 
 bool is_timeout(const Metrics& m) {
@@ -141,7 +167,7 @@ class MpiPool final : public EvalPool {
   }
 
   void dispatch() {
-    auto sleep = kMinIdleSleep;
+    Backoff backoff(std::chrono::milliseconds(1));
     for (;;) {
       std::vector<std::pair<int, std::shared_ptr<Task>>> sends;
       {
@@ -170,12 +196,8 @@ class MpiPool final : public EvalPool {
         received = true;
         finish(*m);
       }
-      if (received || !sends.empty()) {
-        sleep = kMinIdleSleep;
-      } else {
-        std::this_thread::sleep_for(sleep);
-        sleep = std::min<std::chrono::microseconds>(sleep * 2, std::chrono::microseconds(2000));
-      }
+      if (received || !sends.empty()) backoff.activity();
+      else backoff.sleep();
     }
   }
 
@@ -263,10 +285,12 @@ Session::Session(int& argc, char**& argv) {
 void Session::handshake() {
   hosts_.assign(static_cast<std::size_t>(size_), "?");
   hosts_[static_cast<std::size_t>(rank_)] = host_name();
+  pids_.assign(static_cast<std::size_t>(size_), 0);
+  pids_[static_cast<std::size_t>(rank_)] = static_cast<long long>(::getpid());
   const std::string mine = version_line(Toolchain::from_env());
   if (size_ == 1) return;
   if (rank_ > 0) {
-    send(json{{"host", hosts_[static_cast<std::size_t>(rank_)]}, {"versions", mine}}.dump(), 0, kHello);
+    send(json{{"host", hosts_[static_cast<std::size_t>(rank_)]}, {"versions", mine}, {"pid", ::getpid()}}.dump(), 0, kHello);
     const json go = json::parse(wait_message(0, kGo).text);
     hosts_ = go.at("hosts").get<std::vector<std::string>>();
     if (!go.at("ok").get<bool>()) refused_ = go.value("why", std::string("refused by rank 0"));
@@ -278,6 +302,7 @@ void Session::handshake() {
     const json hello = json::parse(m.text);
     const std::string host = hello.value("host", std::string("?")), theirs = hello.value("versions", std::string());
     hosts_[static_cast<std::size_t>(m.source)] = host;
+    pids_[static_cast<std::size_t>(m.source)] = hello.value("pid", 0LL);
     std::string problem;
     if (theirs.find("missing") != std::string::npos)
       problem = "a tool is missing there (" + theirs + "): install Yosys and Verilator on that node, or set CHIPGYM_YOSYS "
@@ -301,8 +326,9 @@ void Session::handshake() {
 int Session::serve() {
   if (refused_) return 2;  // rank 0 said why
   Pipeline pipeline(nullptr);  // never the cache: rank 0 owns it
+  Backoff backoff(kMaxIdleSleep);
   for (;;) {
-    const Message m = wait_message(0, MPI_ANY_TAG);
+    const Message m = wait_message(0, MPI_ANY_TAG, backoff);
     if (m.tag == kStop) return 0;
     if (m.tag != kJob) continue;
     Metrics metrics;
@@ -313,6 +339,7 @@ int Session::serve() {
                                                    " could not evaluate: " + e.what()};
     }
     send(json{{"metrics", metrics.to_json()}}.dump(), 0, kResult);
+    backoff.activity();
   }
 }
 

@@ -51,6 +51,9 @@ class Session {
   std::shared_ptr<EvalPool> pool(std::shared_ptr<Pipeline> pipeline);
   // The host of every rank, rank 0 first.
   const std::vector<std::string>& hosts() const { return hosts_; }
+  // The process id of every rank (on its host), rank 0 first (bench/bench_mpi.cpp reads the
+  // CPU time of waiting workers on this host from /proc).
+  const std::vector<long long>& pids() const { return pids_; }
 
   // The session of this process, if one was made.
   static Session* current();
@@ -61,6 +64,7 @@ class Session {
   int rank_ = 0, size_ = 1;
   std::optional<std::string> refused_;
   std::vector<std::string> hosts_;
+  std::vector<long long> pids_;
   std::shared_ptr<EvalPool> pool_;
 };
 
