@@ -127,8 +127,9 @@ int run_train(TrainCommand& c, bool workers_given) {
   } else if (!o.resume) {  // a resumed run keeps its recorded --workers
     o.pool = make_pool(pipeline, o.workers, workers_given, "evaluations");
   } else {
-    int recorded = 1;
-    o.pool = make_pool(pipeline, recorded, true, "evaluations");
+    const json workers = runs::RunDir::open(o.out).read_config().value("workers", json(1));
+    int recorded = workers.is_number_integer() ? workers.get<int>() : 1;  // a bad config.json: runs::train says so
+    o.pool = make_pool(pipeline, recorded, true, "evaluations (as recorded)");
   }
   const bool tty = isatty(STDERR_FILENO);
   auto result = runs::train(o, pipeline, progress_printer(tty));
