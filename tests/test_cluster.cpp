@@ -73,7 +73,7 @@ json comparable(const std::vector<json>& events) {
 
 }  // namespace
 
-TEST_CASE("cache merge is a union of caches with overlapping and distinct entries; stats counts per stage", "[cache-cli]") {
+TEST_CASE("cache merge is a union of caches with overlapping and distinct entries, and stats counts them per stage", "[cache-cli]") {
   TempDir dir("chipgym-test-");
   const fs::path a = dir.path() / "a" / "cache.sqlite", b = dir.path() / "b" / "cache.sqlite", c = dir.path() / "c" / "cache.sqlite";
   {
