@@ -5,6 +5,7 @@
 #include <sstream>
 #include <iostream>
 
+#include "evaluators/mpi_pool.h"
 #include "evaluators/sandbox.h"
 #include "evaluators/screen.h"
 #include "hdl/gemm.h"
@@ -18,6 +19,31 @@ std::shared_ptr<evaluators::Cache> open_cache(const CacheOptions& c) {
   auto cache = std::make_shared<evaluators::Cache>(file);
   if (!cache->warning().empty()) std::cerr << "warning: " << cache->warning() << "\n";
   return cache;
+}
+
+std::shared_ptr<evaluators::EvalPool> make_pool(std::shared_ptr<evaluators::Pipeline> pipeline, int& workers,
+                                                bool workers_given, const std::string& what) {
+  auto* session = evaluators::mpi::Session::current();
+  if (!session || !session->active()) return evaluators::thread_pool(std::move(pipeline), std::max(1, workers));
+  if (session->size() < 2) {
+    std::cerr << "note: MPI with one rank (mpirun -np 1): there are no worker ranks, so evaluations run in this "
+                 "process, on --workers " << workers << " thread(s); give -np 2 or more for worker ranks\n";
+    return evaluators::thread_pool(std::move(pipeline), std::max(1, workers));
+  }
+  const int ranks = session->size() - 1;
+  if (!workers_given) {
+    workers = ranks;
+    std::cerr << "note: MPI: " << ranks << " worker rank(s); --workers (" << what << " in flight at once) set to " << ranks
+              << "\n";
+  } else if (workers < ranks) {
+    std::cerr << "note: MPI: --workers " << workers << " keeps " << workers << " " << what << " in flight at once, so "
+              << ranks - workers << " of the " << ranks << " worker ranks wait; the events are those of --workers "
+              << workers << " without MPI\n";
+  } else if (workers > ranks) {
+    std::cerr << "note: MPI: --workers " << workers << " " << what << " in flight at once queue for " << ranks
+              << " worker rank(s); the events are those of --workers " << workers << " without MPI\n";
+  }
+  return session->pool(std::move(pipeline));
 }
 
 json read_json_file(const std::string& file, const std::string& what) {

@@ -12,6 +12,7 @@
 #include "env/task.h"
 #include "env/workload.h"
 #include "evaluators/cache.h"
+#include "evaluators/pool.h"
 #include "evaluators/stage.h"
 
 namespace chipgym::cli {
@@ -39,6 +40,15 @@ struct CacheOptions {
 };
 // nullptr with --no-cache; a cache warning (e.g. a corrupt file moved aside) goes to stderr.
 std::shared_ptr<evaluators::Cache> open_cache(const CacheOptions& c);
+
+// Where a command's batches of evaluations run: under MPI with worker ranks, the MPI pool (its
+// results kept in `pipeline`'s cache); else `workers` threads over `pipeline`. Under MPI,
+// --workers keeps its meaning, the evaluations in flight at once (a black-box agent's batch),
+// so a run gives the same events with or without MPI; not given, it becomes the number of
+// worker ranks. Notes on stderr say so, and say that `mpirun -np 1` has no workers.
+// `what` is what --workers counts in this command ("evaluations", "runs").
+std::shared_ptr<evaluators::EvalPool> make_pool(std::shared_ptr<evaluators::Pipeline> pipeline, int& workers,
+                                                bool workers_given, const std::string& what);
 
 // A user's JSON file; `what` names it in errors ("task file", "parameter file").
 json read_json_file(const std::string& file, const std::string& what);

@@ -58,6 +58,7 @@ std::function<int()> setup(CLI::App& cmd) {
                                    ("compare-" + cmp.task.name + "-" +
                                     runs::default_run_dir("", "", 0).filename().string().substr(4))
                              : std::filesystem::path(c->out);
+    cmp.pool = make_pool(pipeline, cmp.workers, cmd.count("--workers") > 0, "runs");
     auto r = runs::compare(cmp, pipeline, [](const std::string& line) { std::cerr << "compare: " << line << "\n"; });
     for (const auto& n : r.notices) std::cerr << "note: " << n << "\n";
     std::ifstream md(cmp.out / "leaderboard.md");

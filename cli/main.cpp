@@ -9,10 +9,17 @@
 #include "cli/command.h"
 #include "cli/common.h"
 #include "evaluators/cache.h"
+#include "evaluators/mpi_pool.h"
 #include "hdl/param_space.h"
 
 int main(int argc, char** argv) {
   using chipgym::cli::Command;
+  // Started by mpirun or srun: ranks 1..N-1 only evaluate (evaluators/mpi_pool.h) and never
+  // parse the command; rank 0 runs it. Without a launcher nothing of MPI is touched.
+  chipgym::evaluators::mpi::Session mpi(argc, argv);
+  if (mpi.worker()) return mpi.serve();
+  if (mpi.refused()) return chipgym::cli::kBadInput;
+
   CLI::App app{"chipgym: agents design hardware, scored by real EDA tools (Yosys, Verilator)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "chipgym 0.1.0");

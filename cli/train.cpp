@@ -11,6 +11,7 @@
 #include "agents/agent.h"
 #include "cli/command.h"
 #include "cli/common.h"
+#include "evaluators/mpi_pool.h"
 #include "runs/train.h"
 
 namespace chipgym::cli {
@@ -116,9 +117,20 @@ void check_resume(const TrainCommand& c, const CLI::App& cmd) {
   }
 }
 
-int run_train(const TrainCommand& c) {
-  const auto& o = c.train;
+int run_train(TrainCommand& c, bool workers_given) {
+  auto& o = c.train;
   auto pipeline = std::make_shared<evaluators::Pipeline>(open_cache(c.cache));
+  if (agents::trainable_agent(o.agent).kind == agents::AgentKind::rl) {
+    if (evaluators::mpi::Session::current() && evaluators::mpi::Session::current()->size() > 1)
+      std::cerr << "note: MPI: RL agents evaluate their vector environments on rank 0's threads (--workers); the "
+                   "worker ranks stay idle\n";
+  } else if (!o.resume) {  // a resumed run keeps its recorded --workers
+    o.pool = make_pool(pipeline, o.workers, workers_given, "evaluations");
+  } else {
+    const json workers = runs::RunDir::open(o.out).read_config().value("workers", json(1));
+    int recorded = workers.is_number_integer() ? workers.get<int>() : 1;  // a bad config.json: runs::train says so
+    o.pool = make_pool(pipeline, recorded, true, "evaluations (as recorded)");
+  }
   const bool tty = isatty(STDERR_FILENO);
   auto result = runs::train(o, pipeline, progress_printer(tty));
   if (tty) std::cerr << "\n";
@@ -187,7 +199,7 @@ std::function<int()> setup(CLI::App& cmd) {
     train.out = c->out.empty() ? runs::default_run_dir(train.task.name, train.agent, train.seed)
                                : std::filesystem::path(c->out);
     if (train.resume) check_resume(*c, cmd);
-    return run_train(*c);
+    return run_train(*c, cmd.count("--workers") > 0);
   };
 }
 

@@ -72,6 +72,17 @@ Evaluation Env::evaluate(const std::vector<long long>& indices) const {
   return e;
 }
 
+evaluators::EvalJob Env::job(const std::vector<long long>& indices) const {
+  return {task_.design_family().name(), decode(indices).to_json(), task_.workload, options_};
+}
+
+Evaluation Env::rewarded(evaluators::Metrics metrics) const {
+  Evaluation e;
+  e.reward = task_.reward(metrics);
+  e.metrics = std::move(metrics);
+  return e;
+}
+
 Evaluation Env::verify(const std::vector<long long>& indices) const {
   evaluators::EvalOptions o = options_;
   o.fidelity = "rtl";

@@ -21,6 +21,7 @@
 #include "env/spaces.h"
 #include "env/task.h"
 #include "evaluators/pipeline.h"
+#include "evaluators/pool.h"
 
 namespace chipgym::env {
 
@@ -80,6 +81,10 @@ class Env {
   // computed (step() returns this reward, and so does every evaluation a run records).
   // Thread-safe: the pipeline is shared.
   Evaluation evaluate(const std::vector<long long>& indices) const;
+  // The same in two halves, for a pool that evaluates elsewhere: the job of a design, and the
+  // Evaluation of its metrics (the reward of evaluate()).
+  evaluators::EvalJob job(const std::vector<long long>& indices) const;
+  Evaluation rewarded(evaluators::Metrics metrics) const;
   // The design at fidelity rtl, iCE40 included, whatever the env's fidelity: the check of a
   // run's best design before it is exported (cached like every evaluation).
   Evaluation verify(const std::vector<long long>& indices) const;

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
 #include <system_error>
 #include <vector>
 
@@ -270,7 +271,7 @@ void Cache::for_each(const std::string& stage,
   {
     std::lock_guard lock(mu_);
     sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v2(db_, "SELECT key, value FROM results WHERE stage = ?", -1, &stmt, nullptr);
+    int rc = sqlite3_prepare_v2(db_, "SELECT key, value FROM results WHERE stage = ? ORDER BY key", -1, &stmt, nullptr);
     if (rc == SQLITE_OK) {
       sqlite3_bind_text64(stmt, 1, stage.data(), stage.size(), SQLITE_STATIC, SQLITE_UTF8);
       auto text = [&](int col) {
@@ -304,6 +305,112 @@ fs::path Cache::default_file() {
   // No home (e.g. a bare service account): a per-user directory under /tmp.
   return fs::temp_directory_path() / ("chipgym-cache-" + std::to_string(::getuid())) /
          "cache.sqlite";
+}
+
+// --- The whole file ---------------------------------------------------------------------------
+
+namespace {
+
+// `file` opened read-only and checked to be a chipgym cache; the caller closes it.
+sqlite3* open_checked(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec))
+    throw CacheError("no cache at " + file.string() + (fs::exists(file, ec) ? " (not a regular file)" : " (no such file)"));
+  // SQLite opens any file lazily; the header says at once whether it is a database at all.
+  {
+    std::ifstream in(file, std::ios::binary);
+    char header[16] = {};
+    in.read(header, sizeof header);
+    if (std::string(header, static_cast<std::size_t>(in.gcount())) != std::string("SQLite format 3\0", 16))
+      throw CacheError(file.string() + " is not a chipgym cache: not a SQLite database");
+  }
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  try {
+    if (rc != SQLITE_OK) throw OpenFailure{is_corruption(rc), describe_error(db, rc)};
+    sqlite3_busy_timeout(db, 10000);
+    if (exec_scalar(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'results'") != "1")
+      throw OpenFailure{false, "a SQLite database without chipgym's results table"};
+    std::string version;
+    if (exec_scalar(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'") == "1")
+      version = exec_scalar(db, "SELECT value FROM meta WHERE name = 'schema_version'");
+    if (version != kSchemaVersion)
+      throw OpenFailure{false, "schema version " + (version.empty() ? std::string("none") : version) +
+                                   ", this chipgym uses " + kSchemaVersion};
+  } catch (const OpenFailure& failure) {
+    sqlite3_close_v2(db);
+    throw CacheError(file.string() + " is not a chipgym cache: " + failure.reason);
+  }
+  return db;
+}
+
+}  // namespace
+
+void Cache::check_cache_file(const fs::path& file) { sqlite3_close_v2(open_checked(file)); }
+
+std::vector<Cache::StageStats> Cache::stage_stats() {
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* s = nullptr;
+  std::vector<StageStats> out;
+  int rc = sqlite3_prepare_v2(db_, "SELECT stage, COUNT(*), SUM(LENGTH(CAST(value AS BLOB))) FROM results GROUP BY stage ORDER BY stage",
+                              -1, &s, nullptr);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+    const auto* stage = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    out.push_back({stage ? stage : "", static_cast<std::size_t>(sqlite3_column_int64(s, 1)),
+                   static_cast<std::size_t>(sqlite3_column_int64(s, 2))});
+    rc = SQLITE_OK;
+  }
+  const std::string reason = rc == SQLITE_DONE ? std::string() : describe_error(db_, rc);
+  sqlite3_finalize(s);
+  if (!reason.empty()) throw CacheError("cannot read cache " + file_.string() + ": " + reason);
+  return out;
+}
+
+Cache::MergeCount Cache::merge_from(const fs::path& other) {
+  sqlite3* src = open_checked(other);
+  std::lock_guard lock(mu_);
+  MergeCount count;
+  sqlite3_stmt* read = nullptr;
+  sqlite3_stmt* insert = nullptr;
+  std::string failure;
+  auto fail = [&](sqlite3* db, int rc, const std::string& where) {
+    if (failure.empty()) failure = where + ": " + describe_error(db, rc);
+  };
+  int rc = sqlite3_prepare_v2(src, "SELECT stage, key, value, created FROM results", -1, &read, nullptr);
+  if (rc != SQLITE_OK) fail(src, rc, "reading " + other.string());
+  rc = sqlite3_prepare_v2(db_, "INSERT OR IGNORE INTO results(stage, key, value, created) VALUES(?, ?, ?, ?)", -1, &insert, nullptr);
+  if (rc != SQLITE_OK) fail(db_, rc, "writing " + file_.string());
+  if (failure.empty()) {
+    try {
+      exec_scalar(db_, "BEGIN IMMEDIATE");
+    } catch (const OpenFailure& f) {
+      failure = "writing " + file_.string() + ": " + f.reason;
+    }
+  }
+  while (failure.empty() && (rc = sqlite3_step(read)) == SQLITE_ROW) {
+    // Text stays text, as put() writes it.
+    for (int c = 0; c < 3; ++c)
+      sqlite3_bind_text64(insert, c + 1, reinterpret_cast<const char*>(sqlite3_column_text(read, c)),
+                          static_cast<sqlite3_uint64>(sqlite3_column_bytes(read, c)), SQLITE_TRANSIENT, SQLITE_UTF8);
+    sqlite3_bind_double(insert, 4, sqlite3_column_double(read, 3));
+    const int wrc = sqlite3_step(insert);
+    if (wrc != SQLITE_DONE) fail(db_, wrc, "writing " + file_.string());
+    else if (sqlite3_changes(db_) > 0) ++count.added;
+    else ++count.present;
+    sqlite3_reset(insert);
+    sqlite3_clear_bindings(insert);
+  }
+  if (failure.empty() && rc != SQLITE_DONE) fail(src, rc, "reading " + other.string());
+  sqlite3_finalize(read);
+  sqlite3_finalize(insert);
+  try {
+    exec_scalar(db_, failure.empty() ? "COMMIT" : "ROLLBACK");
+  } catch (const OpenFailure& f) {
+    if (failure.empty()) failure = "writing " + file_.string() + ": " + f.reason;
+  }
+  sqlite3_close_v2(src);
+  if (!failure.empty()) throw CacheError("cannot merge " + other.string() + " into " + file_.string() + ": " + failure);
+  return count;
 }
 
 }  // namespace chipgym::evaluators

@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -37,8 +38,9 @@ class Cache {
   // Inserts or replaces. Throws CacheError if the write fails (disk full, read-only file).
   void put(const std::string& stage, const std::string& key, const std::string& value);
   std::size_t size();  // number of entries
-  // Every entry of one stage, calling visit(key, value) in no particular order (a reader of
-  // what was kept, e.g. a cost model learned from the cache). Throws CacheError if unreadable.
+  // Every entry of one stage, calling visit(key, value) in key order, outside the cache's lock
+  // (a reader of what was kept: a cost model, chipgym cache export). Throws CacheError if
+  // unreadable.
   void for_each(const std::string& stage, const std::function<void(const std::string&, const std::string&)>& visit);
   const std::filesystem::path& file() const { return file_; }
   const std::string& warning() const { return warning_; }  // empty unless the file was rebuilt
@@ -46,6 +48,28 @@ class Cache {
   // The default location: $CHIPGYM_CACHE if set, else $XDG_CACHE_HOME/chipgym/cache.sqlite,
   // else $HOME/.cache/chipgym/cache.sqlite.
   static std::filesystem::path default_file();
+
+  // --- The whole file (chipgym cache stats|merge|export) -----------------------------------
+  // Kept apart from get/put: reading every entry and merging files are whole-file operations.
+
+  // Throws CacheError unless `file` exists and is a chipgym cache (a SQLite database with the
+  // results table of this schema version). Only reads: a file that is not one is never moved
+  // aside or rebuilt, unlike the constructor does.
+  static void check_cache_file(const std::filesystem::path& file);
+  struct StageStats {
+    std::string stage;
+    std::size_t entries = 0;
+    std::size_t value_bytes = 0;  // the stored JSON text
+  };
+  // Entries and bytes of every stage, in stage name order.
+  std::vector<StageStats> stage_stats();
+  struct MergeCount {
+    std::size_t added = 0;    // entries of `other` this cache lacked
+    std::size_t present = 0;  // entries it had already (same stage and key: the same content)
+  };
+  // Adds every entry of the cache file `other` that this one lacks, in one transaction: a union,
+  // since keys are content hashes. `other` is only read (check_cache_file first: CacheError).
+  MergeCount merge_from(const std::filesystem::path& other);
 
  private:
   void open_or_rebuild();

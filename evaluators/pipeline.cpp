@@ -82,6 +82,52 @@ std::string Pipeline::design_key(const hdl::Family& f, const hdl::Params& p, con
   return h.hex();
 }
 
+json Pipeline::design_record(const hdl::Family& f, const hdl::Params& p, const json& workload, const EvalOptions& o) {
+  return {{"family", f.name()}, {"version", f.version()}, {"params", p.to_json()},
+          {"workload_sha256", sha256_hex(workload.dump())}, {"options", o.stage_options()}};
+}
+
+std::optional<Metrics> Pipeline::answer_without_tools(const hdl::Family& f, const hdl::Params& p, const json& workload,
+                                                      const EvalOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Metrics m;
+  m.fidelity = o.fidelity;
+  if (!Registry<FidelityInfo>::instance().find(o.fidelity)) {
+    m.error = ErrorInfo{"input", unknown_name_message("fidelity", o.fidelity, fidelity_names())};
+    m.seconds = seconds_since(t0);
+    return m;
+  }
+  try {
+    f.space().validate(p);
+    m.cycles_model = f.model_cycles(p, workload);
+    m.derived = f.derived(p, workload);
+  } catch (const std::exception& e) {
+    m.error = ErrorInfo{"input", e.what()};
+    m.seconds = seconds_since(t0);
+    return m;
+  }
+  if (o.vcd) return std::nullopt;
+  auto hit = cached(o, "eval", design_key(f, p, workload, o));
+  if (!hit) return std::nullopt;
+  Metrics cached_metrics = Metrics::from_json(*hit);
+  cached_metrics.cache_hit = true;
+  cached_metrics.seconds = seconds_since(t0);
+  return cached_metrics;
+}
+
+void Pipeline::keep(const hdl::Family& f, const hdl::Params& p, const json& workload, const EvalOptions& o,
+                    const Metrics& m) {
+  const std::string versions = tools_.versions();
+  const bool versions_known = versions.find("unknown") == std::string::npos && versions.find("missing") == std::string::npos;
+  if (!cacheable(m) || o.vcd || (o.fidelity != "model" && !versions_known)) return;
+  // A fidelity whose figures are predicted (surrogate) is never stored as an evaluation.
+  if (const FidelityInfo* fi = Registry<FidelityInfo>::instance().find(o.fidelity); fi && !fi->cached) return;
+  json value = m.to_json();
+  value["cache_hit"] = false;
+  value["design"] = design_record(f, p, workload, o);
+  store(o, "eval", design_key(f, p, workload, o), value);
+}
+
 Metrics Pipeline::evaluate(const hdl::Family& f, const hdl::Params& p, const json& workload, const EvalOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   Metrics m;
@@ -144,16 +190,7 @@ Metrics Pipeline::evaluate(const hdl::Family& f, const hdl::Params& p, const jso
   }
 
   m.seconds = seconds_since(t0);
-  const std::string versions = tools_.versions();
-  const bool versions_known = versions.find("unknown") == std::string::npos && versions.find("missing") == std::string::npos;
-  if (cacheable(m) && !refused && !o.vcd && fidelity->cached && (o.fidelity == "model" || versions_known)) {
-    // The design beside its figures (not part of the key): a reader of the cache (a cost
-    // model fitted on it) recovers what was evaluated. Metrics::from_json ignores it.
-    json value = m.to_json();
-    value["design"] = {{"family", f.name()}, {"version", f.version()}, {"params", f.space().key_params(p).to_json()},
-                       {"workload_sha256", sha256_hex(workload.dump())}};
-    store(o, "eval", key, value);
-  }
+  if (!refused) keep(f, p, workload, o, m);
   return finish(m);
 }
 

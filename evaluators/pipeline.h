@@ -45,6 +45,21 @@ class Pipeline {
   Metrics evaluate(const hdl::Family& family, const hdl::Params& params, const json& workload,
                    const EvalOptions& options);
 
+  // What evaluate() returns without running any tool, or nullopt: an input error (unknown
+  // fidelity, parameters outside the space) or a cache hit. For a pool that answers hits
+  // where the cache is and sends the rest elsewhere.
+  std::optional<Metrics> answer_without_tools(const hdl::Family& family, const hdl::Params& params, const json& workload,
+                                              const EvalOptions& options);
+  // Keeps the result of an evaluation made elsewhere (an MPI worker without a cache) as
+  // evaluate() keeps its own: the eval-level entry, if the result may be cached.
+  void keep(const hdl::Family& family, const hdl::Params& params, const json& workload, const EvalOptions& options,
+            const Metrics& metrics);
+  // What the eval-level cache value records of its design beside the metrics (under "design"):
+  // family, version, params, the workload's hash and the stage options, so that a cache can be
+  // exported as a dataset (chipgym cache export). Not part of the key.
+  static json design_record(const hdl::Family& family, const hdl::Params& params, const json& workload,
+                            const EvalOptions& options);
+
   // The eval-level cache key (family, version, parameters, workload, options, tool versions).
   std::string design_key(const hdl::Family& family, const hdl::Params& params, const json& workload,
                          const EvalOptions& options) const;

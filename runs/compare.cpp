@@ -243,6 +243,7 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
       t.agent = jobs[i].agent;
       t.budget = o.budget;
       t.seed = jobs[i].seed;
+      t.pool = o.pool;
       if (o.hyper.count(jobs[i].agent)) t.hyper = o.hyper.at(jobs[i].agent);
       t.out = o.out / (jobs[i].agent + "-" + std::to_string(jobs[i].seed));
       t.resume = fs::exists(t.out / "config.json");  // a killed comparison continues (of this task: checked above)

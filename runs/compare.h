@@ -22,6 +22,8 @@ struct CompareOptions {
   // runs as `train --hyper` does. Recorded in compare.json: a rerun that resumes the
   // comparison with other hyper-parameters for an agent is refused.
   std::map<std::string, json> hyper;
+  // Where the runs' evaluations go (shared by the runs in flight); null: each run's own thread.
+  std::shared_ptr<evaluators::EvalPool> pool;
 };
 
 // Parses one `--hyper AGENT=JSON` into `hyper` (a repeated agent is refused).

@@ -1,7 +1,6 @@
 #include "runs/train.h"
 
 #include <ctime>
-#include <future>
 
 #include "agents/agent.h"
 #include "agents/rl.h"
@@ -57,7 +56,8 @@ json run_config(const TrainOptions& o, const json& hyper, const env::EnvConfig& 
                  {"design_space", design_env.design_space().to_json()},
                  {"param_names", design_env.param_names()},
                  {"tools", pipeline.tools().versions()},
-                 {"chipgym", "0.1.0"}};
+                 {"chipgym", "0.1.0"},
+                 {"launch", o.pool ? o.pool->launch() : json{{"mpi", false}, {"ranks", 1}, {"hosts", json::array()}}}};
   config["env"]["fidelity"] = o.fidelity.empty() ? o.task.fidelity : o.fidelity;
   return config;
 }
@@ -130,17 +130,18 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
     ++batch;
   }
 
+  const auto pool = o.pool ? o.pool : evaluators::thread_pool(pipeline, o.workers);
   while (recorder.progress().evaluations < o.budget && !searcher->done()) {
     const int size = static_cast<int>(std::min<long long>(o.workers, o.budget - recorder.progress().evaluations));
     auto designs = searcher->ask(size);
     if (designs.empty()) break;
-    std::vector<std::future<env::Evaluation>> running;
-    for (const auto& d : designs)
-      running.push_back(std::async(std::launch::async, [&environment, d] { return environment.evaluate(d); }));
+    std::vector<evaluators::EvalJob> jobs;
+    for (const auto& d : designs) jobs.push_back(environment.job(d));
+    std::vector<evaluators::Metrics> results = pool->evaluate(jobs);
     std::vector<double> rewards;
     std::vector<json> figures;
     for (std::size_t j = 0; j < designs.size(); ++j) {
-      const env::Evaluation ev = running[j].get();
+      const env::Evaluation ev = environment.rewarded(std::move(results[j]));
       rewards.push_back(ev.reward);
       figures.push_back(figures_of(recorder.record({designs[j], environment.decode(designs[j]).to_json(), ev.reward, ev.metrics.to_json(),
                        ev.metrics.cache_hit, {{"batch", batch}, {"batch_size", static_cast<long long>(designs.size())}}})));

@@ -7,6 +7,7 @@
 #include "env/env.h"
 #include "env/task.h"
 #include "evaluators/pipeline.h"
+#include "evaluators/pool.h"
 #include "runs/recorder.h"
 
 namespace chipgym::runs {
@@ -23,6 +24,9 @@ struct TrainOptions {
   bool resume = false;
   bool force = false;
   std::string fidelity;          // empty: the task's
+  // Where the evaluations of a batch run (evaluators/pool.h); null: --workers threads over the
+  // pipeline. An MPI pool spreads them over worker ranks; the batches are the same either way.
+  std::shared_ptr<evaluators::EvalPool> pool;
 };
 
 struct TrainResult {
@@ -52,7 +56,8 @@ json policy_choice(const std::filesystem::path& run, std::shared_ptr<evaluators:
 long long adopt_recorded_run(TrainOptions& o, const json& config);
 // config.json of a run, the fields black-box and RL runs share: task, agent, hyper-parameters,
 // seed, budget, workers, the environment (with the fidelity in force), the design space and
-// parameter names of `design_env`, tool versions.
+// parameter names of `design_env`, tool versions, and how the run was launched (launch:
+// {mpi, ranks, hosts}, of o.pool).
 json run_config(const TrainOptions& o, const json& hyper, const env::EnvConfig& env_config, const env::Env& design_env,
                 const evaluators::Pipeline& pipeline);
 
