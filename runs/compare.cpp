@@ -374,27 +374,30 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
   write_atomically(o.out / "leaderboard.md", md.str());
   result.files = {(o.out / "leaderboard.md").string(), (o.out / "leaderboard.csv").string()};
 
-  // Sample-efficiency data: per agent and evaluation, mean / min / max best-so-far over seeds.
+  // Sample-efficiency data: per agent and evaluation, the mean best-so-far over seeds and its 95%
+  // interval (Student t; one seed: the band is the line), then min and max.
   std::ostringstream data, plot;
   int block = 0;
   plot << "set xlabel 'evaluations'\nset ylabel 'best reward so far'\nset key bottom right\nset grid\n"
-       << "set title 'sample efficiency: " << o.task.name << " (" << o.seeds << " seeds, band = min..max)'\n"
+       << "set title 'sample efficiency: " << o.task.name << " (" << o.seeds << " seeds, mean, band = 95% interval)'\n"
        << "set style fill transparent solid 0.2 noborder\n";
   std::string plots;
   for (const auto& agent : o.agents) {
     data << "# " << agent << "\n";
     for (long long i = 0; i < o.budget; ++i) {
-      double sum = 0, lo = 1e300, hi = -1e300;
-      int n = 0;
+      std::vector<double> values;
       for (const auto& c : curves) {
         if (c.agent != agent || c.best_so_far.empty()) continue;
-        double v = c.best_so_far[std::min<std::size_t>(static_cast<std::size_t>(i), c.best_so_far.size() - 1)];
-        sum += v;
-        lo = std::min(lo, v);
-        hi = std::max(hi, v);
-        ++n;
+        values.push_back(c.best_so_far[std::min<std::size_t>(static_cast<std::size_t>(i), c.best_so_far.size() - 1)]);
       }
-      if (n) data << i + 1 << " " << sum / n << " " << lo << " " << hi << "\n";
+      if (values.empty()) continue;
+      const int n = static_cast<int>(values.size());
+      double mean = 0, var = 0;
+      for (double v : values) mean += v / n;
+      for (double v : values) var += (v - mean) * (v - mean);
+      const double half = n > 1 ? t95(n) * std::sqrt(var / (n - 1)) / std::sqrt(static_cast<double>(n)) : 0.0;
+      data << i + 1 << " " << mean << " " << mean - half << " " << mean + half << " "
+           << *std::min_element(values.begin(), values.end()) << " " << *std::max_element(values.begin(), values.end()) << "\n";
     }
     data << "\n\n";
     plots += std::string(plots.empty() ? "" : ", ") + "'curves.dat' index " + std::to_string(block) +

@@ -229,6 +229,26 @@ TEST_CASE("compare runs every agent on every seed and writes a leaderboard and a
   CHECK_THAT(r.out, Catch::Contains("(the true optimum)"));
   CHECK_THAT(r.err, Catch::Contains("regret against the recorded optimum"));
   CHECK(std::filesystem::file_size(out / "sample_efficiency.png") > 1000);
+  // The band is the mean's 95% interval over seeds (then min and max): grid's two seeds are
+  // the same run, so its band has no width.
+  {
+    std::ifstream curves(out / "curves.dat");
+    std::string line, agent;
+    int rows = 0;
+    while (std::getline(curves, line)) {
+      if (line.rfind("# ", 0) == 0) agent = line.substr(2);
+      if (line.empty() || line[0] == '#') continue;
+      std::istringstream in(line);
+      double eval = 0, mean = 0, lo = 0, hi = 0, min = 0, max = 0;
+      REQUIRE(static_cast<bool>(in >> eval >> mean >> lo >> hi >> min >> max));
+      CHECK(lo <= mean);
+      CHECK(mean <= hi);
+      CHECK(min <= max);
+      if (agent == "grid") CHECK(lo == hi);
+      ++rows;
+    }
+    CHECK(rows == 16);
+  }
   // Running it again resumes every finished run instead of starting over.
   auto again = run_chipgym({"compare", "--task-file", task_file.string(), "--agents", "random,grid", "--seeds", "2",
                             "--budget", "8", "--out", out.string(), "--cache-dir", (dir.path() / "cache").string()});
