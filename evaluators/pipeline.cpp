@@ -87,15 +87,12 @@ json Pipeline::design_record(const hdl::Family& f, const hdl::Params& p, const j
           {"workload_sha256", sha256_hex(workload.dump())}, {"options", o.stage_options()}};
 }
 
-std::optional<Metrics> Pipeline::answer_without_tools(const hdl::Family& f, const hdl::Params& p, const json& workload,
-                                                      const EvalOptions& o) {
-  const auto t0 = std::chrono::steady_clock::now();
-  Metrics m;
+bool Pipeline::prepare(const hdl::Family& f, const hdl::Params& p, const json& workload, const EvalOptions& o,
+                       Metrics& m) const {
   m.fidelity = o.fidelity;
   if (!Registry<FidelityInfo>::instance().find(o.fidelity)) {
     m.error = ErrorInfo{"input", unknown_name_message("fidelity", o.fidelity, fidelity_names())};
-    m.seconds = seconds_since(t0);
-    return m;
+    return false;
   }
   try {
     f.space().validate(p);
@@ -103,6 +100,16 @@ std::optional<Metrics> Pipeline::answer_without_tools(const hdl::Family& f, cons
     m.derived = f.derived(p, workload);
   } catch (const std::exception& e) {
     m.error = ErrorInfo{"input", e.what()};
+    return false;
+  }
+  return true;
+}
+
+std::optional<Metrics> Pipeline::answer_without_tools(const hdl::Family& f, const hdl::Params& p, const json& workload,
+                                                      const EvalOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Metrics m;
+  if (!prepare(f, p, workload, o, m)) {
     m.seconds = seconds_since(t0);
     return m;
   }
@@ -131,24 +138,12 @@ void Pipeline::keep(const hdl::Family& f, const hdl::Params& p, const json& work
 Metrics Pipeline::evaluate(const hdl::Family& f, const hdl::Params& p, const json& workload, const EvalOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   Metrics m;
-  m.fidelity = o.fidelity;
   auto finish = [&](Metrics& out) -> Metrics {
     out.seconds = seconds_since(t0);
     return out;
   };
+  if (!prepare(f, p, workload, o, m)) return finish(m);
   const FidelityInfo* fidelity = Registry<FidelityInfo>::instance().find(o.fidelity);
-  if (!fidelity) {
-    m.error = ErrorInfo{"input", unknown_name_message("fidelity", o.fidelity, fidelity_names())};
-    return finish(m);
-  }
-  try {
-    f.space().validate(p);
-    m.cycles_model = f.model_cycles(p, workload);
-    m.derived = f.derived(p, workload);
-  } catch (const std::exception& e) {
-    m.error = ErrorInfo{"input", e.what()};
-    return finish(m);
-  }
 
   const std::string key = design_key(f, p, workload, o);
   if (auto hit = o.vcd ? std::nullopt : cached(o, "eval", key)) {

@@ -74,6 +74,10 @@ class Pipeline {
   void store(const EvalOptions& o, const std::string& stage, const std::string& key, const json& value);
 
  private:
+  // What every evaluation does before any tool: the fidelity known, the parameters valid, the
+  // cycle model and derived figures into `m`. False: `m.error` says what was wrong (input).
+  bool prepare(const hdl::Family& family, const hdl::Params& params, const json& workload, const EvalOptions& options,
+               Metrics& m) const;
 
   std::shared_ptr<Cache> cache_;
   Toolchain tools_;
