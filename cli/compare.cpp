@@ -53,6 +53,7 @@ std::function<int()> setup(CLI::App& cmd) {
     } else if (auto truth = runs::cached_optimum(cmp.task, *pipeline, cache)) {
       cmp.optimum = (*truth)["optimum"].get<double>();
       std::cerr << "compare: regret against the recorded optimum " << *cmp.optimum << " (chipgym optimum)\n";
+      cmp.true_front = runs::true_front(*truth);
     }
     cmp.out = c->out.empty() ? std::filesystem::path("runs") /
                                    ("compare-" + cmp.task.name + "-" +

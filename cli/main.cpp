@@ -41,7 +41,11 @@ int main(int argc, char** argv) {
 
   try {
     for (const auto& [cmd, run] : commands)
-      if (cmd->parsed()) return run();
+      if (cmd->parsed()) {
+        const int code = run();
+        if (const std::string usage = mpi.usage(); !usage.empty()) std::cerr << "note: " << usage << "\n";
+        return code;
+      }
   } catch (const chipgym::hdl::ParamError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return chipgym::cli::kBadInput;

@@ -25,14 +25,16 @@ std::function<int()> setup(CLI::App& cmd) {
   cmd.add_option("--out", c->out, "run directory of the exhaustive run (default: runs/optimum-<task>)");
   cmd.add_option("--cache-dir", c->cache.dir, "cache directory (default: as for eval)");
   cmd.add_flag("--json", c->as_json, "print JSON");
-  return [c]() -> int {
+  return [c, &cmd]() -> int {
     auto task = load_task(c->task, c->task_file);
     auto cache = open_cache(c->cache);
     auto pipeline = std::make_shared<evaluators::Pipeline>(cache);
+    // Under mpirun the designs go to the worker ranks (evaluators/mpi_pool.h); else threads.
+    auto pool = make_pool(pipeline, c->workers, cmd.count("--workers") > 0, "evaluations");
     auto out = c->out.empty() ? std::filesystem::path("runs") / ("optimum-" + task.name) : std::filesystem::path(c->out);
     auto truth = runs::find_optimum(task, pipeline, cache, out, c->workers, [](const runs::Progress& p) {
       std::cerr << "optimum: " << p.evaluations << "/" << p.budget << " designs, best " << p.best_reward << "\n";
-    });
+    }, pool);
     if (c->as_json) std::cout << truth.dump(2) << "\n";
     else std::cout << task.name << ": optimum " << truth["optimum"] << " over " << truth["designs"] << " designs at "
                    << truth["params"].dump() << "\n";

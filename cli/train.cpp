@@ -120,11 +120,8 @@ void check_resume(const TrainCommand& c, const CLI::App& cmd) {
 int run_train(TrainCommand& c, bool workers_given) {
   auto& o = c.train;
   auto pipeline = std::make_shared<evaluators::Pipeline>(open_cache(c.cache));
-  if (agents::trainable_agent(o.agent).kind == agents::AgentKind::rl) {
-    if (evaluators::mpi::Session::current() && evaluators::mpi::Session::current()->size() > 1)
-      std::cerr << "note: MPI: RL agents evaluate their vector environments on rank 0's threads (--workers); the "
-                   "worker ranks stay idle\n";
-  } else if (!o.resume) {  // a resumed run keeps its recorded --workers
+  // Black-box batches and RL's vector environments alike evaluate through the pool.
+  if (!o.resume) {  // a resumed run keeps its recorded --workers
     o.pool = make_pool(pipeline, o.workers, workers_given, "evaluations");
   } else {
     const json workers = runs::RunDir::open(o.out).read_config().value("workers", json(1));

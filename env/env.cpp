@@ -110,14 +110,10 @@ std::vector<double> Env::observe(const std::vector<long long>& indices, const ev
   return obs;
 }
 
-std::shared_ptr<const Env::Outcome> Env::outcome(const std::vector<long long>& indices) {
-  {
-    std::lock_guard<std::mutex> lock(memo_->mu);
-    if (auto it = memo_->outcomes.find(indices); it != memo_->outcomes.end()) return it->second;
-  }
-  auto [m, reward] = evaluate(indices);
+std::shared_ptr<const Env::Outcome> Env::make_outcome(const std::vector<long long>& indices, const Evaluation& e) const {
+  const auto& m = e.metrics;
   auto o = std::make_shared<Outcome>();
-  o->reward = reward;
+  o->reward = e.reward;
   auto full = observe(indices, &m, o->reward);
   o->metrics_observation.assign(full.begin() + static_cast<std::ptrdiff_t>(indices.size()), full.end());
   json metrics = m.to_json();
@@ -125,13 +121,43 @@ std::shared_ptr<const Env::Outcome> Env::outcome(const std::vector<long long>& i
   o->info = {{"metrics", metrics}, {"score", task_.score(m)}, {"params", decode(indices).to_json()},
              {"design", indices}, {"cache_hit", m.cache_hit}};
   if (m.error) o->info["error"] = {{"category", m.error->category}, {"message", m.error->message}};
-  if (!m.error || evaluators::design_failure(m.error->category)) {
-    auto kept = std::make_shared<Outcome>(*o);
-    kept->info["cache_hit"] = true;  // what a later step of the same design reports
-    std::lock_guard<std::mutex> lock(memo_->mu);
-    memo_->outcomes.emplace(indices, std::move(kept));
-  }
   return o;
+}
+
+// Failures that are not the design's (a tool missing, a timeout) are not kept: the next step
+// of that design evaluates it again.
+void Env::keep(const std::vector<long long>& indices, const Outcome& o) const {
+  if (o.info.contains("error") && !evaluators::design_failure(o.info["error"].value("category", std::string()))) return;
+  auto kept = std::make_shared<Outcome>(o);
+  kept->info["cache_hit"] = true;  // what a later step of the same design reports
+  std::lock_guard<std::mutex> lock(memo_->mu);
+  memo_->outcomes.emplace(indices, std::move(kept));
+}
+
+std::shared_ptr<const Env::Outcome> Env::outcome(const std::vector<long long>& indices) {
+  std::shared_ptr<const Outcome> o;
+  {
+    std::lock_guard<std::mutex> lock(memo_->mu);
+    if (auto it = memo_->outcomes.find(indices); it != memo_->outcomes.end()) return it->second;
+    if (auto it = memo_->supplied.find(indices); it != memo_->supplied.end()) {
+      o = it->second;
+      memo_->supplied.erase(it);
+    }
+  }
+  if (!o) o = make_outcome(indices, evaluate(indices));
+  keep(indices, *o);
+  return o;
+}
+
+bool Env::remembers(const std::vector<long long>& indices) const {
+  std::lock_guard<std::mutex> lock(memo_->mu);
+  return memo_->outcomes.count(indices) > 0 || memo_->supplied.count(indices) > 0;
+}
+
+void Env::supply(const std::vector<long long>& indices, evaluators::Metrics metrics) const {
+  auto o = make_outcome(indices, rewarded(std::move(metrics)));
+  std::lock_guard<std::mutex> lock(memo_->mu);
+  memo_->supplied[indices] = std::move(o);
 }
 
 StepResult Env::result_for(const std::vector<long long>& indices, bool terminated, bool truncated) {
@@ -193,6 +219,27 @@ std::vector<double> Env::reset(std::uint64_t /*seed: the baseline is fixed; kept
   return observe(state_, nullptr, 0.0);
 }
 
+std::pair<std::vector<long long>, bool> Env::edited(long long a) const {
+  std::vector<long long> next = state_;
+  const long long n = static_cast<long long>(names_.size());
+  if (a >= 1 && a <= 2 * n) {
+    const std::size_t i = static_cast<std::size_t>((a - 1) / 2);
+    next[i] += (a - 1) % 2 == 0 ? -1 : 1;
+  } else if (a > 2 * n) {
+    const auto [from, to] = transfers_[static_cast<std::size_t>(a - 1 - 2 * n)];
+    next[from] -= 1;
+    next[to] += 1;
+  }
+  const bool valid = design_space_.contains(next);
+  return {std::move(next), valid};
+}
+
+std::vector<long long> Env::destination(const std::vector<long long>& action) const {
+  if (config_.formulation == "absolute") return action;
+  auto [next, valid] = edited(action.at(0));
+  return valid ? next : state_;
+}
+
 StepResult Env::step(const std::vector<long long>& action) {
   if (!action_space_.contains(action))
     throw hdl::ParamError("action " + json(action).dump() + " is outside the action space " +
@@ -204,17 +251,7 @@ StepResult Env::step(const std::vector<long long>& action) {
     return result_for(state_, true, false);
   }
   // Incremental: apply one edit.
-  std::vector<long long> next = state_;
-  const long long a = action[0], n = static_cast<long long>(names_.size());
-  if (a >= 1 && a <= 2 * n) {
-    const std::size_t i = static_cast<std::size_t>((a - 1) / 2);
-    next[i] += (a - 1) % 2 == 0 ? -1 : 1;
-  } else if (a > 2 * n) {
-    const auto [from, to] = transfers_[static_cast<std::size_t>(a - 1 - 2 * n)];
-    next[from] -= 1;
-    next[to] += 1;
-  }
-  const bool valid = design_space_.contains(next);
+  const auto [next, valid] = edited(action[0]);
   if (valid) state_ = next;
   ++steps_;
   const bool truncated = steps_ >= config_.max_steps;

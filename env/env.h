@@ -88,6 +88,14 @@ class Env {
   // The design at fidelity rtl, iCE40 included, whatever the env's fidelity: the check of a
   // run's best design before it is exported (cached like every evaluation).
   Evaluation verify(const std::vector<long long>& indices) const;
+  // For a VectorEnv whose designs are evaluated elsewhere (an evaluation pool): the design the
+  // next step(action) evaluates (incremental: the current one when the move is invalid);
+  // whether this environment's results already hold a design; and a result handed in, which
+  // the next step that reaches the design takes instead of evaluating (then kept as step()
+  // keeps its own). Shared by copies, like the results.
+  std::vector<long long> destination(const std::vector<long long>& action) const;
+  bool remembers(const std::vector<long long>& indices) const;
+  void supply(const std::vector<long long>& indices, evaluators::Metrics metrics) const;
 
  private:
   std::vector<double> observe(const std::vector<long long>& indices, const evaluators::Metrics* m, double reward) const;
@@ -104,8 +112,13 @@ class Env {
   struct Memo {
     std::mutex mu;
     std::map<std::vector<long long>, std::shared_ptr<const Outcome>> outcomes;
+    std::map<std::vector<long long>, std::shared_ptr<const Outcome>> supplied;  // taken once, by supply()
   };
   std::shared_ptr<const Outcome> outcome(const std::vector<long long>& indices);
+  std::shared_ptr<const Outcome> make_outcome(const std::vector<long long>& indices, const Evaluation& e) const;
+  void keep(const std::vector<long long>& indices, const Outcome& o) const;
+  // An incremental edit applied to the current design: {the design, whether the move is legal}.
+  std::pair<std::vector<long long>, bool> edited(long long action) const;
   std::shared_ptr<Memo> memo_ = std::make_shared<Memo>();
 
   Task task_;

@@ -113,9 +113,8 @@ void MultiAgentEnv::check_actions(const std::map<std::string, std::vector<long l
   }
 }
 
-MultiStepResult MultiAgentEnv::step(const std::map<std::string, std::vector<long long>>& actions) {
-  if (episode_over_) throw hdl::ParamError("the episode is over: call reset() before step()");
-  check_actions(actions);
+std::pair<std::vector<long long>, bool> MultiAgentEnv::moved(
+    const std::map<std::string, std::vector<long long>>& actions) const {
   std::vector<long long> next = state_;
   bool valid = true;
   for (const auto& agent : agents_) {
@@ -130,6 +129,13 @@ MultiStepResult MultiAgentEnv::step(const std::map<std::string, std::vector<long
       else next[dims[i]] = v;
     }
   }
+  return {std::move(next), valid};
+}
+
+MultiStepResult MultiAgentEnv::step(const std::map<std::string, std::vector<long long>>& actions) {
+  if (episode_over_) throw hdl::ParamError("the episode is over: call reset() before step()");
+  check_actions(actions);
+  const auto [next, valid] = moved(actions);
   state_ = next;
   ++steps_;
   inner_.reset(0);

@@ -42,8 +42,14 @@ class MultiAgentEnv {
   void restore(const json& s);
   // The joint (absolute) environment underneath, e.g. to decode a joint design.
   const Env& joint() const { return inner_; }
+  // The joint design the next step(actions) evaluates (see Env::destination).
+  std::vector<long long> destination(const std::map<std::string, std::vector<long long>>& actions) const {
+    return moved(actions).first;
+  }
 
  private:
+  // The agents' actions applied to the current joint design: {the design, whether every move was legal}.
+  std::pair<std::vector<long long>, bool> moved(const std::map<std::string, std::vector<long long>>& actions) const;
   std::map<std::string, std::vector<double>> observe(const std::vector<double>& joint_observation) const;
   Env inner_;  // absolute: evaluates joint designs (and keeps their results in memory)
   EnvConfig config_;

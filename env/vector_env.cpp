@@ -1,5 +1,6 @@
 #include "env/vector_env.h"
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <thread>
@@ -17,6 +18,9 @@ void check_action(const MultiAgentEnv& e, const std::map<std::string, std::vecto
   e.check_actions(actions);
 }
 
+const Env& joint(const Env& e) { return e; }
+const Env& joint(const MultiAgentEnv& e) { return e.joint(); }
+
 json final_observation(const StepResult& r) { return r.observation; }
 json final_observation(const MultiStepResult& r) { return r.observations; }
 
@@ -24,8 +28,9 @@ json final_observation(const MultiStepResult& r) { return r.observations; }
 
 template <class E>
 BasicVectorEnv<E>::BasicVectorEnv(const Task& task, const EnvConfig& config, int num_envs, int workers,
-                                  std::shared_ptr<evaluators::Pipeline> pipeline)
-    : workers_(workers) {
+                                  std::shared_ptr<evaluators::Pipeline> pipeline,
+                                  std::shared_ptr<evaluators::EvalPool> pool)
+    : workers_(workers), pool_(std::move(pool)) {
   if (num_envs < 1) throw hdl::ParamError("a VectorEnv needs at least one environment");
   if (workers < 1) throw hdl::ParamError("--workers must be at least 1");
   const E prototype(task, config, pipeline);
@@ -41,11 +46,28 @@ auto BasicVectorEnv<E>::reset(std::uint64_t seed) -> std::vector<Observation> {
 }
 
 template <class E>
+void BasicVectorEnv<E>::evaluate_ahead(const std::vector<Action>& actions) {
+  std::vector<std::vector<long long>> wanted;
+  std::vector<evaluators::EvalJob> jobs;
+  for (std::size_t i = 0; i < envs_.size(); ++i) {
+    auto design = envs_[i].destination(actions[i]);
+    const Env& e = joint(envs_[i]);
+    if (e.remembers(design) || std::find(wanted.begin(), wanted.end(), design) != wanted.end()) continue;
+    jobs.push_back(e.job(design));
+    wanted.push_back(std::move(design));
+  }
+  if (jobs.empty()) return;
+  auto results = pool_->evaluate(jobs);
+  for (std::size_t k = 0; k < wanted.size(); ++k) joint(envs_[0]).supply(wanted[k], std::move(results[k]));
+}
+
+template <class E>
 auto BasicVectorEnv<E>::step(const std::vector<Action>& actions) -> std::vector<Result> {
   if (actions.size() != envs_.size())
     throw hdl::ParamError("VectorEnv::step needs " + std::to_string(envs_.size()) + " actions, got " +
                           std::to_string(actions.size()));
   for (std::size_t i = 0; i < envs_.size(); ++i) check_action(envs_[i], actions[i], i);
+  if (pool_) evaluate_ahead(actions);
   std::vector<Result> results(envs_.size());
   std::vector<std::exception_ptr> failures(envs_.size());
   std::atomic<std::size_t> next{0};
@@ -65,7 +87,8 @@ auto BasicVectorEnv<E>::step(const std::vector<Action>& actions) -> std::vector<
     }
   };
   std::vector<std::thread> pool;
-  const std::size_t threads = std::min<std::size_t>(static_cast<std::size_t>(workers_), envs_.size());
+  // With a pool the results are in memory already: the steps only look them up.
+  const std::size_t threads = pool_ ? 1 : std::min<std::size_t>(static_cast<std::size_t>(workers_), envs_.size());
   for (std::size_t w = 1; w < threads; ++w) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();

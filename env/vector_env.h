@@ -38,9 +38,13 @@ class BasicVectorEnv {
   using Observation = typename VectorTraits<E>::Observation;
   using Result = typename VectorTraits<E>::Result;
 
-  // The copies share the prototype's in-memory results (see Env).
+  // The copies share the prototype's in-memory results (see Env). With a `pool`, each step
+  // first sends the designs the environments will reach and whose results are not in memory
+  // (each once, in environment order) to the pool as one batch (MPI worker ranks, or threads),
+  // hands the results in, then steps the environments on this thread; the results are the same
+  // as those of `workers` threads.
   BasicVectorEnv(const Task& task, const EnvConfig& config, int num_envs, int workers,
-                 std::shared_ptr<evaluators::Pipeline> pipeline);
+                 std::shared_ptr<evaluators::Pipeline> pipeline, std::shared_ptr<evaluators::EvalPool> pool = nullptr);
   std::size_t size() const { return envs_.size(); }
   const E& at(std::size_t i) const { return envs_.at(i); }
   // Environment i is reset with seed + i.
@@ -55,9 +59,11 @@ class BasicVectorEnv {
   void restore(const json& s);
 
  private:
+  void evaluate_ahead(const std::vector<Action>& actions);
   std::vector<E> envs_;
   std::uint64_t seed_ = 0;
   int workers_;
+  std::shared_ptr<evaluators::EvalPool> pool_;
 };
 
 using VectorEnv = BasicVectorEnv<Env>;

@@ -93,7 +93,11 @@ bool is_timeout(const Metrics& m) {
 class MpiPool final : public EvalPool {
  public:
   MpiPool(std::shared_ptr<Pipeline> pipeline, int size, std::vector<std::string> hosts)
-      : pipeline_(std::move(pipeline)), size_(size), hosts_(std::move(hosts)), running_(static_cast<std::size_t>(size)) {
+      : pipeline_(std::move(pipeline)),
+        size_(size),
+        hosts_(std::move(hosts)),
+        running_(static_cast<std::size_t>(size)),
+        evaluated_(static_cast<std::size_t>(size)) {
     dispatcher_ = std::thread([this] { dispatch(); });
   }
   ~MpiPool() override {
@@ -140,6 +144,19 @@ class MpiPool final : public EvalPool {
   }
 
   json launch() const override { return {{"mpi", true}, {"ranks", size_}, {"hosts", unique_hosts()}}; }
+
+  std::string usage() const override {
+    std::lock_guard lock(mu_);
+    long long total = 0;
+    for (long long n : evaluated_) total += n;
+    if (total == 0 && retried_ == 0) return "";
+    std::string line = "MPI: designs evaluated per worker rank:";
+    for (int r = 1; r < size_; ++r)
+      line += std::string(r > 1 ? "," : "") + " rank " + std::to_string(r) + " (" + host(r) + ") " +
+              std::to_string(evaluated_[static_cast<std::size_t>(r)]);
+    if (retried_) line += "; " + std::to_string(retried_) + " timed out and ran again on another rank";
+    return line;
+  }
 
  private:
   struct Task {
@@ -217,16 +234,24 @@ class MpiPool final : public EvalPool {
       metrics.error = ErrorInfo{"environment", "rank " + std::to_string(m.source) + " on host " + host(m.source) +
                                                    " sent a result that cannot be read: " + e.what()};
     }
+    {
+      std::lock_guard lock(mu_);
+      ++evaluated_[static_cast<std::size_t>(m.source)];
+    }
     // A timeout says nothing about the design (a loaded node): once more, on another rank.
     if (is_timeout(metrics) && task->attempts == 0 && size_ > 2) {
       task->attempts = 1;
       task->avoid = m.source;
       std::lock_guard lock(mu_);
+      ++retried_;
       pending_.push_front(std::move(task));
       return;
     }
+    if (is_timeout(metrics))
+      metrics.error->message += " (on MPI rank " + std::to_string(m.source) + ", host " + host(m.source) + ")";
     if (task->attempts > 0 && metrics.error)
-      metrics.error->message += " (also on a second rank, after a timeout on rank " + std::to_string(task->avoid) + ")";
+      metrics.error->message += " (also on a second rank, after a timeout on rank " + std::to_string(task->avoid) + ", host " +
+                                host(task->avoid) + ")";
     pipeline_->keep(*task->family, task->params, task->job.workload, task->job.options, metrics);
     task->done.set_value(std::move(metrics));
   }
@@ -238,10 +263,12 @@ class MpiPool final : public EvalPool {
   std::shared_ptr<Pipeline> pipeline_;
   int size_;
   std::vector<std::string> hosts_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Task>> pending_;
   std::vector<std::shared_ptr<Task>> running_;  // by rank; null: idle (rank 0 is never a worker)
+  std::vector<long long> evaluated_;            // results received, by rank
+  long long retried_ = 0;                       // jobs sent again after a timeout
   bool stopping_ = false;
   std::thread dispatcher_;
 };
@@ -326,6 +353,8 @@ void Session::handshake() {
 int Session::serve() {
   if (refused_) return 2;  // rank 0 said why
   Pipeline pipeline(nullptr);  // never the cache: rank 0 owns it
+  const char* hook = std::getenv("CHIPGYM_TEST_TIMEOUT_ON_RANK");
+  const bool timeout_hook = hook && std::to_string(rank_) == hook;
   Backoff backoff(kMaxIdleSleep);
   for (;;) {
     const Message m = wait_message(0, MPI_ANY_TAG, backoff);
@@ -333,7 +362,12 @@ int Session::serve() {
     if (m.tag != kJob) continue;
     Metrics metrics;
     try {
-      metrics = evaluate_job(pipeline, job_from_json(json::parse(m.text)));
+      if (timeout_hook) {
+        metrics.fidelity = job_from_json(json::parse(m.text)).options.fidelity;
+        metrics.error = ErrorInfo{"tool_timeout", "test hook CHIPGYM_TEST_TIMEOUT_ON_RANK: not evaluated"};
+      } else {
+        metrics = evaluate_job(pipeline, job_from_json(json::parse(m.text)));
+      }
     } catch (const std::exception& e) {
       metrics.error = ErrorInfo{"environment", "MPI rank " + std::to_string(rank_) + " on host " + host_name() +
                                                    " could not evaluate: " + e.what()};

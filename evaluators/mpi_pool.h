@@ -7,6 +7,11 @@
 // Rank 0 answers cache hits and input errors itself and keeps every result a worker sends in
 // its cache. Waiting ranks do not spin: they probe and sleep (up to kMaxIdleSleep between probes).
 //
+// A timeout on a worker says nothing about the design (a loaded node): the job runs once more
+// on another rank, and only then is recorded as a timeout, naming the ranks and hosts. (Test
+// hook: $CHIPGYM_TEST_TIMEOUT_ON_RANK=R makes rank R answer every job with a tool timeout
+// without evaluating it, so the retry can be tested; nothing else sets it.)
+//
 // At start every worker reports its host, chipgym version and tool versions to rank 0; a
 // worker whose versions differ from rank 0's (its cache keys would differ) or that lacks a
 // tool is refused, naming its rank and host, and the job ends with exit code 2.
@@ -49,6 +54,8 @@ class Session {
   // Rank 0 with workers: the pool over ranks 1..N-1, keeping results in `pipeline`'s cache
   // (one pool per session; a second call returns it). Null without workers (-np 1).
   std::shared_ptr<EvalPool> pool(std::shared_ptr<Pipeline> pipeline);
+  // The pool's usage line (EvalPool::usage), empty if no pool was made.
+  std::string usage() const { return pool_ ? pool_->usage() : ""; }
   // The host of every rank, rank 0 first.
   const std::vector<std::string>& hosts() const { return hosts_; }
   // The process id of every rank (on its host), rank 0 first (bench/bench_mpi.cpp reads the

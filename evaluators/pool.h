@@ -35,6 +35,9 @@ class EvalPool {
   virtual std::vector<Metrics> evaluate(const std::vector<EvalJob>& jobs) = 0;
   // How the evaluations run, for config.json: {"mpi": bool, "ranks": N, "hosts": [...]}.
   virtual json launch() const = 0;
+  // What the pool did so far, one line for a person (MPI: designs per worker rank, retries);
+  // empty when there is nothing to say (threads).
+  virtual std::string usage() const { return ""; }
 };
 
 // Up to `threads` evaluations at once on this process's threads, over `pipeline` (which

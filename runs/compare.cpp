@@ -91,9 +91,24 @@ std::optional<json> cached_optimum(const env::Task& task, const evaluators::Pipe
   }
 }
 
+std::optional<std::vector<FrontPoint>> true_front(const json& truth) {
+  try {
+    std::vector<FrontPoint> front;
+    if (truth.contains("front")) {
+      for (const auto& p : truth["front"]) front.push_back(FrontPoint::from_json(p));
+      return front;
+    }
+    const fs::path run = truth.value("run", std::string());
+    if (run.empty() || !fs::exists(run / "events.jsonl")) return std::nullopt;
+    return pareto_front(admissible_points(RunDir::open(run).read_events().events));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 json find_optimum(const env::Task& task, std::shared_ptr<evaluators::Pipeline> pipeline,
                   std::shared_ptr<evaluators::Cache> cache, const fs::path& out, int workers,
-                  const std::function<void(const Progress&)>& on_progress) {
+                  const std::function<void(const Progress&)>& on_progress, std::shared_ptr<evaluators::EvalPool> pool) {
   if (auto known = cached_optimum(task, *pipeline, cache)) return *known;
   env::Env probe(task, {}, nullptr);
   const double size = probe.design_space().size();
@@ -105,6 +120,7 @@ json find_optimum(const env::Task& task, std::shared_ptr<evaluators::Pipeline> p
   t.budget = static_cast<long long>(size);
   t.seed = 0;
   t.workers = workers;
+  t.pool = std::move(pool);
   t.out = out;
   t.resume = fs::exists(out / "config.json");
   if (t.resume) {
@@ -119,7 +135,8 @@ json find_optimum(const env::Task& task, std::shared_ptr<evaluators::Pipeline> p
   auto r = train(t, pipeline, on_progress);
   // A design that failed for a passing reason (timeout, crash, missing tool) may hide the
   // optimum: such a result is not recorded as the truth.
-  for (const auto& e : RunDir::open(out).read_events().events)
+  const auto events = RunDir::open(out).read_events().events;
+  for (const auto& e : events)
     if (e.contains("error")) {
       const std::string category = e["error"].value("category", std::string());
       if (!evaluators::design_failure(category))
@@ -129,7 +146,8 @@ json find_optimum(const env::Task& task, std::shared_ptr<evaluators::Pipeline> p
   if (!r.summary.value("complete", false) || r.summary["best"].is_null())
     throw std::runtime_error("the exhaustive run did not finish");
   json truth = {{"optimum", r.summary["best_reward"]}, {"params", r.summary["best"]["params"]},
-                {"designs", r.summary["evaluations"]}, {"run", out.string()}};
+                {"designs", r.summary["evaluations"]}, {"run", out.string()}, {"front", json::array()}};
+  for (const auto& p : pareto_front(admissible_points(events))) truth["front"].push_back(p.to_json());
   if (cache) cache->put("optimum", optimum_key(task, *pipeline), truth.dump());
   return truth;
 }
@@ -287,7 +305,10 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
 
   std::vector<std::vector<FrontPoint>> all_fronts;
   for (const auto& c : curves) all_fronts.push_back(c.front);
+  if (o.true_front) all_fronts.push_back(*o.true_front);  // the ideal and nadir of the whole space
   const Normalisation norm = Normalisation::over(all_fronts);
+  const std::optional<double> true_volume =
+      o.true_front ? std::optional<double>(hypervolume(*o.true_front, norm)) : std::nullopt;
   for (const auto& agent : o.agents) {
     AgentRow row;
     row.agent = agent;
@@ -327,6 +348,7 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
     for (double v : volumes) hv_sd += (v - row.hypervolume) * (v - row.hypervolume);
     const int nv = static_cast<int>(volumes.size());
     row.hypervolume_ci95 = nv > 1 ? t95(nv) * std::sqrt(hv_sd / (nv - 1)) / std::sqrt(static_cast<double>(nv)) : 0;
+    if (true_volume) row.hypervolume_regret = *true_volume - row.hypervolume;
     row.wall_seconds /= std::max(1, row.runs);
     result.rows.push_back(row);
   }
@@ -345,7 +367,7 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
   };
   std::ostringstream csv, md;
   csv << "agent,runs,mean_best,std_best,ci95_low,ci95_high,regret,evals_to_95pct,reached_95pct,evals_to_99pct,"
-         "reached_99pct,wall_seconds_per_run,hypervolume,hypervolume_ci95\n";
+         "reached_99pct,wall_seconds_per_run,hypervolume,hypervolume_ci95,hypervolume_regret\n";
   if (result.reference <= 0)
     result.notices.push_back("no admissible design was found: evaluations-to-x% are not defined");
   md << "# Leaderboard: " << o.task.name << "\n\n"
@@ -353,37 +375,46 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
      << fmt(result.reference) << (result.reference_is_optimum ? " (the true optimum)" : " (the best any run found)")
      << "; higher is better.\n\n";
   for (const auto& [agent, hyper] : o.hyper) md << "Hyper-parameters of " << agent << ": `" << hyper.dump() << "`.\n\n";
-  md << "| agent | best reward, mean | std | 95% CI | regret | evals to 95% | evals to 99% | hypervolume (95% CI) | wall s/run |\n"
-     << "|---|---|---|---|---|---|---|---|---|\n";
+  md << "| agent | best reward, mean | std | 95% CI | regret | evals to 95% | evals to 99% | hypervolume (95% CI) |"
+     << (true_volume ? " hypervolume regret |" : "") << " wall s/run |\n"
+     << "|---|---|---|---|---|---|---|---|" << (true_volume ? "---|" : "") << "---|\n";
   for (const auto& r : rows) {
     csv << r.agent << "," << r.runs << "," << r.mean << "," << r.stddev << "," << r.mean - r.ci95 << "," << r.mean + r.ci95
         << "," << r.regret << "," << (r.evals_to_95 ? fmt(*r.evals_to_95, 1) : "") << "," << r.reached_95 << ","
         << (r.evals_to_99 ? fmt(*r.evals_to_99, 1) : "") << "," << r.reached_99 << "," << r.wall_seconds << ","
-        << r.hypervolume << "," << r.hypervolume_ci95 << "\n";
+        << r.hypervolume << "," << r.hypervolume_ci95 << ","
+        << (r.hypervolume_regret ? fmt(*r.hypervolume_regret, 4) : "") << "\n";
     md << "| " << r.agent << " | " << fmt(r.mean) << " | " << (r.runs > 1 ? fmt(r.stddev) : "-") << " | "
        << (r.runs > 1 ? "[" + fmt(r.mean - r.ci95) + ", " + fmt(r.mean + r.ci95) + "]" : "- (one seed)") << " | " << fmt(r.regret) << " | " << opt(r.evals_to_95, r.reached_95, r.runs) << " | "
        << opt(r.evals_to_99, r.reached_99, r.runs) << " | " << fmt(r.hypervolume)
-       << (r.runs > 1 ? " ± " + fmt(r.hypervolume_ci95) : std::string()) << " | " << fmt(r.wall_seconds, 1) << " |\n";
+       << (r.runs > 1 ? " ± " + fmt(r.hypervolume_ci95) : std::string()) << " | "
+       << (r.hypervolume_regret ? fmt(*r.hypervolume_regret) + " | " : std::string()) << fmt(r.wall_seconds, 1) << " |\n";
   }
   md << "\nEvaluations to x%: the first evaluation whose best-so-far reward reaches x% of the reference, mean over\n"
-        "the seeds that reached it (reached/seeds in brackets). Plot: sample_efficiency.svg / .png.\n"
+        "the seeds that reached it (reached/seeds in brackets). Plots: sample_efficiency.svg / .png (and, where the\n"
+        "optimum is known, regret.svg / .png on a log axis; beyond four agents, one panel per agent).\n"
         "Hypervolume: of each run's Pareto front on transistors and workload cycles (both lower is better), on a\n"
         "log scale normalised over every admissible design of this comparison, reference point (1.1, 1.1); at most\n"
         "1.21, larger is better, comparable only within this table. Fronts: pareto.svg / .png (`chipgym pareto DIR`).\n";
+  if (true_volume)
+    md << "Hypervolume regret: the hypervolume of the whole space's front (the exhaustive run of `chipgym optimum`, "
+       << fmt(*true_volume) << " here, normalised with the runs) minus the agent's mean; 0 is the true front.\n";
   write_atomically(o.out / "leaderboard.csv", csv.str());
   write_atomically(o.out / "leaderboard.md", md.str());
   result.files = {(o.out / "leaderboard.md").string(), (o.out / "leaderboard.csv").string()};
 
   // Sample-efficiency data: per agent and evaluation, the mean best-so-far over seeds and its 95%
-  // interval (Student t; one seed: the band is the line), then min and max.
-  std::ostringstream data, plot;
-  int block = 0;
-  plot << "set xlabel 'evaluations'\nset ylabel 'best reward so far'\nset key bottom right\nset grid\n"
-       << "set title 'sample efficiency: " << o.task.name << " (" << o.seeds << " seeds, mean, band = 95% interval)'\n"
-       << "set style fill transparent solid 0.2 noborder\n";
-  std::string plots;
+  // interval (Student t; one seed: the band is the line), then min and max; where the optimum is
+  // known, the regret (optimum - best so far) of the mean and of the band's ends, floored at
+  // `floor` so that a log axis can draw a regret of 0.
+  const bool regret_plot = result.reference_is_optimum && result.reference > 0;
+  const double floor = 1e-4 * std::abs(result.reference);
+  std::ostringstream data;
+  data << "# eval mean lo hi min max" << (regret_plot ? " regret regret_lo regret_hi" : "") << "\n";
+  double y_lo = 1e300, y_hi = -1e300;
+  std::vector<std::string> plotted;  // agents with data, in order (their block in curves.dat)
   for (const auto& agent : o.agents) {
-    data << "# " << agent << "\n";
+    std::ostringstream block;
     for (long long i = 0; i < o.budget; ++i) {
       std::vector<double> values;
       for (const auto& c : curves) {
@@ -396,14 +427,66 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
       for (double v : values) mean += v / n;
       for (double v : values) var += (v - mean) * (v - mean);
       const double half = n > 1 ? t95(n) * std::sqrt(var / (n - 1)) / std::sqrt(static_cast<double>(n)) : 0.0;
-      data << i + 1 << " " << mean << " " << mean - half << " " << mean + half << " "
-           << *std::min_element(values.begin(), values.end()) << " " << *std::max_element(values.begin(), values.end()) << "\n";
+      y_lo = std::min(y_lo, mean - half);
+      y_hi = std::max(y_hi, mean + half);
+      block << i + 1 << " " << mean << " " << mean - half << " " << mean + half << " "
+            << *std::min_element(values.begin(), values.end()) << " " << *std::max_element(values.begin(), values.end());
+      if (regret_plot) {
+        const double ref = result.reference;
+        block << " " << std::max(floor, ref - mean) << " " << std::max(floor, ref - (mean + half)) << " "
+              << std::max(floor, ref - (mean - half));
+      }
+      block << "\n";
     }
-    data << "\n\n";
-    plots += std::string(plots.empty() ? "" : ", ") + "'curves.dat' index " + std::to_string(block) +
-             " using 1:3:4 with filledcurves notitle lc " + std::to_string(block + 1) + ", 'curves.dat' index " +
-             std::to_string(block) + " using 1:2 with lines lw 2 lc " + std::to_string(block + 1) + " title '" + agent + "'";
-    ++block;
+    if (block.str().empty()) continue;
+    data << "# " << agent << "\n" << block.str() << "\n\n";
+    plotted.push_back(agent);
+  }
+  // One plot with a line and band per agent up to four agents; beyond four, small multiples
+  // (one panel per agent, the same axes), so that bands do not hide one another.
+  const bool multiples = plotted.size() > 4;
+  auto script = [&](const std::string& name, int mean, int lo, int hi, const std::string& ylabel, bool log_y,
+                    const std::string& title) {
+    std::ostringstream g;
+    const int cols = multiples ? (plotted.size() > 6 ? 3 : 2) : 1;
+    const int rows = multiples ? static_cast<int>((plotted.size() + cols - 1) / cols) : 1;
+    const int width = multiples ? 420 * cols : 900, height = multiples ? 300 * rows : 560;
+    std::ostringstream axes;
+    axes << "set xlabel 'evaluations'\nset ylabel '" << ylabel << "'\nset grid\nset key bottom right\n"
+         << "set style fill transparent solid 0.2 noborder\nset xrange [1:" << std::max<long long>(2, o.budget) << "]\n";
+    if (log_y) {
+      axes << "set logscale y\nset yrange [" << floor << ":*]\nset key top right\n";
+    } else if (y_lo < y_hi) {
+      const double pad = 0.05 * (y_hi - y_lo);
+      axes << "set yrange [" << y_lo - pad << ":" << y_hi + pad << "]\n";
+    }
+    auto band = [&](std::size_t b, bool titled) {
+      const std::string idx = "'curves.dat' index " + std::to_string(b), lc = " lc " + std::to_string(b + 1);
+      return idx + " using 1:" + std::to_string(lo) + ":" + std::to_string(hi) + " with filledcurves notitle" + lc + ", " +
+             idx + " using 1:" + std::to_string(mean) + " with lines lw 2" + lc +
+             (titled ? " title '" + plotted[b] + "'" : " notitle");
+    };
+    std::string body;
+    if (multiples) {
+      body = "set multiplot layout " + std::to_string(rows) + "," + std::to_string(cols) + " title '" + title + "'\n";
+      for (std::size_t b = 0; b < plotted.size(); ++b) body += "set title '" + plotted[b] + "'\nplot " + band(b, false) + "\n";
+      body += "unset multiplot\n";
+    } else {
+      body = "set title '" + title + "'\nplot ";
+      for (std::size_t b = 0; b < plotted.size(); ++b) body += (b ? ", " : "") + band(b, true);
+      body += "\n";
+    }
+    g << axes.str() << "set terminal svg size " << width << "," << height << " dynamic\nset output '" << name << ".svg'\n"
+      << body << "set terminal pngcairo size " << width << "," << height << "\nset output '" << name << ".png'\n" << body;
+    return g.str();
+  };
+  const std::string what = o.task.name + " (" + std::to_string(o.seeds) + " seeds, mean, band = 95% interval)";
+  std::vector<std::pair<std::string, std::string>> plots = {
+      {"sample_efficiency", script("sample_efficiency", 2, 3, 4, "best reward so far", false, "sample efficiency: " + what)}};
+  if (regret_plot) {
+    std::ostringstream label;
+    label << "regret: optimum - best so far (log; 0 drawn at " << floor << ")";
+    plots.push_back({"regret", script("regret", 7, 8, 9, label.str(), true, "regret: " + what)});
   }
   write_atomically(o.out / "curves.dat", data.str());
   {  // each agent's fronts, its seeds united
@@ -417,20 +500,20 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
     plot_fronts(fronts, "Pareto fronts: " + o.task.name + " (" + std::to_string(o.seeds) + " seeds united)", o.out,
                 result.files, result.notices);
   }
-  std::string script = plot.str() + "set terminal svg size 900,560 dynamic\nset output 'sample_efficiency.svg'\nplot " +
-                       plots + "\nset terminal pngcairo size 900,560\nset output 'sample_efficiency.png'\nplot " + plots + "\n";
-  write_atomically(o.out / "sample_efficiency.gp", script);
-  evaluators::RunRequest req;
-  req.argv = {"gnuplot", "sample_efficiency.gp"};
-  req.cwd = o.out;
-  req.limits.wall_seconds = 60;
-  auto r = evaluators::run_process(req);
-  if (r.ok()) {
-    result.files.push_back((o.out / "sample_efficiency.svg").string());
-    result.files.push_back((o.out / "sample_efficiency.png").string());
-  } else {
-    result.notices.push_back("no plot: " + r.describe("gnuplot") +
-                             " (install gnuplot-nox; the data is in curves.dat, the script in sample_efficiency.gp)");
+  for (const auto& [name, text] : plots) {
+    write_atomically(o.out / (name + ".gp"), text);
+    evaluators::RunRequest req;
+    req.argv = {"gnuplot", name + ".gp"};
+    req.cwd = o.out;
+    req.limits.wall_seconds = 60;
+    auto r = evaluators::run_process(req);
+    if (r.ok()) {
+      result.files.push_back((o.out / (name + ".svg")).string());
+      result.files.push_back((o.out / (name + ".png")).string());
+    } else {
+      result.notices.push_back("no plot: " + r.describe("gnuplot") + " (install gnuplot-nox; the data is in curves.dat, the script in " +
+                               name + ".gp)");
+    }
   }
   return result;
 }

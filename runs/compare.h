@@ -6,6 +6,7 @@
 #pragma once
 #include <map>
 
+#include "runs/pareto.h"
 #include "runs/train.h"
 
 namespace chipgym::runs {
@@ -18,6 +19,9 @@ struct CompareOptions {
   int workers = 2;                  // runs in flight at once (each evaluates one design at a time)
   std::filesystem::path out;
   std::optional<double> optimum;    // the true optimum when known (regret is reported against it)
+  // The Pareto front of the whole space when known (an exhaustive run: true_front below); the
+  // hypervolume regret is reported against it.
+  std::optional<std::vector<FrontPoint>> true_front;
   // Per-agent hyper-parameters (--hyper AGENT=JSON), written into the config of that agent's
   // runs as `train --hyper` does. Recorded in compare.json: a rerun that resumes the
   // comparison with other hyper-parameters for an agent is refused.
@@ -40,6 +44,7 @@ struct AgentRow {
   // The hypervolume of each run's Pareto front (runs/pareto.h; normalised over every run of
   // the comparison), mean and 95% interval over seeds.
   double hypervolume = 0, hypervolume_ci95 = 0;
+  std::optional<double> hypervolume_regret;  // the true front's hypervolume - the mean (same interval)
 };
 
 struct CompareResult {
@@ -56,10 +61,16 @@ CompareResult compare(const CompareOptions& options, std::shared_ptr<evaluators:
 
 // Ground truth: an exhaustive (grid) run over the task's whole search space, in the run
 // directory `out` (resumable), whose best reward and design are then kept in the cache under
-// the task's content hash, so it is found once. Returns {"optimum", "params", "designs"}.
+// the task's content hash, so it is found once. Returns {"optimum", "params", "designs", "run",
+// "front"} (front: the exhaustive set's Pareto front, runs/pareto.h). `pool`: where the
+// evaluations run (null: `workers` threads over the pipeline).
 json find_optimum(const env::Task& task, std::shared_ptr<evaluators::Pipeline> pipeline,
                   std::shared_ptr<evaluators::Cache> cache, const std::filesystem::path& out, int workers,
-                  const std::function<void(const Progress&)>& on_progress = {});
+                  const std::function<void(const Progress&)>& on_progress = {},
+                  std::shared_ptr<evaluators::EvalPool> pool = nullptr);
+// The Pareto front of an exhaustive run's truth (find_optimum): its "front", or, for a truth
+// recorded before fronts were, the front of its run directory's events; none if neither is there.
+std::optional<std::vector<FrontPoint>> true_front(const json& truth);
 // The recorded ground truth of a task, if an exhaustive run was made (with these tools).
 std::optional<json> cached_optimum(const env::Task& task, const evaluators::Pipeline& pipeline,
                                    std::shared_ptr<evaluators::Cache> cache);

@@ -18,6 +18,16 @@ json FrontPoint::to_json() const {
   return {{"eval", eval}, {"transistors", transistors}, {"cycles", cycles}, {"reward", reward}, {"params", params}};
 }
 
+FrontPoint FrontPoint::from_json(const json& j) {
+  FrontPoint p;
+  p.eval = j.at("eval").get<long long>();
+  p.transistors = j.at("transistors").get<double>();
+  p.cycles = j.at("cycles").get<double>();
+  p.reward = j.at("reward").get<double>();
+  p.params = j.value("params", json());
+  return p;
+}
+
 std::vector<FrontPoint> admissible_points(const std::vector<json>& events) {
   std::vector<FrontPoint> out;
   for (const auto& e : events) {

@@ -28,6 +28,7 @@ struct FrontPoint {
   double transistors = 0, cycles = 0, reward = 0;
   json params;
   json to_json() const;
+  static FrontPoint from_json(const json& j);  // what to_json() gave; throws json::exception
 };
 
 // The admissible designs among `events` (events.jsonl lines; notes without eval are skipped).

@@ -31,7 +31,8 @@ class RunVecEnv : public rl::VecEnv {
   // One agent ("all") over an env::VectorEnv, or the task's agent groups over an
   // env::MultiAgentVectorEnv.
   static std::unique_ptr<RunVecEnv> make(const env::Task& task, const env::EnvConfig& config, bool multi, int num_envs,
-                                         int workers, std::shared_ptr<evaluators::Pipeline> pipeline);
+                                         int workers, std::shared_ptr<evaluators::Pipeline> pipeline,
+                                         std::shared_ptr<evaluators::EvalPool> pool = nullptr);
   void set_on_eval(OnEval f) { on_eval_ = std::move(f); }
   // Test hook (fault injection, like eval's hidden --inject-verilog): every reward after the
   // first `n` evaluations of this session is NaN, so the run-level stop on a non-finite loss
@@ -61,8 +62,8 @@ class RlVecEnv final : public RunVecEnv {
  public:
   static constexpr bool kMulti = std::is_same_v<V, env::MultiAgentVectorEnv>;
   RlVecEnv(const env::Task& task, const env::EnvConfig& config, int num_envs, int workers,
-           std::shared_ptr<evaluators::Pipeline> pipeline)
-      : vec_(task, config, num_envs, workers, std::move(pipeline)) {
+           std::shared_ptr<evaluators::Pipeline> pipeline, std::shared_ptr<evaluators::EvalPool> pool)
+      : vec_(task, config, num_envs, workers, std::move(pipeline), std::move(pool)) {
     if constexpr (kMulti) names_ = vec_.at(0).agents();
     else names_ = {"all"};
   }
@@ -130,9 +131,12 @@ class RlVecEnv final : public RunVecEnv {
 };
 
 std::unique_ptr<RunVecEnv> RunVecEnv::make(const env::Task& task, const env::EnvConfig& config, bool multi,
-                                           int num_envs, int workers, std::shared_ptr<evaluators::Pipeline> pipeline) {
-  if (multi) return std::make_unique<RlVecEnv<env::MultiAgentVectorEnv>>(task, config, num_envs, workers, std::move(pipeline));
-  return std::make_unique<RlVecEnv<env::VectorEnv>>(task, config, num_envs, workers, std::move(pipeline));
+                                           int num_envs, int workers, std::shared_ptr<evaluators::Pipeline> pipeline,
+                                           std::shared_ptr<evaluators::EvalPool> pool) {
+  if (multi)
+    return std::make_unique<RlVecEnv<env::MultiAgentVectorEnv>>(task, config, num_envs, workers, std::move(pipeline),
+                                                               std::move(pool));
+  return std::make_unique<RlVecEnv<env::VectorEnv>>(task, config, num_envs, workers, std::move(pipeline), std::move(pool));
 }
 
 std::string file_sha256(const fs::path& file) {
@@ -234,7 +238,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   env_config.fidelity = o.fidelity;
   env_config.formulation = o.hyper["formulation"];
   env_config.max_steps = o.hyper["episode_steps"];
-  auto vec = RunVecEnv::make(o.task, env_config, multi, o.hyper["num_envs"].get<int>(), o.workers, pipeline);
+  auto vec = RunVecEnv::make(o.task, env_config, multi, o.hyper["num_envs"].get<int>(), o.workers, pipeline, o.pool);
   if (const char* hook = std::getenv("CHIPGYM_TEST_NAN_REWARD_AFTER"); hook && *hook) {
     long long n = -1;
     std::size_t used = 0;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "evaluators/cache.h"
@@ -50,13 +51,17 @@ std::string find_mpirun() {
 
 // mpirun on loopback only, root allowed (CI runs as root), ranks not bound to cores.
 chipgym::evaluators::RunResult run_mpi(const std::string& mpirun, const std::vector<std::string>& launcher_and_args,
-                                       double timeout = 300) {
+                                       double timeout = 300, const std::map<std::string, std::string>& env = {}) {
   chipgym::evaluators::RunRequest req;
   req.argv = {mpirun, "--oversubscribe", "--bind-to", "none", "--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include",
               "lo", "--mca", "oob_tcp_if_include", "lo"};
   req.argv.insert(req.argv.end(), launcher_and_args.begin(), launcher_and_args.end());
   req.cwd = fs::temp_directory_path();
   req.env_extra = {{"OMPI_ALLOW_RUN_AS_ROOT", "1"}, {"OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1"}, {"OMPI_MCA_rmaps_base_oversubscribe", "1"}};
+  for (const auto& [k, v] : env) {
+    req.env_extra[k] = v;
+    req.argv.insert(req.argv.begin() + 1, {"-x", k});  // to every rank
+  }
   req.limits.wall_seconds = timeout;
   return chipgym::evaluators::run_process(req);
 }
@@ -250,6 +255,109 @@ TEST_CASE("train on 3 MPI ranks gives the events of the single-process run with 
   INFO(one.err);
   CHECK(one.ok());
   CHECK_THAT(one.err, Catch::Contains("no worker ranks"));
+}
+
+TEST_CASE("ppo's vector environments and the exhaustive optimum on MPI ranks give the single-process results", "[mpi]") {
+  const std::string mpirun = find_mpirun();
+  if (mpirun.empty()) {
+    WARN("mpirun is not installed (openmpi-bin; scripts/setup installs it): the MPI tests are skipped");
+    return;
+  }
+  TempDir dir("chipgym-test-");
+  const fs::path task = write_file(dir.path() / "tiny.json", kTinyTask);
+  // PPO steps 4 environments at once: each step's designs go to the pool as one batch.
+  const std::vector<std::string> args = {"train", "--task-file", task.string(), "--agent", "ppo", "--budget", "12",
+                                         "--workers", "2", "--seed", "3", "--hyper", R"({"num_envs": 4})"};
+  auto with = [&](const std::string& name) {
+    std::vector<std::string> all = args;
+    for (const std::string a : {std::string("--out"), (dir.path() / name).string(), std::string("--cache-dir"),
+                                (dir.path() / ("c-" + name)).string()})
+      all.push_back(a);
+    return all;
+  };
+  auto single = run_chipgym(with("single"));
+  INFO(single.err);
+  REQUIRE(single.ok());
+  std::vector<std::string> mpi_args = {"-np", "3", CHIPGYM_BIN};
+  for (const auto& a : with("mpi")) mpi_args.push_back(a);
+  auto mpi = run_mpi(mpirun, mpi_args);
+  INFO(mpi.err);
+  REQUIRE(mpi.ok());
+  const auto a = read_jsonl(dir.path() / "single" / "events.jsonl"), b = read_jsonl(dir.path() / "mpi" / "events.jsonl");
+  REQUIRE(a.size() == 12);
+  CHECK(comparable(a) == comparable(b));
+  const json launch = json::parse(slurp(dir.path() / "mpi" / "config.json"))["launch"];
+  CHECK(launch["mpi"] == true);
+  CHECK(launch["ranks"] == 3);
+  CHECK_THAT(mpi.err, Catch::Contains("note: MPI: designs evaluated per worker rank: rank 1 (") &&
+                          Catch::Contains(", rank 2 ("));
+  CHECK_THAT(mpi.err, !Catch::Contains("stay idle"));
+  // The workers evaluated: rank 0's cache holds the designs with the parameters they travelled with.
+  auto rows = run_chipgym({"cache", "export", "--task-file", task.string(), "--format", "jsonl", "--cache-dir",
+                           (dir.path() / "c-mpi").string()});
+  REQUIRE(rows.ok());
+  CHECK(std::count(rows.out.begin(), rows.out.end(), '\n') > 0);
+
+  // The exhaustive optimum over the worker ranks (the 8 designs, some cached by the PPO run).
+  auto truth = [&](bool on_mpi) {
+    std::vector<std::string> o = {"optimum", "--task-file", task.string(), "--workers", "2", "--json", "--out",
+                                  (dir.path() / (on_mpi ? "opt-mpi" : "opt-single")).string(), "--cache-dir",
+                                  (dir.path() / (on_mpi ? "c-mpi" : "c-single")).string()};
+    if (!on_mpi) return run_chipgym(o);
+    std::vector<std::string> m = {"-np", "3", CHIPGYM_BIN};
+    m.insert(m.end(), o.begin(), o.end());
+    return run_mpi(mpirun, m);
+  };
+  auto t1 = truth(false), t2 = truth(true);
+  INFO(t1.err << t2.err);
+  REQUIRE(t1.ok());
+  REQUIRE(t2.ok());
+  json j1 = json::parse(t1.out), j2 = json::parse(t2.out);
+  CHECK(j1["designs"] == 8);
+  CHECK(j1["optimum"] == j2["optimum"]);
+  CHECK(j1["params"] == j2["params"]);
+  CHECK(j1["front"] == j2["front"]);
+  CHECK_FALSE(j1["front"].empty());
+  CHECK(json::parse(slurp(dir.path() / "opt-mpi" / "config.json"))["launch"]["ranks"] == 3);
+  CHECK(comparable(read_jsonl(dir.path() / "opt-single" / "events.jsonl")) ==
+        comparable(read_jsonl(dir.path() / "opt-mpi" / "events.jsonl")));
+}
+
+TEST_CASE("an evaluation that times out on a worker rank runs again on another, then is recorded as a timeout naming the rank", "[mpi]") {
+  const std::string mpirun = find_mpirun();
+  if (mpirun.empty()) {
+    WARN("mpirun is not installed (openmpi-bin; scripts/setup installs it): the MPI tests are skipped");
+    return;
+  }
+  TempDir dir("chipgym-test-");
+  const fs::path task = write_file(dir.path() / "tiny.json", kTinyTask);
+  // Rank 1 answers every job with a tool timeout (the test hook of evaluators/mpi_pool.h).
+  const std::map<std::string, std::string> hook = {{"CHIPGYM_TEST_TIMEOUT_ON_RANK", "1"}};
+  auto train = [&](const std::string& np, const std::string& name) {
+    return run_mpi(mpirun,
+                   {"-np", np, CHIPGYM_BIN, "train", "--task-file", task.string(), "--agent", "grid", "--budget", "3",
+                    "--workers", "2", "--seed", "1", "--out", (dir.path() / name).string(), "--cache-dir",
+                    (dir.path() / ("c-" + name)).string()},
+                   300, hook);
+  };
+  // Two workers: what timed out on rank 1 ran again on rank 2, and every design was evaluated.
+  auto retried = train("3", "retried");
+  INFO(retried.err);
+  REQUIRE(retried.ok());
+  const auto events = read_jsonl(dir.path() / "retried" / "events.jsonl");
+  REQUIRE(events.size() == 3);
+  for (const auto& e : events) CHECK_FALSE(e.contains("error"));
+  CHECK_THAT(retried.err, Catch::Contains("timed out and ran again on another rank"));
+  // One worker: nowhere else to go, so the timeout is recorded, naming the rank and host.
+  auto alone = train("2", "alone");
+  INFO(alone.err);
+  const auto timed_out = read_jsonl(dir.path() / "alone" / "events.jsonl");
+  REQUIRE(timed_out.size() == 3);
+  for (const auto& e : timed_out) {
+    REQUIRE(e.contains("error"));
+    CHECK(e["error"]["category"] == "tool_timeout");
+    CHECK_THAT(e["error"]["message"].get<std::string>(), Catch::Contains("on MPI rank 1, host "));
+  }
 }
 
 TEST_CASE("a worker rank without Yosys, or with another Yosys version, is refused, naming its rank and host", "[mpi]") {

@@ -249,6 +249,40 @@ TEST_CASE("compare runs every agent on every seed and writes a leaderboard and a
     }
     CHECK(rows == 16);
   }
+  // The optimum is known: regret on a log axis, and the hypervolume regret against the front of
+  // the exhaustive run (grid evaluates all 8 designs, so its front is the true one).
+  CHECK(std::filesystem::file_size(out / "regret.png") > 1000);
+  {
+    std::stringstream gp;
+    gp << std::ifstream(out / "regret.gp").rdbuf();
+    CHECK_THAT(gp.str(), Catch::Contains("set logscale y") && Catch::Contains("using 1:7 with lines"));
+    std::stringstream md;
+    md << std::ifstream(out / "leaderboard.md").rdbuf();
+    CHECK_THAT(md.str(), Catch::Contains("| hypervolume regret |") && Catch::Contains("exhaustive run"));
+    std::ifstream lb(out / "leaderboard.csv");
+    std::string line;
+    bool grid_seen = false;
+    while (std::getline(lb, line))
+      if (line.rfind("grid,", 0) == 0) {
+        grid_seen = true;
+        CHECK_THAT(line, Catch::EndsWith(",0.0000"));
+      } else if (line.rfind("random,", 0) == 0) {
+        CHECK_FALSE(line.back() == ',');  // a regret is reported for every agent
+      }
+    CHECK(grid_seen);
+  }
+  // Beyond four agents the sample-efficiency plot is small multiples: one panel per agent.
+  {
+    const auto many = dir.path() / "many";
+    auto m = run_chipgym({"compare", "--task-file", task_file.string(), "--agents", "random,grid,sa,ga,tpe", "--seeds", "1",
+                          "--budget", "3", "--out", many.string(), "--cache-dir", (dir.path() / "cache").string()});
+    INFO(m.out << m.err);
+    REQUIRE(m.ok());
+    std::stringstream gp;
+    gp << std::ifstream(many / "sample_efficiency.gp").rdbuf();
+    CHECK_THAT(gp.str(), Catch::Contains("set multiplot layout 3,2") && Catch::Contains("set title 'tpe'"));
+    CHECK(std::filesystem::file_size(many / "sample_efficiency.png") > 1000);
+  }
   // Running it again resumes every finished run instead of starting over.
   auto again = run_chipgym({"compare", "--task-file", task_file.string(), "--agents", "random,grid", "--seeds", "2",
                             "--budget", "8", "--out", out.string(), "--cache-dir", (dir.path() / "cache").string()});
