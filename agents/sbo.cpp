@@ -5,13 +5,23 @@
 // space is that small), and proposes those of the largest expected improvement. Only the
 // proposals cost real evaluations (the run's budget); the screened ones are counted in the
 // summary as the surrogate fidelity's.
+//
+// Two models (hyper-parameter `model`):
+//   area    (default) the GP learns ln(transistors) of the designs really synthesized, and a
+//           candidate's reward is the task's own objective (Task::reward) of the exact cycle
+//           model's figures with the predicted transistors; expected improvement is taken over
+//           the GP's predictive distribution (Gauss-Hermite, 9 nodes). Only what is unknown is
+//           learned: cycles are exact, so the model does not have to rediscover them.
+//   reward  the GP learns ln(reward) directly (any task; what sbo did first).
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "agents/agent.h"
 #include "agents/surrogate.h"
 #include "env/env.h"
+#include "evaluators/pool.h"
 
 namespace chipgym::agents {
 
@@ -23,17 +33,23 @@ class SurrogateBo final : public Searcher {
     int startup = 4;     // random designs before the model is used
     int screen = 4096;   // candidates the surrogate screens per proposal
     double xi = 0.01;    // expected improvement over the best ln(reward) by at least this
+    std::string model = "area";  // area | reward (see the top of the file)
   };
   SurrogateBo(const env::Space& space, std::uint64_t seed, const json& h) : space_(space), seed_(seed), rng_(seed) {
     hyper_.startup = h.value("startup", hyper_.startup);
     hyper_.screen = h.value("screen", hyper_.screen);
     hyper_.xi = h.value("xi", hyper_.xi);
+    hyper_.model = h.value("model", hyper_.model);
     if (hyper_.startup < 1 || hyper_.screen < 1 || hyper_.xi < 0)
       throw hdl::ParamError("sbo: need startup >= 1, screen >= 1, xi >= 0");
+    if (hyper_.model != "area" && hyper_.model != "reward")
+      throw hdl::ParamError("sbo: model must be area or reward, not '" + hyper_.model + "'");
   }
   void bind(const SearchContext& c) override {
     if (!c.env) return;
     model_ = std::make_unique<surrogate::RewardModel>(*c.env, false);
+    env_ = c.env;
+    area_ = std::make_unique<surrogate::RewardModel>(*c.env, false);
     fidelity_ = c.env->config().fidelity.empty() ? c.env->task().fidelity : c.env->config().fidelity;
     // A space small enough is screened whole, every time (its valid designs, enumerated once).
     double points = 1;
@@ -55,8 +71,17 @@ class SurrogateBo final : public Searcher {
     if (!model_) throw std::logic_error("sbo: the run loop did not give the searcher its environment (bind)");
     std::vector<Design> out;
     if (static_cast<int>(told_.size()) >= hyper_.startup) {
-      model_->fit(told_, seed_ + told_.size());
-      if (model_->ready()) out = screened(n);
+      if (hyper_.model == "area") {
+        // RewardModel fits ln of its targets: the transistors of the designs that have them.
+        std::vector<std::pair<Design, double>> areas;
+        for (const auto& [d, t] : area_told_)
+          if (t > 0) areas.emplace_back(d, t);
+        area_->fit(areas, seed_ + told_.size());
+        if (area_->ready()) out = screened(n);
+      } else {
+        model_->fit(told_, seed_ + told_.size());
+        if (model_->ready()) out = screened(n);
+      }
     }
     while (static_cast<int>(out.size()) < n) {
       Design d = random_valid();
@@ -66,12 +91,16 @@ class SurrogateBo final : public Searcher {
     }
     return out;
   }
+  void observe(const std::vector<Design>& designs, const std::vector<json>& figures) override {
+    for (std::size_t i = 0; i < designs.size() && i < figures.size(); ++i)
+      area_told_.emplace_back(designs[i], figures[i].value("transistors", 0.0));
+  }
   void tell(const std::vector<Design>& designs, const std::vector<double>& rewards) override {
     for (std::size_t i = 0; i < designs.size(); ++i) told_.emplace_back(designs[i], rewards[i]);
   }
   bool done() const override { return !all_.empty() && seen_.size() >= all_.size(); }
   json hyper_parameters() const override {
-    return {{"startup", hyper_.startup}, {"screen", hyper_.screen}, {"xi", hyper_.xi}};
+    return {{"startup", hyper_.startup}, {"screen", hyper_.screen}, {"xi", hyper_.xi}, {"model", hyper_.model}};
   }
   json report() const override {
     return surrogate::fidelity_counts(screened_, static_cast<long long>(told_.size()), fidelity_);
@@ -97,9 +126,15 @@ class SurrogateBo final : public Searcher {
       candidates.assign(picked.begin(), picked.end());
     }
     screened_ += static_cast<long long>(candidates.size());
-    const double best = model_->best() + hyper_.xi;
     std::vector<std::pair<double, std::size_t>> scored;
-    for (std::size_t i = 0; i < candidates.size(); ++i) {
+    if (hyper_.model == "area") {
+      double best = -1e300;
+      for (const auto& [d, r] : told_) best = std::max(best, r);
+      best = best > 0 ? best * std::exp(hyper_.xi) : best;
+      for (std::size_t i = 0; i < candidates.size(); ++i) scored.emplace_back(area_ei(candidates[i], best), i);
+    }
+    const double best = hyper_.model == "area" ? 0 : model_->best() + hyper_.xi;
+    for (std::size_t i = 0; hyper_.model != "area" && i < candidates.size(); ++i) {
       const auto [mean, var] = model_->predict(candidates[i]);
       const double sd = std::sqrt(std::max(var, 1e-12));
       const double z = (mean - best) / sd;
@@ -116,11 +151,46 @@ class SurrogateBo final : public Searcher {
     return out;
   }
 
+  // The exact cycle model's metrics of a design (no tools, no cache: a pipeline of its own).
+  const evaluators::Metrics& modelled(const Design& d) {
+    auto it = modelled_.find(d);
+    if (it != modelled_.end()) return it->second;
+    evaluators::EvalJob job = env_->job(d);
+    job.options.fidelity = "model";
+    evaluators::Metrics m = evaluators::evaluate_job(model_pipeline_, job);
+    return modelled_.emplace(d, std::move(m)).first->second;
+  }
+  // E[max(reward - best, 0)] with ln(transistors) ~ N(mean, var) of the area model; the reward
+  // is the task's of the modelled figures with those transistors.
+  double area_ei(const Design& d, double best) {
+    static const double nodes[9] = {-4.512745863, -3.205429002, -2.076847979, -1.023255664, 0.0,
+                                    1.023255664,  2.076847979,  3.205429002,  4.512745863};
+    static const double weights[9] = {2.234584e-05, 2.789141e-03, 4.991640e-02, 2.440975e-01, 4.062347e-01,
+                                      2.440975e-01, 4.991640e-02, 2.789141e-03, 2.234584e-05};
+    evaluators::Metrics m = modelled(d);
+    if (m.error) return -1;  // the cycle model refuses it: never worth synthesizing first
+    m.fidelity = fidelity_;
+    const auto [mean, var] = area_->predict(d);
+    const double sd = std::sqrt(std::max(var, 1e-12));
+    double ei = 0, expected = 0;
+    for (int k = 0; k < 9; ++k) {
+      m.transistors = static_cast<long long>(std::llround(std::exp(mean + nodes[k] * sd)));
+      const double r = env_->task().reward(m);
+      ei += weights[k] * std::max(r - best, 0.0);
+      expected += weights[k] * r;
+    }
+    return ei > 0 ? ei : 1e-9 * std::exp(std::min(expected, 700.0) / 1e3);  // ties broken by the expected reward
+  }
+
   env::Space space_;
   std::uint64_t seed_;
   std::mt19937_64 rng_;
   Hyper hyper_;
-  std::unique_ptr<surrogate::RewardModel> model_;
+  std::unique_ptr<surrogate::RewardModel> model_, area_;
+  const env::Env* env_ = nullptr;
+  evaluators::Pipeline model_pipeline_{nullptr};
+  std::map<Design, evaluators::Metrics> modelled_;
+  std::vector<std::pair<Design, double>> area_told_;  // transistors of every design told (0: none)
   std::string fidelity_ = "synth";
   std::vector<Design> all_;
   std::set<Design> seen_;

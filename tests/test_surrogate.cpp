@@ -231,5 +231,17 @@ TEST_CASE("sbo and gradient runs spend the budget on real evaluations of valid d
     CHECK(summary["agent_report"]["designs_by_fidelity"]["surrogate"].get<long long>() > 0);
     const json config = json::parse(std::ifstream(out / "config.json"));
     CHECK(config["hyper"].contains("startup"));
+    if (std::string(agent) == "sbo") CHECK(config["hyper"]["model"] == "area");
   }
+  // sbo's other model (the GP on ln reward) runs too; an unknown model is refused by name.
+  const fs::path out = dir.path() / "sbo-reward";
+  auto r = run_chipgym(with_task({"train", "--agent", "sbo", "--budget", "6", "--seed", "2", "--hyper", R"({"model": "reward"})",
+                                  "--out", out.string()}));
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(test_support::read_jsonl(out / "events.jsonl").size() == 6);
+  auto bad = run_chipgym(with_task({"train", "--agent", "sbo", "--budget", "6", "--hyper", R"({"model": "forest"})", "--out",
+                                    (dir.path() / "bad").string()}));
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("sbo: model must be area or reward, not 'forest'"));
 }
