@@ -1154,16 +1154,27 @@ std::vector<GemmShape> gemm_shapes(const json& workload) {
   return out;
 }
 
+bool gemm_rtl_sampled(const GemmShape& sh) {
+  const long long m = sh.m, k = sh.k, n = sh.n;
+  return m > 4096 || k > 4096 || n > 4096 || m * k + k * n + m * n > kGemmRtlMaxElements || m * k * n > kGemmRtlSampleMacs;
+}
+
+GemmShape gemm_rtl_sample(const GemmConfig& g, const GemmShape& sh) {
+  // A full tile and the edge tile (the remainder, or a second full one).
+  auto two_tiles = [](int d, int t) { return d <= 2 * t ? d : t + (d % t == 0 ? t : d % t); };
+  GemmShape out = sh;
+  out.m = two_tiles(sh.m, g.rows);
+  out.n = two_tiles(sh.n, g.cols);
+  out.k = two_tiles(sh.k, std::max(g.rows, g.k_chunk()));
+  return out;
+}
+
 std::string gemm_rtl_refusal(const json& workload) {
-  for (const auto& sh : gemm_shapes(workload)) {
-    const long long elements = static_cast<long long>(sh.m) * sh.k + static_cast<long long>(sh.k) * sh.n +
-                               static_cast<long long>(sh.m) * sh.n;
-    if (sh.m > 4096 || sh.k > 4096 || sh.n > 4096 || elements > kGemmRtlMaxElements)
-      return "the GEMM [" + std::to_string(sh.m) + ", " + std::to_string(sh.k) + ", " + std::to_string(sh.n) +
-             "] is too large for RTL simulation (" + std::to_string(elements) + " elements of A, B and C; at most " +
-             std::to_string(kGemmRtlMaxElements) + ", every dim at most 4096): use --fidelity synth or model, "
-             "whose cycle model equals the RTL exactly";
-  }
+  const std::size_t problems = gemm_shapes(workload).size() * gemm_patterns(workload).size();
+  if (problems > kGemmRtlMaxProblems)
+    return "the workload has " + std::to_string(problems) + " GEMM problems (shapes x data patterns) to simulate, more than " +
+           std::to_string(kGemmRtlMaxProblems) + " (large shapes are already sampled to two tiles per dimension): use "
+           "--fidelity synth or model, whose cycle model equals the RTL exactly, or fewer data patterns";
   return "";
 }
 
@@ -1260,12 +1271,15 @@ Stimulus gemm_stimulus(const GemmConfig& g, const json& workload,
   json expected = json::array();
   std::size_t problems = shapes.size() * patterns.size();
   in << "chipgym-gemm 1\n" << g.rows << ' ' << g.cols << ' ' << g.in_bits << ' ' << g.acc_bits << '\n' << problems << '\n';
-  for (const auto& sh : shapes)
+  for (const auto& full : shapes)
     for (const auto& pattern : patterns) {
+      const bool sampled = gemm_rtl_sampled(full);
+      const GemmShape sh = sampled ? gemm_rtl_sample(g, full) : full;
       std::vector<std::int64_t> a, b;
       fill_pattern(pattern, sh.m, sh.k, g.in_bits, false, rng, a);
       fill_pattern(pattern, sh.k, sh.n, g.in_bits, true, rng, b);
-      long long limit = 4 * model_cycles(sh) + 1000;
+      const long long sub_cycles = model_cycles(sh);
+      long long limit = 4 * sub_cycles + 1000;
       in << sh.m << ' ' << sh.k << ' ' << sh.n << ' ' << limit << '\n';
       for (auto v : a) in << v << ' ';
       in << '\n';
@@ -1274,6 +1288,11 @@ Stimulus gemm_stimulus(const GemmConfig& g, const json& workload,
       json problem = {{"shape", {sh.m, sh.k, sh.n}}, {"pattern", pattern},
                       {"c", gemm_reference(a, b, sh.m, sh.k, sh.n, g.acc_bits)}};
       if (sh.count > 1) problem["count"] = sh.count;  // simulated once, its cycles counted count times
+      if (sampled) {  // the whole shape's cycles are the model's; the sub-GEMM's are checked against it too
+        problem["sampled_from"] = {full.m, full.k, full.n};
+        problem["full_cycles"] = model_cycles(full);
+        problem["sub_model_cycles"] = sub_cycles;
+      }
       expected.push_back(std::move(problem));
     }
   return {in.str(), expected};
@@ -1291,6 +1310,15 @@ SimCheck gemm_check(const Stimulus& stim, const std::string& output) {
     if (!(in >> word >> index >> w1 >> cycles >> w2 >> status) || word != "problem" || index != i) {
       out.error = "harness output ended early or is malformed at problem " + std::to_string(i);
       return out;
+    }
+    if (e.contains("sampled_from")) {
+      const long long full = e["full_cycles"].get<long long>();
+      if (!out.details.contains("sampled")) out.details["sampled"] = json::array();
+      out.details["sampled"].push_back({{"shape", e["sampled_from"]}, {"simulated", e["shape"]},
+                                        {"model_cycles", full}, {"simulated_cycles", cycles},
+                                        {"simulated_model_cycles", e["sub_model_cycles"]}});
+      if (cycles != e["sub_model_cycles"].get<long long>()) out.details["cycle_model_disagrees"] = true;
+      cycles = full;
     }
     out.cycles += cycles * e.value("count", 1LL);
     out.cycles_per_problem.push_back(cycles);

@@ -47,11 +47,19 @@ struct GemmShape {
 // Patterns: random, min, max, zero, identity, minmax (A at minimum, B at maximum).
 std::vector<GemmShape> gemm_shapes(const json& workload);
 
-// RTL simulation feeds every element of A and B through the harness's stdin, so it takes
-// shapes up to a size: at most kGemmRtlMaxElements elements of A, B and C together per shape
-// and every dim at most 4096. Larger workloads (a whole ResNet-18) run at fidelity model or
-// synth, where the cycle model is exact. Empty when the workload fits, else why not.
+// RTL simulation feeds every element of A and B through the harness's stdin, so a large shape
+// (more than kGemmRtlMaxElements elements of A, B and C together, more than kGemmRtlSampleMacs
+// MACs, or a dim above 4096) is simulated as one sampled sub-GEMM: per dimension at most two
+// tiles, a full one and the shape's edge tile (M by rows, N by cols, K by max(rows, k-chunk)),
+// with the workload's seeded data, checked bit-exactly against the integer reference; its
+// cycles are the exact cycle model's for the whole shape (the model equals the RTL, tested).
+// The check's details list every sampled shape ("sampled"). Empty when the workload can be
+// simulated, else why not: more than kGemmRtlMaxProblems shapes x data patterns.
 constexpr long long kGemmRtlMaxElements = 1 << 20;
+constexpr long long kGemmRtlSampleMacs = 1LL << 22;
+constexpr std::size_t kGemmRtlMaxProblems = 512;
+bool gemm_rtl_sampled(const GemmShape& sh);
+GemmShape gemm_rtl_sample(const GemmConfig& g, const GemmShape& sh);  // the sub-GEMM simulated (count kept)
 std::string gemm_rtl_refusal(const json& workload);
 
 // Integer GEMM reference: row-major A (m x k) and B (k x n), result wrapped to acc_bits.

@@ -3,6 +3,8 @@
 #include <onnx/onnx_pb.h>
 
 #include <catch2/catch.hpp>
+
+#include <chrono>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -319,7 +321,7 @@ TEST_CASE("chipgym workload prints a model's GEMMs, and bad input gets a clear m
   }
 }
 
-TEST_CASE("eval --workload runs a zoo model on the exact cycle model and refuses RTL simulation of it") {
+TEST_CASE("eval --workload runs a zoo model on the exact cycle model, and at rtl simulates sampled tiles of its large shapes") {
   auto r = run_chipgym({"eval", "--task", "gemm-int8", "--workload", "zoo:resnet18", "--set", "rows=8,cols=8",
                         "--fidelity", "model", "--json", "--no-cache"});
   INFO(r.out << r.err);
@@ -328,11 +330,38 @@ TEST_CASE("eval --workload runs a zoo model on the exact cycle model and refuses
   CHECK(j["derived"]["macs"] == 1814073344LL);  // one data pattern
   CHECK(j["cycles"].get<long long>() > 1814073344LL / 64);  // at most 64 MACs per cycle on 8x8
   CHECK(j["workload"] == "zoo:resnet18");
-  // RTL simulation (eval's default) of 112x112 x 147 x 64 is refused with the way out.
-  r = run_chipgym({"eval", "--task", "gemm-int8", "--workload", "zoo:resnet18", "--no-cache"});
+  const long long model_cycles = j["cycles"].get<long long>();
+  // RTL simulation of ResNet-18: every large shape as one sub-GEMM of at most two tiles per
+  // dimension, bit-exact; the cycles are the exact model's for the whole shapes.
+  const auto t0 = std::chrono::steady_clock::now();
+  r = run_chipgym({"eval", "--task", "gemm-int8", "--workload", "zoo:resnet18", "--set", "rows=8,cols=8", "--fidelity", "rtl",
+                   "--json", "--no-cache"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  j = json::parse(r.out);
+  CHECK(j["correct"] == true);
+  CHECK(j["cycles"].get<long long>() == model_cycles);
+  const json sampled = j["stages"]["simulate"]["details"]["sampled"];
+  REQUIRE(sampled.size() > 5);
+  for (const auto& s : sampled) {
+    CHECK(s["simulated_cycles"] == s["simulated_model_cycles"]);  // the model equals the RTL on the tiles too
+    for (int d = 0; d < 3; ++d) CHECK(s["simulated"][d].get<long long>() <= s["shape"][d].get<long long>());
+    CHECK(s["simulated"][0].get<long long>() <= 16);  // two 8-row tiles at most
+    CHECK(s["simulated"][2].get<long long>() <= 16);
+  }
+  CHECK_FALSE(j["stages"]["simulate"]["details"].contains("cycle_model_disagrees"));
+  WARN("ResNet-18 at rtl (8x8, build and simulation): "
+       << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s");
+  // Too many problems to simulate even sampled: refused with the way out.
+  json shapes = json::array();
+  for (int i = 0; i < 513; ++i) shapes.push_back({4, 4, 4 + i});
+  TempDir dir("chipgym-wl-");
+  json task = json::parse(test_support::kTinyTask);
+  task["workload"]["shapes"] = shapes;
+  std::ofstream(dir.path() / "big.json") << task.dump();
+  r = run_chipgym({"eval", "--task-file", (dir.path() / "big.json").string(), "--fidelity", "rtl", "--no-cache"});
   CHECK(r.exit_code == 2);
-  CHECK_THAT(r.err, Catch::Contains("too large for RTL simulation"));
-  CHECK_THAT(r.err, Catch::Contains("use --fidelity synth or model"));
+  CHECK_THAT(r.err, Catch::Contains("513 GEMM problems") && Catch::Contains("use --fidelity synth or model"));
   // A workload is for the gemm tasks.
   r = run_chipgym({"eval", "--task", "sha256-miner", "--workload", "zoo:resnet18", "--fidelity", "model"});
   CHECK(r.exit_code == 2);
