@@ -35,6 +35,7 @@
 #include "agents/program_db.h"
 #include "env/score.h"
 #include "evaluators/pipeline.h"
+#include "evaluators/pool.h"
 
 namespace chipgym::agents {
 
@@ -116,6 +117,10 @@ struct EvolveConfig {
   json task_spec;              // a design task given as JSON (chipgym tasks --json form) instead of by name
   // Design tasks evaluate through this pipeline and its cache (null: a pipeline without cache).
   std::shared_ptr<evaluators::Pipeline> pipeline;
+  // Where a parameter-set subject's candidates are evaluated (the MPI ranks' pool, evaluators/
+  // pool.h); null: on the loop's threads through `pipeline`. Kernels and rewritten modules are
+  // Verilog text, which a job does not carry: they are always scored through `pipeline`.
+  std::shared_ptr<evaluators::EvalPool> pool;
   // A test seam: builds the subject instead of the task's own (kernel_subject, design_subject).
   std::function<Subject(const EvolveConfig&)> custom_subject;
   bool force = false;          // a new run over an existing run directory: empty it first

@@ -150,7 +150,8 @@ std::optional<std::string> json_text(const std::string& reply) {
   return std::nullopt;
 }
 
-Subject params_subject(const env::Task& task, std::shared_ptr<evaluators::Pipeline> pipeline) {
+Subject params_subject(const env::Task& task, std::shared_ptr<evaluators::Pipeline> pipeline,
+                       std::shared_ptr<evaluators::EvalPool> pool) {
   auto ps = std::make_shared<ParamSet>();
   const auto& space = task.design_family().space();
   const hdl::Params defaults = space.defaults();
@@ -218,7 +219,7 @@ Subject params_subject(const env::Task& task, std::shared_ptr<evaluators::Pipeli
     return r;
   };
 
-  s.score = [ps, task, pipeline](const std::string& code, bool fresh) -> std::pair<json, json> {
+  s.score = [ps, task, pipeline, pool](const std::string& code, bool fresh) -> std::pair<json, json> {
     json proposed;
     try {
       proposed = json::parse(code);
@@ -248,8 +249,10 @@ Subject params_subject(const env::Task& task, std::shared_ptr<evaluators::Pipeli
     } catch (const ParamError& e) {
       return {refused("input", "constraint", e.what()), json::object()};
     }
+    const evaluators::EvalOptions options = task_options(task, task.fidelity, fresh);
     const evaluators::Metrics m =
-        pipeline->evaluate(task.design_family(), params, task.workload, task_options(task, task.fidelity, fresh));
+        pool && !fresh ? pool->evaluate({{task.design_family().name(), params.to_json(), task.workload, options}}).at(0)
+                       : pipeline->evaluate(task.design_family(), params, task.workload, options);
     json report = design_report(task, m);
     report["params"] = params.to_json();
     return {report, {{"seconds", m.seconds}, {"cache_hit", m.cache_hit}}};
@@ -395,7 +398,7 @@ Subject design_subject(const EvolveConfig& cfg, std::shared_ptr<evaluators::Pipe
   if (cfg.module.empty()) {
     if (!cfg.fixed.empty())
       throw ParamError("--set fixes the accelerator around --module; without --module evolve searches the parameters");
-    return params_subject(task, std::move(pipeline));
+    return params_subject(task, std::move(pipeline), cfg.pool);
   }
   return module_subject(task, cfg.module, cfg.fixed, std::move(pipeline));
 }

@@ -323,6 +323,40 @@ TEST_CASE("ppo's vector environments and the exhaustive optimum on MPI ranks giv
         comparable(read_jsonl(dir.path() / "opt-mpi" / "events.jsonl")));
 }
 
+TEST_CASE("evolve's parameter sets on MPI ranks give the single-process run's events", "[mpi]") {
+  const std::string mpirun = find_mpirun();
+  if (mpirun.empty()) {
+    WARN("mpirun is not installed (openmpi-bin; scripts/setup installs it): the MPI tests are skipped");
+    return;
+  }
+  TempDir dir("chipgym-test-");
+  const fs::path task = write_file(dir.path() / "tiny.json", kTinyTask);
+  auto args = [&](const std::string& name) {
+    return std::vector<std::string>{"evolve", "--task-file", task.string(), "--generations", "3", "--seed", "2", "--workers", "2",
+                                    "--out", (dir.path() / name).string(), "--cache-dir", (dir.path() / ("c-" + name)).string()};
+  };
+  auto single = run_chipgym(args("single"));
+  INFO(single.err);
+  REQUIRE(single.ok());
+  std::vector<std::string> m = {"-np", "3", CHIPGYM_BIN};
+  for (const auto& a : args("mpi")) m.push_back(a);
+  auto mpi = run_mpi(mpirun, m);
+  INFO(mpi.err);
+  REQUIRE(mpi.ok());
+  CHECK_THAT(mpi.err, Catch::Contains("note: MPI: designs evaluated per worker rank: rank 1 ("));
+  auto evaluations = [](const std::vector<json>& events) {
+    json out = json::array();
+    for (const auto& e : events)
+      if (e.contains("eval"))
+        out.push_back({e["eval"], e.value("event", json()), e.value("params", json()), e.value("reward", json()),
+                       e.value("transistors", json())});
+    return out;
+  };
+  const auto a = evaluations(read_jsonl(dir.path() / "single" / "events.jsonl"));
+  REQUIRE(a.size() >= 4);
+  CHECK(a == evaluations(read_jsonl(dir.path() / "mpi" / "events.jsonl")));
+}
+
 TEST_CASE("an evaluation that times out on a worker rank runs again on another, then is recorded as a timeout naming the rank", "[mpi]") {
   const std::string mpirun = find_mpirun();
   if (mpirun.empty()) {
