@@ -198,8 +198,8 @@ Workload zoo_workload(const std::string& name, const ImportOptions& options) {
   std::string list;
   for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
   auto near = closest_name(name, names);
-  throw ParamError("model '" + name + "' is not in the zoo" + (near ? "; did you mean " + *near + "?" : "") +
-                   " The zoo: " + list);
+  throw ParamError("model '" + name + "' is not in the zoo" + (near ? " (did you mean " + *near + "?)" : "") +
+                   "; the zoo: " + list);
 }
 
 }  // namespace chipgym::env
