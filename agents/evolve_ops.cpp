@@ -580,6 +580,7 @@ std::vector<OperatorChild> table_children(const std::string& code, const OpsCont
 
 std::vector<OperatorChild> textual_children(const std::string& code, std::uint64_t seed,
                                             const std::function<bool(const std::string&)>& avoid) {
+  if (module_header(code).empty()) return {};  // no header to keep: nothing is proposed
   std::string what;
   const std::string reply = mutation_reply(code, seed, avoid, &what);
   if (reply.empty()) return {};

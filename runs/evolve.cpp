@@ -602,6 +602,7 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
           // (summed across sessions in the checkpoint's stats).
           if (!reused && prog.passed && prog.fitness > db.get(rq.parent).fitness) {
             json& by_op = db.stats["improvements_by_operator"];
+            if (!by_op.is_object()) by_op = json::object();
             const std::string key = cfg.use_llm ? "llm" : p.op.empty() ? "mutation" : p.op;
             by_op[key] = by_op.value(key, 0) + 1;
             ev["improvement"] = true;

@@ -192,7 +192,7 @@ TEST_CASE("no operator ever proposes a change to the module header, over many se
     for (long long v = -128; v < 128; ++v) y[static_cast<std::size_t>(v + 128)] = std::max(-3LL, v / 3);
     return std::optional<std::vector<long long>>(y);
   };
-  std::vector<std::string> seeds;
+  std::vector<std::string> seeds = {kSmall};  // fold and share find nothing in the canonical kernels
   for (const auto& k : kernel_tasks()) seeds.push_back(k.canonical_verilog);
   for (int stages : {2, 3}) {
     auto c = chipgym::hdl::QuantConfig::from(chipgym::hdl::QuantOp::Gelu,
@@ -304,12 +304,12 @@ TEST_CASE("an offline evolve run on gelu-int8 reaches a kernel 8x smaller than t
   chipgym::evaluators::TempDir dir{"chipgym-evolve-ops-"};
   EvolveConfig c;
   c.task = "gelu-int8";
-  c.generations = 2;
+  c.generations = 3;  // with seed 3 the table operator is drawn in generation 3 (measured)
   c.out = dir.path() / "run";
   c.db.seed = 3;
   c.db.islands = 2;
   c.db.migration_interval = 0;
-  c.random_vectors = 4;
+  c.random_vectors = 4;  // besides the sweep of all 256 values at every position
   c.verify_random_vectors = 16;
   c.workers = 2;
   const auto summary = chipgym::runs::run_evolve(c);
