@@ -482,97 +482,102 @@ std::vector<OperatorChild> table_children(const std::string& code, const OpsCont
     }
     return best;
   };
-  const End low = run(true);
-  End high = run(false);
-  if (low.length > 0 && high.length > 0 && high.last <= low.last) high = End{};  // the low run covers it
-  const long long mid_lo = low.length ? low.last + 1 : lo, mid_hi = high.length ? high.last - 1 : lo + n - 1;
-  long long tmin = 0, tmax = 0;
-  for (long long v = mid_lo; v <= mid_hi; ++v) tmin = std::min(tmin, at(v)), tmax = std::max(tmax, at(v));
-  const bool entries = mid_lo <= mid_hi;
-  const int tw = entries ? bits_for_range(tmin, tmax, d.is_signed) : 1;
-  if (tw > d.out_bits && entries) return out;  // the parent's outputs are out_data's: cannot happen
+  // Two children: the ends as comparisons around a table of the rest, and the direct table of
+  // every input (ABC sometimes makes the plain table smaller: docs/quant.md, threshold=8).
+  for (const bool with_runs : {true, false}) {
+    End low = with_runs ? run(true) : End{};
+    End high = with_runs ? run(false) : End{};
+    if (with_runs && !low.length && !high.length) continue;  // it would be the direct table
+    if (low.length > 0 && high.length > 0 && high.last <= low.last) high = End{};  // the low run covers it
+    const long long mid_lo = low.length ? low.last + 1 : lo, mid_hi = high.length ? high.last - 1 : lo + n - 1;
+    long long tmin = 0, tmax = 0;
+    for (long long v = mid_lo; v <= mid_hi; ++v) tmin = std::min(tmin, at(v)), tmax = std::max(tmax, at(v));
+    const bool entries = mid_lo <= mid_hi;
+    const int tw = entries ? bits_for_range(tmin, tmax, d.is_signed) : 1;
+    if (tw > d.out_bits && entries) continue;  // the parent's outputs are out_data's: cannot happen
 
-  const int S = std::min(3, stage_count(lines)), IW = d.in_bits, OW = d.out_bits;
-  auto range = [](int w) { return w > 1 ? "[" + std::to_string(w - 1) + ":0] " : std::string(); };
-  const std::string sg = d.is_signed ? "signed " : "";
-  auto ext = [&](const std::string& sig, int from) {  // to OW bits, in the interface's signedness
-    if (from == OW) return sig;
-    if (d.is_signed) return "{{" + std::to_string(OW - from) + "{" + sig + "[" + std::to_string(from - 1) + "]}}, " + sig + "}";
-    return "{" + std::to_string(OW - from) + "'b0, " + sig + "}";
-  };
-  std::string t;
-  t += "  // The parent's outputs on all " + std::to_string(n) + " inputs as a table (evolve's table operator): ";
-  t += entries ? std::to_string(mid_hi - mid_lo + 1) + " entries of " + std::to_string(tw) + " bits for " +
-                     std::to_string(mid_lo) + ".." + std::to_string(mid_hi)
-               : std::string("no entries");
-  auto end_text = [&](const End& e, const char* where) {
-    return std::string(", ") + where + " " + (e.identity ? "y = x" : "y = " + std::to_string(e.value));
-  };
-  if (low.length) t += end_text(low, "below");
-  if (high.length) t += end_text(high, "above");
-  t += ".\n";
-  t += "  // Output datapath: " + std::to_string(S) + " register stage(s); it stalls as a whole while the output waits.\n";
-  t += "  reg [" + std::to_string(S - 1) + ":0] vld, lst;\n  reg " + range(OW) + "out_q;\n";
-  t += "  wire en = !vld[" + std::to_string(S - 1) + "] || out_ready;\n";
-  t += "  wire issue = in_valid && en;\n  wire issue_last = in_last;\n  assign in_ready = en;\n\n";
-  // Part A: the comparisons and the table.
-  std::vector<std::pair<std::string, int>> sigs;  // what part A hands on, and its width (signed when the interface is)
-  t += "  // Part A\n  wire " + sg + range(IW) + "a_x = in_data;\n";
-  const bool need_x = (low.length && low.identity) || (high.length && high.identity);
-  if (need_x) sigs.push_back({"x", IW});
-  if (low.length) {
-    t += "  wire a_low = a_x < " + literal(low.last + 1, IW, d.is_signed) + ";\n";
-    sigs.push_back({"low", 1});
-  }
-  if (high.length) {
-    t += "  wire a_high = a_x >= " + literal(high.last, IW, d.is_signed) + ";\n";
-    sigs.push_back({"high", 1});
-  }
-  if (entries) {
-    t += "  reg " + sg + range(tw) + "a_t;\n  always @(*) begin\n    case (in_data)\n";
-    for (long long v = mid_lo; v <= mid_hi; ++v)
-      t += "      " + std::to_string(IW) + "'h" + hex(static_cast<unsigned long long>(v) & mask(IW)) + ": a_t = " +
-           literal(at(v), tw, d.is_signed) + ";\n";
-    t += "      default: a_t = " + literal(0, tw, d.is_signed) + ";\n    endcase\n  end\n";
-    sigs.push_back({"t", tw});
-  }
-  // The register stages between part A and the output register (the quant generator's
-  // boundaries: ab_ after A, bc_ after B), each stalled with the rest.
-  std::string from = "a_";
-  const std::vector<std::string> prefixes = {"ab_", "bc_"};
-  for (int s = 1; s < S && s <= 2; ++s) {
-    const std::string to = prefixes[static_cast<std::size_t>(s - 1)];
-    for (const auto& [name, w] : sigs) {
-      t += "  reg " + (w > 1 ? sg : std::string()) + range(w) + to + name + ";\n";
-      t += "  always @(posedge clk) if (en) " + to + name + " <= " + from + name + ";\n";
+    const int S = std::min(3, stage_count(lines)), IW = d.in_bits, OW = d.out_bits;
+    auto range = [](int w) { return w > 1 ? "[" + std::to_string(w - 1) + ":0] " : std::string(); };
+    const std::string sg = d.is_signed ? "signed " : "";
+    auto ext = [&](const std::string& sig, int from) {  // to OW bits, in the interface's signedness
+      if (from == OW) return sig;
+      if (d.is_signed) return "{{" + std::to_string(OW - from) + "{" + sig + "[" + std::to_string(from - 1) + "]}}, " + sig + "}";
+      return "{" + std::to_string(OW - from) + "'b0, " + sig + "}";
+    };
+    std::string t;
+    t += "  // The parent's outputs on all " + std::to_string(n) + " inputs as a table (evolve's table operator): ";
+    t += entries ? std::to_string(mid_hi - mid_lo + 1) + " entries of " + std::to_string(tw) + " bits for " +
+                       std::to_string(mid_lo) + ".." + std::to_string(mid_hi)
+                 : std::string("no entries");
+    auto end_text = [&](const End& e, const char* where) {
+      return std::string(", ") + where + " " + (e.identity ? "y = x" : "y = " + std::to_string(e.value));
+    };
+    if (low.length) t += end_text(low, "below");
+    if (high.length) t += end_text(high, "above");
+    t += ".\n";
+    t += "  // Output datapath: " + std::to_string(S) + " register stage(s); it stalls as a whole while the output waits.\n";
+    t += "  reg [" + std::to_string(S - 1) + ":0] vld, lst;\n  reg " + range(OW) + "out_q;\n";
+    t += "  wire en = !vld[" + std::to_string(S - 1) + "] || out_ready;\n";
+    t += "  wire issue = in_valid && en;\n  wire issue_last = in_last;\n  assign in_ready = en;\n\n";
+    // Part A: the comparisons and the table.
+    std::vector<std::pair<std::string, int>> sigs;  // what part A hands on, and its width (signed when the interface is)
+    t += "  // Part A\n  wire " + sg + range(IW) + "a_x = in_data;\n";
+    const bool need_x = (low.length && low.identity) || (high.length && high.identity);
+    if (need_x) sigs.push_back({"x", IW});
+    if (low.length) {
+      t += "  wire a_low = a_x < " + literal(low.last + 1, IW, d.is_signed) + ";\n";
+      sigs.push_back({"low", 1});
     }
-    from = to;
+    if (high.length) {
+      t += "  wire a_high = a_x >= " + literal(high.last, IW, d.is_signed) + ";\n";
+      sigs.push_back({"high", 1});
+    }
+    if (entries) {
+      t += "  reg " + sg + range(tw) + "a_t;\n  always @(*) begin\n    case (in_data)\n";
+      for (long long v = mid_lo; v <= mid_hi; ++v)
+        t += "      " + std::to_string(IW) + "'h" + hex(static_cast<unsigned long long>(v) & mask(IW)) + ": a_t = " +
+             literal(at(v), tw, d.is_signed) + ";\n";
+      t += "      default: a_t = " + literal(0, tw, d.is_signed) + ";\n    endcase\n  end\n";
+      sigs.push_back({"t", tw});
+    }
+    // The register stages between part A and the output register (the quant generator's
+    // boundaries: ab_ after A, bc_ after B), each stalled with the rest.
+    std::string from = "a_";
+    const std::vector<std::string> prefixes = {"ab_", "bc_"};
+    for (int s = 1; s < S && s <= 2; ++s) {
+      const std::string to = prefixes[static_cast<std::size_t>(s - 1)];
+      for (const auto& [name, w] : sigs) {
+        t += "  reg " + (w > 1 ? sg : std::string()) + range(w) + to + name + ";\n";
+        t += "  always @(posedge clk) if (en) " + to + name + " <= " + from + name + ";\n";
+      }
+      from = to;
+    }
+    std::string value = entries ? ext(from + "t", tw) : literal(0, OW, false);
+    auto end_value = [&](const End& e) {
+      return e.identity ? ext(from + "x", IW) : (d.is_signed ? literal(e.value, OW, true) : literal(e.value, OW, false));
+    };
+    if (high.length) value = from + "high ? " + end_value(high) + " : " + value;
+    if (low.length) value = from + "low ? " + end_value(low) + " : " + value;
+    t += "  // Part C\n  wire " + range(OW) + "c_y = " + value + ";\n";
+    t += "  always @(posedge clk) begin\n";
+    if (S == 1) {
+      t += "    if (rst) vld <= 1'b0;\n    else if (en) vld <= issue;\n    if (en) lst <= issue && issue_last;\n";
+    } else {
+      t += "    if (rst) vld <= " + std::to_string(S) + "'h0;\n    else if (en) vld <= {vld[" + std::to_string(S - 2) + ":0], issue};\n";
+      t += "    if (en) lst <= {lst[" + std::to_string(S - 2) + ":0], issue && issue_last};\n";
+    }
+    t += "    if (en) out_q <= c_y;\n  end\n";
+    t += "  assign out_valid = vld[" + std::to_string(S - 1) + "];\n  assign out_last = lst[" + std::to_string(S - 1) + "];\n";
+    t += "  assign out_data = out_q;\nendmodule\n";
+    const std::string child = join_lines(lines, 0, body) + t;
+    if (auto c = make_child("table",
+                            std::string("the datapath -> a table of the parent's outputs (") +
+                                (entries ? std::to_string(mid_hi - mid_lo + 1) + " entries of " + std::to_string(tw) + " bits"
+                                         : std::string("no entries")) +
+                                ", " + std::to_string(S) + " stage(s))",
+                            code, child))
+      out.push_back(*c);
   }
-  std::string value = entries ? ext(from + "t", tw) : literal(0, OW, false);
-  auto end_value = [&](const End& e) {
-    return e.identity ? ext(from + "x", IW) : (d.is_signed ? literal(e.value, OW, true) : literal(e.value, OW, false));
-  };
-  if (high.length) value = from + "high ? " + end_value(high) + " : " + value;
-  if (low.length) value = from + "low ? " + end_value(low) + " : " + value;
-  t += "  // Part C\n  wire " + range(OW) + "c_y = " + value + ";\n";
-  t += "  always @(posedge clk) begin\n";
-  if (S == 1) {
-    t += "    if (rst) vld <= 1'b0;\n    else if (en) vld <= issue;\n    if (en) lst <= issue && issue_last;\n";
-  } else {
-    t += "    if (rst) vld <= " + std::to_string(S) + "'h0;\n    else if (en) vld <= {vld[" + std::to_string(S - 2) + ":0], issue};\n";
-    t += "    if (en) lst <= {lst[" + std::to_string(S - 2) + ":0], issue && issue_last};\n";
-  }
-  t += "    if (en) out_q <= c_y;\n  end\n";
-  t += "  assign out_valid = vld[" + std::to_string(S - 1) + "];\n  assign out_last = lst[" + std::to_string(S - 1) + "];\n";
-  t += "  assign out_data = out_q;\nendmodule\n";
-  const std::string child = join_lines(lines, 0, body) + t;
-  if (auto c = make_child("table",
-                          std::string("the datapath -> a table of the parent's outputs (") +
-                              (entries ? std::to_string(mid_hi - mid_lo + 1) + " entries of " + std::to_string(tw) + " bits"
-                                       : std::string("no entries")) +
-                              ", " + std::to_string(S) + " stage(s))",
-                          code, child))
-    out.push_back(*c);
   return out;
 }
 
