@@ -521,7 +521,8 @@ std::vector<OperatorChild> table_children(const std::string& code, const OpsCont
     t += "  wire issue = in_valid && en;\n  wire issue_last = in_last;\n  assign in_ready = en;\n\n";
     // Part A: the comparisons and the table.
     std::vector<std::pair<std::string, int>> sigs;  // what part A hands on, and its width (signed when the interface is)
-    t += "  // Part A\n  wire " + sg + range(IW) + "a_x = in_data;\n";
+    t += "  // Part A\n";
+    if (low.length || high.length) t += "  wire " + sg + range(IW) + "a_x = in_data;\n";  // the comparisons' operand
     const bool need_x = (low.length && low.identity) || (high.length && high.identity);
     if (need_x) sigs.push_back({"x", IW});
     if (low.length) {
