@@ -8,8 +8,9 @@
 //   table       an elementwise kernel of a small input (<= 8 bits) becomes a case table of the
 //               PARENT's own outputs, tabulated by simulating it (Subject::tabulate, through the
 //               sandboxed scoring pipeline), in the quant generator's stream skeleton (the same
-//               register stages, valid/last chain and stall); constant input ranges and an
-//               identity range at the ends become comparisons instead of entries
+//               register stages, valid/last chain and stall); two children: the runs of
+//               one constant or of y = x at the ends of the domain as comparisons around a
+//               table of the rest, and the direct table of every input
 //   fold        an expression of two literals -> its value (only when the value needs no more
 //               bits than its operands, so the result is the same at any context width); a
 //               multiplication by a power-of-two literal -> a shift (same width, same signedness)
@@ -63,7 +64,7 @@ const std::vector<std::string>& operator_names();
 // list (the one with the first `;` after `module`, comments aside). Empty when there is none.
 std::string module_header(const std::string& code);
 
-// Every child operator `op` makes of `code` (all its sites; table: at most one child). Throws
+// Every child operator `op` makes of `code` (all its sites; table: at most two). Throws
 // std::invalid_argument for an unknown name. Children whose header differs are dropped.
 std::vector<OperatorChild> operator_children(const std::string& op, const std::string& code, const OpsContext& ctx,
                                              std::uint64_t seed = 1);
