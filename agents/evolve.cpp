@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iomanip>
+#include <mutex>
 #include <regex>
 #include <sstream>
 
 #include "agents/agent.h"
 #include "agents/diff.h"
+#include "agents/evolve_ops.h"
+#include "env/coverage.h"
 #include "env/kernel_task.h"
 #include "hdl/param_space.h"
 
@@ -22,6 +25,7 @@ namespace chipgym::agents {
 namespace fs = std::filesystem;
 using env::find_kernel_task;
 using env::KernelTask;
+using env::Vector;
 using env::task_golden;
 using env::score_candidate;
 using hdl::ParamError;
@@ -110,9 +114,17 @@ Subject kernel_subject(const std::string& task_name, std::uint64_t seed, int ran
              {"interface", task.iface.to_json()["ports"].dump()},
              {"vector_length", std::to_string(task.iface.vector_length)},
              {"objective", kernel_objective_text()}};
+  // Exhaustive: an elementwise kernel whose domain is swept (env/coverage.h) is checked on every
+  // input value at every position of the vector, besides the edge and random vectors.
+  long long swept = 0;
+  for (const auto& origin : golden->origin) swept += origin.rfind("sweep", 0) == 0;
+  const long long domain = task.iface.max_in() - task.iface.min_in() + 1;
   s.settings = {{"seed", seed}, {"random_vectors", random_vectors}, {"sim_timeout", sim_timeout},
                 {"vectors", golden->inputs.size()}, {"verify_random_vectors", verify_random_vectors},
-                {"verify_vectors", verify_golden->inputs.size()}};
+                {"verify_vectors", verify_golden->inputs.size()},
+                {"exhaustive", task.elementwise && swept > 0},
+                {"exhaustive_vectors", swept},
+                {"exhaustive_values", task.elementwise && swept > 0 ? domain : 0}};
   auto scorer = [name = task.name](std::shared_ptr<const GoldenSet> set, ScoreOptions options) {
     return [set, options, name](const std::string& code) {
       json j = score_candidate(code, *set, options, name).to_json();
@@ -139,8 +151,63 @@ Subject kernel_subject(const std::string& task_name, std::uint64_t seed, int ran
     return f;
   };
   s.apply = [](const std::string& parent, const std::string& reply) { return apply_reply(parent, reply); };
-  s.mutate = [](const std::string& code, std::uint64_t seed_, const std::function<bool(const std::string&)>& avoid,
-                std::string* what) { return mutation_reply(code, seed_, avoid, what); };
+  OpsContext ops;
+  ops.domain = {task.iface.in_bits(), task.iface.out_bits(), task.iface.is_signed};
+  if (task.elementwise && task.iface.in_bits() <= 8) {
+    // The parent's behaviour on every input value: the sweep (every value at every position,
+    // so a kernel that depends on the position is seen), scored like any candidate (screen,
+    // sandbox, cache) without synthesis and with every differing vector shown, so the outputs
+    // are the golden ones where they agree and the shown ones where they do not.
+    GoldenSet sweep;
+    sweep.iface = task.iface;
+    for (const auto& v : env::sweep_vectors(task.iface.min_in(), task.iface.max_in(), task.iface.vector_length)) {
+      sweep.inputs.push_back(v.in);
+      sweep.origin.push_back("sweep " + std::to_string(sweep.origin.size()));
+      sweep.outputs.push_back(task.expected(v.in));
+    }
+    ScoreOptions to = so;
+    to.eval.synthesis = false;
+    to.mismatches_shown = static_cast<int>(sweep.inputs.size());
+    auto memo = std::make_shared<std::pair<std::mutex, std::map<std::string, std::optional<std::vector<long long>>>>>();
+    const long long lo = task.iface.min_in(), values = task.iface.max_in() - lo + 1;
+    s.tabulate = [set = std::make_shared<const GoldenSet>(std::move(sweep)), to, memo, lo, values,
+                  name = task.name](const std::string& code) -> std::optional<std::vector<long long>> {
+      {
+        std::lock_guard<std::mutex> lock(memo->first);
+        if (auto it = memo->second.find(code); it != memo->second.end()) return it->second;
+      }
+      const json r = score_candidate(code, *set, to, name).to_json();
+      std::optional<std::vector<long long>> table;
+      const json sim = r.value("simulation", json::object());
+      if (sim.value("status", "") == "ok" && sim.value("missing_elements", 1LL) == 0 && sim.value("extra_elements", 1LL) == 0) {
+        std::vector<Vector> got = set->outputs;
+        for (const auto& m : sim.value("first_mismatches", json::array())) got.at(m.at("case").get<std::size_t>()) = m.at("got").get<Vector>();
+        std::vector<long long> y(static_cast<std::size_t>(values));
+        std::vector<bool> seen(y.size(), false);
+        bool elementwise = true;
+        for (std::size_t c = 0; c < set->inputs.size() && elementwise; ++c)
+          for (std::size_t i = 0; i < set->inputs[c].size() && elementwise; ++i) {
+            const auto at = static_cast<std::size_t>(set->inputs[c][i] - lo);
+            if (i >= got[c].size()) elementwise = false;
+            else if (seen[at] && y[at] != got[c][i]) elementwise = false;  // depends on more than its input
+            else y[at] = got[c][i], seen[at] = true;
+          }
+        if (elementwise && std::all_of(seen.begin(), seen.end(), [](bool b) { return b; })) table = std::move(y);
+      }
+      std::lock_guard<std::mutex> lock(memo->first);
+      memo->second.emplace(code, table);
+      return table;
+    };
+    ops.tabulate = s.tabulate;
+  }
+  s.mutate = [ops](const std::string& code, std::uint64_t seed_, const std::function<bool(const std::string&)>& avoid,
+                   std::string* what, std::string* op) {
+    const auto child = propose_child(code, seed_, avoid, ops);
+    if (!child) return std::string();
+    if (what) *what = child->what;
+    if (op) *op = child->op;
+    return child->reply;
+  };
   return s;
 }
 

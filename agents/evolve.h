@@ -10,9 +10,11 @@
 // scores the candidate through its Subject and stores it with its feedback.
 //
 // Proposers: an OpenAI-compatible model (agents/llm_client.h), or offline a built-in
-// mutation proposer that makes one small textual mutation of the parent (a constant, an
-// operator, a dropped operand, a swapped branch, a deleted line) as a SEARCH/REPLACE block, so
-// the loop runs without a network and is deterministic for a seed.
+// mutation proposer whose structure-aware operators (agents/evolve_ops.h: narrow a signal,
+// tabulate an elementwise kernel, fold constants, remove a pipeline stage, share a
+// multiplication, or one textual mutation: a constant, an operator, a dropped operand, a
+// swapped branch, a deleted line) each give a SEARCH/REPLACE block, so the loop runs without
+// a network and is deterministic for a seed.
 //
 // What is evolved is a Subject. A kernel task's subject is its Verilog, scored against golden
 // outputs by env::score_candidate (kernel_subject below). A parametric design task (env/task.h)
@@ -24,6 +26,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -73,17 +76,27 @@ struct Subject {
   // A model's reply to the parent's code -> the candidate's code, or an error for the model.
   std::function<EditResult(const std::string& parent, const std::string& reply)> apply;
   // The offline proposer: one small change of `code` as a reply `apply` accepts ("" when none
-  // was found); `avoid` names codes already in the database.
+  // was found); `avoid` names codes already in the database. `what` gets one line on the
+  // change, `op` the operator that made it (agents/evolve_ops.h: narrow, table, fold,
+  // unpipeline, share, textual; "params" for a parameter set).
   std::function<std::string(const std::string& code, std::uint64_t seed,
-                            const std::function<bool(const std::string&)>& avoid, std::string* what)>
+                            const std::function<bool(const std::string&)>& avoid, std::string* what, std::string* op)>
       mutate;
+  // An elementwise kernel of a small input (kernel subjects of elementwise tasks whose input has
+  // at most 8 bits): the program's output for every input value (index = value - minimum),
+  // from a simulation of it on all of them through the scorer (sandboxed, cached); nullopt when
+  // it does not build, loses elements, or gives one input different outputs at different
+  // positions. The table operator's source. Empty for other subjects.
+  std::function<std::optional<std::vector<long long>>(const std::string& code)> tabulate;
 };
 
 // "FAIL at <stage> (<category>), fitness F: <message>" of a failed report.
 std::string failure_line(const json& report, double fitness);
 
 // The subject of a kernel task: its canonical Verilog, scored by env::score_candidate against the
-// edge cases, the coverage vectors and `random_vectors` vectors of seed `seed`; its best is
+// edge cases, the coverage vectors (for an elementwise task of a small input, every input value
+// at every position: exhaustive, recorded in settings as "exhaustive") and `random_vectors`
+// vectors of seed `seed`; its best is
 // re-verified against the same fixed vectors and `verify_random_vectors` random ones of
 // another hidden seed (kVerifySeedOffset). Throws ParamError for an unknown task.
 constexpr int kVerifyRandomVectors = 512;

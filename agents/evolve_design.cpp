@@ -9,6 +9,7 @@
 #include "env/task.h"
 #include "hdl/param_space.h"
 #include "agents/diff.h"
+#include "agents/evolve_ops.h"
 #include "env/score.h"
 #include "evaluators/screen.h"
 
@@ -262,7 +263,8 @@ Subject params_subject(const env::Task& task, std::shared_ptr<evaluators::Pipeli
   // Offline: one searched parameter moved to another of its values (a neighbour two times in
   // three, else any), as a full JSON reply.
   s.mutate = [ps](const std::string& code, std::uint64_t seed, const std::function<bool(const std::string&)>& avoid,
-                  std::string* what) -> std::string {
+                  std::string* what, std::string* op) -> std::string {
+    if (op) *op = "params";
     json current;
     try {
       current = json::parse(code);
@@ -352,8 +354,15 @@ Subject module_subject(const env::Task& task, const std::string& module_arg, con
              {"objective", objective_slot(task)}};
   s.settings = {{"task", task.to_json()}, {"module", module}, {"params", params.to_json()}};
   s.apply = [](const std::string& parent, const std::string& reply) { return apply_reply(parent, reply); };
+  // The kernel operators but the table (a module is no elementwise stream kernel).
   s.mutate = [](const std::string& code, std::uint64_t seed_, const std::function<bool(const std::string&)>& avoid,
-                std::string* what) { return mutation_reply(code, seed_, avoid, what); };
+                std::string* what, std::string* op) {
+    const auto child = propose_child(code, seed_, avoid, OpsContext{});
+    if (!child) return std::string();
+    if (what) *what = child->what;
+    if (op) *op = child->op;
+    return child->reply;
+  };
   s.score = [task, params, module, file, ports, pipeline](const std::string& code, bool fresh) -> std::pair<json, json> {
     // Screened, preprocessed once in the sandbox and screened again; the pipeline reads the
     // same text and runs every tool on the design sandboxed.

@@ -92,6 +92,7 @@ struct Request {
 struct Proposal {
   bool ok = false;
   std::string reply, error, error_kind, what;
+  std::string op;  // the offline proposer's operator (agents/evolve_ops.h)
   long long tokens = 0;
   int attempts = 0;
   double seconds = 0;
@@ -104,7 +105,7 @@ json EvolveSummary::to_json() const {
           {"candidates", candidates}, {"edit_errors", edit_errors},
           {"best_id", best_id}, {"best_fitness", best_fitness}, {"seed_fitness", seed_fitness},
           {"stop_reason", stop_reason}, {"seconds", seconds}, {"reverify_failures", reverify_failures},
-          {"best_verification", best_verification}};
+          {"best_verification", best_verification}, {"improvements_by_operator", improvements_by_operator}};
 }
 
 // --- the loop ---------------------------------------------------------------------------------
@@ -466,7 +467,7 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
       for (std::size_t i = 0; i < requests.size(); ++i) {
         Proposal& p = proposals[i];
         p.reply = subject.mutate(db.get(requests[i].parent).code, requests[i].mutation_seed,
-                                 [&](const std::string& code) { return db.find_code(code) >= 0; }, &p.what);
+                                 [&](const std::string& code) { return db.find_code(code) >= 0; }, &p.what, &p.op);
         p.ok = true;
         if (p.reply.empty()) p.what = "no new mutation found";
       }
@@ -550,7 +551,10 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
       json ev = {{"generation", gen + 1}, {"island", rq.island}, {"child", rq.child}, {"parent", rq.parent},
                  {"inspirations", rq.inspirations}, {"proposer", cfg.use_llm ? "llm" : "mutation"}, {"tag", rq.tag}};
       if (cfg.use_llm) ev["llm"] = {{"ok", p.ok}, {"attempts", p.attempts}, {"tokens", p.tokens}, {"seconds", p.seconds}};
-      else ev["mutation"] = p.what;
+      else {
+        ev["mutation"] = p.what;
+        if (!p.op.empty()) ev["operator"] = p.op;
+      }
       std::string& note = notes[rq.island];
       if (!p.ok) {
         ev["event"] = "llm_error";
@@ -594,6 +598,15 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
           ev["message"] = report["message"];
           ev["fitness"] = prog.fitness;
           if (prog.passed) ev["cell"] = {db.cell_of(prog).first, db.cell_of(prog).second};
+          // An accepted improvement: a new child that passes and beats its parent, by operator
+          // (summed across sessions in the checkpoint's stats).
+          if (!reused && prog.passed && prog.fitness > db.get(rq.parent).fitness) {
+            json& by_op = db.stats["improvements_by_operator"];
+            if (!by_op.is_object()) by_op = json::object();
+            const std::string key = cfg.use_llm ? "llm" : p.op.empty() ? "mutation" : p.op;
+            by_op[key] = by_op.value(key, 0) + 1;
+            ev["improvement"] = true;
+          }
           ev["area"] = prog.area;
           ev["latency"] = prog.latency;
           ev["stages"] = c.stages.is_null() ? json::object() : c.stages;
@@ -637,6 +650,7 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
   summary.best_fitness = db.get(summary.best_id).fitness;
   summary.best_verification = db.get(summary.best_id).verification;
   summary.reverify_failures = static_cast<int>(stat("reverify_failures"));
+  summary.improvements_by_operator = db.stats.value("improvements_by_operator", json::object());
   summary.seconds = elapsed();
   rec->note(json{{"event", "stop"}, {"reason", summary.stop_reason}, {"summary", summary.to_json()}});
   db.stats["events"] = static_cast<double>(rec->events_written());  // the stop is kept on resume

@@ -53,6 +53,9 @@ struct EvolveSummary {
   std::string best_file;       // RUN/best/program.v (kernel, module) or RUN/best/program.json
   int reverify_failures = 0;   // bests demoted by their re-verification, in total
   json best_verification;      // the best's re-verification record (null: not re-verified)
+  // Accepted improvements (new children that passed and beat their parent's fitness) by the
+  // operator that made them (agents/evolve_ops.h; "llm" for a model's), in total.
+  json improvements_by_operator = json::object();
   double seconds = 0;          // this session
   std::vector<std::string> notices;  // the recorder's, on resume (torn lines, events dropped)
   json to_json() const;

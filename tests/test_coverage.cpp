@@ -414,7 +414,8 @@ endmodule
   cfg.custom_subject = [&](const EvolveConfig& c) {
     Subject s = kernel_subject("softmax-int8", c.db.seed, c.random_vectors, c.sim_timeout, c.verify_random_vectors);
     s.seed_code = lucky;
-    s.mutate = [&](const std::string&, std::uint64_t, const std::function<bool(const std::string&)>&, std::string* what) {
+    s.mutate = [&](const std::string&, std::uint64_t, const std::function<bool(const std::string&)>&, std::string* what,
+                    std::string*) {
       if (what) *what = "the correct two-stage kernel";
       return "```verilog\n" + correct + "```\n";
     };
