@@ -17,8 +17,6 @@
 
 namespace chipgym::agents {
 
-namespace {
-
 std::uint64_t splitmix64(std::uint64_t& state) {
   std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -33,17 +31,19 @@ std::vector<std::string> split_lines(const std::string& text) {
   return lines;
 }
 
-std::string join_lines(const std::vector<std::string>& lines, std::size_t from = 0, std::size_t to = std::string::npos) {
-  std::string out;
-  for (std::size_t i = from; i < std::min(to, lines.size()); ++i) out += lines[i] + "\n";
-  return out;
-}
-
 std::string trim(const std::string& s) {
   const auto a = s.find_first_not_of(" \t\r");
   if (a == std::string::npos) return "";
   const auto b = s.find_last_not_of(" \t\r");
   return s.substr(a, b - a + 1);
+}
+
+namespace {
+
+std::string join_lines(const std::vector<std::string>& lines, std::size_t from = 0, std::size_t to = std::string::npos) {
+  std::string out;
+  for (std::size_t i = from; i < std::min(to, lines.size()); ++i) out += lines[i] + "\n";
+  return out;
 }
 
 std::string trim_right(std::string s) {

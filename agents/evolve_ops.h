@@ -34,6 +34,11 @@
 
 namespace chipgym::agents {
 
+// Text helpers of the offline proposer, shared by agents/evolve.cpp's textual mutation.
+std::uint64_t splitmix64(std::uint64_t& state);  // the next seeded draw; advances `state`
+std::vector<std::string> split_lines(const std::string& text);
+std::string trim(const std::string& s);           // spaces, tabs and carriage returns at both ends
+
 // What the table operator needs about the kernel: its input and output element (from the task's
 // StreamInterface) and the parent's behaviour.
 struct TableDomain {

@@ -49,6 +49,13 @@ std::string find_mpirun() {
   return {};
 }
 
+// mpirun, or empty with a warning that the MPI test is skipped (openmpi-bin is not installed).
+std::string mpirun_or_skip() {
+  const std::string mpirun = find_mpirun();
+  if (mpirun.empty()) WARN("mpirun is not installed (openmpi-bin; scripts/setup installs it): the MPI tests are skipped");
+  return mpirun;
+}
+
 // mpirun on loopback only, root allowed (CI runs as root), ranks not bound to cores.
 chipgym::evaluators::RunResult run_mpi(const std::string& mpirun, const std::vector<std::string>& launcher_and_args,
                                        double timeout = 300, const std::map<std::string, std::string>& env = {}) {
@@ -195,11 +202,8 @@ TEST_CASE("cache export lists every evaluated design of a task's family with its
 }
 
 TEST_CASE("train on 3 MPI ranks gives the events of the single-process run with the same seed and --workers", "[mpi]") {
-  const std::string mpirun = find_mpirun();
-  if (mpirun.empty()) {
-    WARN("mpirun is not installed (openmpi-bin; scripts/setup installs it): the MPI tests are skipped");
-    return;
-  }
+  const std::string mpirun = mpirun_or_skip();
+  if (mpirun.empty()) return;
   TempDir dir("chipgym-test-");
   const fs::path task = write_file(dir.path() / "tiny.json", kTinyTask);
   const std::vector<std::string> args = {"train", "--task-file", task.string(), "--agent", "sa", "--budget", "8",
@@ -258,11 +262,8 @@ TEST_CASE("train on 3 MPI ranks gives the events of the single-process run with 
 }
 
 TEST_CASE("ppo's vector environments and the exhaustive optimum on MPI ranks give the single-process results", "[mpi]") {
-  const std::string mpirun = find_mpirun();
-  if (mpirun.empty()) {
-    WARN("mpirun is not installed (openmpi-bin; scripts/setup installs it): the MPI tests are skipped");
-    return;
-  }
+  const std::string mpirun = mpirun_or_skip();
+  if (mpirun.empty()) return;
   TempDir dir("chipgym-test-");
   const fs::path task = write_file(dir.path() / "tiny.json", kTinyTask);
   // PPO steps 4 environments at once: each step's designs go to the pool as one batch.
@@ -324,11 +325,8 @@ TEST_CASE("ppo's vector environments and the exhaustive optimum on MPI ranks giv
 }
 
 TEST_CASE("evolve's parameter sets on MPI ranks give the single-process run's events", "[mpi]") {
-  const std::string mpirun = find_mpirun();
-  if (mpirun.empty()) {
-    WARN("mpirun is not installed (openmpi-bin; scripts/setup installs it): the MPI tests are skipped");
-    return;
-  }
+  const std::string mpirun = mpirun_or_skip();
+  if (mpirun.empty()) return;
   TempDir dir("chipgym-test-");
   const fs::path task = write_file(dir.path() / "tiny.json", kTinyTask);
   auto args = [&](const std::string& name) {
@@ -358,11 +356,8 @@ TEST_CASE("evolve's parameter sets on MPI ranks give the single-process run's ev
 }
 
 TEST_CASE("an evaluation that times out on a worker rank runs again on another, then is recorded as a timeout naming the rank", "[mpi]") {
-  const std::string mpirun = find_mpirun();
-  if (mpirun.empty()) {
-    WARN("mpirun is not installed (openmpi-bin; scripts/setup installs it): the MPI tests are skipped");
-    return;
-  }
+  const std::string mpirun = mpirun_or_skip();
+  if (mpirun.empty()) return;
   TempDir dir("chipgym-test-");
   const fs::path task = write_file(dir.path() / "tiny.json", kTinyTask);
   // Rank 1 answers every job with a tool timeout (the test hook of evaluators/mpi_pool.h).
@@ -395,11 +390,8 @@ TEST_CASE("an evaluation that times out on a worker rank runs again on another, 
 }
 
 TEST_CASE("a worker rank without Yosys, or with another Yosys version, is refused, naming its rank and host", "[mpi]") {
-  const std::string mpirun = find_mpirun();
-  if (mpirun.empty()) {
-    WARN("mpirun is not installed (openmpi-bin; scripts/setup installs it): the MPI tests are skipped");
-    return;
-  }
+  const std::string mpirun = mpirun_or_skip();
+  if (mpirun.empty()) return;
   TempDir dir("chipgym-test-");
   const fs::path task = write_file(dir.path() / "tiny.json", kTinyTask);
   const fs::path other_yosys = write_file(dir.path() / "bin" / "yosys", "#!/bin/sh\necho 'Yosys 0.99 (not the one of rank 0)'\n");
@@ -427,11 +419,8 @@ TEST_CASE("a worker rank without Yosys, or with another Yosys version, is refuse
 // every result that arrived, so --resume (here on MPI again) loses only the batch in flight and
 // ends with the events of an uninterrupted run.
 TEST_CASE("a worker rank killed with kill -9 ends the job; --resume gives the events of an uninterrupted run", "[.][mpi-fault]") {
-  const std::string mpirun = find_mpirun();
-  if (mpirun.empty()) {
-    WARN("mpirun is not installed (openmpi-bin; scripts/setup installs it): the MPI tests are skipped");
-    return;
-  }
+  const std::string mpirun = mpirun_or_skip();
+  if (mpirun.empty()) return;
   TempDir dir("chipgym-test-");
   const fs::path task = write_file(dir.path() / "tiny.json", kTinyTask);
   const fs::path run = dir.path() / "run", cache = dir.path() / "c";
