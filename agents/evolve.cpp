@@ -68,13 +68,15 @@ std::string failure_line(const json& report, double fitness) {
 }
 
 Subject kernel_subject(const std::string& task_name, std::uint64_t seed, int random_vectors, double sim_timeout,
-                       int verify_random_vectors, std::shared_ptr<evaluators::Cache> cache) {
+                       int verify_random_vectors, std::shared_ptr<evaluators::Cache> cache,
+                       std::shared_ptr<evaluators::EvalPool> pool) {
   const KernelTask& task = find_kernel_task(task_name);
   ScoreOptions so;
   so.seed = seed;
   so.random_vectors = random_vectors;
   so.eval.sim_timeout = sim_timeout;
   so.cache = std::move(cache);
+  so.pool = std::move(pool);
   auto golden = std::make_shared<const GoldenSet>(task_golden(task, so.seed, so.random_vectors));
   // The best's second opinion: vectors the run never selected for (another hidden seed, also
   // another back-pressure pattern), many more of them.
@@ -114,6 +116,7 @@ Subject kernel_subject(const std::string& task_name, std::uint64_t seed, int ran
   };
   ScoreOptions uncached = so;
   uncached.cache = nullptr;
+  uncached.pool = nullptr;  // a pool answers from its cache: the fresh score runs here
   s.score = [cached = scorer(golden, so), fresh_run = scorer(golden, uncached)](const std::string& code, bool fresh) {
     return fresh ? fresh_run(code) : cached(code);
   };

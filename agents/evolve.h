@@ -102,9 +102,12 @@ std::string failure_line(const json& report, double fitness);
 constexpr int kVerifyRandomVectors = 512;
 constexpr std::uint64_t kVerifySeedOffset = 0x7665726966790000ULL;  // "verify": not a seed anyone scores with
 // Scores go through `cache` when given (a replay's fresh score never reads it).
+// Scores go through `cache` when given (a replay's fresh score never reads it), and through
+// `pool` when given (the MPI ranks', whose rank 0 holds the cache; the fresh score runs here).
 Subject kernel_subject(const std::string& task, std::uint64_t seed, int random_vectors, double sim_timeout,
                        int verify_random_vectors = kVerifyRandomVectors,
-                       std::shared_ptr<evaluators::Cache> cache = nullptr);
+                       std::shared_ptr<evaluators::Cache> cache = nullptr,
+                       std::shared_ptr<evaluators::EvalPool> pool = nullptr);
 
 struct EvolveConfig {
   std::string task = "relu-int8";
@@ -130,9 +133,9 @@ struct EvolveConfig {
   json task_spec;              // a design task given as JSON (chipgym tasks --json form) instead of by name
   // Design tasks evaluate through this pipeline and its cache (null: a pipeline without cache).
   std::shared_ptr<evaluators::Pipeline> pipeline;
-  // Where a parameter-set subject's candidates are evaluated (the MPI ranks' pool, evaluators/
-  // pool.h); null: on the loop's threads through `pipeline`. Kernels and rewritten modules are
-  // Verilog text, which a job does not carry: they are always scored through `pipeline`.
+  // Where candidates are evaluated (the MPI ranks' pool, evaluators/pool.h: parameter sets,
+  // and Verilog candidates with their text, screened and sandboxed where they run); null: on
+  // the loop's threads through `pipeline`.
   std::shared_ptr<evaluators::EvalPool> pool;
   // A test seam: builds the subject instead of the task's own (kernel_subject, design_subject).
   std::function<Subject(const EvolveConfig&)> custom_subject;

@@ -316,7 +316,7 @@ std::string describe_ports(const std::map<std::string, int>& ports) {
 }
 
 Subject module_subject(const env::Task& task, const std::string& module_arg, const json& fixed_params,
-                       std::shared_ptr<evaluators::Pipeline> pipeline) {
+                       std::shared_ptr<evaluators::Pipeline> pipeline, std::shared_ptr<evaluators::EvalPool> pool) {
   const auto& family = task.design_family();
   const auto& space = family.space();
   if (!fixed_params.is_object()) throw ParamError("--set must give parameters as name=value,...");
@@ -363,7 +363,7 @@ Subject module_subject(const env::Task& task, const std::string& module_arg, con
     if (op) *op = child->op;
     return child->reply;
   };
-  s.score = [task, params, module, file, ports, pipeline](const std::string& code, bool fresh) -> std::pair<json, json> {
+  s.score = [task, params, module, file, ports, pipeline, pool](const std::string& code, bool fresh) -> std::pair<json, json> {
     // Screened, preprocessed once in the sandbox and screened again; the pipeline reads the
     // same text and runs every tool on the design sandboxed.
     evaluators::PrepareOptions prepare;
@@ -392,7 +392,10 @@ Subject module_subject(const env::Task& task, const std::string& module_arg, con
     }
     evaluators::EvalOptions o = task_options(task, "rtl", fresh);
     o.inject = std::make_pair(file, code);
-    const evaluators::Metrics m = pipeline->evaluate(task.design_family(), params, task.workload, o);
+    // Through the pool the text travels with its job and is screened and sandboxed where it runs.
+    const evaluators::Metrics m =
+        pool && !fresh ? pool->evaluate({{task.design_family().name(), params.to_json(), task.workload, o}}).at(0)
+                       : pipeline->evaluate(task.design_family(), params, task.workload, o);
     return {design_report(task, m), {{"seconds", m.seconds}, {"cache_hit", m.cache_hit}}};
   };
   s.figures = design_figures;
@@ -409,7 +412,7 @@ Subject design_subject(const EvolveConfig& cfg, std::shared_ptr<evaluators::Pipe
       throw ParamError("--set fixes the accelerator around --module; without --module evolve searches the parameters");
     return params_subject(task, std::move(pipeline), cfg.pool);
   }
-  return module_subject(task, cfg.module, cfg.fixed, std::move(pipeline));
+  return module_subject(task, cfg.module, cfg.fixed, std::move(pipeline), cfg.pool);
 }
 
 }  // namespace chipgym::agents

@@ -78,15 +78,9 @@ int run_command(EvolveCommand& c, const CLI::App& cmd) {
   if (is_kernel_task(evolve.task) || !evolve.module.empty()) require_sandbox();
   // Candidates are evaluated through the pipeline and its cache.
   evolve.pipeline = std::make_shared<evaluators::Pipeline>(open_cache(c.cache));
-  // Under mpirun, parameter sets go to the worker ranks; Verilog candidates stay on this rank.
-  if (auto* mpi = evaluators::mpi::Session::current(); mpi && mpi->active() && mpi->size() > 1) {
-    if (evolve.module.empty() && !is_kernel_task(evolve.task)) {
-      evolve.pool = make_pool(evolve.pipeline, evolve.workers, cmd.count("--workers") > 0, "candidates");
-    } else {
-      std::cerr << "note: MPI: evolve scores Verilog candidates (kernels, rewritten modules) on rank 0's --workers "
-                   "threads; the worker ranks evaluate parameter sets only\n";
-    }
-  }
+  // Under mpirun, candidates (parameter sets, and Verilog with its text) go to the worker ranks.
+  if (auto* mpi = evaluators::mpi::Session::current(); mpi && mpi->active())
+    evolve.pool = make_pool(evolve.pipeline, evolve.workers, cmd.count("--workers") > 0, "candidates");
   evolve.out = c.out.empty() ? std::filesystem::path("runs") / ("evolve-" + evolve.task +
                                                                 (evolve.module.empty() ? "" : "-" + evolve.module) +
                                                                 "-s" + std::to_string(evolve.db.seed))

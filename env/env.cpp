@@ -83,13 +83,13 @@ Evaluation Env::rewarded(evaluators::Metrics metrics) const {
   return e;
 }
 
-Evaluation Env::verify(const std::vector<long long>& indices) const {
-  evaluators::EvalOptions o = options_;
-  o.fidelity = "rtl";
-  o.fpga = true;
-  o.synthesis = true;
+Evaluation Env::verify(const std::vector<long long>& indices, evaluators::EvalPool* pool) const {
+  evaluators::EvalJob j = job(indices);
+  j.options.fidelity = "rtl";
+  j.options.fpga = true;
+  j.options.synthesis = true;
   Evaluation e;
-  e.metrics = pipeline_->evaluate(task_.design_family(), decode(indices), task_.workload, o);
+  e.metrics = pool ? pool->evaluate({j}).at(0) : pipeline_->evaluate(task_.design_family(), decode(indices), task_.workload, j.options);
   e.reward = task_.reward(e.metrics);
   return e;
 }

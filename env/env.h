@@ -86,8 +86,9 @@ class Env {
   evaluators::EvalJob job(const std::vector<long long>& indices) const;
   Evaluation rewarded(evaluators::Metrics metrics) const;
   // The design at fidelity rtl, iCE40 included, whatever the env's fidelity: the check of a
-  // run's best design before it is exported (cached like every evaluation).
-  Evaluation verify(const std::vector<long long>& indices) const;
+  // run's best design before it is exported (cached like every evaluation); through `pool`
+  // when given (an MPI worker rank simulates it), else on this process's pipeline.
+  Evaluation verify(const std::vector<long long>& indices, evaluators::EvalPool* pool = nullptr) const;
   // For a VectorEnv whose designs are evaluated elsewhere (an evaluation pool): the design the
   // next step(action) evaluates (incremental: the current one when the move is invalid);
   // whether this environment's results already hold a design; and a result handed in, which

@@ -9,6 +9,7 @@
 #include "evaluators/sha256.h"
 #include "hdl/family.h"
 #include "hdl/param_space.h"
+#include "hdl/registry.h"
 #include "hdl/stream_harness.h"
 #include "env/salt.h"
 
@@ -27,10 +28,36 @@ std::string join_values(const Vector& v, std::size_t max = 16);
 // better than a diff), then both passes. Every failure is a SimCheck error with its category.
 class GoldenVectors final : public hdl::Family {
  public:
-  GoldenVectors(const GoldenSet& golden, const ScoreOptions& o) : golden_(golden), options_(o) {
+  GoldenVectors(const GoldenSet& golden, const ScoreOptions& o)
+      : golden_(golden), seed_(o.seed), hidden_seed_(hidden_seed(o.seed)), mismatches_shown_(o.mismatches_shown) {
     for (const auto& v : golden_.inputs) elements_ += static_cast<long long>(v.size());
     max_cycles_ = o.cycles_per_element * static_cast<unsigned long long>(elements_) + 1000;
     pressure_seed_ = hidden_seed(o.seed ^ 0xB4C7ULL);
+  }
+
+  // Rebuilt from workload() in another process (an MPI worker rank, hdl::family_for): the
+  // seeds are read, not derived, so that a host with another salt checks the same vectors.
+  static std::shared_ptr<const hdl::Family> from_workload(const json& w) {
+    auto g = std::shared_ptr<GoldenVectors>(new GoldenVectors());
+    try {
+      g->golden_.iface = StreamInterface::from_json(w.at("interface"));
+      g->golden_.inputs = w.at("inputs").get<std::vector<Vector>>();
+      g->golden_.outputs = w.at("outputs").get<std::vector<Vector>>();
+      g->golden_.origin = w.at("origin").get<std::vector<std::string>>();
+      g->seed_ = w.at("seed").get<std::uint64_t>();
+      g->hidden_seed_ = w.at("hidden_seed").get<std::uint64_t>();
+      g->pressure_seed_ = w.at("pressure_seed").get<std::uint64_t>();
+      g->max_cycles_ = w.at("cycle_limit").get<unsigned long long>();
+      g->mismatches_shown_ = w.at("mismatches_shown").get<int>();
+    } catch (const json::exception& e) {
+      throw ParamError(std::string("a stream-kernel workload needs the golden vectors it was made with: ") + e.what());
+    }
+    if (g->golden_.outputs.size() != g->golden_.inputs.size() || g->golden_.origin.size() != g->golden_.inputs.size())
+      throw ParamError("a stream-kernel workload has " + std::to_string(g->golden_.inputs.size()) + " inputs, " +
+                       std::to_string(g->golden_.outputs.size()) + " outputs and " +
+                       std::to_string(g->golden_.origin.size()) + " origins: they must be as many");
+    for (const auto& v : g->golden_.inputs) g->elements_ += static_cast<long long>(v.size());
+    return g;
   }
 
   std::string name() const override { return "stream-kernel"; }
@@ -49,11 +76,11 @@ class GoldenVectors final : public hdl::Family {
             {"inputs", golden_.inputs},
             {"outputs", golden_.outputs},
             {"origin", golden_.origin},
-            {"seed", options_.seed},
-            {"hidden_seed", hidden_seed(options_.seed)},
+            {"seed", seed_},
+            {"hidden_seed", hidden_seed_},
             {"pressure_seed", pressure_seed_},
             {"cycle_limit", max_cycles_},
-            {"mismatches_shown", options_.mismatches_shown}};
+            {"mismatches_shown", mismatches_shown_}};
   }
 
   hdl::Rtl emit(const hdl::Params&) const override {
@@ -84,8 +111,10 @@ class GoldenVectors final : public hdl::Family {
   json score(const json&, const json&) const override { return json::object(); }
 
  private:
-  const GoldenSet& golden_;
-  const ScoreOptions& options_;
+  GoldenVectors() = default;
+  GoldenSet golden_;
+  std::uint64_t seed_ = 0, hidden_seed_ = 0;
+  int mismatches_shown_ = 0;
   long long elements_ = 0;
   unsigned long long max_cycles_ = 0;
   std::uint64_t pressure_seed_ = 0;
@@ -137,7 +166,7 @@ hdl::SimCheck GoldenVectors::check(const hdl::Params&, const hdl::Stimulus&, con
     if (bad) {
       ++mismatched_cases;
       mismatched_elements += bad;
-      if (static_cast<int>(first.size()) < options_.mismatches_shown)
+      if (static_cast<int>(first.size()) < mismatches_shown_)
         first.push_back({{"case", c}, {"origin", golden_.origin[c]}, {"first_index", first_index},
                          {"in", golden_.inputs[c]}, {"expected", want}, {"got", got}});
     }
@@ -259,6 +288,9 @@ ScoreReport report_of(const Metrics& m, const GoldenSet& golden, const ScoreOpti
   return r;
 }
 
+// So that a scoring job can travel to an MPI worker rank (evaluators/pool.h) and be rebuilt there.
+const Registration<hdl::WorkloadFamilyEntry> registered{{"stream-kernel", &GoldenVectors::from_workload}};
+
 }  // namespace
 
 evaluators::EvalOptions untrusted_eval_options() {
@@ -313,8 +345,14 @@ ScoreReport score_candidate(const std::string& verilog, const GoldenSet& golden,
   evaluators::EvalOptions eval = o.eval;
   // Untrusted text: screened once, every tool run on it sandboxed (evaluators/stage.h guard()).
   eval.inject = std::make_pair(subject.file(), verilog);
-  evaluators::Pipeline pipeline(o.cache);
-  const Metrics m = pipeline.evaluate(subject, hdl::Params{}, subject.workload(), eval);
+  Metrics m;
+  if (o.pool) {
+    // The job names the family and carries its workload; the pool rebuilds it where it runs.
+    m = o.pool->evaluate({{subject.name(), json::object(), subject.workload(), eval}}).at(0);
+  } else {
+    evaluators::Pipeline pipeline(o.cache);
+    m = pipeline.evaluate(subject, hdl::Params{}, subject.workload(), eval);
+  }
   return report_of(m, golden, o, task_name);
 }
 

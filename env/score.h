@@ -22,6 +22,7 @@
 #include "env/kernel_task.h"
 #include "evaluators/cache.h"
 #include "evaluators/pipeline.h"
+#include "evaluators/pool.h"
 #include "evaluators/screen.h"
 #include "evaluators/stage.h"
 
@@ -49,6 +50,9 @@ struct ScoreOptions {
   // The limits (tool_timeout, sim_timeout, tool_memory) and synthesis on or off: the pipeline's.
   evaluators::EvalOptions eval = untrusted_eval_options();
   std::shared_ptr<evaluators::Cache> cache;  // where results are cached; null: not cached
+  // Where the candidate is evaluated (e.g. the MPI ranks' pool, whose rank 0 holds the cache);
+  // null: here, through a pipeline over `cache`. The result is the same either way.
+  std::shared_ptr<evaluators::EvalPool> pool;
 };
 
 // The CLI's and evolve's view of the pipeline's Metrics. `verdict` is "pass", "fail" (the

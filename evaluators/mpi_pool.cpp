@@ -115,7 +115,8 @@ class MpiPool final : public EvalPool {
     for (std::size_t i = 0; i < jobs.size(); ++i) {
       auto task = std::make_shared<Task>();
       task->job = jobs[i];
-      const hdl::Family& family = hdl::family(task->job.family);
+      task->family = hdl::family_for(task->job.family, task->job.workload);
+      const hdl::Family& family = *task->family;
       try {
         task->params = family.space().from_json(task->job.params, false);
       } catch (const std::exception& e) {
@@ -123,13 +124,12 @@ class MpiPool final : public EvalPool {
         out[i].error = ErrorInfo{"input", e.what()};
         continue;
       }
-      task->family = &family;
-      // Hits and input errors here, where the cache is; the hooks that do not travel, too.
+      // Hits and input errors here, where the cache is; a VCD, which does not travel, too.
       if (auto answer = pipeline_->answer_without_tools(family, task->params, task->job.workload, task->job.options)) {
         out[i] = *answer;
         continue;
       }
-      if (task->job.options.inject || task->job.options.vcd) {
+      if (task->job.options.vcd) {
         out[i] = pipeline_->evaluate(family, task->params, task->job.workload, task->job.options);
         continue;
       }
@@ -161,7 +161,7 @@ class MpiPool final : public EvalPool {
  private:
   struct Task {
     EvalJob job;
-    const hdl::Family* family = nullptr;
+    std::shared_ptr<const hdl::Family> family;
     hdl::Params params;
     std::string message;
     std::promise<Metrics> done;
@@ -287,7 +287,10 @@ std::string host_name() {
   return name;
 }
 
-std::string version_line(const Toolchain& tools) { return std::string(kChipgymVersion) + " | " + tools.versions(); }
+std::string version_line(const Toolchain& tools) {
+  const char* test_version = std::getenv("CHIPGYM_TEST_CHIPGYM_VERSION");  // the test hook of mpi_pool.h
+  return "chipgym " + std::string(test_version ? test_version : kChipgymVersion) + " | " + tools.versions();
+}
 
 Session* Session::current() { return g_current; }
 

@@ -14,7 +14,9 @@
 //
 // At start every worker reports its host, chipgym version and tool versions to rank 0; a
 // worker whose versions differ from rank 0's (its cache keys would differ) or that lacks a
-// tool is refused, naming its rank and host, and the job ends with exit code 2.
+// tool is refused, naming its rank and host, and the job ends with exit code 2. (Test hook:
+// $CHIPGYM_TEST_CHIPGYM_VERSION=V makes a rank report chipgym version V, so that a rank of
+// another chipgym can be tested with one build; nothing else sets it.)
 //
 // This header and mpi_pool.cpp are the only places that know MPI (mpi.h is included in the
 // .cpp only); the chipgym executable links it, the libraries do not.

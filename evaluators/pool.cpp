@@ -10,14 +10,18 @@ namespace chipgym::evaluators {
 
 json to_json(const EvalJob& job) {
   const EvalOptions& o = job.options;
-  if (o.inject || o.vcd) throw std::invalid_argument("an evaluation with injected Verilog or a VCD runs where it is asked, not in a pool");
-  return {{"family", job.family},
+  if (o.vcd) throw std::invalid_argument("an evaluation that writes a VCD runs where it is asked, not in a pool");
+  json j = {{"family", job.family},
           {"params", job.params},
           {"workload", job.workload},
           {"options",
            {{"fidelity", o.fidelity}, {"flatten", o.flatten}, {"fpga", o.fpga}, {"synthesis", o.synthesis},
             {"use_cache", o.use_cache}, {"tool_timeout", o.tool_timeout}, {"sim_timeout", o.sim_timeout},
             {"tool_memory", o.tool_memory}}}};
+  // Untrusted text travels as it came; the receiving pipeline screens it and sandboxes every
+  // tool run on it, as this one would (evaluators/stage.h guard()).
+  if (o.inject) j["options"]["inject"] = {{"file", o.inject->first}, {"text", o.inject->second}};
+  return j;
 }
 
 EvalJob job_from_json(const json& j) {
@@ -34,22 +38,24 @@ EvalJob job_from_json(const json& j) {
   job.options.tool_timeout = o.at("tool_timeout").get<double>();
   job.options.sim_timeout = o.at("sim_timeout").get<double>();
   job.options.tool_memory = o.at("tool_memory").get<std::size_t>();
+  if (o.contains("inject"))
+    job.options.inject = std::make_pair(o.at("inject").at("file").get<std::string>(), o.at("inject").at("text").get<std::string>());
   return job;
 }
 
 Metrics evaluate_job(Pipeline& pipeline, const EvalJob& job) {
-  const hdl::Family& family = hdl::family(job.family);
+  const auto family = hdl::family_for(job.family, job.workload);
   hdl::Params params;
   try {
     // Constraints are checked by the pipeline, which makes a broken one an input error.
-    params = family.space().from_json(job.params, false);
+    params = family->space().from_json(job.params, false);
   } catch (const std::exception& e) {
     Metrics m;
     m.fidelity = job.options.fidelity;
     m.error = ErrorInfo{"input", e.what()};
     return m;
   }
-  return pipeline.evaluate(family, params, job.workload, job.options);
+  return pipeline.evaluate(*family, params, job.workload, job.options);
 }
 
 namespace {

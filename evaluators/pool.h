@@ -13,18 +13,20 @@ namespace chipgym::evaluators {
 
 // One design to evaluate: what Pipeline::evaluate takes, by value, so that it can travel.
 struct EvalJob {
-  std::string family;             // a registered family (hdl::family)
+  std::string family;             // a registered family, or one built from the workload (hdl::family_for)
   json params = json::object();   // hdl::Params::to_json()
   json workload = json::object();
   EvalOptions options;
 };
 
-// A job as JSON and back (the message an MPI worker receives). Test hooks that do not travel
-// (EvalOptions::inject, vcd) are refused with std::invalid_argument.
+// A job as JSON and back (the message an MPI worker receives). Injected Verilog (untrusted
+// candidates: kernels, rewritten modules) travels with its job; a VCD, which is written where
+// it is asked for, does not (std::invalid_argument).
 json to_json(const EvalJob& job);
 EvalJob job_from_json(const json& j);
-// Evaluates one job on `pipeline` (the family looked up, the parameters parsed; a parameter
-// error becomes an "input" error in the Metrics, as Pipeline::evaluate makes it).
+// Evaluates one job on `pipeline` (the family looked up or built from the workload, the
+// parameters parsed; a parameter error becomes an "input" error in the Metrics, as
+// Pipeline::evaluate makes it).
 Metrics evaluate_job(Pipeline& pipeline, const EvalJob& job);
 
 class EvalPool {

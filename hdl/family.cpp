@@ -22,4 +22,9 @@ const Family& family(const std::string& name) {
   return Registry<FamilyEntry>::instance().get(name, "design family").get();
 }
 
+std::shared_ptr<const Family> family_for(const std::string& name, const json& workload) {
+  if (const auto* e = Registry<WorkloadFamilyEntry>::instance().find(name)) return e->build(workload);
+  return std::shared_ptr<const Family>(&family(name), [](const Family*) {});  // registered: lives forever
+}
+
 }  // namespace chipgym::hdl

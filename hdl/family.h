@@ -90,4 +90,17 @@ std::vector<const Family*> families();
 // Throws ParamError naming the known families (and the nearest) when `name` is unknown.
 const Family& family(const std::string& name);
 
+// A family built from its workload: a design that exists for the evaluations of one workload
+// only, such as `chipgym score`'s stream kernel, whose golden vectors are its workload
+// (env/score.cpp). Registered like a family, but never listed among the families; it lets a
+// job that names it travel to another process (an MPI worker rank) and be rebuilt there.
+struct WorkloadFamilyEntry {
+  std::string name;  // equals build(workload)->name()
+  std::shared_ptr<const Family> (*build)(const json& workload);  // throws ParamError on a bad workload
+};
+
+// The family `name` for an evaluation of `workload`: a registered family (not owned), else
+// one built from the workload. Throws ParamError naming the known families when neither is.
+std::shared_ptr<const Family> family_for(const std::string& name, const json& workload);
+
 }  // namespace chipgym::hdl

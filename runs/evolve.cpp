@@ -125,7 +125,7 @@ Subject make_subject(const EvolveConfig& cfg) {
     if (!cfg.module.empty() || !cfg.fixed.empty())
       throw ParamError(cfg.task + " is a kernel task: --module and --set apply to parametric design tasks only");
     return kernel_subject(cfg.task, cfg.db.seed, cfg.random_vectors, cfg.sim_timeout, cfg.verify_random_vectors,
-                          cfg.pipeline ? cfg.pipeline->cache() : nullptr);
+                          cfg.pipeline ? cfg.pipeline->cache() : nullptr, cfg.pool);
   }
   return design_subject(cfg, cfg.pipeline ? cfg.pipeline : std::make_shared<evaluators::Pipeline>(nullptr));
 }
@@ -338,6 +338,8 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
     config["subject"] = subject.kind;
     config["settings"] = subject.settings;
     config["kind"] = "evolve";
+    // How the run was launched, as train records it (an MPI pool's ranks and hosts).
+    config["launch"] = cfg.pool ? cfg.pool->launch() : json{{"mpi", false}, {"ranks", 1}, {"hosts", json::array()}};
     rec->start(config, planned, export_best);
     for (const char* sub : {"prompts", "responses", "candidates", "templates"}) fs::create_directories(out / sub);
     for (const auto& name : {subject.system_template, subject.user_template, std::string("inspiration.txt")})

@@ -153,7 +153,7 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
   }
 
   recorder.finish([&](const json& best) { return environment.evaluate(best["design"].get<agents::Design>()).metrics.to_json(); },
-                  [&](const json& best) { return environment.verify(best["design"].get<agents::Design>()).metrics.to_json(); });
+                  [&](const json& best) { return environment.verify(best["design"].get<agents::Design>(), pool.get()).metrics.to_json(); });
   TrainResult result;
   result.summary = recorder.write_summary(
       [&] {

@@ -334,7 +334,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   recorder.report_progress();
   recorder.finish(
       [&](const json& best) { return design_env.evaluate(best["design"].get<std::vector<long long>>()).metrics.to_json(); },
-      [&](const json& best) { return design_env.verify(best["design"].get<std::vector<long long>>()).metrics.to_json(); });
+      [&](const json& best) { return design_env.verify(best["design"].get<std::vector<long long>>(), o.pool.get()).metrics.to_json(); });
   json fields = {{"task", o.task.name},
                  {"agent", o.agent},
                  {"seed", o.seed},

@@ -355,6 +355,55 @@ TEST_CASE("evolve's parameter sets on MPI ranks give the single-process run's ev
   CHECK(a == evaluations(read_jsonl(dir.path() / "mpi" / "events.jsonl")));
 }
 
+// Verilog candidates travel with their text: the worker screens the text and sandboxes every
+// tool run on it, as rank 0 would, and rank 0 caches the result.
+TEST_CASE("evolve's kernel candidates are scored on MPI worker ranks and give the single-process run's events", "[mpi]") {
+  const std::string mpirun = mpirun_or_skip();
+  if (mpirun.empty()) return;
+  TempDir dir("chipgym-test-");
+  auto args = [&](const std::string& name) {
+    return std::vector<std::string>{"evolve", "--task", "relu-int8", "--generations", "2", "--seed", "2", "--workers", "2",
+                                    "--out", (dir.path() / name).string(), "--cache-dir", (dir.path() / ("c-" + name)).string()};
+  };
+  auto single = run_chipgym(args("single"));
+  INFO(single.err);
+  REQUIRE(single.ok());
+  std::vector<std::string> m = {"-np", "3", CHIPGYM_BIN};
+  for (const auto& a : args("mpi")) m.push_back(a);
+  auto mpi = run_mpi(mpirun, m);
+  INFO(mpi.err);
+  REQUIRE(mpi.ok());
+  // Every candidate the single run scored was scored by a worker rank (the best's
+  // re-verification too), none on rank 0.
+  CHECK_THAT(mpi.err, Catch::Contains("note: MPI: designs evaluated per worker rank: rank 1 ("));
+  CHECK_THAT(mpi.err, !Catch::Contains("on rank 0's --workers"));
+  auto scored = [](const std::vector<json>& events) {
+    json out = json::array();
+    for (const auto& e : events)
+      if (e.contains("program") && e.contains("fitness"))
+        out.push_back({e["program"], e.value("code_sha256", json()), e["fitness"], e.value("verdict", json()),
+                       e.value("transistors", json())});
+    return out;
+  };
+  const auto a = scored(read_jsonl(dir.path() / "single" / "events.jsonl"));
+  REQUIRE(a.size() >= 3);
+  CHECK(a == scored(read_jsonl(dir.path() / "mpi" / "events.jsonl")));
+  const json launch = json::parse(slurp(dir.path() / "mpi" / "config.json"))["launch"];
+  CHECK(launch["mpi"] == true);
+  CHECK(launch["ranks"] == 3);
+  CHECK(json::parse(slurp(dir.path() / "single" / "config.json"))["launch"]["mpi"] == false);
+  // The results were kept in rank 0's cache: the same run again is answered from it.
+  auto again = run_mpi(mpirun, [&] {
+    std::vector<std::string> v = {"-np", "3", CHIPGYM_BIN};
+    for (const auto& x : args("mpi")) v.push_back(x);
+    v.push_back("--force");
+    return v;
+  }());
+  INFO(again.err);
+  REQUIRE(again.ok());
+  CHECK_THAT(again.err, !Catch::Contains("designs evaluated per worker rank"));
+}
+
 TEST_CASE("an evaluation that times out on a worker rank runs again on another, then is recorded as a timeout naming the rank", "[mpi]") {
   const std::string mpirun = mpirun_or_skip();
   if (mpirun.empty()) return;
@@ -389,7 +438,7 @@ TEST_CASE("an evaluation that times out on a worker rank runs again on another, 
   }
 }
 
-TEST_CASE("a worker rank without Yosys, or with another Yosys version, is refused, naming its rank and host", "[mpi]") {
+TEST_CASE("a worker rank without Yosys, or with another Yosys or chipgym version, is refused, naming its rank and host", "[mpi]") {
   const std::string mpirun = mpirun_or_skip();
   if (mpirun.empty()) return;
   TempDir dir("chipgym-test-");
@@ -400,16 +449,24 @@ TEST_CASE("a worker rank without Yosys, or with another Yosys version, is refuse
   gethostname(host, sizeof host - 1);
   const std::vector<std::string> train = {CHIPGYM_BIN, "train", "--task-file", task.string(), "--agent", "random", "--budget", "2",
                                           "--out", (dir.path() / "run").string(), "--cache-dir", (dir.path() / "c").string()};
-  for (const std::string& yosys : {(dir.path() / "no" / "yosys").string(), other_yosys.string()}) {
+  // Rank 1's environment, and what rank 0 says of it.
+  const std::vector<std::pair<std::string, std::string>> workers = {
+      {"CHIPGYM_YOSYS=" + (dir.path() / "no" / "yosys").string(), "a tool is missing there"},
+      {"CHIPGYM_YOSYS=" + other_yosys.string(), "Yosys 0.99 (not the one of rank 0)"},
+      // Another chipgym (the test hook of evaluators/mpi_pool.h: one build plays both).
+      {"CHIPGYM_TEST_CHIPGYM_VERSION=0.0.9", "it has chipgym 0.0.9 | "}};
+  for (const auto& [setting, said] : workers) {
     std::vector<std::string> mpmd = {"-np", "1"};
     mpmd.insert(mpmd.end(), train.begin(), train.end());
-    mpmd.insert(mpmd.end(), {":", "-np", "1", "-x", "CHIPGYM_YOSYS=" + yosys});
+    mpmd.insert(mpmd.end(), {":", "-np", "1", "-x", setting});
     mpmd.insert(mpmd.end(), train.begin(), train.end());
     auto r = run_mpi(mpirun, mpmd, 120);
-    INFO(r.err);
+    INFO(setting << "\n" << r.err);
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.err, Catch::Contains(std::string("MPI rank 1 on host ") + host + " cannot evaluate"));
-    CHECK_THAT(r.err, Catch::Contains(yosys == other_yosys.string() ? "the cache keys would differ" : "a tool is missing there"));
+    CHECK_THAT(r.err, Catch::Contains(said));
+    if (setting.rfind("CHIPGYM_YOSYS=" + other_yosys.string(), 0) == 0 || setting.rfind("CHIPGYM_TEST", 0) == 0)
+      CHECK_THAT(r.err, Catch::Contains("the cache keys would differ"));
     CHECK_FALSE(fs::exists(dir.path() / "run" / "events.jsonl"));
   }
 }

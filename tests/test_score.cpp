@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "env/kernel_task.h"
+#include "evaluators/pool.h"
 #include "evaluators/runner.h"
+#include "hdl/family.h"
 #include "hdl/param_space.h"
 #include "env/score.h"
 #include "evaluators/screen.h"
@@ -401,6 +403,46 @@ TEST_CASE("a score is cached like any evaluation: the same candidate and seed ag
   const auto disagrees = score_candidate(relu(), golden, o, task.name);
   CHECK(disagrees.stages["cache_hit"] == false);
   CHECK(disagrees.category == "mismatch");
+}
+
+// What an MPI worker rank receives: the job as JSON, the candidate's text in it, the family
+// rebuilt from the job's workload (the golden vectors), screened and sandboxed where it runs.
+TEST_CASE("a score through a pool travels as a job with its text, rebuilds the stream-kernel family there and gives the same report") {
+  test_support::ScratchCache scratch;
+  auto pipeline = std::make_shared<chipgym::evaluators::Pipeline>(scratch.cache);
+  ScoreOptions pooled = quick();
+  pooled.pool = chipgym::evaluators::thread_pool(pipeline, 1);
+  const std::string wrong = relu_with(kReluLine, "data_q <= in_data[7] ? 8'd0 : (in_data == 8'd127 ? 8'd126 : in_data);");
+  for (const std::string& candidate : {relu(), wrong}) {
+    const auto here = score_relu(candidate);
+    const auto there = score_relu(candidate, pooled);
+    INFO(there.message);
+    CHECK(without_timings(there.to_json()) == without_timings(here.to_json()));
+    CHECK(score_relu(candidate, pooled).stages["cache_hit"] == true);  // kept by the pool's pipeline
+  }
+  CHECK(score_relu(relu()).verdict == "pass");
+  CHECK(score_relu(wrong, pooled).category == "mismatch");
+  // A refused text is refused there as here: the screen runs where the job runs.
+  TempDir dir("chipgym-test-");
+  const auto marker = dir.path() / "escaped";
+  const std::string hostile =
+      relu_with(kReluLine, "data_q <= in_data[7] ? 8'd0 : in_data; $system(\"touch " + marker.string() + "\");");
+  CHECK(score_relu(hostile, pooled).category == "screen");
+  CHECK_FALSE(std::filesystem::exists(marker));
+
+  // The message: the text travels, a VCD does not.
+  chipgym::evaluators::EvalJob job{"stream-kernel", json::object(), json::object(), quick().eval};
+  job.options.inject = std::make_pair("relu_int8.v", relu());
+  const auto back = chipgym::evaluators::job_from_json(json::parse(chipgym::evaluators::to_json(job).dump()));
+  REQUIRE(back.options.inject);
+  CHECK(*back.options.inject == *job.options.inject);
+  CHECK(back.options.stage_options() == job.options.stage_options());
+  job.options.vcd = "/tmp/never.vcd";
+  CHECK_THROWS_AS(chipgym::evaluators::to_json(job), std::invalid_argument);
+  // A job whose workload is not the golden vectors, or a family nobody knows: refused by name.
+  CHECK_THROWS_WITH(chipgym::hdl::family_for("stream-kernel", json::object()),
+                    Catch::Contains("a stream-kernel workload needs the golden vectors"));
+  CHECK_THROWS_WITH(chipgym::hdl::family_for("stream-kernal", json::object()), Catch::Contains("unknown design family"));
 }
 
 // ----------------------------------------------------------------- the command line ---
