@@ -13,6 +13,11 @@
 //           the GP's predictive distribution (Gauss-Hermite, 9 nodes). Only what is unknown is
 //           learned: cycles are exact, so the model does not have to rediscover them.
 //   reward  the GP learns ln(reward) directly (any task; what sbo did first).
+//
+// Designs whose generated Verilog is the same text are one design (gemm's c_depth, which an
+// output-stationary array does not use, is the common case): their figures are the same, so
+// sbo proposes at most one of them, and never one whose twin it has already evaluated. The
+// generator costs no tool run (hyper-parameter `twins`: false proposes them as any design).
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -22,6 +27,7 @@
 #include "agents/surrogate.h"
 #include "env/env.h"
 #include "evaluators/pool.h"
+#include "evaluators/sha256.h"
 
 namespace chipgym::agents {
 
@@ -34,12 +40,14 @@ class SurrogateBo final : public Searcher {
     int screen = 4096;   // candidates the surrogate screens per proposal
     double xi = 0.01;    // expected improvement over the best ln(reward) by at least this
     std::string model = "area";  // area | reward (see the top of the file)
+    bool twins = true;           // designs of the same generated Verilog are one (see the top)
   };
   SurrogateBo(const env::Space& space, std::uint64_t seed, const json& h) : space_(space), seed_(seed), rng_(seed) {
     hyper_.startup = h.value("startup", hyper_.startup);
     hyper_.screen = h.value("screen", hyper_.screen);
     hyper_.xi = h.value("xi", hyper_.xi);
     hyper_.model = h.value("model", hyper_.model);
+    hyper_.twins = h.value("twins", hyper_.twins);
     if (hyper_.startup < 1 || hyper_.screen < 1 || hyper_.xi < 0)
       throw hdl::ParamError("sbo: need startup >= 1, screen >= 1, xi >= 0");
     if (hyper_.model != "area" && hyper_.model != "reward")
@@ -86,7 +94,7 @@ class SurrogateBo final : public Searcher {
     while (static_cast<int>(out.size()) < n) {
       Design d = random_valid();
       if (seen_.count(d) && seen_.size() >= all_.size() && !all_.empty()) break;  // exhausted
-      seen_.insert(d);
+      propose(d);
       out.push_back(d);
     }
     return out;
@@ -100,7 +108,8 @@ class SurrogateBo final : public Searcher {
   }
   bool done() const override { return !all_.empty() && seen_.size() >= all_.size(); }
   json hyper_parameters() const override {
-    return {{"startup", hyper_.startup}, {"screen", hyper_.screen}, {"xi", hyper_.xi}, {"model", hyper_.model}};
+    return {{"startup", hyper_.startup}, {"screen", hyper_.screen}, {"xi", hyper_.xi}, {"model", hyper_.model},
+            {"twins", hyper_.twins}};
   }
   json report() const override {
     return surrogate::fidelity_counts(screened_, static_cast<long long>(told_.size()), fidelity_);
@@ -109,19 +118,45 @@ class SurrogateBo final : public Searcher {
  private:
   Design random_valid() {
     Design d = space_.sample(rng_);
-    for (int t = 0; t < 200 && (seen_.count(d) || !model_->valid(d)); ++t) d = space_.sample(rng_);
+    for (int t = 0; t < 200 && (known(d) || !model_->valid(d)); ++t) d = space_.sample(rng_);
     return d;
+  }
+  // The generated Verilog's hash (memoized): what makes two designs one (no tool runs).
+  const std::string& rtl_key(const Design& d) {
+    auto it = rtl_keys_.find(d);
+    if (it != rtl_keys_.end()) return it->second;
+    std::string key;
+    try {
+      key = evaluators::sha256_hex(env_->task().design_family().emit(env_->decode(d)).source());
+    } catch (const std::exception&) {
+      key = "design:" + json(d).dump();  // not generated: only itself
+    }
+    return rtl_keys_.emplace(d, std::move(key)).first->second;
+  }
+  // Seen, or (twins) the twin of a design proposed before.
+  bool known(const Design& d) {
+    if (seen_.count(d)) return true;
+    if (!hyper_.twins || !env_) return false;
+    if (proposed_rtl_.count(rtl_key(d))) {
+      seen_.insert(d);  // one design with the one proposed: never worth a real evaluation
+      return true;
+    }
+    return false;
+  }
+  void propose(const Design& d) {
+    seen_.insert(d);
+    if (hyper_.twins && env_) proposed_rtl_.insert(rtl_key(d));
   }
   std::vector<Design> screened(int n) {
     std::vector<Design> candidates;
     if (!all_.empty()) {
       for (const auto& d : all_)
-        if (!seen_.count(d)) candidates.push_back(d);
+        if (!known(d)) candidates.push_back(d);
     } else {
       std::set<Design> picked;
       for (int i = 0; i < hyper_.screen * 4 && static_cast<int>(picked.size()) < hyper_.screen; ++i) {
         Design d = space_.sample(rng_);
-        if (!seen_.count(d) && model_->valid(d)) picked.insert(d);
+        if (!known(d) && model_->valid(d)) picked.insert(d);
       }
       candidates.assign(picked.begin(), picked.end());
     }
@@ -145,8 +180,10 @@ class SurrogateBo final : public Searcher {
     std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
     std::vector<Design> out;
     for (std::size_t i = 0; i < scored.size() && static_cast<int>(out.size()) < n; ++i) {
-      out.push_back(candidates[scored[i].second]);
-      seen_.insert(out.back());
+      const Design& d = candidates[scored[i].second];
+      if (known(d)) continue;  // the twin of one proposed in this batch
+      propose(d);
+      out.push_back(d);
     }
     return out;
   }
@@ -194,6 +231,8 @@ class SurrogateBo final : public Searcher {
   std::string fidelity_ = "synth";
   std::vector<Design> all_;
   std::set<Design> seen_;
+  std::map<Design, std::string> rtl_keys_;
+  std::set<std::string> proposed_rtl_;
   std::vector<std::pair<Design, double>> told_;
   long long screened_ = 0;
 };

@@ -206,6 +206,31 @@ TEST_CASE("the surrogate fidelity predicts a design's area, marked as predicted,
   CHECK_THAT(none.out + none.err, Catch::Contains("no cost model of family gemm") && Catch::Contains("chipgym surrogate fit"));
 }
 
+// c_depth sizes the C buffer of the weight-stationary array only: an output-stationary design
+// generates the same Verilog whatever its c_depth, so its twins are never worth an evaluation.
+TEST_CASE("sbo never spends a real evaluation on a design whose generated Verilog it has already proposed") {
+  TempDir dir("chipgym-sur-twins-");
+  const fs::path task = dir.path() / "twins.json";
+  std::ofstream(task) << R"({"name": "gemm-twins", "family": "gemm", "description": "4 designs in 8 parameter sets",
+ "workload": {"shapes": [[4, 8, 4]], "seed": 1}, "objective": "throughput per area",
+ "budget": {"max_transistors": 20000000}, "fidelity": "synth",
+ "search": {"rows": [1, 2], "cols": [1, 2], "dataflow": ["os"], "c_depth": [4, 16]}})";
+  auto run = [&](const std::string& name, const std::string& hyper) {
+    const fs::path out = dir.path() / name;
+    auto r = run_chipgym({"train", "--task-file", task.string(), "--agent", "sbo", "--budget", "8", "--seed", "1",
+                          "--hyper", hyper, "--out", out.string(), "--cache-dir", (dir.path() / "c").string()});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return test_support::read_jsonl(out / "events.jsonl");
+  };
+  const auto once = run("twins", "{}");
+  std::set<std::pair<long long, long long>> arrays;
+  for (const auto& e : once) arrays.insert({e["params"]["rows"].get<long long>(), e["params"]["cols"].get<long long>()});
+  CHECK(once.size() == 4);    // then every design is known: the run stops before its budget
+  CHECK(arrays.size() == 4);  // one of each array, whatever its c_depth
+  CHECK(run("all", R"({"twins": false})").size() == 8);
+}
+
 TEST_CASE("sbo and gradient runs spend the budget on real evaluations of valid designs and report what each fidelity saw") {
   TempDir dir("chipgym-sur-train-");
   for (const char* agent : {"sbo", "gradient"}) {
