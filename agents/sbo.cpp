@@ -36,7 +36,7 @@ namespace {
 class SurrogateBo final : public Searcher {
  public:
   struct Hyper {
-    int startup = 4;     // random designs before the model is used
+    int startup = 3;     // random designs before the model is used (3: docs/results.md, chosen among 2, 3, 4)
     int screen = 4096;   // candidates the surrogate screens per proposal
     double xi = 0.01;    // expected improvement over the best ln(reward) by at least this
     std::string model = "area";  // area | reward (see the top of the file)
