@@ -109,7 +109,7 @@ Figures design_figures(const json& report) {
 evaluators::EvalOptions task_options(const env::Task& task, const std::string& fidelity, bool fresh) {
   evaluators::EvalOptions o;
   o.fidelity = fidelity;
-  o.fpga = task.budget.contains("max_luts");  // as the environments do
+  o.fpga = task.needs_fpga();  // as the environments do
   o.use_cache = !fresh;
   return o;
 }

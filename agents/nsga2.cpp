@@ -1,5 +1,6 @@
 // NSGA-II (Deb et al., 2002) over a MultiDiscrete design space, with two objectives, both
-// minimised: transistors and workload cycles (Searcher::observe). An admissible design (a
+// minimised: the task's area objective (transistors by default, or iCE40 LUTs or cells:
+// env::Task::objectives) and workload cycles (Searcher::observe). An admissible design (a
 // positive reward: within budget, correct or not checked, no error) beats every design that is
 // not; among the admissible, non-dominated sorting and crowding distance rank them; the others
 // rank by reward. Each generation: binary tournaments on (rank, crowding), uniform crossover,
@@ -43,7 +44,7 @@ class Nsga2 final : public Searcher {
   }
   void observe(const std::vector<Design>& designs, const std::vector<json>& figures) override {
     for (std::size_t i = 0; i < designs.size() && i < figures.size(); ++i)
-      observed_.push_back({figures[i].value("transistors", 0.0), figures[i].value("cycles", 0.0)});
+      observed_.push_back({figures[i].value("area", figures[i].value("transistors", 0.0)), figures[i].value("cycles", 0.0)});
   }
   void tell(const std::vector<Design>& designs, const std::vector<double>& rewards) override {
     for (std::size_t i = 0; i < designs.size(); ++i) {
@@ -160,7 +161,7 @@ class Nsga2 final : public Searcher {
 };
 
 const Registration<Agent> registered{searcher_agent<Nsga2>(
-    "nsga2", "NSGA-II: two objectives (transistors, workload cycles), non-dominated sorting and crowding", 55)};
+    "nsga2", "NSGA-II: two objectives (the task's area, transistors by default, and workload cycles), non-dominated sorting and crowding", 55)};
 
 }  // namespace
 

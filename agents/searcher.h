@@ -38,8 +38,9 @@ class Searcher {
   virtual ~Searcher() = default;
   virtual std::vector<Design> ask(int n) = 0;
   virtual void tell(const std::vector<Design>& designs, const std::vector<double>& rewards) = 0;
-  // Before tell(): the figures of the same designs, {transistors, cycles} (cycles simulated, or
-  // the exact cycle model's), for searchers with several objectives (nsga2). The run loop gives
+  // Before tell(): the figures of the same designs, {transistors, cycles, area} (cycles
+  // simulated, or the exact cycle model's; area: the task's area objective, env::Task::
+  // objectives), for searchers with several objectives (nsga2). The run loop gives
   // them live and again from events.jsonl on resume, so they must be all a searcher reads.
   virtual void observe(const std::vector<Design>& /*designs*/, const std::vector<json>& /*figures*/) {}
   // True when the searcher has nothing left to propose (e.g. the grid is exhausted).

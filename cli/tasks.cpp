@@ -62,6 +62,8 @@ void print_tasks(bool as_json) {
               << "  " << t.description << "\n"
               << "  objective: " << t.objective << "\n"
               << "  budget:    " << t.budget.dump() << "\n"
+              << "  front:     " << t.objectives[0] << " and " << t.objectives[1]
+              << ", both minimised (the Pareto front every run records; a task's JSON may declare \"objectives\": [\"luts\", \"cycles\"])\n"
               << "  workload:  " << t.workload.dump() << "\n"
               << "  parameters (" << std::setprecision(3) << f.space().size() << " combinations before constraints):\n";
     // Columns as wide as their longest entry (codesign's names and choice lists are long).

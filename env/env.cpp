@@ -12,7 +12,7 @@ Env::Env(Task task, EnvConfig config, std::shared_ptr<evaluators::Pipeline> pipe
   if (config_.max_steps < 1) throw hdl::ParamError("max_steps must be at least 1");
   options_.fidelity = config_.fidelity.empty() ? task_.fidelity : config_.fidelity;
   // iCE40 resources are not in the objective unless the budget names them: skip that run.
-  options_.fpga = task_.budget.contains("max_luts");
+  options_.fpga = task_.needs_fpga();
   for (auto& [name, values] : task_.search_domains()) {
     names_.push_back(name);
     values_.push_back(values);

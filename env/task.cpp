@@ -1,5 +1,7 @@
 #include "env/task.h"
 
+#include <algorithm>
+
 #include "evaluators/stage.h"
 
 namespace chipgym::env {
@@ -32,8 +34,10 @@ const hdl::Family& Task::design_family() const {
 }
 
 json Task::to_json() const {
-  return {{"name", name},         {"family", family},       {"description", description}, {"workload", workload},
-          {"objective", objective}, {"budget", budget},     {"fidelity", fidelity}, {"search", search}, {"agents", agents}};
+  json j = {{"name", name},         {"family", family},       {"description", description}, {"workload", workload},
+            {"objective", objective}, {"budget", budget},     {"fidelity", fidelity}, {"search", search}, {"agents", agents}};
+  if (objectives != Task().objectives) j["objectives"] = objectives;  // tasks without it keep their JSON
+  return j;
 }
 
 Task Task::from_json(const json& j) {
@@ -50,6 +54,15 @@ Task Task::from_json(const json& j) {
   t.fidelity = j.value("fidelity", std::string("rtl"));
   t.search = j.value("search", json::object());
   t.agents = j.value("agents", json::object());
+  if (j.contains("objectives")) {
+    const json& o = j.at("objectives");
+    const std::vector<std::string> areas = {"transistors", "cells", "luts"};
+    if (!o.is_array() || o.size() != 2 || !o[0].is_string() || !o[1].is_string() ||
+        std::find(areas.begin(), areas.end(), o[0].get<std::string>()) == areas.end() || o[1] != "cycles")
+      throw hdl::ParamError("task " + t.name + ": \"objectives\" must be [AREA, \"cycles\"] with AREA one of transistors, "
+                            "cells, luts (iCE40 LUTs), not " + o.dump());
+    t.objectives = o.get<std::vector<std::string>>();
+  }
   if (!t.budget.is_object() || !t.search.is_object() || !t.agents.is_object() || !t.workload.is_object())
     throw hdl::ParamError("task JSON: workload, budget, search and agents must be objects");
   } catch (const json::exception& e) {
@@ -63,6 +76,9 @@ Task Task::from_json(const json& j) {
                                                        : "unknown fidelity '" + t.fidelity + "'") +
                           "; the fidelities are model (the cycle model), synth (+ Yosys synthesis) and rtl (+ lint "
                           "and Verilator simulation against the golden model)");
+  if (t.area_objective() != "transistors" && t.fidelity == "model")
+    throw hdl::ParamError("task " + t.name + ": its objectives need " + t.area_objective() +
+                          ", which the fidelity model (the cycle model alone) does not give; use synth or rtl");
   return t;
 }
 

@@ -37,6 +37,11 @@ struct Task {
   json search = json::object();
   // Multi-agent split: agent -> the searched parameters it owns.
   json agents = json::object();
+  // The objectives of its Pareto front (runs/pareto.h), both minimised: an area objective
+  // (transistors, cells, or luts: iCE40 LUTs, for a task bound for an FPGA) and workload
+  // cycles. JSON "objectives", written only when not the default. The scalar reward is
+  // `objective`'s, whatever these are.
+  std::vector<std::string> objectives = {"transistors", "cycles"};
   // The kernel part, built on first use (null: a design task only). Not part of the JSON: a
   // task file is a design task.
   const KernelTask& (*kernel_part)() = nullptr;
@@ -44,6 +49,9 @@ struct Task {
   int order = 1000;
 
   TaskKind kind() const;
+  const std::string& area_objective() const { return objectives.front(); }
+  // Whether its evaluations need the iCE40 synthesis (a LUT budget, or LUTs as an objective).
+  bool needs_fpga() const { return budget.contains("max_luts") || area_objective() == "luts"; }
   bool has_design() const { return !family.empty(); }
   bool has_kernel() const { return kernel_part != nullptr; }
   // Throws hdl::ParamError when the task has no kernel part.

@@ -41,7 +41,8 @@ struct RunCurve {
   std::vector<FrontPoint> front;  // within the budget
 };
 
-RunCurve read_curve(const fs::path& dir, const std::string& agent, long long seed, long long budget) {
+RunCurve read_curve(const fs::path& dir, const std::string& agent, long long seed, long long budget,
+                    const std::string& objective) {
   RunCurve c;
   c.agent = agent;
   c.seed = seed;
@@ -56,7 +57,7 @@ RunCurve read_curve(const fs::path& dir, const std::string& agent, long long see
     c.best = std::max(c.best, r);
     c.best_so_far.push_back(c.best);
   }
-  c.front = pareto_front(admissible_points(counted));
+  c.front = pareto_front(admissible_points(counted, objective));
   std::ifstream summary(dir / "summary.json");
   if (summary) {
     try {
@@ -100,7 +101,8 @@ std::optional<std::vector<FrontPoint>> true_front(const json& truth) {
     }
     const fs::path run = truth.value("run", std::string());
     if (run.empty() || !fs::exists(run / "events.jsonl")) return std::nullopt;
-    return pareto_front(admissible_points(RunDir::open(run).read_events().events));
+    const RunDir dir = RunDir::open(run);
+    return pareto_front(admissible_points(dir.read_events().events, area_objective_of(dir.read_config().value("task", json()))));
   } catch (const std::exception&) {
     return std::nullopt;
   }
@@ -147,7 +149,7 @@ json find_optimum(const env::Task& task, std::shared_ptr<evaluators::Pipeline> p
     throw std::runtime_error("the exhaustive run did not finish");
   json truth = {{"optimum", r.summary["best_reward"]}, {"params", r.summary["best"]["params"]},
                 {"designs", r.summary["evaluations"]}, {"run", out.string()}, {"front", json::array()}};
-  for (const auto& p : pareto_front(admissible_points(events))) truth["front"].push_back(p.to_json());
+  for (const auto& p : pareto_front(admissible_points(events, task.area_objective()))) truth["front"].push_back(p.to_json());
   if (cache) cache->put("optimum", optimum_key(task, *pipeline), truth.dump());
   return truth;
 }
@@ -290,7 +292,8 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
 
   std::vector<RunCurve> curves;
   for (const auto& j : jobs)
-    curves.push_back(read_curve(o.out / (j.agent + "-" + std::to_string(j.seed)), j.agent, j.seed, o.budget));
+    curves.push_back(read_curve(o.out / (j.agent + "-" + std::to_string(j.seed)), j.agent, j.seed, o.budget,
+                                o.task.area_objective()));
   CompareResult result;
   result.stopped = stopped;
   for (const auto& s : stopped) result.notices.push_back("stopped early, counted as far as it got: " + s);
@@ -498,7 +501,7 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
       fronts.push_back({agent, pareto_front(united)});
     }
     plot_fronts(fronts, "Pareto fronts: " + o.task.name + " (" + std::to_string(o.seeds) + " seeds united)", o.out,
-                result.files, result.notices);
+                result.files, result.notices, o.task.area_objective());
   }
   for (const auto& [name, text] : plots) {
     write_atomically(o.out / (name + ".gp"), text);

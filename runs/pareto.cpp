@@ -14,35 +14,59 @@ namespace chipgym::runs {
 
 namespace fs = std::filesystem;
 
+const std::vector<std::string>& area_objectives() {
+  static const std::vector<std::string> names = {"transistors", "cells", "luts"};
+  return names;
+}
+
+std::string area_label(const std::string& objective) {
+  if (objective == "cells") return "cells (Yosys generic gates)";
+  if (objective == "luts") return "iCE40 LUTs (Yosys synth_ice40)";
+  return "transistors (Yosys CMOS estimate)";
+}
+
+std::string area_objective_of(const json& task) {
+  if (!task.is_object() || !task.contains("objectives") || !task["objectives"].is_array() || task["objectives"].empty() ||
+      !task["objectives"][0].is_string())
+    return "transistors";
+  return task["objectives"][0].get<std::string>();
+}
+
 json FrontPoint::to_json() const {
-  return {{"eval", eval}, {"transistors", transistors}, {"cycles", cycles}, {"reward", reward}, {"params", params}};
+  return {{"eval", eval}, {objective, area}, {"cycles", cycles}, {"reward", reward}, {"params", params}};
 }
 
 FrontPoint FrontPoint::from_json(const json& j) {
   FrontPoint p;
   p.eval = j.at("eval").get<long long>();
-  p.transistors = j.at("transistors").get<double>();
+  for (const auto& name : area_objectives())
+    if (j.contains(name)) {
+      p.objective = name;
+      break;
+    }
+  p.area = j.at(p.objective).get<double>();
   p.cycles = j.at("cycles").get<double>();
   p.reward = j.at("reward").get<double>();
   p.params = j.value("params", json());
   return p;
 }
 
-std::vector<FrontPoint> admissible_points(const std::vector<json>& events) {
+std::vector<FrontPoint> admissible_points(const std::vector<json>& events, const std::string& objective) {
   std::vector<FrontPoint> out;
   for (const auto& e : events) {
     if (!e.contains("eval")) continue;
-    const auto number = [&](const char* k) {
+    const auto number = [&](const std::string& k) {
       const auto it = e.find(k);
       return it != e.end() && it->is_number() ? it->get<double>() : 0.0;
     };
     FrontPoint p;
     p.eval = e["eval"].is_number() ? e["eval"].get<long long>() : -1;
-    p.transistors = number("transistors");
+    p.objective = objective;
+    p.area = number(objective);
     p.cycles = number("cycles") > 0 ? number("cycles") : number("cycles_model");  // not simulated: the exact model
     p.reward = number("reward");
     p.params = e.value("params", json());
-    if (p.reward > 0 && std::isfinite(p.reward) && p.transistors > 0 && p.cycles > 0 && !e.contains("error"))
+    if (p.reward > 0 && std::isfinite(p.reward) && p.area > 0 && p.cycles > 0 && !e.contains("error"))
       out.push_back(std::move(p));
   }
   return out;
@@ -50,12 +74,12 @@ std::vector<FrontPoint> admissible_points(const std::vector<json>& events) {
 
 std::vector<FrontPoint> pareto_front(std::vector<FrontPoint> points) {
   std::stable_sort(points.begin(), points.end(), [](const FrontPoint& a, const FrontPoint& b) {
-    if (a.transistors != b.transistors) return a.transistors < b.transistors;
+    if (a.area != b.area) return a.area < b.area;
     if (a.cycles != b.cycles) return a.cycles < b.cycles;
     return a.eval < b.eval;
   });
   std::vector<FrontPoint> front;
-  for (auto& p : points)  // by transistors: a point is on the front when it has fewer cycles than all before it
+  for (auto& p : points)  // by area: a point is on the front when it has fewer cycles than all before it
     if (front.empty() || p.cycles < front.back().cycles) front.push_back(std::move(p));
   return front;
 }
@@ -65,7 +89,7 @@ Normalisation Normalisation::over(const std::vector<std::vector<FrontPoint>>& fr
   bool any = false;
   for (const auto& f : fronts)
     for (const auto& p : f) {
-      const double t = std::log10(p.transistors), c = std::log10(p.cycles);
+      const double t = std::log10(p.area), c = std::log10(p.cycles);
       if (!any) {
         n.log_t_min = n.log_t_max = t;
         n.log_c_min = n.log_c_max = c;
@@ -85,7 +109,7 @@ double hypervolume(const std::vector<FrontPoint>& front, const Normalisation& n)
   constexpr double ref = 1.1;
   std::vector<std::pair<double, double>> pts;
   for (const auto& p : front) {
-    const double x = (std::log10(p.transistors) - n.log_t_min) / (n.log_t_max - n.log_t_min);
+    const double x = (std::log10(p.area) - n.log_t_min) / (n.log_t_max - n.log_t_min);
     const double y = (std::log10(p.cycles) - n.log_c_min) / (n.log_c_max - n.log_c_min);
     if (x < ref && y < ref) pts.push_back({x, y});
   }
@@ -122,9 +146,10 @@ std::string params_text(const json& params) {
 std::string ParetoResult::to_text() const {
   std::ostringstream os;
   for (const auto& [name, front] : fronts) {
-    os << name << ": " << front.size() << " design(s) on the front (transistors, cycles; both lower is better)\n";
+    os << name << ": " << front.size() << " design(s) on the front (" << objective
+       << ", cycles; both lower is better)\n";
     for (const auto& p : front)
-      os << "  " << std::setw(12) << number_text(p.transistors) << "  " << std::setw(10) << number_text(p.cycles)
+      os << "  " << std::setw(12) << number_text(p.area) << "  " << std::setw(10) << number_text(p.cycles)
          << "  eval " << p.eval << "  " << params_text(p.params) << "\n";
   }
   return os.str();
@@ -137,18 +162,19 @@ json ParetoResult::to_json() const {
     for (const auto& p : front) f.push_back(p.to_json());
     j[name] = f;
   }
-  return {{"fronts", j}, {"files", files}, {"notices", notices}};
+  return {{"fronts", j}, {"objectives", {objective, "cycles"}}, {"files", files}, {"notices", notices}};
 }
 
 void plot_fronts(const std::vector<std::pair<std::string, std::vector<FrontPoint>>>& fronts, const std::string& title,
-                 const fs::path& out, std::vector<std::string>& files, std::vector<std::string>& notices) {
+                 const fs::path& out, std::vector<std::string>& files, std::vector<std::string>& notices,
+                 const std::string& objective) {
   fs::create_directories(out);
   std::ostringstream data;
   std::string plots;
   int block = 0;
   for (const auto& [name, front] : fronts) {
     data << "# " << name << "\n";
-    for (const auto& p : front) data << number_text(p.transistors) << " " << number_text(p.cycles) << "\n";
+    for (const auto& p : front) data << number_text(p.area) << " " << number_text(p.cycles) << "\n";
     data << "\n\n";
     if (front.empty()) {
       ++block;
@@ -166,7 +192,7 @@ void plot_fronts(const std::vector<std::pair<std::string, std::vector<FrontPoint
     return;
   }
   std::ostringstream head;
-  head << "set logscale xy\nset xlabel 'transistors (Yosys CMOS estimate)'\nset ylabel 'workload cycles'\n"
+  head << "set logscale xy\nset xlabel '" << area_label(objective) << "'\nset ylabel 'workload cycles'\n"
        << "set grid\nset key top right\nset title '" << title << " (lower left is better)'\n";
   const std::string script = head.str() + "set terminal svg size 900,560 dynamic\nset output 'pareto.svg'\nplot " + plots +
                              "\nset terminal pngcairo size 900,560\nset output 'pareto.png'\nplot " + plots + "\n";
@@ -194,7 +220,8 @@ ParetoResult pareto(const fs::path& dir, const fs::path& out) {
     const RunDir run = RunDir::open(dir);
     const json config = run.read_config();
     const std::string name = config.value("agent", config.value("kind", std::string("run")));
-    result.fronts.push_back({name, pareto_front(admissible_points(run.read_events().events))});
+    result.objective = area_objective_of(config.value("task", json()));
+    result.fronts.push_back({name, pareto_front(admissible_points(run.read_events().events, result.objective))});
     title = "Pareto front of " + dir.filename().string();
   } else if (fs::exists(dir / "compare.json")) {
     std::map<std::string, std::vector<FrontPoint>> by_agent;
@@ -205,9 +232,11 @@ ParetoResult pareto(const fs::path& dir, const fs::path& out) {
     std::sort(runs.begin(), runs.end());
     for (const auto& path : runs) {
       const RunDir run = RunDir::open(path);
-      const std::string agent = run.read_config().value("agent", path.filename().string());
+      const json config = run.read_config();
+      const std::string agent = config.value("agent", path.filename().string());
       if (!by_agent.count(agent)) order.push_back(agent);
-      auto points = pareto_front(admissible_points(run.read_events().events));
+      result.objective = area_objective_of(config.value("task", json()));  // one task per comparison
+      auto points = pareto_front(admissible_points(run.read_events().events, result.objective));
       auto& all = by_agent[agent];
       all.insert(all.end(), points.begin(), points.end());
     }
@@ -217,7 +246,7 @@ ParetoResult pareto(const fs::path& dir, const fs::path& out) {
   } else {
     throw hdl::ParamError(dir.string() + " is neither a run directory (config.json, events.jsonl) nor a comparison (compare.json)");
   }
-  plot_fronts(result.fronts, title, out, result.files, result.notices);
+  plot_fronts(result.fronts, title, out, result.files, result.notices, result.objective);
   return result;
 }
 

@@ -1,12 +1,16 @@
-// Pareto fronts of runs: the designs no other design beats on both transistors and workload
-// cycles (both minimised), their hypervolume, and `chipgym pareto` (a run's or a comparison's
-// fronts as a table and a plot). The scalar objectives stay as they are: a front is recorded
-// beside them, from the events every run already writes.
+// Pareto fronts of runs: the designs no other design beats on both an area objective and
+// workload cycles (both minimised), their hypervolume, and `chipgym pareto` (a run's or a
+// comparison's fronts as a table and a plot). The scalar objectives stay as they are: a front
+// is recorded beside them, from the events every run already writes.
+//
+// The area objective is the task's (env::Task::objectives, `"objectives": [AREA, "cycles"]` in
+// a task's JSON): transistors (the default, Yosys' CMOS estimate), cells (generic gates), or
+// luts (iCE40 LUTs, for a task bound for an FPGA).
 //
 // A design is on a front only if it is admissible: its reward is positive (the tasks'
 // objectives are >= 0, and their penalties, -1 over budget, -2 incorrect, -3 an error, and 0
-// outside a constraint, leave it off) and it has transistors and cycles (the simulated count,
-// or the exact cycle model's where the design was not simulated).
+// outside a constraint, leave it off) and it has its area objective and cycles (the simulated
+// count, or the exact cycle model's where the design was not simulated).
 //
 // Hypervolume: both objectives on a log10 scale, normalised to [0, 1] by the smallest and
 // largest admissible value any of the compared runs saw (ideal 0, nadir 1), the reference point
@@ -23,17 +27,26 @@ namespace chipgym::runs {
 
 using json = nlohmann::json;
 
+// The area objectives a front can be drawn on, and how an axis names each.
+const std::vector<std::string>& area_objectives();
+std::string area_label(const std::string& objective);
+// The area objective of a task given as JSON (a run's config.json "task"): its "objectives"'
+// first entry, else transistors.
+std::string area_objective_of(const json& task);
+
 struct FrontPoint {
   long long eval = -1;
-  double transistors = 0, cycles = 0, reward = 0;
+  std::string objective = "transistors";  // what `area` measures (area_objectives())
+  double area = 0, cycles = 0, reward = 0;
   json params;
-  json to_json() const;
+  json to_json() const;                        // the area under its objective's name
   static FrontPoint from_json(const json& j);  // what to_json() gave; throws json::exception
 };
 
-// The admissible designs among `events` (events.jsonl lines; notes without eval are skipped).
-std::vector<FrontPoint> admissible_points(const std::vector<json>& events);
-// The non-dominated subset, by transistors ascending (of equal points, the earliest evaluation).
+// The admissible designs among `events` (events.jsonl lines; notes without eval are skipped),
+// on the area objective `objective`.
+std::vector<FrontPoint> admissible_points(const std::vector<json>& events, const std::string& objective = "transistors");
+// The non-dominated subset, by area ascending (of equal points, the earliest evaluation).
 std::vector<FrontPoint> pareto_front(std::vector<FrontPoint> points);
 
 struct Normalisation {
@@ -48,6 +61,7 @@ struct ParetoResult {
   // One front per series: a run (its own), or per agent of a comparison (the union of its
   // seeds' fronts, non-dominated again).
   std::vector<std::pair<std::string, std::vector<FrontPoint>>> fronts;
+  std::string objective = "transistors";  // the area objective of the runs' task
   std::vector<std::string> files, notices;
   std::string to_text() const;
   json to_json() const;
@@ -58,9 +72,10 @@ struct ParetoResult {
 // pareto.svg and pareto.png into `out`. Throws hdl::ParamError for a directory that is neither.
 ParetoResult pareto(const std::filesystem::path& dir, const std::filesystem::path& out);
 
-// Draws `fronts` (log-log, transistors vs cycles, one step line per series) into `out`/pareto.*;
+// Draws `fronts` (log-log, area vs cycles, one step line per series) into `out`/pareto.*;
 // returns the files written, or a notice when gnuplot fails.
 void plot_fronts(const std::vector<std::pair<std::string, std::vector<FrontPoint>>>& fronts, const std::string& title,
-                 const std::filesystem::path& out, std::vector<std::string>& files, std::vector<std::string>& notices);
+                 const std::filesystem::path& out, std::vector<std::string>& files, std::vector<std::string>& notices,
+                 const std::string& objective = "transistors");
 
 }  // namespace chipgym::runs

@@ -136,6 +136,7 @@ void Recorder::start(const json& config, long long budget, ExportBest export_bes
   if (!dir_) dir_.emplace(RunDir::create(path_, force_));
   if (rewrite_) dir_->rewrite_events(events_);
   dir_->write_config(config);
+  area_objective_ = area_objective_of(config.value("task", json()));
   export_best_ = std::move(export_best);
   on_progress_ = std::move(on_progress);
   t0_ = std::chrono::steady_clock::now();
@@ -179,6 +180,8 @@ json Recorder::record(const Evaluation& e) {
   event["cycles"] = m.value("cycles", 0LL);
   if (m.contains("cycles_model")) event["cycles_model"] = m.value("cycles_model", 0LL);
   event["transistors"] = m.value("transistors", 0LL);
+  // The task's area objective, when it is another figure (its Pareto front is on it).
+  if (area_objective_ != "transistors") event[area_objective_] = m.value(area_objective_, 0LL);
   event["correct"] = m.contains("correct") ? m["correct"] : json(nullptr);
   event["cache_hit"] = e.cache_hit;
   event["seconds"] = m.value("seconds", 0.0);
@@ -299,8 +302,8 @@ json Recorder::write_summary(json fields, bool complete) {
   fields["best_reward"] = progress_.has_best ? json(progress_.best_reward) : json(nullptr);
   fields["best"] = best_;
   fields["best_verified"] = best_verified_;
-  json front = json::array();  // runs/pareto.h: the non-dominated designs, transistors and cycles
-  for (const auto& p : pareto_front(admissible_points(evaluations_))) front.push_back(p.to_json());
+  json front = json::array();  // runs/pareto.h: the non-dominated designs, the task's area and cycles
+  for (const auto& p : pareto_front(admissible_points(evaluations_, area_objective_))) front.push_back(p.to_json());
   fields["pareto"] = front;
   fields["seconds_this_session"] = progress_.seconds;
   fields["seconds_total"] = before + progress_.seconds;

@@ -127,6 +127,7 @@ class Recorder {
   const std::vector<std::string>& notices() const { return notices_; }
 
  private:
+  std::string area_objective_ = "transistors";  // of the front in summary.json (runs/pareto.h)
   Recorder(std::filesystem::path path, bool force, bool resuming)
       : path_(std::move(path)), force_(force), resuming_(resuming) {}
   void consider_best(const json& event, const json* metrics);

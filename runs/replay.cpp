@@ -66,7 +66,7 @@ ReplayResult replay(const std::filesystem::path& run, std::optional<long long> s
   evaluators::EvalOptions o;
   o.fidelity = at_rtl ? "rtl" : fidelity;
   o.use_cache = false;
-  o.fpga = at_rtl || task.budget.contains("max_luts");
+  o.fpga = at_rtl || task.needs_fpga();
   out.metrics = pipeline->evaluate(family, params, task.workload, o);
   json now = out.metrics.to_json();
   now["reward"] = task.reward(out.metrics);

@@ -13,9 +13,11 @@ namespace fs = std::filesystem;
 namespace {
 
 // What Searcher::observe reads of an event: the same live and on resume.
-json figures_of(const json& event) {
+json figures_of(const json& event, const std::string& area) {
   const long long cycles = event.value("cycles", 0LL);
-  return {{"transistors", event.value("transistors", 0LL)}, {"cycles", cycles > 0 ? cycles : event.value("cycles_model", 0LL)}};
+  return {{"transistors", event.value("transistors", 0LL)},
+          {"cycles", cycles > 0 ? cycles : event.value("cycles_model", 0LL)},
+          {"area", event.value(area, 0LL)}};
 }
 
 }  // namespace
@@ -116,7 +118,7 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
       try {
         designs.push_back(events[i].at("design").get<agents::Design>());
         rewards.push_back(events[i].at("reward").get<double>());
-        figures.push_back(figures_of(events[i]));
+        figures.push_back(figures_of(events[i], o.task.area_objective()));
       } catch (const json::exception& e) {
         throw hdl::ParamError("cannot resume " + o.out.string() + ": event " + std::to_string(i) +
                               " of events.jsonl lacks a design or reward (" + e.what() + ")");
@@ -144,7 +146,8 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
       const env::Evaluation ev = environment.rewarded(std::move(results[j]));
       rewards.push_back(ev.reward);
       figures.push_back(figures_of(recorder.record({designs[j], environment.decode(designs[j]).to_json(), ev.reward, ev.metrics.to_json(),
-                       ev.metrics.cache_hit, {{"batch", batch}, {"batch_size", static_cast<long long>(designs.size())}}})));
+                       ev.metrics.cache_hit, {{"batch", batch}, {"batch_size", static_cast<long long>(designs.size())}}}),
+                                   o.task.area_objective()));
     }
     searcher->observe(designs, figures);
     searcher->tell(designs, rewards);

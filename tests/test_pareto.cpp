@@ -138,3 +138,61 @@ TEST_CASE("nsga2 searches two objectives, records its front, and a stopped run r
   CHECK(bad.exit_code == 2);
   CHECK_THAT(bad.err, Catch::Contains("nsga2: need population >= 4"));
 }
+
+// A task bound for an FPGA declares iCE40 LUTs as its area objective: its designs are
+// synthesized for iCE40 too, nsga2 ranks them on LUTs and cycles, and the recorded front is on
+// LUTs (the scalar reward stays the task's objective).
+TEST_CASE("a task that declares iCE40 LUTs as its area objective gets its front, nsga2 and pareto on LUTs and cycles") {
+  evaluators::TempDir dir("chipgym-luts-");
+  json task = json::parse(test_support::kTinyTask);
+  task["name"] = "gemm-tiny-ice40";
+  task["objectives"] = {"luts", "cycles"};
+  const auto task_file = dir.path() / "task.json";
+  std::ofstream(task_file) << task.dump();
+  const auto out = dir.path() / "run";
+  auto r = test_support::run_chipgym({"train", "--task-file", task_file.string(), "--agent", "nsga2", "--budget", "6",
+                                      "--seed", "1", "--hyper", R"({"population": 4})", "--out", out.string(),
+                                      "--cache-dir", (dir.path() / "cache").string(), "--json"});
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  const json summary = json::parse(r.out);
+  REQUIRE_FALSE(summary["pareto"].empty());
+  // The front is on LUTs: every point has them, and none dominates another on LUTs and cycles.
+  const auto events = test_support::read_jsonl(out / "events.jsonl");
+  std::vector<runs::FrontPoint> all = runs::admissible_points(events, "luts");
+  REQUIRE(all.size() >= 2);
+  for (const auto& p : summary["pareto"]) {
+    REQUIRE(p.contains("luts"));
+    CHECK_FALSE(p.contains("transistors"));
+    CHECK(p["luts"].get<double>() > 0);
+    for (const auto& q : all)
+      CHECK_FALSE((q.area <= p["luts"].get<double>() && q.cycles <= p["cycles"].get<double>() &&
+                   (q.area < p["luts"].get<double>() || q.cycles < p["cycles"].get<double>())));
+  }
+  CHECK(summary["pareto"].size() == runs::pareto_front(all).size());
+  // The task JSON of the run keeps the objectives, so the run rebuilds from its directory.
+  const json config = json::parse(std::ifstream(out / "config.json"));
+  CHECK(config["task"]["objectives"] == json({"luts", "cycles"}));
+  auto shown = test_support::run_chipgym({"pareto", out.string(), "--out", (dir.path() / "plot").string()});
+  INFO(shown.err);
+  REQUIRE(shown.ok());
+  CHECK_THAT(shown.out, Catch::Contains("(luts, cycles; both lower is better)"));
+  std::ifstream gp(dir.path() / "plot" / "pareto.gp");
+  CHECK_THAT(std::string(std::istreambuf_iterator<char>(gp), {}), Catch::Contains("set xlabel 'iCE40 LUTs"));
+
+  // Bad input: an objective nobody measures, or a model-only task that has no LUTs.
+  task["objectives"] = {"area", "cycles"};
+  std::ofstream(task_file) << task.dump();
+  auto bad = test_support::run_chipgym({"train", "--task-file", task_file.string(), "--agent", "nsga2", "--out",
+                                        (dir.path() / "bad").string()});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("\"objectives\" must be [AREA, \"cycles\"] with AREA one of transistors, cells, luts"));
+  task["objectives"] = {"luts", "cycles"};
+  task["fidelity"] = "model";
+  std::ofstream(task_file) << task.dump();
+  bad = test_support::run_chipgym({"train", "--task-file", task_file.string(), "--agent", "nsga2", "--out",
+                                   (dir.path() / "bad2").string()});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("its objectives need luts, which the fidelity model"));
+  CHECK_FALSE(fs::exists(dir.path() / "bad" / "events.jsonl"));
+}
