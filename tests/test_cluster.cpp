@@ -73,6 +73,23 @@ chipgym::evaluators::RunResult run_mpi(const std::string& mpirun, const std::vec
   return chipgym::evaluators::run_process(req);
 }
 
+// `chipgym ARGS` on 3 ranks (rank 0 and two workers).
+chipgym::evaluators::RunResult on_three_ranks(const std::string& mpirun, const std::vector<std::string>& args) {
+  std::vector<std::string> m = {"-np", "3", CHIPGYM_BIN};
+  m.insert(m.end(), args.begin(), args.end());
+  return run_mpi(mpirun, m);
+}
+
+// An evolve command of run directory `name` under `dir` (and its own cache), 2 candidates at once.
+std::vector<std::string> evolve_args(const fs::path& dir, std::vector<std::string> task_args, const std::string& generations,
+                                     const std::string& name) {
+  std::vector<std::string> args = {"evolve"};
+  args.insert(args.end(), task_args.begin(), task_args.end());
+  args.insert(args.end(), {"--generations", generations, "--seed", "2", "--workers", "2", "--out", (dir / name).string(),
+                           "--cache-dir", (dir / ("c-" + name)).string()});
+  return args;
+}
+
 // What must agree between two runs: the designs, rewards and their order, batch by batch.
 json comparable(const std::vector<json>& events) {
   json out = json::array();
@@ -329,16 +346,10 @@ TEST_CASE("evolve's parameter sets on MPI ranks give the single-process run's ev
   if (mpirun.empty()) return;
   TempDir dir("chipgym-test-");
   const fs::path task = write_file(dir.path() / "tiny.json", kTinyTask);
-  auto args = [&](const std::string& name) {
-    return std::vector<std::string>{"evolve", "--task-file", task.string(), "--generations", "3", "--seed", "2", "--workers", "2",
-                                    "--out", (dir.path() / name).string(), "--cache-dir", (dir.path() / ("c-" + name)).string()};
-  };
-  auto single = run_chipgym(args("single"));
+  auto single = run_chipgym(evolve_args(dir.path(), {"--task-file", task.string()}, "3", "single"));
   INFO(single.err);
   REQUIRE(single.ok());
-  std::vector<std::string> m = {"-np", "3", CHIPGYM_BIN};
-  for (const auto& a : args("mpi")) m.push_back(a);
-  auto mpi = run_mpi(mpirun, m);
+  auto mpi = on_three_ranks(mpirun, evolve_args(dir.path(), {"--task-file", task.string()}, "3", "mpi"));
   INFO(mpi.err);
   REQUIRE(mpi.ok());
   CHECK_THAT(mpi.err, Catch::Contains("note: MPI: designs evaluated per worker rank: rank 1 ("));
@@ -361,16 +372,10 @@ TEST_CASE("evolve's kernel candidates are scored on MPI worker ranks and give th
   const std::string mpirun = mpirun_or_skip();
   if (mpirun.empty()) return;
   TempDir dir("chipgym-test-");
-  auto args = [&](const std::string& name) {
-    return std::vector<std::string>{"evolve", "--task", "relu-int8", "--generations", "2", "--seed", "2", "--workers", "2",
-                                    "--out", (dir.path() / name).string(), "--cache-dir", (dir.path() / ("c-" + name)).string()};
-  };
-  auto single = run_chipgym(args("single"));
+  auto single = run_chipgym(evolve_args(dir.path(), {"--task", "relu-int8"}, "2", "single"));
   INFO(single.err);
   REQUIRE(single.ok());
-  std::vector<std::string> m = {"-np", "3", CHIPGYM_BIN};
-  for (const auto& a : args("mpi")) m.push_back(a);
-  auto mpi = run_mpi(mpirun, m);
+  auto mpi = on_three_ranks(mpirun, evolve_args(dir.path(), {"--task", "relu-int8"}, "2", "mpi"));
   INFO(mpi.err);
   REQUIRE(mpi.ok());
   // Every candidate the single run scored was scored by a worker rank (the best's
@@ -393,12 +398,9 @@ TEST_CASE("evolve's kernel candidates are scored on MPI worker ranks and give th
   CHECK(launch["ranks"] == 3);
   CHECK(json::parse(slurp(dir.path() / "single" / "config.json"))["launch"]["mpi"] == false);
   // The results were kept in rank 0's cache: the same run again is answered from it.
-  auto again = run_mpi(mpirun, [&] {
-    std::vector<std::string> v = {"-np", "3", CHIPGYM_BIN};
-    for (const auto& x : args("mpi")) v.push_back(x);
-    v.push_back("--force");
-    return v;
-  }());
+  auto rerun = evolve_args(dir.path(), {"--task", "relu-int8"}, "2", "mpi");
+  rerun.push_back("--force");
+  auto again = on_three_ranks(mpirun, rerun);
   INFO(again.err);
   REQUIRE(again.ok());
   CHECK_THAT(again.err, !Catch::Contains("designs evaluated per worker rank"));
