@@ -17,7 +17,7 @@ std::string zoo_list() {
 }
 
 struct WorkloadCommand {
-  std::string file, zoo_name;
+  std::string file, zoo_name, generated;
   bool as_json = false;
   WorkloadDims dims;
 };
@@ -26,6 +26,9 @@ std::function<int()> setup(CLI::App& cmd) {
   auto c = std::make_shared<WorkloadCommand>();
   cmd.add_option("model", c->file, "an ONNX model (.onnx)");
   cmd.add_option("--zoo", c->zoo_name, "a model of the zoo instead of a file:" + zoo_list());
+  cmd.add_option("--generate", c->generated,
+                 "a generated workload instead, KIND:SEED: transformer (one layer) or cnn (a whole network), drawn "
+                 "from stated ranges (env/zoo.cpp); --workload takes it as gen:KIND:SEED");
   add_workload_dims(&cmd, c->dims);
   cmd.add_flag("--json", c->as_json, "print JSON");
   cmd.footer("Counted: MatMul, MatMulInteger, QLinearMatMul, Gemm (transA/transB), batched matmuls (batch dims become\n"
@@ -33,10 +36,12 @@ std::function<int()> setup(CLI::App& cmd) {
              "K = in_channels/groups x window, N = out_channels/groups, times groups). Bytes: A and B int8, C as\n"
              "32-bit accumulators, each once. Other operators are listed as skipped.");
   return [c]() -> int {
-    if (c->file.empty() == c->zoo_name.empty())
-      throw hdl::ParamError("workload needs an ONNX file or --zoo NAME (not both); the zoo:" + zoo_list());
+    if (!c->file.empty() + !c->zoo_name.empty() + !c->generated.empty() != 1)
+      throw hdl::ParamError("workload needs one of an ONNX file, --zoo NAME or --generate KIND:SEED; the zoo:" + zoo_list());
     const auto o = c->dims.options();
-    env::Workload w = c->file.empty() ? env::zoo_workload(c->zoo_name, o) : env::import_onnx_file(c->file, o);
+    env::Workload w = !c->generated.empty() ? env::load_workload("gen:" + c->generated, o)
+                      : c->file.empty()     ? env::zoo_workload(c->zoo_name, o)
+                                            : env::import_onnx_file(c->file, o);
     if (c->as_json) std::cout << w.to_json().dump(2) << "\n";
     else std::cout << w.to_text();
     if (!w.unsupported.empty() && c->as_json) {

@@ -412,6 +412,11 @@ Workload import_onnx_file(const std::string& path, const ImportOptions& options)
 
 Workload load_workload(const std::string& spec, const ImportOptions& options) {
   if (spec.rfind("zoo:", 0) == 0) return zoo_workload(spec.substr(4), options);
+  if (spec.rfind("gen:", 0) == 0) {
+    if (options.batch || options.seq)
+      throw hdl::ParamError("a generated workload draws its own batch and sequence: --batch and --seq do not apply to " + spec);
+    return generated_workload(spec.substr(4));
+  }
   return import_onnx_file(spec, options);
 }
 

@@ -82,7 +82,13 @@ const std::vector<ZooEntry>& zoo();
 // Throws hdl::ParamError listing the zoo (and the closest name) when `name` is unknown.
 Workload zoo_workload(const std::string& name, const ImportOptions& options = {});
 
-// `FILE.onnx` or `zoo:NAME`, as --workload takes it.
+// A generated workload, "KIND:SEED" (env/zoo.cpp states each generator's ranges): transformer
+// (one layer) or cnn (a whole network). The same spec gives the same GEMMs on every platform.
+// Throws hdl::ParamError naming the generators, or the form, when `spec` is neither.
+const std::vector<std::string>& generator_kinds();
+Workload generated_workload(const std::string& spec);
+
+// `FILE.onnx`, `zoo:NAME` or `gen:KIND:SEED`, as --workload takes it.
 Workload load_workload(const std::string& spec, const ImportOptions& options = {});
 
 // "did you mean": the known name closest to `name` by edit distance, if any is close.

@@ -1,7 +1,13 @@
 // The model zoo: workloads computed from published architecture hyper-parameters (layer
 // counts, widths, heads, kernel sizes, strides), never from typed-in GEMM tables. Each model
-// is built by the same lowering the ONNX importer uses (conv_gemm for convolutions).
+// is built by the same lowering the ONNX importer uses (conv_gemm for convolutions). Beside it,
+// seeded generators of plausible transformer layers and CNNs (gen:KIND:SEED), built by the same
+// code from drawn hyper-parameters, so that policies can train on hundreds of workloads while
+// the zoo's models stay held out.
+#include <algorithm>
+#include <cstdint>
 #include <functional>
+#include <initializer_list>
 
 #include "env/workload.h"
 
@@ -151,6 +157,90 @@ Workload vit_b16(const ImportOptions& o) {
   return w;
 }
 
+// --- generated workloads ---------------------------------------------------------------------
+// Seeded draws of plausible models, for training across workloads while the zoo stays held
+// out. The draw is splitmix64 on the seed (the same on every platform), one value per choice.
+class Draw {
+ public:
+  explicit Draw(std::uint64_t seed) : state_(seed ^ 0x6765'6e65'7261'7465ULL) {}  // "generate"
+  template <class T>
+  T pick(std::initializer_list<T> values) {
+    return *(values.begin() + static_cast<std::ptrdiff_t>(next() % values.size()));
+  }
+  bool coin() { return next() & 1; }
+
+ private:
+  std::uint64_t next() {
+    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  std::uint64_t state_;
+};
+
+// One transformer layer: heads 4..16 of 32 or 64 dimensions (d_model 128..1024), an MLP of 2x
+// or 4x d_model, fused or separate Q/K/V projections, batch 1, 2 or 4, and either a prefill
+// of 32..512 tokens or one decode step over a KV cache of that many.
+Workload generated_transformer(std::uint64_t seed) {
+  Draw d(seed);
+  const long long heads = d.pick<long long>({4, 6, 8, 12, 16}), head_dim = d.pick<long long>({32, 64});
+  const long long d_model = heads * head_dim, d_ff = d.pick<long long>({2, 4}) * d_model;
+  const long long seq = d.pick<long long>({32, 64, 128, 256, 512}), batch = d.pick<long long>({1, 2, 4});
+  const bool decode = d.coin(), fused = d.coin();
+  Workload w;
+  w.dims = {{"batch", batch}, {"seq", seq}, {"d_model", d_model}, {"heads", heads}, {"d_ff", d_ff}, {"decode", decode}};
+  w.model = "generated transformer layer (seed " + std::to_string(seed) + "): d_model " + std::to_string(d_model) + ", " +
+            std::to_string(heads) + " heads, MLP " + std::to_string(d_ff) + ", batch " + std::to_string(batch) + ", " +
+            (decode ? "one decode step over " + std::to_string(seq) + " cached tokens" : "prefill of " + std::to_string(seq) + " tokens");
+  transformer_layer(w, "layer.", {batch, decode ? 1 : seq, decode ? seq + 1 : seq, d_model, heads, d_ff, 1, fused});
+  w.skipped = {{"LayerNorm", 2}, {"Softmax", 1}, {"GELU", 1}, {"Add", 2}};
+  return w;
+}
+
+// A CNN: a 32..224 square image, a 3x3 stem of 16..64 channels (stride 2 from 128 up), 2..4
+// stages doubling the channels (stride 2 at each stage's first block but the first), 1 or 2
+// blocks per stage, all basic blocks (two 3x3 convolutions, a 1x1 projection where the shape
+// changes) or all inverted residuals (1x1 expansion by 1, 4 or 6, a 3x3 or 5x5 depthwise
+// convolution, a 1x1 projection), then a classifier of 10, 100 or 1,000 classes; batch 1.
+Workload generated_cnn(std::uint64_t seed) {
+  Draw d(seed);
+  const long long image = d.pick<long long>({32, 64, 128, 224}), stem = d.pick<long long>({16, 24, 32, 64});
+  const int stages = d.pick<int>({2, 3, 4}), blocks = d.pick<int>({1, 2});
+  const bool separable = d.coin();
+  const long long expand = d.pick<long long>({1, 4, 6}), kernel = d.pick<long long>({3, 5});
+  const long long classes = d.pick<long long>({10, 100, 1000});
+  Workload w;
+  w.dims = {{"batch", 1}, {"image", image}, {"stem", stem}, {"stages", stages}, {"blocks", blocks}, {"separable", separable}};
+  w.model = "generated CNN (seed " + std::to_string(seed) + "): " + std::to_string(image) + "x" + std::to_string(image) +
+            " image, " + std::to_string(stages) + " stages of " + std::to_string(blocks) + " " +
+            (separable ? "inverted residual block(s) (expansion " + std::to_string(expand) + ", " + std::to_string(kernel) + "x" +
+                             std::to_string(kernel) + " depthwise)"
+                       : "basic block(s)") +
+            ", " + std::to_string(classes) + " classes";
+  long long size = conv(w, "stem", 1, image, 3, stem, 3, image >= 128 ? 2 : 1, 1), channels = stem;
+  for (int stage = 0; stage < stages; ++stage)
+    for (int block = 0; block < blocks; ++block) {
+      const long long stride = stage > 0 && block == 0 ? 2 : 1, out_c = stem << stage;
+      const std::string name = "stage" + std::to_string(stage + 1) + "." + std::to_string(block) + ".";
+      long long out;
+      if (separable) {
+        const long long hidden = channels * expand;
+        if (expand != 1) conv(w, name + "expand", 1, size, channels, hidden, 1, 1, 0);
+        out = conv(w, name + "depthwise", 1, size, hidden, hidden, kernel, stride, kernel / 2, hidden);
+        conv(w, name + "project", 1, out, hidden, out_c, 1, 1, 0);
+      } else {
+        out = conv(w, name + "conv1", 1, size, channels, out_c, 3, stride, 1);
+        conv(w, name + "conv2", 1, out, out_c, out_c, 3, 1, 1);
+        if (stride != 1 || channels != out_c) conv(w, name + "downsample", 1, size, channels, out_c, 1, stride, 0);
+      }
+      size = out;
+      channels = out_c;
+    }
+  linear(w, "classifier", 1, channels, classes);
+  return w;
+}
+
 struct Model {
   ZooEntry entry;
   std::function<Workload(const ImportOptions&)> build;
@@ -172,6 +262,26 @@ const std::vector<Model>& models() {
 }
 
 }  // namespace
+
+const std::vector<std::string>& generator_kinds() {
+  static const std::vector<std::string> kinds = {"transformer", "cnn"};
+  return kinds;
+}
+
+Workload generated_workload(const std::string& spec) {
+  const auto colon = spec.find(':');
+  const std::string kind = spec.substr(0, colon);
+  const std::string seed_text = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  if (std::find(generator_kinds().begin(), generator_kinds().end(), kind) == generator_kinds().end())
+    throw ParamError("no workload generator '" + kind + "'; the generators: transformer, cnn (as KIND:SEED, e.g. gen:cnn:7)");
+  if (seed_text.empty() || seed_text.find_first_not_of("0123456789") != std::string::npos || seed_text.size() > 19)
+    throw ParamError("a generated workload is KIND:SEED with SEED a non-negative integer (e.g. gen:" + kind + ":7), not '" +
+                     spec + "'");
+  const std::uint64_t seed = std::stoull(seed_text);
+  Workload w = kind == "transformer" ? generated_transformer(seed) : generated_cnn(seed);
+  w.source = "gen:" + kind + ":" + seed_text;
+  return w;
+}
 
 const std::vector<ZooEntry>& zoo() {
   static const std::vector<ZooEntry> entries = [] {

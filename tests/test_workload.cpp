@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -270,6 +271,54 @@ TEST_CASE("the zoo's models match their published operation counts") {
   Workload decode = chipgym::env::zoo_workload("gpt2-decode", {std::nullopt, S});
   CHECK(decode.total_macs() == 12 * d * d + 2 * d * (S + 1));
   check_gemm(find_layer(decode, "h.0.attn.q_kT"), 1, 64, S + 1, 12);
+}
+
+// Generated workloads (issue: policies that train across workloads): seeded, inside their
+// stated ranges, and counted by the same formulas as the zoo.
+TEST_CASE("generated transformer and CNN workloads are seeded draws inside their stated ranges, counted as the zoo counts") {
+  using chipgym::env::generated_workload;
+  std::set<std::string> models;
+  for (int seed = 0; seed < 40; ++seed) {
+    const Workload t = generated_workload("transformer:" + std::to_string(seed));
+    CHECK(t.to_json() == generated_workload("transformer:" + std::to_string(seed)).to_json());  // the same draw
+    CHECK(t.source == "gen:transformer:" + std::to_string(seed));
+    models.insert(t.model);
+    const long long d = t.dims["d_model"], h = t.dims["heads"], f = t.dims["d_ff"], S = t.dims["seq"], B = t.dims["batch"];
+    CHECK((d / h == 32 || d / h == 64));
+    CHECK((h >= 4 && h <= 16));
+    CHECK((f == 2 * d || f == 4 * d));
+    CHECK((S >= 32 && S <= 512));
+    const long long rows = t.dims["decode"] == true ? B : B * S, keys = t.dims["decode"] == true ? S + 1 : S;
+    // Projections 4 d^2, MLP 2 d f per row; Q x K^T and P x V: d x keys per query row.
+    CHECK(t.total_macs() == rows * (4 * d * d + 2 * d * f) + 2 * rows * d * keys);
+    check_gemm(find_layer(t, "layer.attn.q_kT"), t.dims["decode"] == true ? 1 : S, d / h, keys, B * h);
+
+    const Workload c = generated_workload("cnn:" + std::to_string(seed));
+    models.insert(c.model);
+    const long long image = c.dims["image"], stem = c.dims["stem"];
+    const LayerGemm& first = c.gemms.front();
+    const long long side = image >= 128 ? image / 2 : image;  // 3x3 stem, pad 1, stride 2 from 128 up
+    check_gemm(first, side * side, 3 * 3 * 3, stem, 1);
+    const LayerGemm& head = c.gemms.back();
+    CHECK(head.layer == "classifier");
+    CHECK(head.k == stem << (c.dims["stages"].get<int>() - 1));  // the channels double per stage
+    CHECK((head.n == 10 || head.n == 100 || head.n == 1000));
+    for (const auto& g : c.gemms) CHECK((g.m > 0 && g.k > 0 && g.n > 0 && g.count > 0));
+  }
+  CHECK(models.size() >= 60);  // 80 draws: nearly all different models
+  // Through --workload's spec, and bad specs refused by name.
+  CHECK(chipgym::env::load_workload("gen:cnn:3").to_json() == generated_workload("cnn:3").to_json());
+  CHECK_THROWS_WITH(generated_workload("rnn:1"), Catch::Contains("no workload generator 'rnn'; the generators: transformer, cnn"));
+  CHECK_THROWS_WITH(generated_workload("cnn:x"), Catch::Contains("SEED a non-negative integer"));
+  CHECK_THROWS_WITH(generated_workload("cnn"), Catch::Contains("SEED a non-negative integer"));
+  CHECK_THROWS_WITH(chipgym::env::load_workload("gen:cnn:1", {1, std::nullopt}), Catch::Contains("--batch and --seq do not apply"));
+  auto shown = run_chipgym({"workload", "--generate", "transformer:5", "--json"});
+  INFO(shown.err);
+  REQUIRE(shown.ok());
+  CHECK(json::parse(shown.out)["source"] == "gen:transformer:5");
+  auto bad = run_chipgym({"workload", "--generate", "lstm:5"});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("no workload generator 'lstm'"));
 }
 
 TEST_CASE("chipgym workload prints a model's GEMMs, and bad input gets a clear message and exit code 2") {
