@@ -476,7 +476,7 @@ TEST_CASE("a worker rank without Yosys, or with another Yosys or chipgym version
 // By default Open MPI ends the whole job when one rank dies, naming the rank and node; rank 0 has written
 // every result that arrived, so --resume (here on MPI again) loses only the batch in flight and
 // ends with the events of an uninterrupted run.
-TEST_CASE("a worker rank killed with kill -9 ends the job; --resume gives the events of an uninterrupted run", "[mpi][mpi-fault]") {
+TEST_CASE("a worker rank killed with kill -9 ends the job, and --resume gives the events of an uninterrupted run", "[mpi][mpi-fault]") {
   const std::string mpirun = mpirun_or_skip();
   if (mpirun.empty()) return;
   TempDir dir("chipgym-test-");
