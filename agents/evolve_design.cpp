@@ -272,12 +272,7 @@ Subject params_subject(const env::Task& task, std::shared_ptr<evaluators::Pipeli
       return "";
     }
     std::uint64_t state = seed;
-    auto next = [&state] {
-      std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-      return z ^ (z >> 31);
-    };
+    auto next = [&state] { return hdl::splitmix64(state); };
     for (int attempt = 0; attempt < 64; ++attempt) {
       const std::size_t i = next() % ps->names.size();
       const json& values = ps->values_json[i];

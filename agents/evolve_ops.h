@@ -32,10 +32,12 @@
 #include <string>
 #include <vector>
 
+#include "hdl/splitmix.h"
+
 namespace chipgym::agents {
 
 // Text helpers of the offline proposer, shared by agents/evolve.cpp's textual mutation.
-std::uint64_t splitmix64(std::uint64_t& state);  // the next seeded draw; advances `state`
+using hdl::splitmix64;
 std::vector<std::string> split_lines(const std::string& text);
 std::string trim(const std::string& s);           // spaces, tabs and carriage returns at both ends
 

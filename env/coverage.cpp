@@ -6,6 +6,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "hdl/splitmix.h"
+
 namespace chipgym::env {
 
 namespace {
@@ -115,10 +117,7 @@ std::string step_note(const std::string& what, long long total, long long step, 
 std::vector<int> fixed_random(int n, int lo, int hi, std::uint64_t seed) {
   std::vector<int> out;
   for (int i = 0; i < n; ++i) {
-    std::uint64_t z = (seed += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
+    const std::uint64_t z = hdl::splitmix64(seed);
     out.push_back(lo + static_cast<int>(z % static_cast<std::uint64_t>(hi - lo + 1)));
   }
   return out;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "hdl/param_space.h"
+#include "hdl/splitmix.h"
 
 namespace chipgym::env {
 
@@ -15,14 +16,6 @@ using hdl::ParamError;
 
 const char* const kStandardPorts[] = {"clk",       "rst",      "in_valid", "in_ready", "in_data",
                                       "in_last",   "out_valid", "out_ready", "out_data", "out_last"};
-
-// splitmix64: the same vectors from the same seed on every platform and standard library.
-std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
 
 }  // namespace
 
@@ -120,7 +113,7 @@ std::vector<Vector> KernelTask::random_vectors(std::uint64_t seed, int count) co
   const long long lo = iface.min_in(), span = iface.max_in() - lo + 1;
   std::vector<Vector> out(count, Vector(iface.vector_length));
   for (auto& v : out)
-    for (auto& x : v) x = lo + static_cast<long long>(splitmix64(state) % static_cast<std::uint64_t>(span));
+    for (auto& x : v) x = lo + static_cast<long long>(hdl::splitmix64(state) % static_cast<std::uint64_t>(span));
   return out;
 }
 

@@ -6,6 +6,11 @@
 
 namespace chipgym::env {
 
+const std::vector<std::string>& area_objectives() {
+  static const std::vector<std::string> names = {"transistors", "cells", "luts"};
+  return names;
+}
+
 std::string to_string(TaskKind kind) {
   switch (kind) {
     case TaskKind::design: return "design";
@@ -56,7 +61,7 @@ Task Task::from_json(const json& j) {
   t.agents = j.value("agents", json::object());
   if (j.contains("objectives")) {
     const json& o = j.at("objectives");
-    const std::vector<std::string> areas = {"transistors", "cells", "luts"};
+    const std::vector<std::string>& areas = area_objectives();
     if (!o.is_array() || o.size() != 2 || !o[0].is_string() || !o[1].is_string() ||
         std::find(areas.begin(), areas.end(), o[0].get<std::string>()) == areas.end() || o[1] != "cycles")
       throw hdl::ParamError("task " + t.name + ": \"objectives\" must be [AREA, \"cycles\"] with AREA one of transistors, "

@@ -24,6 +24,10 @@ using json = nlohmann::json;
 enum class TaskKind { design, kernel, both };
 std::string to_string(TaskKind kind);  // "design", "kernel", "both"
 
+// The area objectives a two-objective task may declare as its "objectives"' first entry
+// (transistors, cells, iCE40 LUTs), beside "cycles"; runs/pareto draws fronts on the same.
+const std::vector<std::string>& area_objectives();
+
 struct Task {
   std::string name;
   std::string family;       // hdl family name; empty: a kernel task only

@@ -10,6 +10,7 @@
 #include <initializer_list>
 
 #include "env/workload.h"
+#include "hdl/splitmix.h"
 
 namespace chipgym::env {
 
@@ -170,12 +171,7 @@ class Draw {
   bool coin() { return next() & 1; }
 
  private:
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
+  std::uint64_t next() { return hdl::splitmix64(state_); }
   std::uint64_t state_;
 };
 

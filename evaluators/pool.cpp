@@ -58,6 +58,8 @@ Metrics evaluate_job(Pipeline& pipeline, const EvalJob& job) {
   return pipeline.evaluate(*family, params, job.workload, job.options);
 }
 
+json in_process_launch() { return {{"mpi", false}, {"ranks", 1}, {"hosts", json::array()}}; }
+
 namespace {
 
 class ThreadPool final : public EvalPool {
@@ -80,7 +82,7 @@ class ThreadPool final : public EvalPool {
     return out;
   }
 
-  json launch() const override { return {{"mpi", false}, {"ranks", 1}, {"hosts", json::array()}}; }
+  json launch() const override { return in_process_launch(); }
 
  private:
   std::shared_ptr<Pipeline> pipeline_;

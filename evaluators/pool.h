@@ -42,6 +42,13 @@ class EvalPool {
   virtual std::string usage() const { return ""; }
 };
 
+// The launch of a run that has no pool, or a pool of this process's threads:
+// {"mpi": false, "ranks": 1, "hosts": []}.
+json in_process_launch();
+
+// `pool`'s launch, or in_process_launch() when there is none.
+inline json launch_of(const EvalPool* pool) { return pool ? pool->launch() : in_process_launch(); }
+
 // Up to `threads` evaluations at once on this process's threads, over `pipeline` (which
 // caches). What train's batches did with std::async before.
 std::shared_ptr<EvalPool> thread_pool(std::shared_ptr<Pipeline> pipeline, int threads);

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "hdl/quant.h"
+#include "hdl/splitmix.h"
 
 namespace chipgym::hdl {
 
@@ -31,12 +32,7 @@ int floor_log2(std::int64_t v) {  // v >= 1
 }
 
 // splitmix64: the fixed affine parameters (gamma, beta) derive from it, seed 5.
-std::uint64_t splitmix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
+std::uint64_t splitmix(std::uint64_t x) { return splitmix64(x); }
 constexpr std::uint64_t kAffineSeed = 5;
 
 double gelu_real(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }

@@ -23,6 +23,7 @@ const std::string kStreamHarness = R"HARNESS(// chipgym stream harness (docs/str
 #endif
 
 namespace {
+// hdl/splitmix.h, copied: this text is compiled in the sandbox, where the tree is not.
 uint64_t splitmix64(uint64_t& s) {
   uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;

@@ -339,7 +339,7 @@ EvolveSummary run_evolve(const EvolveConfig& given, std::ostream* log) {
     config["settings"] = subject.settings;
     config["kind"] = "evolve";
     // How the run was launched, as train records it (an MPI pool's ranks and hosts).
-    config["launch"] = cfg.pool ? cfg.pool->launch() : json{{"mpi", false}, {"ranks", 1}, {"hosts", json::array()}};
+    config["launch"] = evaluators::launch_of(cfg.pool.get());
     rec->start(config, planned, export_best);
     for (const char* sub : {"prompts", "responses", "candidates", "templates"}) fs::create_directories(out / sub);
     for (const auto& name : {subject.system_template, subject.user_template, std::string("inspiration.txt")})

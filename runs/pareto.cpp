@@ -7,17 +7,13 @@
 #include <sstream>
 
 #include "evaluators/runner.h"
+#include "env/task.h"
 #include "hdl/param_space.h"
 #include "runs/run_dir.h"
 
 namespace chipgym::runs {
 
 namespace fs = std::filesystem;
-
-const std::vector<std::string>& area_objectives() {
-  static const std::vector<std::string> names = {"transistors", "cells", "luts"};
-  return names;
-}
 
 std::string area_label(const std::string& objective) {
   if (objective == "cells") return "cells (Yosys generic gates)";
@@ -39,7 +35,7 @@ json FrontPoint::to_json() const {
 FrontPoint FrontPoint::from_json(const json& j) {
   FrontPoint p;
   p.eval = j.at("eval").get<long long>();
-  for (const auto& name : area_objectives())
+  for (const auto& name : env::area_objectives())
     if (j.contains(name)) {
       p.objective = name;
       break;

@@ -27,8 +27,7 @@ namespace chipgym::runs {
 
 using json = nlohmann::json;
 
-// The area objectives a front can be drawn on, and how an axis names each.
-const std::vector<std::string>& area_objectives();
+// How an axis names each area objective (env::area_objectives()).
 std::string area_label(const std::string& objective);
 // The area objective of a task given as JSON (a run's config.json "task"): its "objectives"'
 // first entry, else transistors.
@@ -36,7 +35,7 @@ std::string area_objective_of(const json& task);
 
 struct FrontPoint {
   long long eval = -1;
-  std::string objective = "transistors";  // what `area` measures (area_objectives())
+  std::string objective = "transistors";  // what `area` measures (env::area_objectives())
   double area = 0, cycles = 0, reward = 0;
   json params;
   json to_json() const;                        // the area under its objective's name

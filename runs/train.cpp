@@ -59,7 +59,7 @@ json run_config(const TrainOptions& o, const json& hyper, const env::EnvConfig& 
                  {"param_names", design_env.param_names()},
                  {"tools", pipeline.tools().versions()},
                  {"chipgym", "0.1.0"},
-                 {"launch", o.pool ? o.pool->launch() : json{{"mpi", false}, {"ranks", 1}, {"hosts", json::array()}}}};
+                 {"launch", evaluators::launch_of(o.pool.get())}};
   config["env"]["fidelity"] = o.fidelity.empty() ? o.task.fidelity : o.fidelity;
   return config;
 }
