@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "hdl/param_space.h"
+#include "hdl/splitmix.h"
 
 namespace chipgym::agents {
 
@@ -80,15 +81,14 @@ ProgramDb::ProgramDb(ProgramDbConfig config) : config_(config) {
   if (config_.migration_interval < 0) throw hdl::ParamError("migration interval must be >= 0");
   if (config_.inspirations < 0) throw hdl::ParamError("inspirations must be >= 0");
   grid_.resize(static_cast<std::size_t>(config_.islands));
-  rng_state_ = config_.seed * 0x9E3779B97F4A7C15ULL + 0x5851F42D4C957F2DULL;
+  // The seed goes through splitmix64's output mix: a linear start (seed * c1 + c2, which the
+  // stream then advances by the same c1 each draw) made seed S+1's stream seed S's shifted by
+  // one draw, so neighbouring seeds repeated each other's runs.
+  std::uint64_t s = config_.seed ^ 0x5851F42D4C957F2DULL;
+  rng_state_ = hdl::splitmix64(s);
 }
 
-std::uint64_t ProgramDb::next_random() {
-  std::uint64_t z = (rng_state_ += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
+std::uint64_t ProgramDb::next_random() { return hdl::splitmix64(rng_state_); }
 
 double ProgramDb::uniform() { return static_cast<double>(next_random() >> 11) * 0x1.0p-53; }
 
