@@ -1,6 +1,7 @@
 // chipgym tasks: every benchmark task, its parameter space, searched values, env spaces and reward.
 #include <iomanip>
 #include <iostream>
+#include <map>
 
 #include "cli/command.h"
 #include "cli/common.h"
@@ -18,7 +19,31 @@ json env_spaces(const env::Task& t) {
     c.formulation = formulation;
     env::Env e(t, c, nullptr);
     out[formulation] = {{"action_space", e.action_space().to_json()},
-                        {"observation_space", e.observation_space().to_json()}};
+                        {"observation_space", e.observation_space().to_json()},
+                        {"observation_names", e.observation_names()}};
+  }
+  return out;
+}
+
+// "7 parameters (rows, ...); 24 workload features (in words); 4 metrics (correct, ...)".
+std::string observation_layout(const json& names) {
+  std::map<std::string, std::vector<std::string>> parts;
+  for (const auto& n : names) {
+    const std::string s = n.get<std::string>();
+    const auto colon = s.find(':');
+    parts[s.substr(0, colon)].push_back(s.substr(colon + 1));
+  }
+  std::string out;
+  for (const auto& [kind, label] : std::vector<std::pair<std::string, std::string>>{
+           {"param", "parameters"}, {"workload", "workload features"}, {"metric", "metrics"}}) {
+    auto it = parts.find(kind);
+    if (it == parts.end()) continue;
+    std::string list;
+    if (kind == "workload")  // 24 names: said in words; --json names each
+      list = "total MACs, GEMMs, mean intensity, MAC-weighted histograms of log2 M, K and N; --json names each";
+    else
+      for (const auto& n : it->second) list += (list.empty() ? "" : ", ") + n;
+    out += (out.empty() ? "" : "; ") + std::to_string(it->second.size()) + " " + label + " (" + list + ")";
   }
   return out;
 }
@@ -89,7 +114,7 @@ void print_tasks(bool as_json) {
     std::cout << "    " << points << " designs; fidelity " << t.fidelity << "\n"
               << "  env: absolute action " << spaces["absolute"]["action_space"].dump() << ", incremental action "
               << spaces["incremental"]["action_space"].dump() << ",\n       observation Box of "
-              << spaces["absolute"]["observation_space"]["low"].size() << " values\n"
+              << spaces["absolute"]["observation_space"]["low"].size() << " values: " << observation_layout(spaces["absolute"]["observation_names"]) << "\n"
               << "  reward: the objective if admissible (higher is better); -1 infeasible (over budget, a\n"
               << "          missed target, or accumulators that can wrap), -2 incorrect results, -3 failed evaluation\n";
     if (t.has_kernel())

@@ -3,7 +3,52 @@
 #include <algorithm>
 #include <cmath>
 
+#include "env/workload.h"
+#include "hdl/gemm.h"
+
 namespace chipgym::env {
+
+namespace {
+constexpr int kDimBins = 7;  // log2 of a dimension: [0, 2), [2, 4), ..., [10, 12), [12, inf)
+}  // namespace
+
+const std::vector<std::string>& workload_feature_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n = {"log10_macs/12", "log10_gemms/6", "mean_log2_intensity/8"};
+    for (const char* dim : {"m", "k", "n"})
+      for (int b = 0; b < kDimBins; ++b)
+        n.push_back(std::string("share_log2_") + dim + (b + 1 < kDimBins ? "_" + std::to_string(2 * b) + "_" + std::to_string(2 * b + 2)
+                                                                        : "_" + std::to_string(2 * b) + "_up"));
+    return n;
+  }();
+  return names;
+}
+
+std::vector<double> workload_features(const json& task_workload) {
+  if (!task_workload.is_object() || !task_workload.contains("shapes")) return {};
+  double macs = 0, gemms = 0, log_intensity = 0;
+  std::vector<double> hist(3 * kDimBins, 0.0);
+  for (const auto& sh : hdl::gemm_shapes(task_workload)) {
+    LayerGemm g;
+    g.m = sh.m;
+    g.k = sh.k;
+    g.n = sh.n;
+    g.count = sh.count;
+    const double w = static_cast<double>(g.macs());
+    macs += w;
+    gemms += static_cast<double>(g.count);
+    log_intensity += w * std::log2(1.0 + g.intensity());
+    const long long dims[3] = {g.m, g.k, g.n};
+    for (int d = 0; d < 3; ++d) {
+      const int bin = std::min(kDimBins - 1, static_cast<int>(std::log2(static_cast<double>(dims[d])) / 2.0));
+      hist[static_cast<std::size_t>(d * kDimBins + bin)] += w;
+    }
+  }
+  std::vector<double> out = {std::log10(1.0 + macs) / 12.0, std::log10(1.0 + gemms) / 6.0, log_intensity / macs / 8.0};
+  for (double h : hist) out.push_back(h / macs);
+  for (double& v : out) v = std::clamp(v, 0.0, 1.0);
+  return out;
+}
 
 Env::Env(Task task, EnvConfig config, std::shared_ptr<evaluators::Pipeline> pipeline)
     : task_(std::move(task)), config_(std::move(config)), pipeline_(std::move(pipeline)) {
@@ -29,12 +74,22 @@ Env::Env(Task task, EnvConfig config, std::shared_ptr<evaluators::Pipeline> pipe
   action_space_ = config_.formulation == "absolute"
                       ? design_space_
                       : Space::discrete(1 + 2 * static_cast<long long>(names_.size()) + static_cast<long long>(transfers_.size()));
-  std::vector<double> low(names_.size(), 0.0), high(names_.size(), 1.0);
-  for (int i = 0; i < 4; ++i) {
+  workload_obs_ = workload_features(task_.workload);
+  std::vector<double> low(names_.size() + workload_obs_.size(), 0.0), high(names_.size() + workload_obs_.size(), 1.0);
+  for (std::size_t i = 0; i < kMetricObservations; ++i) {
     low.push_back(0.0);
     high.push_back(10.0);
   }
   observation_space_ = Space::box(low, high);
+}
+
+std::vector<std::string> Env::observation_names() const {
+  std::vector<std::string> out;
+  for (const auto& n : names_) out.push_back("param:" + n);
+  if (!workload_obs_.empty())
+    for (const auto& n : workload_feature_names()) out.push_back("workload:" + n);
+  for (const char* n : {"correct", "log10_cycles", "log10_transistors", "reward/100+1"}) out.push_back(std::string("metric:") + n);
+  return out;
 }
 
 hdl::Params Env::decode(const std::vector<long long>& indices) const {
@@ -98,6 +153,8 @@ std::vector<double> Env::observe(const std::vector<long long>& indices, const ev
   std::vector<double> obs;
   for (std::size_t i = 0; i < indices.size(); ++i)
     obs.push_back(values_[i].size() > 1 ? static_cast<double>(indices[i]) / static_cast<double>(values_[i].size() - 1) : 0.0);
+  obs.insert(obs.end(), workload_obs_.begin(), workload_obs_.end());
+  const std::size_t metrics_at = obs.size();
   if (!m) {
     obs.insert(obs.end(), {0.0, 0.0, 0.0, 0.0});
   } else {
@@ -106,7 +163,7 @@ std::vector<double> Env::observe(const std::vector<long long>& indices, const ev
     obs.push_back(std::log10(1.0 + static_cast<double>(m->transistors)));
     obs.push_back(std::clamp(std::max(reward, -3.0) / 100.0 + 1.0, 0.0, 10.0));
   }
-  for (std::size_t i = indices.size(); i < obs.size(); ++i) obs[i] = std::clamp(obs[i], 0.0, 10.0);
+  for (std::size_t i = metrics_at; i < obs.size(); ++i) obs[i] = std::clamp(obs[i], 0.0, 10.0);
   return obs;
 }
 
@@ -115,7 +172,7 @@ std::shared_ptr<const Env::Outcome> Env::make_outcome(const std::vector<long lon
   auto o = std::make_shared<Outcome>();
   o->reward = e.reward;
   auto full = observe(indices, &m, o->reward);
-  o->metrics_observation.assign(full.begin() + static_cast<std::ptrdiff_t>(indices.size()), full.end());
+  o->metrics_observation.assign(full.end() - static_cast<std::ptrdiff_t>(kMetricObservations), full.end());
   json metrics = m.to_json();
   metrics.erase("stages");
   o->info = {{"metrics", metrics}, {"score", task_.score(m)}, {"params", decode(indices).to_json()},

@@ -9,9 +9,12 @@
 //                numeric parameters (i down, j up: the summed index, the budget, is kept).
 //                An edit that would leave a parameter's range keeps the design and is
 //                reported in info["invalid_move"].
-// Observation (Box): the normalized value index of every searched parameter in [0, 1], then
-// the last metrics: correct, log10(1 + cycles), log10(1 + transistors), max(reward, -3)/100 + 1
-// (so a penalty is below 1), each in [0, 10].
+// Observation (Box): the normalized value index of every searched parameter in [0, 1]; then,
+// for a task whose workload is a list of GEMM shapes, the workload's features
+// (workload_features(), each in [0, 1]: constant within a run, they tell a policy trained
+// across workloads which one it designs for); then the last metrics: correct,
+// log10(1 + cycles), log10(1 + transistors), max(reward, -3)/100 + 1 (so a penalty is below
+// 1), each in [0, 10]. Env::observation_names() names every entry, `chipgym tasks` prints them.
 #pragma once
 #include <map>
 #include <memory>
@@ -24,6 +27,18 @@
 #include "evaluators/pool.h"
 
 namespace chipgym::env {
+
+// Features of a task workload of GEMM shapes ({"shapes": [[M, K, N, count], ...]}), every one
+// in [0, 1], named by workload_feature_names(): log10(1 + total MACs) / 12, log10(1 + GEMMs
+// counted with their multiplicity) / 6, the MAC-weighted mean of log2(1 + intensity) / 8
+// (intensity: MACs per byte of minimum traffic, LayerGemm::intensity()), and for each of M,
+// K and N a MAC-weighted histogram of log2 of the dimension over 7 bins ([0, 2), [2, 4), ...,
+// [10, 12), [12, inf)). Empty for any other workload (the quantized operators', SHA-256's).
+// Throws hdl::ParamError for malformed shapes, as the gemm families do.
+std::vector<double> workload_features(const json& task_workload);
+const std::vector<std::string>& workload_feature_names();
+// Entries of the metrics block at the end of every observation.
+constexpr std::size_t kMetricObservations = 4;
 
 struct EnvConfig {
   std::string formulation = "absolute";  // absolute | incremental
@@ -63,6 +78,8 @@ class Env {
   // The absolute encoding: one value index per searched parameter.
   const Space& design_space() const { return design_space_; }
   const std::vector<std::string>& param_names() const { return names_; }
+  // One name per observation entry: "param:NAME", "workload:FEATURE", "metric:NAME".
+  std::vector<std::string> observation_names() const;
 
   std::vector<double> reset(std::uint64_t seed);
   // Throws hdl::ParamError when the action is not in action_space().
@@ -133,6 +150,7 @@ class Env {
   Space design_space_ = Space::discrete(1);
   Space action_space_ = Space::discrete(1);
   Space observation_space_ = Space::discrete(1);
+  std::vector<double> workload_obs_;  // workload_features(task_.workload)
   std::vector<long long> state_;
   int steps_ = 0;
   bool episode_over_ = true;

@@ -39,8 +39,13 @@ MultiAgentEnv::MultiAgentEnv(const Task& task, const EnvConfig& config, std::sha
     action_spaces_.emplace(agent, config_.formulation == "absolute"
                                       ? Space::multi_discrete(sub)
                                       : Space::discrete(1 + 2 * static_cast<long long>(sub.size())));
-    std::vector<double> low(sub.size() + 4, 0.0), high(sub.size(), 1.0);
-    high.insert(high.end(), 4, 10.0);
+    // The agent's own parameters, then what every agent shares: the workload's features and
+    // the metrics (the joint observation's tail, with its bounds).
+    const auto& joint = inner_.observation_space();
+    const std::size_t n = inner_.param_names().size();
+    std::vector<double> low(sub.size(), 0.0), high(sub.size(), 1.0);
+    low.insert(low.end(), joint.low().begin() + static_cast<std::ptrdiff_t>(n), joint.low().end());
+    high.insert(high.end(), joint.high().begin() + static_cast<std::ptrdiff_t>(n), joint.high().end());
     observation_spaces_.emplace(agent, Space::box(low, high));
   }
 }
@@ -63,7 +68,7 @@ std::map<std::string, std::vector<double>> MultiAgentEnv::observe(const std::vec
   for (const auto& agent : agents_) {
     std::vector<double> o;
     for (auto d : dims_.at(agent)) o.push_back(joint[d]);
-    o.insert(o.end(), joint.begin() + static_cast<std::ptrdiff_t>(n), joint.end());  // shared metrics
+    o.insert(o.end(), joint.begin() + static_cast<std::ptrdiff_t>(n), joint.end());  // shared: workload, metrics
     out[agent] = o;
   }
   return out;

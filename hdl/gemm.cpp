@@ -1078,6 +1078,9 @@ class GemmFamily final : public Family {
   //           budget["max_transistors"];
   //   target: meet the target specification budget["max_cycles"] on the workload, and among
   //           the designs that do, the smaller the better: 10^6 / transistors.
+  //   fpga:   on an iCE40: MACs per cycle per thousand iCE40 LUTs, under budget["max_luts"],
+  //           budget["max_dsps"] and budget["max_brams"] (each 0 or absent: no limit);
+  //           transistors are not limited.
   // Zero when over the transistor budget or when the accumulators can wrap on the workload;
   // a missed target is reported as not within budget.
   json score(const json& m, const json& budget) const override {
@@ -1088,6 +1091,24 @@ class GemmFamily final : public Family {
     const double macs_per_cycle = d["macs"].get<double>() / static_cast<double>(cycles);
     out["macs_per_cycle"] = macs_per_cycle;
     out["utilization"] = macs_per_cycle / d.value("peak_macs_per_cycle", 1.0);
+    const std::string kind = budget.value("kind", std::string("throughput_per_area"));
+    if (kind == "fpga") {
+      const long long luts = m.value("luts", 0LL), dsps = m.value("dsps", 0LL), brams = m.value("brams", 0LL);
+      if (luts <= 0) return out;  // not synthesized for the iCE40
+      auto fits = [&budget](const char* limit, long long used) {
+        const long long max = budget.value(limit, 0LL);
+        return max == 0 || used <= max;
+      };
+      const bool exact = d.value("exact", true);
+      const bool within = fits("max_luts", luts) && fits("max_dsps", dsps) && fits("max_brams", brams);
+      const double per_klut = macs_per_cycle / (static_cast<double>(luts) / 1e3);
+      out["exact"] = exact;
+      out["macs_per_cycle_per_klut"] = per_klut;
+      out["objective_unit"] = "MACs/cycle per thousand iCE40 LUTs";
+      out["within_budget"] = within && exact;
+      out["objective"] = within && exact ? per_klut : 0.0;
+      return out;
+    }
     if (transistors <= 0) return out;
     const double per_area = macs_per_cycle / (static_cast<double>(transistors) / 1e6);
     const long long limit = budget.value("max_transistors", 0LL);
@@ -1096,7 +1117,7 @@ class GemmFamily final : public Family {
     out["exact"] = exact;
     out["macs_per_cycle_per_mtransistor"] = per_area;
     out["within_budget"] = within && exact;
-    if (budget.value("kind", std::string("throughput_per_area")) == "target") {
+    if (kind == "target") {
       const long long max_cycles = budget.value("max_cycles", 0LL);
       const bool meets = max_cycles == 0 || cycles <= max_cycles;
       out["meets_target"] = meets;

@@ -30,7 +30,7 @@ TEST_CASE("every built-in family and task is registered in " CHIPGYM_TEST_BINARY
   CHECK(includes(registered<chipgym::hdl::FamilyEntry>(),
                  {"codesign", "gelu", "gemm", "layernorm", "rmsnorm", "sha256", "softmax"}));
   CHECK(includes(registered<chipgym::env::Task>(),
-                 {"codesign-gemm", "gelu-int8", "gemm-int8", "gemm-int8-small", "gemm-int8-target", "layernorm-int8",
+                 {"codesign-gemm", "gelu-int8", "gemm-int8", "gemm-int8-ice40", "gemm-int8-small", "gemm-int8-target", "layernorm-int8",
                   "relu-int8", "rmsnorm-int8", "sha256-miner", "softmax-int8"}));
 #ifdef CHIPGYM_TEST_AGENTS
   CHECK(includes(registered<chipgym::agents::Agent>(),

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -51,6 +52,50 @@ TEST_CASE("spaces sample with a seed, check membership and round-trip through JS
   CHECK(env::Space::from_json(env::Space::discrete(4).to_json()).nvec() == std::vector<long long>{4});
   CHECK_THROWS_WITH(env::Space::from_json(json{{"type", "Tuple"}}), Catch::Contains("unknown space type"));
   CHECK_THROWS_AS(env::Space::discrete(0), hdl::ParamError);
+}
+
+TEST_CASE("the observation carries the workload's features: MACs, GEMMs, intensity, histograms of M, K and N") {
+  // gemm-tiny: one 4x8x4 GEMM, 128 MACs, 128 bytes of minimum traffic (intensity 1).
+  const auto f = env::workload_features(json{{"shapes", {{4, 8, 4}}}});
+  REQUIRE(f.size() == env::workload_feature_names().size());
+  REQUIRE(f.size() == 24);
+  CHECK(f[0] == Approx(std::log10(129.0) / 12));
+  CHECK(f[1] == Approx(std::log10(2.0) / 6));
+  CHECK(f[2] == Approx(1.0 / 8));  // log2(1 + 1) / 8
+  for (int d = 0; d < 3; ++d)      // log2 4 = 2, log2 8 = 3: all MACs in the bin [2, 4)
+    for (int b = 0; b < 7; ++b) CHECK(f[static_cast<std::size_t>(3 + 7 * d + b)] == (b == 1 ? 1.0 : 0.0));
+  CHECK(env::workload_feature_names()[3 + 1] == "share_log2_m_2_4");
+  CHECK(env::workload_feature_names().back() == "share_log2_n_12_up");
+  // Two GEMMs weighted by their MACs: 3 x 64x64x64 against 1 x 4x4x4 (a 4096th of one).
+  const auto g = env::workload_features(json{{"shapes", {{64, 64, 64, 3}, {4, 4, 4}}}});
+  const double big = 3.0 * 64 * 64 * 64, small = 64, total = big + small;
+  CHECK(g[0] == Approx(std::log10(1 + total) / 12));
+  CHECK(g[1] == Approx(std::log10(5.0) / 6));
+  CHECK(g[3 + 3] == Approx(big / total));  // M = 64: bin [6, 8)
+  CHECK(g[3 + 1] == Approx(small / total));
+  // Not a GEMM workload: no features. Malformed shapes: the gemm family's error.
+  CHECK(env::workload_features(json{{"patterns", {"random"}}, {"seed", 1}}).empty());
+  CHECK_THROWS_WITH(env::workload_features(json{{"shapes", {{0, 1, 1}}}}), Catch::Contains("must be in 1.."));
+
+  // In the Env: parameters, then the features (constant over a run), then the metrics.
+  auto task = env::Task::from_json(json::parse(kTinyTask));
+  env::Env e(task, {}, nullptr);
+  const auto names = e.observation_names();
+  REQUIRE(names.size() == 3 + 24 + 4);
+  CHECK(e.observation_space().dims() == names.size());
+  CHECK(names[0] == "param:rows");
+  CHECK(names[3] == "workload:log10_macs/12");
+  CHECK(names.back() == "metric:reward/100+1");
+  const auto obs = e.reset(1);
+  CHECK(std::vector<double>(obs.begin() + 3, obs.end() - 4) == f);
+  auto other = json::parse(kTinyTask);
+  other["workload"]["shapes"] = {{64, 64, 64, 3}, {4, 4, 4}};
+  env::Env e2(env::Task::from_json(other), {}, nullptr);
+  const auto obs2 = e2.reset(1);
+  CHECK(std::vector<double>(obs2.begin() + 3, obs2.end() - 4) == g);
+  // A task without GEMM shapes keeps the old layout: parameters and metrics.
+  env::Env s(env::task("sha256-miner"), {}, nullptr);
+  CHECK(s.observation_space().dims() == s.param_names().size() + 4);
 }
 
 TEST_CASE("Env: absolute one-step episodes and incremental edits with transactional moves") {
@@ -178,8 +223,8 @@ TEST_CASE("MultiAgentEnv: agents act in parallel on their own parameters for one
   CHECK(ma.agents() == std::vector<std::string>{"compute", "dataflow"});
   CHECK(ma.action_space("compute").to_json() == json{{"type", "MultiDiscrete"}, {"nvec", {2, 2}}});
   auto obs = ma.reset(0);
-  CHECK(obs["compute"].size() == 2 + 4);
-  CHECK(obs["dataflow"].size() == 1 + 4);
+  CHECK(obs["compute"].size() == 2 + 24 + 4);  // own parameters, the workload's features, metrics
+  CHECK(obs["dataflow"].size() == 1 + 24 + 4);
   auto r = ma.step({{"compute", {1, 0}}, {"dataflow", {1}}});  // rows=2, cols=1, ws
   env::Env single(task, {}, pipeline);
   single.reset(0);
@@ -310,6 +355,33 @@ TEST_CASE("a target-specification task rewards the smallest design that meets th
   CHECK(slow.info["score"]["meets_target"] == false);
   CHECK(slow.reward == -1);
   CHECK(env::task("gemm-int8-target").budget["kind"] == "target");
+}
+
+TEST_CASE("an FPGA-bound task rewards throughput per iCE40 LUT within the device's DSPs") {
+  test_support::ScratchCache scratch;
+  auto pipeline = std::make_shared<evaluators::Pipeline>(scratch.cache);
+  auto task = env::Task::from_json(json::parse(kTinyTask));
+  task.budget = {{"kind", "fpga"}, {"max_luts", 5280}, {"max_dsps", 2}};
+  task.objectives = {"luts", "cycles"};
+  REQUIRE(task.needs_fpga());
+  env::Env e(task, {}, pipeline);
+  e.reset(0);
+  auto small = e.step({0, 0, 0});  // 1x1: one multiplier, one SB_MAC16
+  e.reset(0);
+  auto big = e.step({1, 1, 0});  // 2x2: four DSPs, over a budget of two
+  const auto& m = small.info["metrics"];
+  REQUIRE(m["luts"].get<long long>() > 0);
+  CHECK(m["dsps"] == 1);
+  CHECK(small.info["score"]["within_budget"] == true);
+  CHECK(small.reward == Approx(small.info["score"]["macs_per_cycle"].get<double>() / (m["luts"].get<double>() / 1e3)));
+  CHECK(small.info["score"]["objective_unit"] == "MACs/cycle per thousand iCE40 LUTs");
+  CHECK(big.info["metrics"]["dsps"] == 4);
+  CHECK(big.info["score"]["within_budget"] == false);
+  CHECK(big.reward == -1);
+  const auto& builtin = env::task("gemm-int8-ice40");
+  CHECK(builtin.budget["kind"] == "fpga");
+  CHECK(builtin.budget["max_dsps"] == 8);
+  CHECK(builtin.area_objective() == "luts");
 }
 
 TEST_CASE("black-box agents: unknown names and hyper-parameters list the valid ones, and grid covers the space") {

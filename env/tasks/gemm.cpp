@@ -1,5 +1,5 @@
 // The gemm tasks: gemm-int8 (throughput per area on the GEMMs of a small transformer block),
-// its target and enumerable variants, and codesign-gemm (the accelerator and its kernel
+// its target, enumerable and iCE40-bound variants, and codesign-gemm (the accelerator and its kernel
 // mapping together, on the same GEMMs).
 #include "env/task.h"
 
@@ -57,6 +57,22 @@ Task gemm_int8_small() {
   return small;
 }
 
+// Bound for an FPGA: the same space and workload on a Lattice iCE40 UP5K (5,280 LUTs, 8
+// SB_MAC16 DSPs, 30 4-kbit EBRs, from Lattice's iCE40 UltraPlus data sheet), area in iCE40
+// LUTs (Yosys synth_ice40 -dsp): its front is LUTs against cycles.
+Task gemm_int8_ice40() {
+  Task fpga = gemm_int8();
+  fpga.name = "gemm-int8-ice40";
+  fpga.description = "gemm-int8 on an iCE40 UP5K: throughput per iCE40 LUT within the device's LUTs, DSPs and EBRs";
+  fpga.objective =
+      "throughput per LUT: MACs per cycle per thousand iCE40 LUTs (0 if incorrect, over the device, or if the "
+      "accumulators can wrap on the workload)";
+  fpga.budget = {{"kind", "fpga"}, {"max_luts", 5280}, {"max_dsps", 8}, {"max_brams", 30}};
+  fpga.objectives = {"luts", "cycles"};
+  fpga.order = 35;
+  return fpga;
+}
+
 // Hardware and kernel mapping together: the same transformer-block GEMMs.
 Task codesign_gemm() {
   const Task gemm = gemm_int8();
@@ -83,7 +99,7 @@ Task codesign_gemm() {
 }
 
 const Registration<Task> registered_gemm{gemm_int8()}, registered_target{gemm_int8_target()},
-    registered_small{gemm_int8_small()}, registered_codesign{codesign_gemm()};
+    registered_small{gemm_int8_small()}, registered_ice40{gemm_int8_ice40()}, registered_codesign{codesign_gemm()};
 
 }  // namespace
 
