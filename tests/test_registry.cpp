@@ -206,8 +206,9 @@ TEST_CASE("chipgym tasks lists every task with its kind, kernel tasks included")
     if (t["kind"] != "design") CHECK(t["kernel"]["interface"]["protocol"] == "stream");
   // The listing keeps the order it had; the kernel-only task sits among the operators.
   CHECK(listed[0]["name"] == "gemm-int8");
-  CHECK(listed[4]["name"] == "sha256-miner");
-  CHECK(listed[5]["name"] == "relu-int8");
+  CHECK(listed[3]["name"] == "gemm-int8-ice40");
+  CHECK(listed[5]["name"] == "sha256-miner");
+  CHECK(listed[6]["name"] == "relu-int8");
 
   auto text = test_support::run_chipgym({"tasks"});
   REQUIRE(text.exit_code == 0);
