@@ -245,7 +245,13 @@ class Ppo final : public Learner {
     archive.save_to(file.string());
   }
 
-  void load(const std::filesystem::path& file) override {
+  void load(const std::filesystem::path& file) override { read(file, true); }
+  void load_weights(const std::filesystem::path& file) override { read(file, false); }
+
+ private:
+  // The networks of `file` (after checking they are this learner's shapes), and with `all` the
+  // optimizer and the loop state too.
+  void read(const std::filesystem::path& file, bool all) {
     try {
       torch::serialize::InputArchive archive;
       archive.load_from(file.string());
@@ -264,6 +270,7 @@ class Ppo final : public Learner {
         archive.read("critic" + std::to_string(i), sub);
         critics_[i]->load(sub);
       }
+      if (!all) return;
       torch::serialize::InputArchive opt;
       archive.read("optimizer", opt);
       optimizer_->load(opt);
@@ -281,7 +288,6 @@ class Ppo final : public Learner {
     }
   }
 
- private:
   std::size_t critic_of(int agent) const { return mode_ == "mappo" ? 0 : static_cast<std::size_t>(agent); }
 
   torch::Tensor critic_input(std::size_t k, const std::vector<std::vector<Obs>>& obs) const {

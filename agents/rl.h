@@ -82,6 +82,13 @@ class Learner {
   // Network, optimizer, random-number and loop state (and replay buffer), in one file.
   virtual void save(const std::filesystem::path& file) const = 0;
   virtual void load(const std::filesystem::path& file) = 0;  // throws CheckpointError
+  // Only the networks of another run's checkpoint (a policy pretrained elsewhere, `train
+  // --init`): the optimizer, the step and update counts and the random state stay this
+  // learner's. The checkpoint must be of the same algorithm and network shapes (observation
+  // and action sizes, hidden layers); throws CheckpointError naming both otherwise.
+  virtual void load_weights(const std::filesystem::path& file) {
+    throw CheckpointError("this algorithm cannot start from another run's weights (" + file.string() + ")");
+  }
   // The greedy (most probable, or highest-value) legal action of every agent, for one
   // environment: obs[agent], masks[agent] (empty: all legal).
   virtual std::vector<Action> act_greedy(const std::vector<Obs>& obs,

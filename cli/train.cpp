@@ -138,6 +138,9 @@ int run_train(TrainCommand& c, bool workers_given) {
     const auto& s = result.summary;
     std::cout << "run " << o.out.string() << ": " << s["evaluations"] << " evaluations, " << s["cache_hits"]
               << " cache hits\n";
+    if (s.contains("init"))
+      std::cout << "started from the policy of " << s["init"]["run"].get<std::string>() << "; its zero-shot design "
+                << s["init"]["zero_shot_params"].dump() << " has reward " << s["init"]["zero_shot_reward"] << "\n";
     if (!s["best"].is_null() && s["best"].contains("params"))
       std::cout << "best reward " << s["best_reward"] << " at evaluation " << s["best"]["eval"] << ": "
                 << s["best"]["params"].dump() << "\n"
@@ -175,6 +178,10 @@ std::function<int()> setup(CLI::App& cmd) {
   cmd.add_flag("--force", train.force, "start over in an existing --out directory");
   cmd.add_option("--fidelity", train.fidelity, "model, synth or rtl (default: the task's)")
       ->check(CLI::IsMember(fidelities()));
+  cmd.add_option("--init", train.init,
+                 "RL agents: start from the policy of this run directory's last checkpoint (same agent, task family "
+                 "and observation layout; e.g. trained on other workloads); its greedy design here, the zero-shot "
+                 "answer, is evaluated once and recorded in config.json");
   cmd.add_flag("--json", c->as_json, "print the summary as JSON");
   cmd.add_option("--cache-dir", c->cache.dir, "cache directory (default: as for eval)");
   cmd.add_flag("--no-cache", c->cache.off, "neither read nor write the evaluation cache");

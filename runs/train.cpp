@@ -57,6 +57,7 @@ json run_config(const TrainOptions& o, const json& hyper, const env::EnvConfig& 
                  {"env", env_config.to_json()},
                  {"design_space", design_env.design_space().to_json()},
                  {"param_names", design_env.param_names()},
+                 {"observation_names", design_env.observation_names()},
                  {"tools", pipeline.tools().versions()},
                  {"chipgym", "0.1.0"},
                  {"launch", evaluators::launch_of(o.pool.get())}};
@@ -75,6 +76,9 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
                           " needs it: use synth or rtl");
   // Unknown names list every agent and suggest the nearest.
   if (agents::trainable_agent(o.agent).kind == agents::AgentKind::rl) return train_rl(o_in, pipeline, on_progress);
+  if (!o.init.empty())
+    throw hdl::ParamError("--init starts an RL agent from a pretrained policy; the agent '" + o.agent +
+                          "' is a search agent, with no policy to start from");
 
   Recorder recorder = o.resume ? Recorder::resume(o.out) : Recorder::create(o.out, o.force);
   if (o.resume) {

@@ -27,6 +27,11 @@ struct TrainOptions {
   // Where the evaluations of a batch run (evaluators/pool.h); null: --workers threads over the
   // pipeline. An MPI pool spreads them over worker ranks; the batches are the same either way.
   std::shared_ptr<evaluators::EvalPool> pool;
+  // RL agents: start from the networks of another run's last checkpoint (a policy pretrained on
+  // other workloads) instead of random ones. The run must be of the same agent, task family
+  // and observation layout; its greedy design for this task (the zero-shot answer) is
+  // evaluated once and recorded in config.json's "init", outside the budget.
+  std::filesystem::path init;
 };
 
 struct TrainResult {

@@ -199,6 +199,100 @@ json rl_hyper(const std::string& agent, const json& user) {
   }
 }
 
+namespace {
+
+// The design a learner's policy picks acting greedily in one environment of `vec` (one step
+// in the absolute formulation, an episode of edits in the incremental one): the last
+// evaluation's info (params, design, metrics).
+json greedy_design(rl::Learner& learner, RunVecEnv& vec, int steps) {
+  auto obs = vec.reset(0);
+  json design;
+  for (int t = 0; t < steps; ++t) {
+    std::vector<rl::Obs> o;
+    std::vector<std::vector<char>> m;
+    auto masks = vec.masks();
+    for (int a = 0; a < vec.num_agents(); ++a) {
+      o.push_back(obs[static_cast<std::size_t>(a)][0]);
+      m.push_back(masks[static_cast<std::size_t>(a)][0]);
+    }
+    auto act = learner.act_greedy(o, m);
+    std::vector<std::vector<rl::Action>> batch;
+    for (int a = 0; a < vec.num_agents(); ++a) {
+      batch.emplace_back();
+      for (int e = 0; e < vec.num_envs(); ++e) batch.back().push_back(act[static_cast<std::size_t>(a)]);
+    }
+    json last;
+    vec.set_on_eval([&](double reward, const json& info) {
+      if (last.is_null()) {
+        last = info;
+        last["reward"] = reward;
+      }
+    });
+    auto s = vec.step(batch);
+    design = last;
+    obs = s.obs;
+  }
+  return design;
+}
+
+// `train --init RUN`: checks that RUN's policy fits this run (agent, task family, observation
+// layout, each refused by name) and returns {its config, its last checkpoint}.
+std::pair<json, Checkpoint> pretrained_policy(const TrainOptions& o, const env::Env& design_env) {
+  const fs::path& run = o.init;
+  if (!fs::is_directory(run)) throw hdl::ParamError("--init " + run.string() + ": no such run directory");
+  json config = RunDir::open(run).read_config();
+  if (config.value("kind", std::string()) != "rl")
+    throw hdl::ParamError("--init " + run.string() + " is a run of the search agent '" + config.value("agent", std::string("?")) +
+                          "', which has no policy to start from");
+  const std::string agent = config.value("agent", std::string("?"));
+  if (agent != o.agent)
+    throw hdl::ParamError("--init " + run.string() + " trained agent '" + agent + "', not '" + o.agent +
+                          "': a policy starts only the agent that learned it");
+  const json task = config.value("task", json::object());
+  const std::string family = task.value("family", std::string("?"));
+  if (family != o.task.family)
+    throw hdl::ParamError("--init " + run.string() + " is a policy for task family '" + family + "' (task " +
+                          task.value("name", std::string("?")) + "), not for " + o.task.name + "'s family '" + o.task.family + "'");
+  if (!config.contains("observation_names"))
+    throw hdl::ParamError("--init " + run.string() + " records no observation layout (an older chipgym made it): its policy "
+                          "cannot be checked against this task's observations; train it again");
+  const auto theirs = config["observation_names"].get<std::vector<std::string>>();
+  const auto mine = design_env.observation_names();
+  if (theirs != mine) {
+    std::size_t i = 0;
+    while (i < theirs.size() && i < mine.size() && theirs[i] == mine[i]) ++i;
+    const std::string a = i < theirs.size() ? theirs[i] : "(none)", b = i < mine.size() ? mine[i] : "(none)";
+    throw hdl::ParamError("--init " + run.string() + " observes another layout: " + std::to_string(theirs.size()) +
+                          " entries against this task's " + std::to_string(mine.size()) + "; entry " + std::to_string(i) +
+                          " is " + a + " there and " + b + " here (the searched parameters must be the same)");
+  }
+  // The same names may take other values: the policy's outputs would mean other designs.
+  const json their_search = task.value("search", json::object());
+  for (const auto& name : design_env.param_names())
+    if (their_search.value(name, json()) != o.task.search.value(name, json()))
+      throw hdl::ParamError("--init " + run.string() + "'s policy chooses among other values: " + name + " takes " +
+                            their_search.value(name, json()).dump() + " there and " + o.task.search.value(name, json()).dump() +
+                            " here");
+  if (config.value("hyper", json::object()).value("formulation", std::string()) != o.hyper.value("formulation", std::string()))
+    throw hdl::ParamError("--init " + run.string() + " learned the " +
+                          config["hyper"].value("formulation", std::string("?")) + " formulation, this run uses " +
+                          o.hyper.value("formulation", std::string("?")));
+  auto checkpoints = list_checkpoints(run);
+  if (checkpoints.empty()) throw hdl::ParamError("--init " + run.string() + " has no checkpoint yet (no update happened)");
+  Checkpoint c = checkpoints.back();
+  if (file_sha256(c.weights) != c.meta.value("sha256", std::string()))
+    throw hdl::ParamError("--init: checkpoint " + c.weights.string() + " is corrupt (its checksum does not match)");
+  return {config, c};
+}
+
+// Where a task's workload came from, to compare a pretraining run's with this one's.
+std::string workload_source(const json& task) {
+  const json w = task.value("workload", json::object());
+  return w.value("source", w.value("shapes", json::array()).dump());
+}
+
+}  // namespace
+
 TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline> pipeline,
                      const std::function<void(const Progress&)>& on_progress) {
   TrainOptions o = o_in;
@@ -275,12 +369,46 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   }
 
   const env::Env design_env(o.task, env_config, pipeline);
+  // A pretrained start: on a resume, the recorded one (needed again only when the run was
+  // killed before its first checkpoint).
+  json init = json();
+  if (o.resume) {
+    init = recorder.recorded_config().value("init", json());
+    if (!init.is_null()) o.init = init.at("run").get<std::string>();
+  }
+  if (!o.init.empty() && (!o.resume || !resume_from)) {
+    auto [their_config, checkpoint] = pretrained_policy(o, design_env);
+    try {
+      learner->load_weights(checkpoint.weights);
+    } catch (const rl::CheckpointError& e) {
+      throw hdl::ParamError("--init: " + std::string(e.what()));
+    }
+    if (init.is_null()) {
+      init = {{"run", fs::absolute(o.init).string()},
+              {"checkpoint", checkpoint.weights.filename().string()},
+              {"task", their_config["task"].value("name", std::string())},
+              {"workload", workload_source(their_config["task"])},
+              {"pretraining_evaluations", checkpoint.meta.value("steps", 0LL)}};
+      if (their_config["task"].contains("workloads")) init["workloads"] = their_config["task"]["workloads"];
+      if (workload_source(their_config["task"]) == workload_source(o.task.to_json()))
+        recorder.notice("--init " + o.init.string() + " was trained on this run's workload (" + workload_source(o.task.to_json()) +
+                        "): this is not a held-out test");
+      // Zero-shot: the pretrained policy's greedy design for this task, before any fine-tuning.
+      auto one = RunVecEnv::make(o.task, env_config, multi, 1, 1, pipeline);
+      const json z = greedy_design(*learner, *one, env_config.formulation == "absolute" ? 1 : env_config.max_steps);
+      init["zero_shot"] = {{"params", z.value("params", json::object())},
+                           {"reward", z.value("reward", 0.0)},
+                           {"metrics", z.value("metrics", json::object())},
+                           {"note", "the greedy design of the pretrained policy, evaluated outside the budget"}};
+    }
+  }
   json groups = json::object();
   if (multi)
     for (int a = 0; a < vec->num_agents(); ++a) groups[vec->agent_name(a)] = o.task.agent_groups().at(vec->agent_name(a));
   json config = run_config(o, o.hyper, env_config, design_env, *pipeline);
   config["kind"] = "rl";
   config["agent_groups"] = groups;
+  if (!init.is_null()) config["init"] = init;
   recorder.start(config, o.budget, design_export(o.task, o.agent), on_progress);
 
   // Every step of the environments is a batch of num_envs evaluations.
@@ -345,6 +473,9 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
                  {"seconds_learning", std::max(0.0, recorder.progress().seconds - vec->seconds())},
                  {"budget_used", steps_budget}};
   if (!stopped.empty()) fields["stopped"] = stopped;
+  if (!init.is_null())
+    fields["init"] = {{"run", init["run"]}, {"zero_shot_reward", init["zero_shot"]["reward"]},
+                      {"zero_shot_params", init["zero_shot"]["params"]}};
   TrainResult result;
   result.summary = recorder.write_summary(fields, stopped.empty() && recorder.progress().evaluations >= steps_budget);
   result.notices = recorder.notices();
@@ -386,31 +517,7 @@ json policy_choice(const fs::path& run, std::shared_ptr<evaluators::Pipeline> pi
   } catch (const std::exception& e) {
     throw hdl::ParamError(e.what());
   }
-  auto obs = vec->reset(0);
-  const int steps = env_config.formulation == "absolute" ? 1 : env_config.max_steps;
-  json design;
-  for (int t = 0; t < steps; ++t) {
-    std::vector<rl::Obs> o;
-    std::vector<std::vector<char>> m;
-    auto masks = vec->masks();
-    for (int a = 0; a < vec->num_agents(); ++a) {
-      o.push_back(obs[static_cast<std::size_t>(a)][0]);
-      m.push_back(masks[static_cast<std::size_t>(a)][0]);
-    }
-    auto act = learner->act_greedy(o, m);
-    std::vector<std::vector<rl::Action>> batch;
-    for (int a = 0; a < vec->num_agents(); ++a) {
-      batch.emplace_back();
-      for (int e = 0; e < vec->num_envs(); ++e) batch.back().push_back(act[static_cast<std::size_t>(a)]);
-    }
-    json last;
-    vec->set_on_eval([&](double, const json& info) {
-      if (last.is_null()) last = info;
-    });
-    auto s = vec->step(batch);
-    design = last;
-    obs = s.obs;
-  }
+  const json design = greedy_design(*learner, *vec, env_config.formulation == "absolute" ? 1 : env_config.max_steps);
   return {{"params", design.value("params", json::object())},
           {"design", design.value("design", json::array())},
           {"source", "greedy policy of checkpoints/" + c.weights.filename().string() + " (after " +

@@ -315,3 +315,91 @@ TEST_CASE("compare --hyper gives one agent's runs their hyper-parameters and a r
   CHECK(twice.exit_code == 2);
   CHECK_THAT(twice.err, Catch::Contains("--hyper is given twice for agent 'ppo'"));
 }
+
+TEST_CASE("train --init starts PPO from another run's policy: zero-shot design recorded, foreign runs refused by name", "[rl]") {
+  chipgym::evaluators::TempDir dir("chipgym-train-init-");
+  const std::string cache = (dir.path() / "cache").string();
+  auto write_task = [&](const std::string& name, const json& shapes) {
+    json t = json::parse(kTinyTask);
+    t["workload"]["shapes"] = shapes;
+    const auto file = dir.path() / (name + ".json");
+    std::ofstream(file) << t.dump();
+    return file.string();
+  };
+  const auto trained_on = write_task("train", {{4, 8, 4}}), held_out = write_task("held", {{8, 8, 8}, {4, 16, 4}});
+  auto train = [&](const std::string& task_file, const std::string& agent, const fs::path& out, std::vector<std::string> extra,
+                   const std::string& budget = "8") {
+    std::vector<std::string> args = {"train", "--task-file", task_file, "--agent", agent, "--budget", budget,
+                                     "--seed", "1", "--out", out.string(), "--cache-dir", cache};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_chipgym(args);
+  };
+  const auto pre = dir.path() / "pre";
+  auto r = train(trained_on, "ppo", pre, {}, "16");
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  json pre_config = json::parse(std::ifstream(pre / "config.json"));
+  REQUIRE(pre_config["observation_names"].size() == 3 + 24 + 4);
+
+  // On the workload it was trained on, the zero-shot design is the pretrained policy's greedy
+  // choice, the one replay --policy picks; the notice says it is not a held-out test.
+  const auto same = dir.path() / "same";
+  r = train(trained_on, "ppo", same, {"--init", pre.string()});
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  CHECK_THAT(r.err, Catch::Contains("was trained on this run's workload") && Catch::Contains("not a held-out test"));
+  json same_config = json::parse(std::ifstream(same / "config.json"));
+  auto policy = run_chipgym({"replay", pre.string(), "--policy", "--json"});
+  REQUIRE(policy.exit_code == 0);
+  CHECK(same_config["init"]["zero_shot"]["params"] == json::parse(policy.out)["design"]["params"]);
+
+  // A held-out workload: the start is recorded, the budget is this run's own.
+  const auto held = dir.path() / "held";
+  r = train(held_out, "ppo", held, {"--init", pre.string()});
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  CHECK_THAT(r.out, Catch::Contains("started from the policy of") && Catch::Contains("zero-shot design"));
+  CHECK_THAT(r.err, !Catch::Contains("not a held-out test"));
+  json config = json::parse(std::ifstream(held / "config.json"));
+  const json& init = config["init"];
+  CHECK(init["checkpoint"] == "ckpt-000002.pt");  // 16 evaluations in rollouts of 8: two updates
+  CHECK(init["pretraining_evaluations"] == 16);
+  CHECK(init["task"] == "gemm-tiny");
+  CHECK(init["workload"] == json::array({{4, 8, 4}}).dump());
+  CHECK(init["zero_shot"]["params"].contains("rows"));
+  CHECK(init["zero_shot"]["metrics"]["transistors"].get<long long>() > 0);
+  CHECK(events_of(held).size() == 8);  // the zero-shot evaluation is outside the budget
+  json summary = json::parse(std::ifstream(held / "summary.json"));
+  CHECK(summary["init"]["zero_shot_reward"] == init["zero_shot"]["reward"]);
+
+  // Refused, each by name, and nothing is written.
+  auto refused = [&](const std::string& task_file, const std::string& agent, const fs::path& from, const std::string& why) {
+    const auto out = dir.path() / ("refused-" + agent + "-" + from.filename().string());
+    auto bad = train(task_file, agent, out, {"--init", from.string()});
+    INFO(bad.err);
+    CHECK(bad.exit_code == 2);
+    CHECK_THAT(bad.err, Catch::Contains(why));
+    CHECK_FALSE(fs::exists(out / "events.jsonl"));
+  };
+  refused(held_out, "mappo", pre, "trained agent 'ppo', not 'mappo'");
+  refused(held_out, "tpe", pre, "is a search agent, with no policy to start from");
+  const auto bb = dir.path() / "bb";
+  REQUIRE(train(trained_on, "random", bb, {}, "2").ok());
+  refused(held_out, "ppo", bb, "is a run of the search agent 'random'");
+  refused(held_out, "ppo", dir.path() / "nowhere", "no such run directory");
+  json other = json::parse(kTinyTask);  // other values of a searched parameter
+  other["search"]["rows"] = {1, 2, 4};
+  const auto other_file = dir.path() / "other.json";
+  std::ofstream(other_file) << other.dump();
+  refused(other_file.string(), "ppo", pre, "rows takes [1,2] there and [1,2,4] here");
+  other = json::parse(kTinyTask);  // a parameter fewer: another observation layout
+  other["search"].erase("dataflow");
+  std::ofstream(other_file) << other.dump();
+  refused(other_file.string(), "ppo", pre, "observes another layout");
+  json family = json::parse(std::ifstream(pre / "config.json"));  // a run of another family
+  family["task"]["family"] = "codesign";
+  const auto foreign = dir.path() / "foreign";
+  fs::copy(pre, foreign, fs::copy_options::recursive);
+  std::ofstream(foreign / "config.json") << family.dump();
+  refused(held_out, "ppo", foreign, "is a policy for task family 'codesign'");
+}

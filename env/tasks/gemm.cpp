@@ -69,6 +69,10 @@ Task gemm_int8_ice40() {
       "accumulators can wrap on the workload)";
   fpga.budget = {{"kind", "fpga"}, {"max_luts", 5280}, {"max_dsps", 8}, {"max_brams", 30}};
   fpga.objectives = {"luts", "cycles"};
+  // Arrays up to 8 x 8 (a 16-wide one needs 16 or more DSPs of the 8, and synth_ice40 takes
+  // minutes on it): 4 x 4 x 2 x 3 x 3 x 3 x 2 = 864 designs.
+  fpga.search["rows"] = {1, 2, 4, 8};
+  fpga.search["cols"] = {1, 2, 4, 8};
   fpga.order = 35;
   return fpga;
 }
