@@ -422,7 +422,9 @@ std::vector<Sample> cached_designs(const env::Task& task, evaluators::Pipeline& 
     if (m.error || m.transistors <= 0) return;
     Sample s{p, {}, m.seconds};
     s.figures = {{"transistors", double(m.transistors)}, {"cells", double(m.cells)}, {"depth", double(m.depth)}};
-    if (m.stages.contains("fpga"))
+    // iCE40 figures where the design was synthesized for it too (inside the synthesize stage;
+    // every such design has LUTs).
+    if (m.luts > 0)
       s.figures.insert({{"luts", double(m.luts)}, {"ffs", double(m.ffs)}, {"dsps", double(m.dsps)}});
     auto [it, fresh] = by_key.try_emplace(family.space().key(p), s);
     if (!fresh)

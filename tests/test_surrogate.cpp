@@ -94,6 +94,38 @@ TEST_CASE("the Gaussian process interpolates a smooth function, knows where it h
   CHECK(sg::Gp::from_json(gp.to_json()).predict(at).first == Approx(gp.predict(at).first));
 }
 
+TEST_CASE("the cost model's data takes iCE40 figures from cache entries synthesized for the iCE40") {
+  // Two cached results of one design, as the pipeline keeps them: without and with iCE40.
+  TempDir dir("chipgym-sur-ice40-");
+  auto cache = std::make_shared<chipgym::evaluators::Cache>(dir.path() / "cache.sqlite");
+  chipgym::evaluators::Pipeline pipeline(cache);
+  const auto task = chipgym::env::Task::from_json(json::parse(kTask));
+  const auto& family = task.design_family();
+  chipgym::hdl::Params p = family.space().defaults();
+  p.set("rows", 2LL);
+  p.set("cols", 1LL);
+  p.set("dataflow", std::string("os"));
+  p.set("pipeline", 0LL);
+  chipgym::evaluators::EvalOptions plain, fpga;
+  plain.fidelity = fpga.fidelity = "synth";
+  fpga.fpga = true;
+  json m = {{"transistors", 50000}, {"cells", 4000}, {"depth", 30}, {"cycles", 100}, {"stages", {{"synthesize", json::object()}}}};
+  cache->put("eval", pipeline.design_key(family, p, task.workload, plain), m.dump());
+  auto only_asic = sg::cached_designs(task, pipeline);
+  REQUIRE(only_asic.size() == 1);
+  CHECK_FALSE(only_asic[0].figures.count("luts"));
+  m["luts"] = 900;
+  m["ffs"] = 400;
+  m["dsps"] = 2;
+  cache->put("eval", pipeline.design_key(family, p, task.workload, fpga), m.dump());
+  const auto both = sg::cached_designs(task, pipeline);
+  REQUIRE(both.size() == 1);
+  CHECK(both[0].figures.at("luts") == 900);
+  CHECK(both[0].figures.at("ffs") == 400);
+  CHECK(both[0].figures.at("dsps") == 2);
+  CHECK(both[0].figures.at("transistors") == 50000);
+}
+
 TEST_CASE("surrogate fit learns transistors and cells of cached designs within a few percent on held-out ones and saves the model beside the cache") {
   auto r = run_chipgym(with_task({"surrogate", "fit", "--min-designs", "10", "--test-fraction", "0.25", "--json"}));
   INFO(r.err);
