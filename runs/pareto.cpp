@@ -188,8 +188,8 @@ void plot_fronts(const std::vector<std::pair<std::string, std::vector<FrontPoint
     return;
   }
   std::ostringstream head;
-  head << "set logscale xy\nset xlabel '" << area_label(objective) << "'\nset ylabel 'workload cycles'\n"
-       << "set grid\nset key top right\nset title '" << title << " (lower left is better)'\n";
+  head << "set logscale xy\nset xlabel '" << area_label(objective) << "' noenhanced\nset ylabel 'workload cycles'\n"
+       << "set grid\nset key top right\nset title '" << title << " (lower left is better)' noenhanced\n";
   const std::string script = head.str() + "set terminal svg size 900,560 dynamic\nset output 'pareto.svg'\nplot " + plots +
                              "\nset terminal pngcairo size 900,560\nset output 'pareto.png'\nplot " + plots + "\n";
   write_atomically(out / "pareto.gp", script);
