@@ -389,7 +389,6 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
               {"task", their_config["task"].value("name", std::string())},
               {"workload", workload_source(their_config["task"])},
               {"pretraining_evaluations", checkpoint.meta.value("steps", 0LL)}};
-      if (their_config["task"].contains("workloads")) init["workloads"] = their_config["task"]["workloads"];
       if (workload_source(their_config["task"]) == workload_source(o.task.to_json()))
         recorder.notice("--init " + o.init.string() + " was trained on this run's workload (" + workload_source(o.task.to_json()) +
                         "): this is not a held-out test");
