@@ -1092,6 +1092,7 @@ class GemmFamily final : public Family {
     out["macs_per_cycle"] = macs_per_cycle;
     out["utilization"] = macs_per_cycle / d.value("peak_macs_per_cycle", 1.0);
     const std::string kind = budget.value("kind", std::string("throughput_per_area"));
+    const bool exact = d.value("exact", true);  // accumulators wide enough for the workload's K
     if (kind == "fpga") {
       const long long luts = m.value("luts", 0LL), dsps = m.value("dsps", 0LL), brams = m.value("brams", 0LL);
       if (luts <= 0) return out;  // not synthesized for the iCE40
@@ -1099,7 +1100,6 @@ class GemmFamily final : public Family {
         const long long max = budget.value(limit, 0LL);
         return max == 0 || used <= max;
       };
-      const bool exact = d.value("exact", true);
       const bool within = fits("max_luts", luts) && fits("max_dsps", dsps) && fits("max_brams", brams);
       const double per_klut = macs_per_cycle / (static_cast<double>(luts) / 1e3);
       out["exact"] = exact;
@@ -1112,7 +1112,6 @@ class GemmFamily final : public Family {
     if (transistors <= 0) return out;
     const double per_area = macs_per_cycle / (static_cast<double>(transistors) / 1e6);
     const long long limit = budget.value("max_transistors", 0LL);
-    const bool exact = d.value("exact", true);  // accumulators wide enough for the workload's K
     const bool within = limit == 0 || transistors <= limit;
     out["exact"] = exact;
     out["macs_per_cycle_per_mtransistor"] = per_area;

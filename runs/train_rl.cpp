@@ -201,10 +201,24 @@ json rl_hyper(const std::string& agent, const json& user) {
 
 namespace {
 
+// The last checkpoint of `run`, its checksum checked; `what` prefixes the errors ("" or
+// "--init").
+Checkpoint last_good_checkpoint(const fs::path& run, const std::string& what) {
+  auto checkpoints = list_checkpoints(run);
+  const std::string head = what.empty() ? "" : what + " ";
+  if (checkpoints.empty()) throw hdl::ParamError(head + run.string() + " has no checkpoint yet (no update happened)");
+  Checkpoint c = checkpoints.back();
+  if (file_sha256(c.weights) != c.meta.value("sha256", std::string()))
+    throw hdl::ParamError((what.empty() ? "" : what + ": ") + "checkpoint " + c.weights.string() +
+                          " is corrupt (its checksum does not match)");
+  return c;
+}
+
 // The design a learner's policy picks acting greedily in one environment of `vec` (one step
 // in the absolute formulation, an episode of edits in the incremental one): the last
 // evaluation's info (params, design, metrics).
-json greedy_design(rl::Learner& learner, RunVecEnv& vec, int steps) {
+json greedy_design(rl::Learner& learner, RunVecEnv& vec, const env::EnvConfig& env_config) {
+  const int steps = env_config.formulation == "absolute" ? 1 : env_config.max_steps;
   auto obs = vec.reset(0);
   json design;
   for (int t = 0; t < steps; ++t) {
@@ -277,12 +291,7 @@ std::pair<json, Checkpoint> pretrained_policy(const TrainOptions& o, const env::
     throw hdl::ParamError("--init " + run.string() + " learned the " +
                           config["hyper"].value("formulation", std::string("?")) + " formulation, this run uses " +
                           o.hyper.value("formulation", std::string("?")));
-  auto checkpoints = list_checkpoints(run);
-  if (checkpoints.empty()) throw hdl::ParamError("--init " + run.string() + " has no checkpoint yet (no update happened)");
-  Checkpoint c = checkpoints.back();
-  if (file_sha256(c.weights) != c.meta.value("sha256", std::string()))
-    throw hdl::ParamError("--init: checkpoint " + c.weights.string() + " is corrupt (its checksum does not match)");
-  return {config, c};
+  return {config, last_good_checkpoint(run, "--init")};
 }
 
 // Where a task's workload came from, to compare a pretraining run's with this one's.
@@ -394,7 +403,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
                         "): this is not a held-out test");
       // Zero-shot: the pretrained policy's greedy design for this task, before any fine-tuning.
       auto one = RunVecEnv::make(o.task, env_config, multi, 1, 1, pipeline);
-      const json z = greedy_design(*learner, *one, env_config.formulation == "absolute" ? 1 : env_config.max_steps);
+      const json z = greedy_design(*learner, *one, env_config);
       init["zero_shot"] = {{"params", z.value("params", json::object())},
                            {"reward", z.value("reward", 0.0)},
                            {"metrics", z.value("metrics", json::object())},
@@ -487,11 +496,7 @@ json policy_choice(const fs::path& run, std::shared_ptr<evaluators::Pipeline> pi
   if (config.value("kind", std::string()) != "rl")
     throw hdl::ParamError(run.string() + " is a run of the black-box agent '" + config.value("agent", std::string("?")) +
                           "', which has no policy: replay its best design instead");
-  auto checkpoints = list_checkpoints(run);
-  if (checkpoints.empty()) throw hdl::ParamError(run.string() + " has no checkpoint yet (no update happened)");
-  const Checkpoint& c = checkpoints.back();
-  if (file_sha256(c.weights) != c.meta.value("sha256", std::string()))
-    throw hdl::ParamError("checkpoint " + c.weights.string() + " is corrupt (its checksum does not match)");
+  const Checkpoint c = last_good_checkpoint(run, "");
   env::Task task;
   env::EnvConfig env_config;
   json hyper;
@@ -516,7 +521,7 @@ json policy_choice(const fs::path& run, std::shared_ptr<evaluators::Pipeline> pi
   } catch (const std::exception& e) {
     throw hdl::ParamError(e.what());
   }
-  const json design = greedy_design(*learner, *vec, env_config.formulation == "absolute" ? 1 : env_config.max_steps);
+  const json design = greedy_design(*learner, *vec, env_config);
   return {{"params", design.value("params", json::object())},
           {"design", design.value("design", json::array())},
           {"source", "greedy policy of checkpoints/" + c.weights.filename().string() + " (after " +
