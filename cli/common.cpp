@@ -91,7 +91,8 @@ void require_sandbox() {
 namespace {
 
 struct WorkloadChoice {
-  std::string spec;
+  std::string spec, list;
+  const CLI::Option* list_option = nullptr;  // --workloads, when the subcommand has it
   WorkloadDims dims;
 };
 WorkloadChoice& choice() {
@@ -121,15 +122,25 @@ void add_workload_option(CLI::App* subcommand) {
   add_workload_dims(subcommand, choice().dims);
 }
 
+void add_workloads_option(CLI::App* subcommand) {
+  choice().list_option = subcommand->add_option(
+      "--workloads", choice().list,
+      "RL agents: train one policy across these workloads (each episode draws one), comma-separated: FILE.onnx, a "
+      "folder of them, zoo:NAME, gen:KIND:SEED, or gen:KIND:A..B (seeds A to B); best/ is the first workload's");
+}
+
 bool workload_given() {
   const auto& c = choice();
-  return !c.spec.empty() || c.dims.batch || c.dims.seq;
+  return !c.spec.empty() || (c.list_option && c.list_option->count()) || c.dims.batch || c.dims.seq;
 }
 
 void apply_workload(env::Task& task) {
   const auto& c = choice();
-  if (c.spec.empty()) {
-    if (c.dims.batch || c.dims.seq) throw hdl::ParamError("--batch and --seq go with --workload");
+  const bool list = c.list_option && c.list_option->count();
+  if (list && !c.spec.empty())
+    throw hdl::ParamError("--workload and --workloads: give one (--workloads trains across several, --workload designs for one)");
+  if (c.spec.empty() && !list) {
+    if (c.dims.batch || c.dims.seq) throw hdl::ParamError("--batch and --seq go with --workload or --workloads");
     return;
   }
   if (task.family != "gemm" && task.family != "codesign") {
@@ -138,14 +149,27 @@ void apply_workload(env::Task& task) {
       if (t->family == "gemm" || t->family == "codesign") gemm_tasks += (gemm_tasks.empty() ? "" : ", ") + t->name;
     throw hdl::ParamError("--workload gives GEMMs, for the gemm tasks (" + gemm_tasks + "), not " + task.name);
   }
+  const json patterns = task.workload.value("patterns", json::array({"random"}));
+  const long long seed = task.workload.value("seed", 1LL);
+  if (list) {
+    task.workloads = json::array();
+    for (const auto& w : env::load_workloads(c.list, c.dims.options())) task.workloads.push_back(w.task_workload(patterns, seed));
+    task.workload = task.workloads.front();
+    task.description += " [" + std::to_string(task.workloads.size()) + " workloads from " +
+                        task.workload.value("source", std::string()) + "]";
+    return;
+  }
   const env::Workload w = env::load_workload(c.spec, c.dims.options());
-  task.workload = w.task_workload(task.workload.value("patterns", json::array({"random"})), task.workload.value("seed", 1LL));
+  task.workload = w.task_workload(patterns, seed);
   task.description += " [workload " + w.source + "]";
 }
 
 void check_fidelity(const env::Task& task, const std::string& fidelity) {
   if (fidelity != "rtl" || (task.family != "gemm" && task.family != "codesign")) return;
   if (auto why = hdl::gemm_rtl_refusal(task.workload); !why.empty()) throw hdl::ParamError("--fidelity rtl: " + why);
+  for (const auto& w : task.workloads)
+    if (auto why = hdl::gemm_rtl_refusal(w); !why.empty())
+      throw hdl::ParamError("--fidelity rtl: workload " + w.value("source", std::string("?")) + ": " + why);
 }
 
 // A Verilog file of at most kMaxVerilogBytes, refused without reading more.

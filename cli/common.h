@@ -69,13 +69,16 @@ void require_sandbox();
 // --workload FILE.onnx|zoo:NAME, with --batch and --seq, on a subcommand of a gemm task.
 // One subcommand is parsed per invocation, so one choice is kept.
 void add_workload_option(CLI::App* subcommand);
+// --workloads LIST (train): one policy across several workloads (env::load_workloads' forms);
+// apply_workload() then sets Task::workloads, the first of them as the task's workload.
+void add_workloads_option(CLI::App* subcommand);
 // --batch and --seq of `chipgym workload` and of --workload.
 struct WorkloadDims {
   long long batch = 0, seq = 0;  // 0: not given
   env::ImportOptions options() const;
 };
 void add_workload_dims(CLI::App* cmd, WorkloadDims& dims);
-// Whether --workload, --batch or --seq was given.
+// Whether --workload, --workloads, --batch or --seq was given.
 bool workload_given();
 // The task with the parsed --workload in place of its built-in shapes (unchanged without one):
 // the task JSON then records the GEMM list and where it came from.

@@ -186,6 +186,7 @@ std::function<int()> setup(CLI::App& cmd) {
   cmd.add_option("--cache-dir", c->cache.dir, "cache directory (default: as for eval)");
   cmd.add_flag("--no-cache", c->cache.off, "neither read nor write the evaluation cache");
   add_workload_option(&cmd);
+  add_workloads_option(&cmd);
   return [c, &cmd]() -> int {
     auto& train = c->train;
     if (train.resume && c->out.empty()) throw hdl::ParamError("--resume needs --out DIR, the run to continue");

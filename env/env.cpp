@@ -5,6 +5,7 @@
 
 #include "env/workload.h"
 #include "hdl/gemm.h"
+#include "hdl/splitmix.h"
 
 namespace chipgym::env {
 
@@ -74,8 +75,17 @@ Env::Env(Task task, EnvConfig config, std::shared_ptr<evaluators::Pipeline> pipe
   action_space_ = config_.formulation == "absolute"
                       ? design_space_
                       : Space::discrete(1 + 2 * static_cast<long long>(names_.size()) + static_cast<long long>(transfers_.size()));
-  workload_obs_ = workload_features(task_.workload);
-  std::vector<double> low(names_.size() + workload_obs_.size(), 0.0), high(names_.size() + workload_obs_.size(), 1.0);
+  if (task_.workloads.empty()) variants_ = {task_.workload};
+  else variants_.assign(task_.workloads.begin(), task_.workloads.end());
+  for (const auto& w : variants_) {
+    variant_obs_.push_back(workload_features(w));
+    if (variant_obs_.back().size() != variant_obs_.front().size())
+      throw hdl::ParamError("task " + task_.name + ": workload " + std::to_string(variant_obs_.size() - 1) +
+                            (variant_obs_.front().empty() ? " is a list of GEMM shapes and the first is not"
+                                                          : " is not a list of GEMM shapes, as the first is"));
+  }
+  const std::size_t features = variant_obs_.front().size();
+  std::vector<double> low(names_.size() + features, 0.0), high(names_.size() + features, 1.0);
   for (std::size_t i = 0; i < kMetricObservations; ++i) {
     low.push_back(0.0);
     high.push_back(10.0);
@@ -86,7 +96,7 @@ Env::Env(Task task, EnvConfig config, std::shared_ptr<evaluators::Pipeline> pipe
 std::vector<std::string> Env::observation_names() const {
   std::vector<std::string> out;
   for (const auto& n : names_) out.push_back("param:" + n);
-  if (!workload_obs_.empty())
+  if (!variant_obs_.front().empty())
     for (const auto& n : workload_feature_names()) out.push_back("workload:" + n);
   for (const char* n : {"correct", "log10_cycles", "log10_transistors", "reward/100+1"}) out.push_back(std::string("metric:") + n);
   return out;
@@ -122,13 +132,13 @@ std::vector<long long> Env::encode(const hdl::Params& params) const {
 
 Evaluation Env::evaluate(const std::vector<long long>& indices) const {
   Evaluation e;
-  e.metrics = pipeline_->evaluate(task_.design_family(), decode(indices), task_.workload, options_);
+  e.metrics = pipeline_->evaluate(task_.design_family(), decode(indices), current_workload(), options_);
   e.reward = task_.reward(e.metrics);
   return e;
 }
 
 evaluators::EvalJob Env::job(const std::vector<long long>& indices) const {
-  return {task_.design_family().name(), decode(indices).to_json(), task_.workload, options_};
+  return {task_.design_family().name(), decode(indices).to_json(), current_workload(), options_};
 }
 
 Evaluation Env::rewarded(evaluators::Metrics metrics) const {
@@ -144,7 +154,7 @@ Evaluation Env::verify(const std::vector<long long>& indices, evaluators::EvalPo
   j.options.fpga = true;
   j.options.synthesis = true;
   Evaluation e;
-  e.metrics = pool ? pool->evaluate({j}).at(0) : pipeline_->evaluate(task_.design_family(), decode(indices), task_.workload, j.options);
+  e.metrics = pool ? pool->evaluate({j}).at(0) : pipeline_->evaluate(task_.design_family(), decode(indices), current_workload(), j.options);
   e.reward = task_.reward(e.metrics);
   return e;
 }
@@ -153,7 +163,7 @@ std::vector<double> Env::observe(const std::vector<long long>& indices, const ev
   std::vector<double> obs;
   for (std::size_t i = 0; i < indices.size(); ++i)
     obs.push_back(values_[i].size() > 1 ? static_cast<double>(indices[i]) / static_cast<double>(values_[i].size() - 1) : 0.0);
-  obs.insert(obs.end(), workload_obs_.begin(), workload_obs_.end());
+  obs.insert(obs.end(), variant_obs_[variant_].begin(), variant_obs_[variant_].end());
   const std::size_t metrics_at = obs.size();
   if (!m) {
     obs.insert(obs.end(), {0.0, 0.0, 0.0, 0.0});
@@ -177,6 +187,7 @@ std::shared_ptr<const Env::Outcome> Env::make_outcome(const std::vector<long lon
   metrics.erase("stages");
   o->info = {{"metrics", metrics}, {"score", task_.score(m)}, {"params", decode(indices).to_json()},
              {"design", indices}, {"cache_hit", m.cache_hit}};
+  if (variants_.size() > 1) o->info["workload"] = variant_;
   if (m.error) o->info["error"] = {{"category", m.error->category}, {"message", m.error->message}};
   return o;
 }
@@ -188,15 +199,21 @@ void Env::keep(const std::vector<long long>& indices, const Outcome& o) const {
   auto kept = std::make_shared<Outcome>(o);
   kept->info["cache_hit"] = true;  // what a later step of the same design reports
   std::lock_guard<std::mutex> lock(memo_->mu);
-  memo_->outcomes.emplace(indices, std::move(kept));
+  memo_->outcomes.emplace(key(indices), std::move(kept));
+}
+
+std::vector<long long> Env::key(const std::vector<long long>& indices) const {
+  std::vector<long long> k = indices;
+  k.push_back(static_cast<long long>(variant_));
+  return k;
 }
 
 std::shared_ptr<const Env::Outcome> Env::outcome(const std::vector<long long>& indices) {
   std::shared_ptr<const Outcome> o;
   {
     std::lock_guard<std::mutex> lock(memo_->mu);
-    if (auto it = memo_->outcomes.find(indices); it != memo_->outcomes.end()) return it->second;
-    if (auto it = memo_->supplied.find(indices); it != memo_->supplied.end()) {
+    if (auto it = memo_->outcomes.find(key(indices)); it != memo_->outcomes.end()) return it->second;
+    if (auto it = memo_->supplied.find(key(indices)); it != memo_->supplied.end()) {
       o = it->second;
       memo_->supplied.erase(it);
     }
@@ -208,13 +225,13 @@ std::shared_ptr<const Env::Outcome> Env::outcome(const std::vector<long long>& i
 
 bool Env::remembers(const std::vector<long long>& indices) const {
   std::lock_guard<std::mutex> lock(memo_->mu);
-  return memo_->outcomes.count(indices) > 0 || memo_->supplied.count(indices) > 0;
+  return memo_->outcomes.count(key(indices)) > 0 || memo_->supplied.count(key(indices)) > 0;
 }
 
 void Env::supply(const std::vector<long long>& indices, evaluators::Metrics metrics) const {
   auto o = make_outcome(indices, rewarded(std::move(metrics)));
   std::lock_guard<std::mutex> lock(memo_->mu);
-  memo_->supplied[indices] = std::move(o);
+  memo_->supplied[key(indices)] = std::move(o);
 }
 
 StepResult Env::result_for(const std::vector<long long>& indices, bool terminated, bool truncated) {
@@ -267,9 +284,35 @@ void read_snapshot(const json& s, const Space& design_space, std::vector<long lo
   }
 }
 
-void Env::restore(const json& s) { read_snapshot(s, design_space_, state_, steps_, episode_over_); }
+void Env::restore(const json& s) {
+  // A snapshot of a chipgym that knew one workload per task has neither field: workload 0.
+  long long w = 0, episodes = 0;
+  try {
+    w = s.value("workload", 0LL);
+    episodes = s.value("episodes", 0LL);
+  } catch (const json::exception& e) {
+    throw hdl::ParamError(std::string("malformed environment snapshot: ") + e.what());
+  }
+  if (w < 0 || static_cast<std::size_t>(w) >= variants_.size() || episodes < 0)
+    throw hdl::ParamError("environment snapshot holds workload " + std::to_string(w) + " of " +
+                          std::to_string(variants_.size()) + " (or a negative episode count)");
+  read_snapshot(s, design_space_, state_, steps_, episode_over_);
+  variant_ = static_cast<std::size_t>(w);
+  episodes_ = episodes;
+}
 
-std::vector<double> Env::reset(std::uint64_t /*seed: the baseline is fixed; kept for the gym signature*/) {
+// The baseline design is fixed; the seed draws the workload, when there are several.
+std::vector<double> Env::reset(std::uint64_t seed) {
+  if (variants_.size() > 1) {
+    std::uint64_t s = seed;
+    std::uint64_t draw = hdl::splitmix64(s) ^ static_cast<std::uint64_t>(episodes_);
+    variant_ = static_cast<std::size_t>(hdl::splitmix64(draw) % variants_.size());
+  }
+  ++episodes_;
+  return restart();
+}
+
+std::vector<double> Env::restart() {
   steps_ = 0;
   episode_over_ = false;
   state_ = encode(task_.design_family().space().defaults());

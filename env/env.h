@@ -15,6 +15,13 @@
 // across workloads which one it designs for); then the last metrics: correct,
 // log10(1 + cycles), log10(1 + transistors), max(reward, -3)/100 + 1 (so a penalty is below
 // 1), each in [0, 10]. Env::observation_names() names every entry, `chipgym tasks` prints them.
+//
+// Across workloads: a task with `workloads` (Task::workloads, `train --workloads`) holds several;
+// reset(seed) draws one for the episode from the seed and the environment's episode count
+// (splitmix64, so every episode of every environment can see another), the observation carries
+// its features, every evaluation is of it (info["workload"] is its index), and the in-memory
+// results are kept per (workload, design). evaluate(), job() and verify() evaluate on the
+// current one: the task's `workload` until the first reset.
 #pragma once
 #include <map>
 #include <memory>
@@ -82,6 +89,12 @@ class Env {
   std::vector<std::string> observation_names() const;
 
   std::vector<double> reset(std::uint64_t seed);
+  // A new episode on the current workload (reset() draws the workload, then does this): how a
+  // MultiAgentEnv restarts its joint environment at every step.
+  std::vector<double> restart();
+  // The workloads the environment draws from (1 without Task::workloads) and the current one.
+  std::size_t workloads() const { return variants_.size(); }
+  std::size_t workload() const { return variant_; }
   // Throws hdl::ParamError when the action is not in action_space().
   StepResult step(const std::vector<long long>& action);
 
@@ -92,7 +105,9 @@ class Env {
   std::vector<char> action_mask() const;
   // Where the episode stands (design, step count, whether it is over), to checkpoint a
   // learner with its environments; restore() takes what snapshot() gave.
-  json snapshot() const { return {{"state", state_}, {"steps", steps_}, {"episode_over", episode_over_}}; }
+  json snapshot() const {
+    return {{"state", state_}, {"steps", steps_}, {"episode_over", episode_over_}, {"workload", variant_}, {"episodes", episodes_}};
+  }
   void restore(const json& s);
   // Evaluates one design of the absolute encoding and rewards it: the one place a reward is
   // computed (step() returns this reward, and so does every evaluation a run records).
@@ -132,6 +147,9 @@ class Env {
     std::map<std::vector<long long>, std::shared_ptr<const Outcome>> outcomes;
     std::map<std::vector<long long>, std::shared_ptr<const Outcome>> supplied;  // taken once, by supply()
   };
+  // The memo's key of a design: its indices and the current workload.
+  std::vector<long long> key(const std::vector<long long>& indices) const;
+  const json& current_workload() const { return variants_[variant_]; }
   std::shared_ptr<const Outcome> outcome(const std::vector<long long>& indices);
   std::shared_ptr<const Outcome> make_outcome(const std::vector<long long>& indices, const Evaluation& e) const;
   void keep(const std::vector<long long>& indices, const Outcome& o) const;
@@ -150,7 +168,10 @@ class Env {
   Space design_space_ = Space::discrete(1);
   Space action_space_ = Space::discrete(1);
   Space observation_space_ = Space::discrete(1);
-  std::vector<double> workload_obs_;  // workload_features(task_.workload)
+  std::vector<json> variants_;                  // the workloads (Task::workloads, or the workload)
+  std::vector<std::vector<double>> variant_obs_;  // workload_features() of each
+  std::size_t variant_ = 0;                     // the current one
+  long long episodes_ = 0;                      // resets so far (the draw of the next workload)
   std::vector<long long> state_;
   int steps_ = 0;
   bool episode_over_ = true;

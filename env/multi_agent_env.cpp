@@ -92,7 +92,10 @@ std::vector<char> MultiAgentEnv::action_mask(const std::string& agent) const {
   return mask;
 }
 
-void MultiAgentEnv::restore(const json& s) { read_snapshot(s, inner_.design_space(), state_, steps_, episode_over_); }
+void MultiAgentEnv::restore(const json& s) {
+  if (s.contains("joint")) inner_.restore(s["joint"]);
+  read_snapshot(s, inner_.design_space(), state_, steps_, episode_over_);
+}
 
 std::map<std::string, std::vector<double>> MultiAgentEnv::reset(std::uint64_t seed) {
   steps_ = 0;
@@ -143,7 +146,7 @@ MultiStepResult MultiAgentEnv::step(const std::map<std::string, std::vector<long
   const auto [next, valid] = moved(actions);
   state_ = next;
   ++steps_;
-  inner_.reset(0);
+  inner_.restart();  // the same workload: reset() drew it
   StepResult joint = inner_.step(state_);
   MultiStepResult out;
   out.observations = observe(joint.observation);

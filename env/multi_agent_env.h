@@ -38,7 +38,10 @@ class MultiAgentEnv {
   // Agent's legal choices now (see Env::action_mask), one flag per choice of every dimension.
   std::vector<char> action_mask(const std::string& agent) const;
   // Where the episode stands, to checkpoint a learner with its environments.
-  json snapshot() const { return {{"state", state_}, {"steps", steps_}, {"episode_over", episode_over_}}; }
+  // ("joint": the joint environment's, which holds the episode's workload.)
+  json snapshot() const {
+    return {{"state", state_}, {"steps", steps_}, {"episode_over", episode_over_}, {"joint", inner_.snapshot()}};
+  }
   void restore(const json& s);
   // The joint (absolute) environment underneath, e.g. to decode a joint design.
   const Env& joint() const { return inner_; }

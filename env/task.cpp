@@ -42,6 +42,7 @@ json Task::to_json() const {
   json j = {{"name", name},         {"family", family},       {"description", description}, {"workload", workload},
             {"objective", objective}, {"budget", budget},     {"fidelity", fidelity}, {"search", search}, {"agents", agents}};
   if (objectives != Task().objectives) j["objectives"] = objectives;  // tasks without it keep their JSON
+  if (!workloads.empty()) j["workloads"] = workloads;
   return j;
 }
 
@@ -70,6 +71,14 @@ Task Task::from_json(const json& j) {
   }
   if (!t.budget.is_object() || !t.search.is_object() || !t.agents.is_object() || !t.workload.is_object())
     throw hdl::ParamError("task JSON: workload, budget, search and agents must be objects");
+  if (j.contains("workloads")) {
+    t.workloads = j.at("workloads");
+    if (!t.workloads.is_array()) throw hdl::ParamError("task JSON: workloads must be an array of workloads");
+    for (const auto& w : t.workloads)
+      if (!w.is_object()) throw hdl::ParamError("task JSON: every entry of workloads must be an object (a workload)");
+    if (!t.workloads.empty() && t.workloads.front() != t.workload)
+      throw hdl::ParamError("task JSON: the first entry of workloads must be the task's workload");
+  }
   } catch (const json::exception& e) {
     throw hdl::ParamError(std::string("task JSON has a field of the wrong type: ") + e.what());
   }

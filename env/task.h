@@ -33,6 +33,10 @@ struct Task {
   std::string family;       // hdl family name; empty: a kernel task only
   std::string description;  // one line
   json workload;            // family-specific (gemm: shapes, data patterns, seed)
+  // Training across workloads (the RL agents, `train --workloads`): the task workloads an
+  // environment draws one of at every episode, `workload` first. Empty: `workload` alone.
+  // JSON "workloads", written only when not empty.
+  json workloads = json::array();
   std::string objective;    // what the reward measures, in words; higher is better
   json budget;              // constraints an admissible design must meet
   std::string fidelity = "rtl";

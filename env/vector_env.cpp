@@ -47,18 +47,23 @@ auto BasicVectorEnv<E>::reset(std::uint64_t seed) -> std::vector<Observation> {
 
 template <class E>
 void BasicVectorEnv<E>::evaluate_ahead(const std::vector<Action>& actions) {
-  std::vector<std::vector<long long>> wanted;
+  // Each design once per workload; its result is handed to the environment that asked for it
+  // (the memo is shared, and keyed by workload and design).
+  std::vector<std::pair<std::size_t, std::vector<long long>>> wanted;  // workload, design
+  std::vector<std::size_t> asker;
   std::vector<evaluators::EvalJob> jobs;
   for (std::size_t i = 0; i < envs_.size(); ++i) {
     auto design = envs_[i].destination(actions[i]);
     const Env& e = joint(envs_[i]);
-    if (e.remembers(design) || std::find(wanted.begin(), wanted.end(), design) != wanted.end()) continue;
+    std::pair<std::size_t, std::vector<long long>> wanted_key{e.workload(), design};
+    if (e.remembers(design) || std::find(wanted.begin(), wanted.end(), wanted_key) != wanted.end()) continue;
     jobs.push_back(e.job(design));
-    wanted.push_back(std::move(design));
+    wanted.push_back(std::move(wanted_key));
+    asker.push_back(i);
   }
   if (jobs.empty()) return;
   auto results = pool_->evaluate(jobs);
-  for (std::size_t k = 0; k < wanted.size(); ++k) joint(envs_[0]).supply(wanted[k], std::move(results[k]));
+  for (std::size_t k = 0; k < wanted.size(); ++k) joint(envs_[asker[k]]).supply(wanted[k].second, std::move(results[k]));
 }
 
 template <class E>

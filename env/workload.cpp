@@ -5,6 +5,7 @@
 #include <onnx/shape_inference/implementation.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <set>
@@ -418,6 +419,53 @@ Workload load_workload(const std::string& spec, const ImportOptions& options) {
     return generated_workload(spec.substr(4));
   }
   return import_onnx_file(spec, options);
+}
+
+std::vector<Workload> load_workloads(const std::string& list, const ImportOptions& options) {
+  std::vector<std::string> specs;
+  auto add = [&](std::string spec) {
+    if (std::find(specs.begin(), specs.end(), spec) != specs.end())
+      throw hdl::ParamError("--workloads lists " + spec + " twice");
+    if (specs.size() >= kMaxWorkloads)
+      throw hdl::ParamError("--workloads holds more than " + std::to_string(kMaxWorkloads) + " workloads");
+    specs.push_back(std::move(spec));
+  };
+  std::size_t from = 0;
+  while (from <= list.size()) {
+    const std::size_t comma = std::min(list.find(',', from), list.size());
+    const std::string item = list.substr(from, comma - from);
+    from = comma + 1;
+    if (item.empty()) continue;
+    if (const auto dots = item.find(".."); item.rfind("gen:", 0) == 0 && dots != std::string::npos) {
+      const auto colon = item.rfind(':', dots);
+      const std::string a = item.substr(colon + 1, dots - colon - 1), b = item.substr(dots + 2);
+      auto number = [](const std::string& t) {
+        return !t.empty() && t.size() < 19 && t.find_first_not_of("0123456789") == std::string::npos;
+      };
+      if (!number(a) || !number(b) || std::stoull(a) > std::stoull(b))
+        throw hdl::ParamError("a range of generated workloads is gen:KIND:A..B with seeds 0 <= A <= B (e.g. gen:transformer:1..100), not '" +
+                              item + "'");
+      if (std::stoull(b) - std::stoull(a) >= kMaxWorkloads)
+        throw hdl::ParamError("--workloads holds more than " + std::to_string(kMaxWorkloads) + " workloads (" + item + ")");
+      for (unsigned long long seed = std::stoull(a); seed <= std::stoull(b); ++seed)
+        add(item.substr(0, colon + 1) + std::to_string(seed));
+    } else if (std::filesystem::is_directory(item)) {
+      std::vector<std::string> files;
+      for (const auto& e : std::filesystem::directory_iterator(item))
+        if (e.is_regular_file() && e.path().extension() == ".onnx") files.push_back(e.path().string());
+      if (files.empty()) throw hdl::ParamError("--workloads: the folder " + item + " holds no .onnx file");
+      std::sort(files.begin(), files.end());
+      for (auto& f : files) add(std::move(f));
+    } else {
+      add(item);
+    }
+  }
+  if (specs.empty())
+    throw hdl::ParamError("--workloads lists no workload: give FILE.onnx, a folder of them, zoo:NAME, gen:KIND:SEED or "
+                          "gen:KIND:A..B, separated by commas");
+  std::vector<Workload> out;
+  for (const auto& spec : specs) out.push_back(load_workload(spec, options));
+  return out;
 }
 
 std::optional<std::string> closest_name(const std::string& name, const std::vector<std::string>& known) {

@@ -91,6 +91,14 @@ Workload generated_workload(const std::string& spec);
 // `FILE.onnx`, `zoo:NAME` or `gen:KIND:SEED`, as --workload takes it.
 Workload load_workload(const std::string& spec, const ImportOptions& options = {});
 
+// A list of workloads, as `train --workloads` takes it: comma-separated entries, each a
+// load_workload() spec, a folder (every FILE.onnx in it, by name) or a range of generated
+// workloads, gen:KIND:A..B (seeds A to B, at most kMaxWorkloads in all). Throws
+// hdl::ParamError for an empty list, an entry listed twice (named), a folder without ONNX
+// files, or more than kMaxWorkloads workloads.
+constexpr std::size_t kMaxWorkloads = 10000;
+std::vector<Workload> load_workloads(const std::string& list, const ImportOptions& options = {});
+
 // "did you mean": the known name closest to `name` by edit distance, if any is close.
 std::optional<std::string> closest_name(const std::string& name, const std::vector<std::string>& known);
 

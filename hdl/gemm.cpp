@@ -1158,6 +1158,8 @@ std::vector<GemmShape> gemm_shapes(const json& workload) {
     throw ParamError("gemm workload needs \"shapes\": [[M, K, N], ...]");
   std::vector<GemmShape> out;
   constexpr long long kMaxDim = 1 << 24, kMaxCount = 1 << 24;
+  constexpr unsigned __int128 kMaxWorkloadMacs = static_cast<unsigned __int128>(1) << 52;
+  unsigned __int128 total_macs = 0;
   for (const auto& s : workload["shapes"]) {
     if (!s.is_array() || (s.size() != 3 && s.size() != 4) ||
         !std::all_of(s.begin(), s.end(), [](const json& v) { return v.is_number_integer(); }))
@@ -1168,6 +1170,13 @@ std::vector<GemmShape> gemm_shapes(const json& workload) {
       throw ParamError("gemm workload shape " + s.dump() + ": M, K and N must be in 1.." + std::to_string(kMaxDim));
     if (count < 1 || count > kMaxCount)
       throw ParamError("gemm workload shape " + s.dump() + ": the count must be in 1.." + std::to_string(kMaxCount));
+    // MACs, cycles and bytes are counted in 64 bits: a shape (and the workload) stays far below.
+    const unsigned __int128 macs = static_cast<unsigned __int128>(m) * k * n * count;
+    if (macs > kMaxWorkloadMacs)
+      throw ParamError("gemm workload shape " + s.dump() + " implies more than 2^52 MACs, beyond what chipgym counts");
+    total_macs += macs;
+    if (total_macs > kMaxWorkloadMacs)
+      throw ParamError("gemm workload implies more than 2^52 MACs in all (at shape " + s.dump() + "), beyond what chipgym counts");
     out.push_back(GemmShape{static_cast<int>(m), static_cast<int>(k), static_cast<int>(n), count});
   }
   if (out.empty()) throw ParamError("gemm workload has no shapes");

@@ -159,7 +159,7 @@ void Recorder::consider_best(const json& event, const json* metrics) {
   const auto reward = event.find("reward");
   if (reward == event.end() || !reward->is_number() || !std::isfinite(reward->get<double>())) return;
   if (progress_.has_best && reward->get<double>() <= progress_.best_reward) return;
-  if (refuted_.count(design_key(event))) return;
+  if (refuted_.count(design_key(event)) || (eligible_ && !eligible_(event))) return;
   progress_.has_best = true;
   progress_.best_reward = *reward;
   best_ = event;
@@ -236,7 +236,7 @@ void Recorder::verify_best(const VerifyBest& verify) {
   for (const auto& e : evaluations_) {
     const auto r = e.find("reward");
     if (r == e.end() || !r->is_number() || !std::isfinite(r->get<double>())) continue;
-    if (refuted_.count(design_key(e)) || !seen.insert(design_key(e)).second) continue;
+    if (refuted_.count(design_key(e)) || (eligible_ && !eligible_(e)) || !seen.insert(design_key(e)).second) continue;
     order.push_back(&e);
   }
   std::stable_sort(order.begin(), order.end(),
@@ -303,7 +303,10 @@ json Recorder::write_summary(json fields, bool complete) {
   fields["best"] = best_;
   fields["best_verified"] = best_verified_;
   json front = json::array();  // runs/pareto.h: the non-dominated designs, the task's area and cycles
-  for (const auto& p : pareto_front(admissible_points(evaluations_, area_objective_))) front.push_back(p.to_json());
+  std::vector<json> candidates;
+  for (const auto& e : evaluations_)
+    if (!eligible_ || eligible_(e)) candidates.push_back(e);
+  for (const auto& p : pareto_front(admissible_points(candidates, area_objective_))) front.push_back(p.to_json());
   fields["pareto"] = front;
   fields["seconds_this_session"] = progress_.seconds;
   fields["seconds_total"] = before + progress_.seconds;

@@ -82,6 +82,10 @@ class Recorder {
   // The loop chooses its best itself, through set_best() (evolve: a re-verification can demote
   // the highest reward); record() then never exports. Before start().
   void own_best() { own_best_ = true; }
+  // Only the evaluations `eligible` accepts can be the best, be verified and be on the front
+  // in summary.json (an RL run across workloads: those of its first workload, the task's).
+  // Before start().
+  void best_among(std::function<bool(const json& event)> eligible) { eligible_ = std::move(eligible); }
 
   // Creates the directory (a new run) or rewrites events.jsonl without what resume skipped
   // or dropped, writes config.json, counts the kept events (cache hits, the best; best/ is
@@ -146,6 +150,7 @@ class Recorder {
   json best_verified_;
   std::vector<std::string> notices_;
   ExportBest export_best_;
+  std::function<bool(const json&)> eligible_;
   std::function<void(const Progress&)> on_progress_;
   Progress progress_;
   json best_;

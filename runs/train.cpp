@@ -79,6 +79,10 @@ TrainResult train(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipeline
   if (!o.init.empty())
     throw hdl::ParamError("--init starts an RL agent from a pretrained policy; the agent '" + o.agent +
                           "' is a search agent, with no policy to start from");
+  if (o.task.workloads.size() > 1)
+    throw hdl::ParamError("--workloads trains one policy across " + std::to_string(o.task.workloads.size()) +
+                          " workloads, for the RL agents (ppo, dqn, ippo, mappo); the agent '" + o.agent +
+                          "' searches for one workload's best design: give it --workload");
 
   Recorder recorder = o.resume ? Recorder::resume(o.out) : Recorder::create(o.out, o.force);
   if (o.resume) {

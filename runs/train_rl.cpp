@@ -4,6 +4,7 @@
 // its random-number state and the environments' state go to checkpoints/, so a killed run
 // resumes from the last checkpoint and repeats the same trajectory: the evaluations recorded
 // after that checkpoint are dropped and taken again (from the cache, so they are cheap).
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -294,10 +295,16 @@ std::pair<json, Checkpoint> pretrained_policy(const TrainOptions& o, const env::
   return {config, last_good_checkpoint(run, "--init")};
 }
 
-// Where a task's workload came from, to compare a pretraining run's with this one's.
-std::string workload_source(const json& task) {
-  const json w = task.value("workload", json::object());
-  return w.value("source", w.value("shapes", json::array()).dump());
+// Where a task workload came from (its source, else its shapes), to compare a pretraining
+// run's workloads with this one's.
+std::string workload_source(const json& w) { return w.value("source", w.value("shapes", json::array()).dump()); }
+// Every workload a task's environments draw from (Task::workloads, or the workload).
+std::vector<std::string> workload_sources(const json& task) {
+  std::vector<std::string> out;
+  const json list = task.value("workloads", json::array());
+  if (list.empty()) out.push_back(workload_source(task.value("workload", json::object())));
+  for (const auto& w : list) out.push_back(workload_source(w));
+  return out;
 }
 
 }  // namespace
@@ -393,14 +400,20 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
       throw hdl::ParamError("--init: " + std::string(e.what()));
     }
     if (init.is_null()) {
+      const auto theirs = workload_sources(their_config["task"]), mine = workload_sources(o.task.to_json());
       init = {{"run", fs::absolute(o.init).string()},
               {"checkpoint", checkpoint.weights.filename().string()},
               {"task", their_config["task"].value("name", std::string())},
-              {"workload", workload_source(their_config["task"])},
               {"pretraining_evaluations", checkpoint.meta.value("steps", 0LL)}};
-      if (workload_source(their_config["task"]) == workload_source(o.task.to_json()))
-        recorder.notice("--init " + o.init.string() + " was trained on this run's workload (" + workload_source(o.task.to_json()) +
-                        "): this is not a held-out test");
+      if (theirs.size() == 1) init["workload"] = theirs.front();
+      else init["workloads"] = theirs;
+      for (const auto& w : mine)
+        if (std::find(theirs.begin(), theirs.end(), w) != theirs.end()) {
+          recorder.notice("--init " + o.init.string() + " was trained on this run's workload (" + w +
+                          (theirs.size() > 1 ? ", one of its " + std::to_string(theirs.size()) : std::string()) +
+                          "): this is not a held-out test");
+          break;
+        }
       // Zero-shot: the pretrained policy's greedy design for this task, before any fine-tuning.
       auto one = RunVecEnv::make(o.task, env_config, multi, 1, 1, pipeline);
       const json z = greedy_design(*learner, *one, env_config);
@@ -417,15 +430,18 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   config["kind"] = "rl";
   config["agent_groups"] = groups;
   if (!init.is_null()) config["init"] = init;
+  // Across workloads, best/ and the front are of the first workload (the task's: what replay
+  // and verify rebuild); summary.json's "workloads" has every workload's best.
+  const std::size_t workloads = design_env.workloads();
+  if (workloads > 1) recorder.best_among([](const json& e) { return e.value("workload", 0LL) == 0; });
   recorder.start(config, o.budget, design_export(o.task, o.agent), on_progress);
 
   // Every step of the environments is a batch of num_envs evaluations.
   vec->set_on_eval([&](double reward, const json& info) {
+    json where = {{"update", learner->updates()}, {"batch", recorder.progress().evaluations / num_envs}, {"batch_size", num_envs}};
+    if (workloads > 1) where["workload"] = info.value("workload", 0LL);
     recorder.record({info.value("design", json::array()), info.value("params", json::object()), reward,
-                     info.value("metrics", json::object()), info.value("cache_hit", false),
-                     {{"update", learner->updates()},
-                      {"batch", recorder.progress().evaluations / num_envs},
-                      {"batch_size", num_envs}}});
+                     info.value("metrics", json::object()), info.value("cache_hit", false), where});
   });
 
   const fs::path ckpt_dir = recorder.dir().path() / "checkpoints";
@@ -446,6 +462,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
     write_atomically(ckpt_dir / (std::string(stem) + ".json"),
                      json({{"file", weights.filename().string()}, {"sha256", file_sha256(weights)}, {"updates", u},
                            {"steps", learner->steps()}, {"task", o.task.to_json()}, {"agent", o.agent},
+                           {"workloads", workload_sources(o.task.to_json())},
                            {"hyper", o.hyper}, {"env", vec->snapshot()}})
                          .dump(1));
     last_checkpoint = weights.filename().string();
@@ -481,6 +498,23 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
                  {"seconds_learning", std::max(0.0, recorder.progress().seconds - vec->seconds())},
                  {"budget_used", steps_budget}};
   if (!stopped.empty()) fields["stopped"] = stopped;
+  if (workloads > 1) {
+    // Per workload: its evaluations and its best reward (admissible designs only count).
+    const auto sources = workload_sources(o.task.to_json());
+    std::vector<long long> seen(workloads, 0);
+    std::vector<json> best(workloads, json(nullptr));
+    for (const auto& e : recorder.recorded_events()) {
+      const auto w = static_cast<std::size_t>(e.value("workload", 0LL));
+      if (w >= workloads) continue;
+      ++seen[w];
+      const auto r = e.find("reward");
+      if (r != e.end() && r->is_number() && (best[w].is_null() || r->get<double>() > best[w]["reward"].get<double>()))
+        best[w] = {{"reward", *r}, {"params", e.value("params", json::object())}, {"eval", e["eval"]}};
+    }
+    json per = json::array();
+    for (std::size_t w = 0; w < workloads; ++w) per.push_back({{"source", sources[w]}, {"evaluations", seen[w]}, {"best", best[w]}});
+    fields["workloads"] = per;
+  }
   if (!init.is_null())
     fields["init"] = {{"run", init["run"]}, {"zero_shot_reward", init["zero_shot"]["reward"]},
                       {"zero_shot_params", init["zero_shot"]["params"]}};

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -76,6 +78,10 @@ TEST_CASE("the observation carries the workload's features: MACs, GEMMs, intensi
   // Not a GEMM workload: no features. Malformed shapes: the gemm family's error.
   CHECK(env::workload_features(json{{"patterns", {"random"}}, {"seed", 1}}).empty());
   CHECK_THROWS_WITH(env::workload_features(json{{"shapes", {{0, 1, 1}}}}), Catch::Contains("must be in 1.."));
+  // MACs are counted in 64 bits: a shape or a workload beyond 2^52 MACs is refused, not wrapped.
+  CHECK_THROWS_WITH(env::workload_features(json{{"shapes", {{1 << 24, 1 << 24, 1 << 24}}}}), Catch::Contains("more than 2^52 MACs"));
+  CHECK_THROWS_WITH(env::workload_features(json{{"shapes", {{1 << 16, 1 << 16, 1 << 16, 1 << 4}, {1 << 16, 1 << 16, 1 << 16, 1 << 4}}}}),
+                    Catch::Contains("in all"));
 
   // In the Env: parameters, then the features (constant over a run), then the metrics.
   auto task = env::Task::from_json(json::parse(kTinyTask));
@@ -630,4 +636,71 @@ TEST_CASE("train writes a run directory, refuses bad input, and a run killed wit
     CHECK(rp.exit_code == 2);
     CHECK_THAT(rp.err, Catch::Contains("incomplete or malformed"));
   }
+}
+
+TEST_CASE("Env across workloads: each reset draws one from the seed and the observation and results are that workload's") {
+  test_support::ScratchCache scratch;
+  auto pipeline = std::make_shared<evaluators::Pipeline>(scratch.cache);
+  json t = json::parse(kTinyTask);
+  json w1 = t["workload"];
+  w1["shapes"] = {{64, 64, 64, 3}, {4, 4, 4}};
+  t["workloads"] = {t["workload"], w1};
+  const auto task = env::Task::from_json(t);
+  CHECK(task.to_json()["workloads"].size() == 2);
+  json bad = t;
+  bad["workloads"] = {w1, t["workload"]};
+  CHECK_THROWS_WITH(env::Task::from_json(bad), Catch::Contains("first entry of workloads must be the task's workload"));
+
+  env::Env e(task, {}, pipeline);
+  REQUIRE(e.workloads() == 2);
+  CHECK(e.workload() == 0);  // before a reset: the task's workload
+  const std::vector<double> f0 = env::workload_features(t["workload"]), f1 = env::workload_features(w1);
+  std::vector<std::size_t> drawn;
+  for (int i = 0; i < 32; ++i) {
+    const auto obs = e.reset(7);
+    drawn.push_back(e.workload());
+    CHECK(std::vector<double>(obs.begin() + 3, obs.end() - 4) == (e.workload() == 0 ? f0 : f1));
+  }
+  // Every episode draws again (the same seed, another episode count), and a copy that restores
+  // the snapshot draws the same sequence.
+  CHECK(std::count(drawn.begin(), drawn.end(), 0u) > 4);
+  CHECK(std::count(drawn.begin(), drawn.end(), 1u) > 4);
+  env::Env replay(task, {}, pipeline);
+  std::vector<std::size_t> again;
+  for (int i = 0; i < 32; ++i) {
+    replay.reset(7);
+    again.push_back(replay.workload());
+  }
+  CHECK(again == drawn);
+  const json snap = e.snapshot();
+  env::Env restored(task, {}, pipeline);
+  restored.restore(snap);
+  CHECK(restored.workload() == e.workload());
+  e.reset(7);
+  restored.reset(7);
+  CHECK(restored.workload() == e.workload());
+  json out_of_range = snap;
+  out_of_range["workload"] = 2;
+  CHECK_THROWS_WITH(restored.restore(out_of_range), Catch::Contains("workload 2 of 2"));
+
+  // The same design on each workload: other cycles, each result kept for its own workload.
+  std::map<std::size_t, long long> cycles;
+  for (int i = 0; i < 32 && cycles.size() < 2; ++i) {
+    e.reset(11);
+    auto r = e.step({1, 1, 0});
+    REQUIRE(r.info["workload"] == e.workload());
+    cycles[e.workload()] = r.info["metrics"]["cycles"].get<long long>();
+  }
+  REQUIRE(cycles.size() == 2);
+  CHECK(cycles[0] != cycles[1]);
+  CHECK(cycles[0] == env::Env(env::Task::from_json(json::parse(kTinyTask)), {}, pipeline).evaluate({1, 1, 0}).metrics.cycles);
+
+  // Multi-agent: every agent's view carries the episode's workload, the snapshot keeps it.
+  env::MultiAgentEnv m(task, {}, pipeline);
+  const auto views = m.reset(3);
+  const auto& first = views.begin()->second;
+  CHECK(std::vector<double>(first.end() - 4 - 24, first.end() - 4) == (m.joint().workload() == 0 ? f0 : f1));
+  env::MultiAgentEnv m2(task, {}, pipeline);
+  m2.restore(m.snapshot());
+  CHECK(m2.joint().workload() == m.joint().workload());
 }

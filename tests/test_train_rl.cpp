@@ -2,6 +2,7 @@
 // resume from a checkpoint, refusal of foreign and corrupt checkpoints, replay of the policy.
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -402,4 +403,67 @@ TEST_CASE("train --init starts PPO from another run's policy: zero-shot design r
   fs::copy(pre, foreign, fs::copy_options::recursive);
   std::ofstream(foreign / "config.json") << family.dump();
   refused(held_out, "ppo", foreign, "is a policy for task family 'codesign'");
+}
+
+TEST_CASE("train --workloads trains one policy across workloads with best/ of the first and every workload's best in the summary", "[rl]") {
+  chipgym::evaluators::TempDir dir("chipgym-train-workloads-");
+  const std::string cache = (dir.path() / "cache").string();
+  const auto task_file = dir.path() / "task.json";
+  std::ofstream(task_file) << kTinyTask;
+  auto train = [&](const std::string& agent, const fs::path& out, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"train", "--task-file", task_file.string(), "--agent", agent, "--budget", "16",
+                                     "--seed", "1", "--fidelity", "synth", "--out", out.string(), "--cache-dir", cache};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_chipgym(args);
+  };
+  const std::vector<std::string> sources = {"gen:transformer:1", "gen:transformer:2", "zoo:bert-base"};
+  const auto pre = dir.path() / "pre";
+  auto r = train("mappo", pre, {"--workloads", "gen:transformer:1..2,zoo:bert-base"});
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  const json summary = json::parse(std::ifstream(pre / "summary.json"));
+  REQUIRE(summary["workloads"].size() == 3);
+  long long total = 0;
+  for (std::size_t w = 0; w < 3; ++w) {
+    CHECK(summary["workloads"][w]["source"] == sources[w]);
+    total += summary["workloads"][w]["evaluations"].get<long long>();
+  }
+  CHECK(total == 16);
+  std::set<long long> seen;
+  for (const auto& e : events_of(pre)) seen.insert(e.at("workload").get<long long>());
+  CHECK(seen.size() >= 2);
+  CHECK(summary["best"]["workload"] == 0);  // best/ is the task's workload's, the one replay rebuilds
+  const json config = json::parse(std::ifstream(pre / "config.json"));
+  CHECK(config["task"]["workloads"].size() == 3);
+  CHECK(config["task"]["workload"]["source"] == "gen:transformer:1");
+  bool checkpoint_lists = false;
+  for (const auto& entry : fs::directory_iterator(pre / "checkpoints"))
+    if (entry.path().extension() == ".json")
+      checkpoint_lists = json::parse(std::ifstream(entry.path()))["workloads"] == json(sources);
+  CHECK(checkpoint_lists);
+
+  // A workload it was trained on is not held out: said so.
+  r = train("mappo", dir.path() / "again", {"--init", pre.string(), "--workload", "gen:transformer:2"});
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  CHECK_THAT(r.err, Catch::Contains("gen:transformer:2, one of its 3") && Catch::Contains("not a held-out test"));
+
+  // Bad input: exit 2, nothing written.
+  const auto none = dir.path() / "none";
+  r = train("tpe", none, {"--workloads", "zoo:bert-base,gen:cnn:1"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("for the RL agents") && Catch::Contains("give it --workload"));
+  r = train("ppo", none, {"--workloads", ","});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("--workloads lists no workload"));
+  r = train("ppo", none, {"--workloads", "zoo:bert-base,gen:cnn:3,zoo:bert-base"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("lists zoo:bert-base twice"));
+  r = train("ppo", none, {"--workloads", "gen:cnn:5..2"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("0 <= A <= B"));
+  r = train("ppo", none, {"--workloads", "zoo:bert-base", "--workload", "zoo:bert-base"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("give one"));
+  CHECK_FALSE(fs::exists(none));
 }
