@@ -11,7 +11,7 @@
 //                reported in info["invalid_move"].
 // Observation (Box): the normalized value index of every searched parameter in [0, 1]; then,
 // for a task whose workload is a list of GEMM shapes, the workload's features
-// (workload_features(), each in [0, 1]: constant within a run, they tell a policy trained
+// (workload_features(), each in [0, 1]: constant within an episode, they tell a policy trained
 // across workloads which one it designs for); then the last metrics: correct,
 // log10(1 + cycles), log10(1 + transistors), max(reward, -3)/100 + 1 (so a penalty is below
 // 1), each in [0, 10]. Env::observation_names() names every entry, `chipgym tasks` prints them.
