@@ -499,7 +499,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
                  {"budget_used", steps_budget}};
   if (!stopped.empty()) fields["stopped"] = stopped;
   if (workloads > 1) {
-    // Per workload: its evaluations and its best reward (admissible designs only count).
+    // Per workload: its evaluations and its best (the highest reward, penalties included).
     const auto sources = workload_sources(o.task.to_json());
     std::vector<long long> seen(workloads, 0);
     std::vector<json> best(workloads, json(nullptr));
