@@ -75,9 +75,7 @@ Env::Env(Task task, EnvConfig config, std::shared_ptr<evaluators::Pipeline> pipe
   action_space_ = config_.formulation == "absolute"
                       ? design_space_
                       : Space::discrete(1 + 2 * static_cast<long long>(names_.size()) + static_cast<long long>(transfers_.size()));
-  if (task_.workloads.empty()) variants_ = {task_.workload};
-  else variants_.assign(task_.workloads.begin(), task_.workloads.end());
-  for (const auto& w : variants_) {
+  for (const auto& w : task_.workloads.empty() ? json::array({task_.workload}) : task_.workloads) {
     variant_obs_.push_back(workload_features(w));
     if (variant_obs_.back().size() != variant_obs_.front().size())
       throw hdl::ParamError("task " + task_.name + ": workload " + std::to_string(variant_obs_.size() - 1) +
@@ -187,7 +185,7 @@ std::shared_ptr<const Env::Outcome> Env::make_outcome(const std::vector<long lon
   metrics.erase("stages");
   o->info = {{"metrics", metrics}, {"score", task_.score(m)}, {"params", decode(indices).to_json()},
              {"design", indices}, {"cache_hit", m.cache_hit}};
-  if (variants_.size() > 1) o->info["workload"] = variant_;
+  if (workloads() > 1) o->info["workload"] = variant_;
   if (m.error) o->info["error"] = {{"category", m.error->category}, {"message", m.error->message}};
   return o;
 }
@@ -293,9 +291,9 @@ void Env::restore(const json& s) {
   } catch (const json::exception& e) {
     throw hdl::ParamError(std::string("malformed environment snapshot: ") + e.what());
   }
-  if (w < 0 || static_cast<std::size_t>(w) >= variants_.size() || episodes < 0)
+  if (w < 0 || static_cast<std::size_t>(w) >= workloads() || episodes < 0)
     throw hdl::ParamError("environment snapshot holds workload " + std::to_string(w) + " of " +
-                          std::to_string(variants_.size()) + " (or a negative episode count)");
+                          std::to_string(workloads()) + " (or a negative episode count)");
   read_snapshot(s, design_space_, state_, steps_, episode_over_);
   variant_ = static_cast<std::size_t>(w);
   episodes_ = episodes;
@@ -303,10 +301,10 @@ void Env::restore(const json& s) {
 
 // The baseline design is fixed; the seed draws the workload, when there are several.
 std::vector<double> Env::reset(std::uint64_t seed) {
-  if (variants_.size() > 1) {
+  if (workloads() > 1) {
     std::uint64_t s = seed;
     std::uint64_t draw = hdl::splitmix64(s) ^ static_cast<std::uint64_t>(episodes_);
-    variant_ = static_cast<std::size_t>(hdl::splitmix64(draw) % variants_.size());
+    variant_ = static_cast<std::size_t>(hdl::splitmix64(draw) % workloads());
   }
   ++episodes_;
   return restart();

@@ -93,7 +93,7 @@ class Env {
   // MultiAgentEnv restarts its joint environment at every step.
   std::vector<double> restart();
   // The workloads the environment draws from (1 without Task::workloads) and the current one.
-  std::size_t workloads() const { return variants_.size(); }
+  std::size_t workloads() const { return variant_obs_.size(); }
   std::size_t workload() const { return variant_; }
   // Throws hdl::ParamError when the action is not in action_space().
   StepResult step(const std::vector<long long>& action);
@@ -149,7 +149,7 @@ class Env {
   };
   // The memo's key of a design: its indices and the current workload.
   std::vector<long long> key(const std::vector<long long>& indices) const;
-  const json& current_workload() const { return variants_[variant_]; }
+  const json& current_workload() const { return task_.workloads.empty() ? task_.workload : task_.workloads[variant_]; }
   std::shared_ptr<const Outcome> outcome(const std::vector<long long>& indices);
   std::shared_ptr<const Outcome> make_outcome(const std::vector<long long>& indices, const Evaluation& e) const;
   void keep(const std::vector<long long>& indices, const Outcome& o) const;
@@ -168,8 +168,8 @@ class Env {
   Space design_space_ = Space::discrete(1);
   Space action_space_ = Space::discrete(1);
   Space observation_space_ = Space::discrete(1);
-  std::vector<json> variants_;                  // the workloads (Task::workloads, or the workload)
-  std::vector<std::vector<double>> variant_obs_;  // workload_features() of each
+  // workload_features() of each workload drawn from (Task::workloads, or the workload).
+  std::vector<std::vector<double>> variant_obs_;
   std::size_t variant_ = 0;                     // the current one
   long long episodes_ = 0;                      // resets so far (the draw of the next workload)
   std::vector<long long> state_;

@@ -385,6 +385,9 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   }
 
   const env::Env design_env(o.task, env_config, pipeline);
+  // Where the workloads this run trains on came from: the --init check, every checkpoint and
+  // the summary name them.
+  const std::vector<std::string> sources = workload_sources(o.task.to_json());
   // A pretrained start: on a resume, the recorded one (needed again only when the run was
   // killed before its first checkpoint).
   json init = json();
@@ -400,14 +403,14 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
       throw hdl::ParamError("--init: " + std::string(e.what()));
     }
     if (init.is_null()) {
-      const auto theirs = workload_sources(their_config["task"]), mine = workload_sources(o.task.to_json());
+      const auto theirs = workload_sources(their_config["task"]);
       init = {{"run", fs::absolute(o.init).string()},
               {"checkpoint", checkpoint.weights.filename().string()},
               {"task", their_config["task"].value("name", std::string())},
               {"pretraining_evaluations", checkpoint.meta.value("steps", 0LL)}};
       if (theirs.size() == 1) init["workload"] = theirs.front();
       else init["workloads"] = theirs;
-      for (const auto& w : mine)
+      for (const auto& w : sources)
         if (std::find(theirs.begin(), theirs.end(), w) != theirs.end()) {
           recorder.notice("--init " + o.init.string() + " was trained on this run's workload (" + w +
                           (theirs.size() > 1 ? ", one of its " + std::to_string(theirs.size()) : std::string()) +
@@ -462,7 +465,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
     write_atomically(ckpt_dir / (std::string(stem) + ".json"),
                      json({{"file", weights.filename().string()}, {"sha256", file_sha256(weights)}, {"updates", u},
                            {"steps", learner->steps()}, {"task", o.task.to_json()}, {"agent", o.agent},
-                           {"workloads", workload_sources(o.task.to_json())},
+                           {"workloads", sources},
                            {"hyper", o.hyper}, {"env", vec->snapshot()}})
                          .dump(1));
     last_checkpoint = weights.filename().string();
@@ -500,7 +503,6 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   if (!stopped.empty()) fields["stopped"] = stopped;
   if (workloads > 1) {
     // Per workload: its evaluations and its best (the highest reward, penalties included).
-    const auto sources = workload_sources(o.task.to_json());
     std::vector<long long> seen(workloads, 0);
     std::vector<json> best(workloads, json(nullptr));
     for (const auto& e : recorder.recorded_events()) {
