@@ -2,13 +2,22 @@
 // every cached design, the prediction time per design against the evaluation time with
 // synthesis, and the held-out errors (Gaussian process, k-NN, ridge) per target.
 //
-//   bench_surrogate [TASK] [--fill N] [--seeds K]
+//   bench_surrogate [TASK] [--fill N] [--seeds K] [--curve N1,N2,...]
 //
 // --fill N first evaluates (synthesizes, cached) up to N random designs of the task that the
-// cache lacks; --seeds K repeats the held-out split over K seeds. The cache is the default one
+// cache lacks; --seeds K repeats the held-out split over K seeds. --curve instead trains on N
+// designs drawn uniformly from the cache (K seeds per N) and scores every other cached design:
+// a learning curve, then, for the largest N, the transistor error per value of each parameter
+// (which corners of the space the model gets wrong). With an exhaustive cache (`chipgym
+// optimum`) the test set is the rest of the space. The cache is the default one
 // ($CHIPGYM_CACHE, ...).
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <map>
+#include <numeric>
+#include <sstream>
 #include <cstdlib>
 #include <iostream>
 #include <random>
@@ -21,12 +30,137 @@ using namespace chipgym;
 namespace sg = agents::surrogate;
 using json = nlohmann::json;
 
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string value_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+// Mean and 95% t-interval half-width (normal beyond 10 values) of xs.
+std::pair<double, double> mean_ci(const std::vector<double>& xs) {
+  const double n = static_cast<double>(xs.size());
+  const double m = std::accumulate(xs.begin(), xs.end(), 0.0) / n;
+  if (xs.size() < 2) return {m, 0.0};
+  double v = 0;
+  for (double x : xs) v += (x - m) * (x - m);
+  static const double t[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262};
+  const double q = xs.size() - 2 < 9 ? t[xs.size() - 2] : 1.96;
+  return {m, q * std::sqrt(v / (n - 1) / n)};
+}
+
+// Trains on n uniformly drawn samples, scores every other one. Returns per target the GP's
+// accuracy, and per (parameter, value) the transistor MAPE over the test designs with that value.
+struct CurvePoint {
+  std::map<std::string, sg::Accuracy> gp, ridge;
+  std::map<std::string, std::map<json, std::pair<double, int>>> corner;  // param -> value -> (sum |err|%, n)
+  double fit_seconds = 0;
+};
+
+CurvePoint curve_point(const env::Task& task, const std::vector<sg::Sample>& samples, std::size_t n, std::uint64_t seed) {
+  std::vector<std::size_t> idx(samples.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  std::mt19937_64 rng(seed);
+  std::shuffle(idx.begin(), idx.end(), rng);
+  std::vector<sg::Sample> train, test;
+  for (std::size_t i = 0; i < idx.size(); ++i) (i < n ? train : test).push_back(samples[idx[i]]);
+  CurvePoint out;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto model = sg::CostModel::fit(task, train, sg::Gp::FitOptions{});
+  out.fit_seconds = seconds_since(t0);
+  std::vector<sg::Prediction> pred;
+  pred.reserve(test.size());
+  for (const auto& s : test) pred.push_back(model.predict(s.params));
+  const auto& features = model.features();
+  std::vector<json> test_json;
+  for (const auto& s : test) test_json.push_back(s.params.to_json());
+  for (const auto& t : model.learned_targets()) {
+    std::vector<std::vector<double>> tx, sx;
+    std::vector<double> ty, measured, gp;
+    for (const auto& s : train)
+      if (auto it = s.figures.find(t); it != s.figures.end()) tx.push_back(features.of(s.params)), ty.push_back(std::log1p(it->second));
+    for (std::size_t i = 0; i < test.size(); ++i)
+      if (auto it = test[i].figures.find(t); it != test[i].figures.end()) {
+        sx.push_back(features.of(test[i].params));
+        measured.push_back(it->second);
+        gp.push_back(pred[i].mean.at(t));
+        if (t == "transistors" && it->second > 0)
+          for (auto p = test_json[i].begin(); p != test_json[i].end(); ++p) {
+            auto& c = out.corner[p.key()][p.value()];
+            c.first += 100.0 * std::abs(gp.back() - it->second) / it->second;
+            c.second += 1;
+          }
+      }
+    if (measured.empty()) continue;
+    auto ridge = sg::ridge_predict(tx, ty, sx);
+    for (auto& x : ridge) x = std::max(0.0, std::expm1(x));
+    out.gp[t] = sg::accuracy(gp, measured);
+    out.ridge[t] = sg::accuracy(ridge, measured);
+  }
+  return out;
+}
+
+int run_curve(const env::Task& task, const std::vector<sg::Sample>& samples, const std::vector<std::size_t>& sizes, int seeds) {
+  std::map<std::string, std::map<json, std::pair<double, int>>> corner;  // of the largest n, all seeds
+  std::printf("learning curve: train on N uniformly drawn cached designs, test on the other %s (GP; ridge beside it)\n",
+              "cached designs");
+  std::printf("| N | target | GP MAPE %% (95%% CI over %d seeds) | GP Spearman | ridge MAPE %% | fit s |\n|---|---|---|---|---|---|\n",
+              seeds);
+  for (std::size_t n : sizes) {
+    if (n + 2 > samples.size()) {
+      std::printf("N = %zu: skipped, the cache holds only %zu designs\n", n, samples.size());
+      continue;
+    }
+    std::map<std::string, std::vector<double>> gp_mape, gp_rho, ridge_mape;
+    double fit = 0;
+    for (int s = 1; s <= seeds; ++s) {
+      const CurvePoint c = curve_point(task, samples, n, static_cast<std::uint64_t>(s));
+      fit += c.fit_seconds / seeds;
+      for (const auto& [t, a] : c.gp) gp_mape[t].push_back(a.mape), gp_rho[t].push_back(a.spearman);
+      for (const auto& [t, a] : c.ridge) ridge_mape[t].push_back(a.mape);
+      if (n == sizes.back()) corner = c.corner;  // the last seed's
+    }
+    for (const auto& [t, xs] : gp_mape) {
+      const auto [m, h] = mean_ci(xs);
+      std::printf("| %zu | %s | %.2f ± %.2f | %.3f | %.2f | %.2f |\n", n, t.c_str(), m, h, mean_ci(gp_rho[t]).first,
+                  mean_ci(ridge_mape[t]).first, fit);
+    }
+    std::fflush(stdout);
+  }
+  std::printf("\ntransistor MAPE %% of the GP by parameter value (N = %zu, seed %d, test designs with that value):\n",
+              sizes.back(), seeds);
+  for (const auto& [param, values] : corner) {
+    std::ostringstream line;
+    for (const auto& [v, c] : values) line << "  " << value_text(v) << ": " << std::llround(10.0 * c.first / c.second) / 10.0 << " (" << c.second << ")";
+    std::printf("%-10s%s\n", param.c_str(), line.str().c_str());
+  }
+  return 0;
+}
+
+std::vector<std::size_t> parse_sizes(const std::string& text) {
+  std::vector<std::size_t> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    const long long v = std::atoll(item.c_str());
+    if (v < 3) throw std::runtime_error("--curve: every N must be at least 3, got '" + item + "'");
+    out.push_back(static_cast<std::size_t>(v));
+  }
+  if (out.empty()) throw std::runtime_error("--curve: give sizes, e.g. --curve 25,50,100");
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   std::string task_name = "gemm-int8-small";
   int fill = 0, seeds = 3;
+  std::string curve;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--fill" && i + 1 < argc) fill = std::atoi(argv[++i]);
+    else if (a == "--curve" && i + 1 < argc) curve = argv[++i];
     else if (a == "--seeds" && i + 1 < argc) seeds = std::atoi(argv[++i]);
     else task_name = a;
   }
@@ -46,6 +180,7 @@ int main(int argc, char** argv) {
       std::printf("too few to measure: run with --fill 40, or `chipgym optimum --task %s`\n", task.name.c_str());
       return 2;
     }
+    if (!curve.empty()) return run_curve(task, samples, parse_sizes(curve), seeds);
     sg::Gp::FitOptions o;
     const auto t0 = std::chrono::steady_clock::now();
     const auto model = sg::CostModel::fit(task, samples, o);

@@ -15,7 +15,7 @@ namespace {
 struct CompareCommand {
   runs::CompareOptions compare;
   std::string task = "gemm-int8", task_file, agents, out;
-  std::vector<std::string> hyper;
+  std::vector<std::string> hyper, init;
   double optimum = 0;
   CacheOptions cache;
 };
@@ -37,6 +37,10 @@ std::function<int()> setup(CLI::App& cmd) {
   cmd.add_option("--cache-dir", c->cache.dir, "cache directory (default: as for eval)");
   cmd.add_option("--hyper", c->hyper, "AGENT=JSON: hyper-parameters for that agent's runs, as train --hyper (repeatable)")
       ->allow_extra_args(false);
+  cmd.add_option("--init", c->init,
+                 "AGENT=RUN: that RL agent's runs start from the policy pretrained in RUN, as train --init; its zero-shot "
+                 "design counts as the first evaluation (repeatable)")
+      ->allow_extra_args(false);
   add_workload_option(&cmd);
   return [c, &cmd]() -> int {
     auto& cmp = c->compare;
@@ -46,6 +50,7 @@ std::function<int()> setup(CLI::App& cmd) {
     for (std::string a; std::getline(ss, a, ',');)
       if (!a.empty()) cmp.agents.push_back(a);
     for (const auto& h : c->hyper) runs::parse_agent_hyper(h, cmp.hyper);
+    for (const auto& i : c->init) runs::parse_agent_init(i, cmp.init);
     auto cache = open_cache(c->cache);
     auto pipeline = std::make_shared<evaluators::Pipeline>(cache);
     if (cmd.count("--optimum")) {

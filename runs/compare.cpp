@@ -47,8 +47,17 @@ RunCurve read_curve(const fs::path& dir, const std::string& agent, long long see
   c.agent = agent;
   c.seed = seed;
   RunDir run = RunDir::open(dir);
+  std::vector<json> events = run.read_events().events;
+  // A pretrained start (--init): its zero-shot design was the run's first real evaluation.
+  if (const json init = run.read_config().value("init", json()); init.contains("zero_shot")) {
+    json e = init["zero_shot"].value("metrics", json::object());
+    e["eval"] = -1;
+    e["reward"] = init["zero_shot"].value("reward", json());
+    e["params"] = init["zero_shot"].value("params", json::object());
+    events.insert(events.begin(), e);
+  }
   std::vector<json> counted;
-  for (const auto& e : run.read_events().events) {
+  for (const auto& e : events) {
     if (!e.contains("eval")) continue;
     if (static_cast<long long>(c.best_so_far.size()) >= budget) break;  // a longer earlier run counts up to the budget
     counted.push_back(e);
@@ -170,6 +179,15 @@ void parse_agent_hyper(const std::string& text, std::map<std::string, json>& hyp
   hyper[agent] = value;
 }
 
+void parse_agent_init(const std::string& text, std::map<std::string, fs::path>& init) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
+    throw hdl::ParamError("--init expects AGENT=RUN (e.g. ppo=runs/pretrained), not '" + text + "'");
+  const std::string agent = text.substr(0, eq);
+  if (init.count(agent)) throw hdl::ParamError("--init is given twice for agent '" + agent + "'");
+  init[agent] = text.substr(eq + 1);
+}
+
 namespace {
 
 // The comparison's recorded settings (compare.json): the hyper-parameters of every agent that
@@ -177,11 +195,13 @@ namespace {
 // (a comparison made before compare.json, or an agent added now) had none unless given now.
 void check_recorded_settings(const CompareOptions& o) {
   const fs::path file = o.out / "compare.json";
-  json recorded = json::object();
+  json recorded = json::object(), recorded_init = json::object();
   if (fs::exists(file)) {
     try {
       std::ifstream in(file);
-      recorded = json::parse(in).at("hyper");
+      const json saved = json::parse(in);
+      recorded = saved.at("hyper");
+      recorded_init = saved.value("init", json::object());
     } catch (const json::exception& e) {
       throw hdl::ParamError(file.string() + " is corrupt (" + e.what() + "); move it away or use another --out");
     }
@@ -197,8 +217,18 @@ void check_recorded_settings(const CompareOptions& o) {
                             agent + " (" + now.dump() + " instead of the recorded " + before.dump() +
                             "): its runs continue with the ones they started with; give the recorded --hyper or use another --out");
     recorded[agent] = now;
+    const json init_now = o.init.count(agent) ? json(fs::absolute(o.init.at(agent)).string()) : json();
+    const json init_before = recorded_init.value(agent, json());
+    if ((recorded_init.contains(agent) || has_runs) && init_before != init_now)
+      throw hdl::ParamError("cannot resume the comparison in " + o.out.string() + " with another --init for " + agent +
+                            " (" + (init_now.is_null() ? "none" : init_now.get<std::string>()) + " instead of the recorded " +
+                            (init_before.is_null() ? "none" : init_before.get<std::string>()) +
+                            "): give the recorded --init or use another --out");
+    if (!init_now.is_null()) recorded_init[agent] = init_now;
   }
-  write_atomically(file, json({{"hyper", recorded}}).dump(2) + "\n");
+  json settings = {{"hyper", recorded}};
+  if (!recorded_init.empty()) settings["init"] = recorded_init;
+  write_atomically(file, settings.dump(2) + "\n");
 }
 
 }  // namespace
@@ -221,6 +251,17 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
       rl_hyper(agent, hyper);
     else if (agent != "llm")  // llm's hyper-parameters get the task and transcript added per run
       agents::make_searcher(agent, env::Env(o.task, {}, nullptr).design_space(), 0, hyper);
+  }
+  for (const auto& [agent, run] : o.init) {
+    if (std::find(o.agents.begin(), o.agents.end(), agent) == o.agents.end())
+      throw hdl::ParamError("--init names agent '" + agent + "', which is not in --agents");
+    if (!agents::rl::find_algorithm(agent))
+      throw hdl::ParamError("--init " + agent + "=...: only the RL agents (ppo, dqn, ippo, mappo) start from a pretrained "
+                            "policy; " + agent + " is a search agent");
+    if (o.budget < 2)
+      throw hdl::ParamError("--init needs --budget of at least 2: the zero-shot design is the first real evaluation");
+    if (!fs::exists(run / "config.json"))
+      throw hdl::ParamError("--init " + agent + "=" + run.string() + ": no run there (no config.json)");
   }
   // A rerun resumes the runs it finds: one of another task is refused before anything is written.
   const json task_json = o.task.to_json();
@@ -265,6 +306,10 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
       t.seed = jobs[i].seed;
       t.pool = o.pool;
       if (o.hyper.count(jobs[i].agent)) t.hyper = o.hyper.at(jobs[i].agent);
+      if (o.init.count(jobs[i].agent)) {
+        t.init = o.init.at(jobs[i].agent);
+        t.budget = o.budget - 1;  // the zero-shot design is the first real evaluation (read_curve)
+      }
       t.out = o.out / (jobs[i].agent + "-" + std::to_string(jobs[i].seed));
       t.resume = fs::exists(t.out / "config.json");  // a killed comparison continues (of this task: checked above)
       try {
@@ -378,6 +423,10 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
      << fmt(result.reference) << (result.reference_is_optimum ? " (the true optimum)" : " (the best any run found)")
      << "; higher is better.\n\n";
   for (const auto& [agent, hyper] : o.hyper) md << "Hyper-parameters of " << agent << ": `" << hyper.dump() << "`.\n\n";
+  for (const auto& [agent, run] : o.init)
+    md << agent << " starts from the policy pretrained in `" << run.string()
+       << "` (--init): its first evaluation is that policy's zero-shot design, then " << o.budget - 1
+       << " of fine-tuning; the pretraining's own evaluations are not counted here.\n\n";
   md << "| agent | best reward, mean | std | 95% CI | regret | evals to 95% | evals to 99% | hypervolume (95% CI) |"
      << (true_volume ? " hypervolume regret |" : "") << " wall s/run |\n"
      << "|---|---|---|---|---|---|---|---|" << (true_volume ? "---|" : "") << "---|\n";

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -372,6 +373,61 @@ TEST_CASE("train --init starts PPO from another run's policy: zero-shot design r
   CHECK(events_of(held).size() == 8);  // the zero-shot evaluation is outside the budget
   json summary = json::parse(std::ifstream(held / "summary.json"));
   CHECK(summary["init"]["zero_shot_reward"] == init["zero_shot"]["reward"]);
+
+  // compare --init: the pretrained agent's zero-shot design is its first real evaluation, so it
+  // fine-tunes on budget - 1 (one step of its 8 environments) and is compared at the same 9
+  // evaluations as the searcher.
+  const auto cmp = dir.path() / "cmp";
+  auto compare = [&](std::vector<std::string> extra, const std::string& agents = "ppo,random") {
+    std::vector<std::string> args = {"compare", "--task-file", held_out, "--agents", agents, "--seeds", "1",
+                                     "--budget", "9", "--out", cmp.string(), "--cache-dir", cache};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_chipgym(args);
+  };
+  r = compare({"--init", "ppo=" + pre.string()});
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  CHECK(events_of(cmp / "ppo-0").size() == 8);
+  CHECK(events_of(cmp / "random-0").size() == 9);
+  const json cmp_init = json::parse(std::ifstream(cmp / "ppo-0" / "config.json"))["init"];
+  CHECK(cmp_init["zero_shot"]["params"] == init["zero_shot"]["params"]);  // the same policy's greedy design
+  CHECK(json::parse(std::ifstream(cmp / "compare.json"))["init"]["ppo"] == fs::absolute(pre).string());
+  CHECK_THAT(r.out, Catch::Contains("ppo starts from the policy pretrained in") &&
+                        Catch::Contains("its first evaluation is that policy's zero-shot design, then 8 of fine-tuning"));
+  {
+    // curves.dat: ppo's block starts at the zero-shot reward and has 9 evaluations.
+    std::ifstream in(cmp / "curves.dat");
+    std::vector<std::vector<double>> ppo_rows;
+    bool in_ppo = false;
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("# ", 0) == 0) in_ppo = line == "# ppo";
+      else if (in_ppo && !line.empty()) {
+        std::istringstream ls(line);
+        std::vector<double> row;
+        for (double v; ls >> v;) row.push_back(v);
+        ppo_rows.push_back(row);
+      }
+    }
+    REQUIRE(ppo_rows.size() == 9);
+    CHECK(ppo_rows[0][1] == Approx(cmp_init["zero_shot"]["reward"].get<double>()));
+  }
+  // A rerun resumes with the same start only; --init is for RL agents in --agents, budget >= 2.
+  CHECK(compare({"--init", "ppo=" + pre.string()}).ok());
+  const auto no_init = compare({});
+  CHECK(no_init.exit_code == 2);
+  CHECK_THAT(no_init.err, Catch::Contains("with another --init for ppo (none instead of the recorded"));
+  const auto searcher = compare({"--init", "random=" + pre.string()});
+  CHECK(searcher.exit_code == 2);
+  CHECK_THAT(searcher.err, Catch::Contains("only the RL agents (ppo, dqn, ippo, mappo) start from a pretrained policy"));
+  const auto absent = compare({"--init", "dqn=" + pre.string()});
+  CHECK(absent.exit_code == 2);
+  CHECK_THAT(absent.err, Catch::Contains("--init names agent 'dqn', which is not in --agents"));
+  const auto no_run = compare({"--init", "ppo=" + (dir.path() / "nowhere").string()});
+  CHECK(no_run.exit_code == 2);
+  CHECK_THAT(no_run.err, Catch::Contains("no run there (no config.json)"));
+  const auto malformed = compare({"--init", "ppo"});
+  CHECK(malformed.exit_code == 2);
+  CHECK_THAT(malformed.err, Catch::Contains("--init expects AGENT=RUN"));
 
   // Refused, each by name, and nothing is written.
   auto refused = [&](const std::string& task_file, const std::string& agent, const fs::path& from, const std::string& why) {
