@@ -54,6 +54,7 @@ std::pair<double, double> mean_ci(const std::vector<double>& xs) {
 // accuracy, and per (parameter, value) the transistor MAPE over the test designs with that value.
 struct CurvePoint {
   std::map<std::string, sg::Accuracy> gp, ridge;
+  std::map<std::string, std::size_t> trained_on;  // target -> training designs that measured it
   std::map<std::string, std::map<json, std::pair<double, int>>> corner;  // param -> value -> (sum |err|%, n)
   double fit_seconds = 0;
 };
@@ -95,6 +96,7 @@ CurvePoint curve_point(const env::Task& task, const std::vector<sg::Sample>& sam
     if (measured.empty()) continue;
     auto ridge = sg::ridge_predict(tx, ty, sx);
     for (auto& x : ridge) x = std::max(0.0, std::expm1(x));
+    out.trained_on[t] = tx.size();
     out.gp[t] = sg::accuracy(gp, measured);
     out.ridge[t] = sg::accuracy(ridge, measured);
   }
@@ -105,25 +107,30 @@ int run_curve(const env::Task& task, const std::vector<sg::Sample>& samples, con
   std::map<std::string, std::map<json, std::pair<double, int>>> corner;  // of the largest n, all seeds
   std::printf("learning curve: train on N uniformly drawn cached designs, test on the other %s (GP; ridge beside it)\n",
               "cached designs");
-  std::printf("| N | target | GP MAPE %% (95%% CI over %d seeds) | GP Spearman | ridge MAPE %% | fit s |\n|---|---|---|---|---|---|\n",
+  std::printf("| N | target | measured in (train / test, mean) | GP MAPE %% (95%% CI over %d seeds) | GP Spearman | ridge MAPE %% | fit s |\n"
+              "|---|---|---|---|---|---|---|\n",
               seeds);
   for (std::size_t n : sizes) {
     if (n + 2 > samples.size()) {
       std::printf("N = %zu: skipped, the cache holds only %zu designs\n", n, samples.size());
       continue;
     }
-    std::map<std::string, std::vector<double>> gp_mape, gp_rho, ridge_mape;
+    std::map<std::string, std::vector<double>> gp_mape, gp_rho, ridge_mape, n_train, n_test;
     double fit = 0;
     for (int s = 1; s <= seeds; ++s) {
       const CurvePoint c = curve_point(task, samples, n, static_cast<std::uint64_t>(s));
       fit += c.fit_seconds / seeds;
-      for (const auto& [t, a] : c.gp) gp_mape[t].push_back(a.mape), gp_rho[t].push_back(a.spearman);
+      for (const auto& [t, a] : c.gp) {
+        gp_mape[t].push_back(a.mape), gp_rho[t].push_back(a.spearman);
+        n_train[t].push_back(static_cast<double>(c.trained_on.at(t))), n_test[t].push_back(static_cast<double>(a.n));
+      }
       for (const auto& [t, a] : c.ridge) ridge_mape[t].push_back(a.mape);
       if (n == sizes.back()) corner = c.corner;  // the last seed's
     }
     for (const auto& [t, xs] : gp_mape) {
       const auto [m, h] = mean_ci(xs);
-      std::printf("| %zu | %s | %.2f ± %.2f | %.3f | %.2f | %.2f |\n", n, t.c_str(), m, h, mean_ci(gp_rho[t]).first,
+      std::printf("| %zu | %s | %.0f / %.0f (%zu of %d seeds) | %.2f ± %.2f | %.3f | %.2f | %.2f |\n", n, t.c_str(),
+                  mean_ci(n_train[t]).first, mean_ci(n_test[t]).first, xs.size(), seeds, m, h, mean_ci(gp_rho[t]).first,
                   mean_ci(ridge_mape[t]).first, fit);
     }
     std::fflush(stdout);
