@@ -4,6 +4,7 @@
 
 #include "cli/command.h"
 #include "cli/common.h"
+#include "evaluators/sha256.h"
 #include "runs/compare.h"
 
 namespace chipgym::cli {
@@ -25,13 +26,18 @@ std::function<int()> setup(CLI::App& cmd) {
   cmd.add_option("--out", c->out, "run directory of the exhaustive run (default: runs/optimum-<task>)");
   cmd.add_option("--cache-dir", c->cache.dir, "cache directory (default: as for eval)");
   cmd.add_flag("--json", c->as_json, "print JSON");
+  add_workload_option(&cmd);
   return [c, &cmd]() -> int {
     auto task = load_task(c->task, c->task_file);
+    apply_workload(task);
     auto cache = open_cache(c->cache);
     auto pipeline = std::make_shared<evaluators::Pipeline>(cache);
     // Under mpirun the designs go to the worker ranks (evaluators/mpi_pool.h); else threads.
     auto pool = make_pool(pipeline, c->workers, cmd.count("--workers") > 0, "evaluations");
-    auto out = c->out.empty() ? std::filesystem::path("runs") / ("optimum-" + task.name) : std::filesystem::path(c->out);
+    // Another workload is another truth: its default directory carries the task's content hash.
+    const std::string tag =
+        cmd.count("--workload") ? "-" + evaluators::sha256_hex(task.to_json().dump()).substr(0, 8) : std::string();
+    auto out = c->out.empty() ? std::filesystem::path("runs") / ("optimum-" + task.name + tag) : std::filesystem::path(c->out);
     auto truth = runs::find_optimum(task, pipeline, cache, out, c->workers, [](const runs::Progress& p) {
       std::cerr << "optimum: " << p.evaluations << "/" << p.budget << " designs, best " << p.best_reward << "\n";
     }, pool);

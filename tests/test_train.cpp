@@ -262,6 +262,13 @@ TEST_CASE("compare runs every agent on every seed and writes a leaderboard and a
   INFO(truth.out << truth.err);
   REQUIRE(truth.ok());
   CHECK(json::parse(truth.out)["designs"] == 8);
+  // Another workload is another truth (the same syntheses, from the cache; other cycles).
+  auto decode = run_chipgym({"optimum", "--task-file", task_file.string(), "--workload", "zoo:gpt2-decode", "--out",
+                             (dir.path() / "optimum-decode").string(), "--cache-dir", (dir.path() / "cache").string(), "--json"});
+  INFO(decode.out << decode.err);
+  REQUIRE(decode.ok());
+  CHECK(json::parse(decode.out)["designs"] == 8);
+  CHECK(json::parse(decode.out)["optimum"] != json::parse(truth.out)["optimum"]);
   auto r = run_chipgym({"compare", "--task-file", task_file.string(), "--agents", "random,grid", "--seeds", "2",
                         "--budget", "8", "--out", out.string(), "--cache-dir", (dir.path() / "cache").string()});
   INFO(r.out << r.err);
