@@ -732,6 +732,40 @@ std::vector<double> ridge_predict(const std::vector<std::vector<double>>& train_
   return out;
 }
 
+SplitReport split_report(const env::Task& task, const std::vector<Sample>& train, const std::vector<Sample>& test,
+                         const Gp::FitOptions& o) {
+  SplitReport r;
+  auto t0 = std::chrono::steady_clock::now();
+  const CostModel model = CostModel::fit(task, train, o);
+  r.fit_seconds = seconds_since(t0);
+  t0 = std::chrono::steady_clock::now();
+  for (const auto& s : test) r.predictions.push_back(model.predict(s.params));
+  r.predict_seconds_per_design = seconds_since(t0) / static_cast<double>(std::max<std::size_t>(test.size(), 1));
+
+  const Features& features = model.features();
+  for (const auto& t : model.learned_targets()) {
+    std::vector<std::vector<double>> tx, sx;
+    std::vector<double> ty, measured, gp;
+    for (const auto& s : train)
+      if (auto it = s.figures.find(t); it != s.figures.end()) tx.push_back(features.of(s.params)), ty.push_back(std::log1p(it->second));
+    for (std::size_t i = 0; i < test.size(); ++i)
+      if (auto it = test[i].figures.find(t); it != test[i].figures.end()) {
+        sx.push_back(features.of(test[i].params));
+        measured.push_back(it->second);
+        gp.push_back(r.predictions[i].mean.at(t));
+      }
+    if (measured.empty()) continue;
+    auto natural = [](std::vector<double> v) {
+      for (auto& x : v) x = std::max(0.0, std::expm1(x));
+      return v;
+    };
+    r.targets[t] = {{"gp", accuracy(gp, measured).to_json()},
+                    {"knn", accuracy(natural(knn_predict(tx, ty, sx)), measured).to_json()},
+                    {"ridge", accuracy(natural(ridge_predict(tx, ty, sx)), measured).to_json()}};
+  }
+  return r;
+}
+
 json holdout_report(const env::Task& task, const std::vector<Sample>& samples, double test_fraction, std::uint64_t seed,
                     const Gp::FitOptions& o) {
   std::vector<std::size_t> idx(samples.size());
@@ -743,51 +777,22 @@ json holdout_report(const env::Task& task, const std::vector<Sample>& samples, d
                               samples.size() > 4 ? samples.size() - 3 : 1);
   std::vector<Sample> train, test;
   for (std::size_t i = 0; i < idx.size(); ++i) (i < n_test ? test : train).push_back(samples[idx[i]]);
-
-  auto t0 = std::chrono::steady_clock::now();
-  const CostModel model = CostModel::fit(task, train, o);
-  const double fit_seconds = seconds_since(t0);
-  t0 = std::chrono::steady_clock::now();
-  std::vector<Prediction> predictions;
-  for (const auto& s : test) predictions.push_back(model.predict(s.params));
-  const double predict_seconds = seconds_since(t0) / static_cast<double>(std::max<std::size_t>(test.size(), 1));
+  const SplitReport r = split_report(task, train, test, o);
   double synth_seconds = 0;
   for (const auto& s : samples) synth_seconds += s.seconds;
   synth_seconds /= static_cast<double>(std::max<std::size_t>(samples.size(), 1));
-
-  const Features& features = model.features();
-  json per_target = json::object();
-  for (const auto& t : model.learned_targets()) {
-    std::vector<std::vector<double>> tx, sx;
-    std::vector<double> ty, measured, gp;
-    for (const auto& s : train)
-      if (auto it = s.figures.find(t); it != s.figures.end()) tx.push_back(features.of(s.params)), ty.push_back(std::log1p(it->second));
-    for (std::size_t i = 0; i < test.size(); ++i)
-      if (auto it = test[i].figures.find(t); it != test[i].figures.end()) {
-        sx.push_back(features.of(test[i].params));
-        measured.push_back(it->second);
-        gp.push_back(predictions[i].mean.at(t));
-      }
-    if (measured.empty()) continue;
-    auto natural = [](std::vector<double> v) {
-      for (auto& x : v) x = std::max(0.0, std::expm1(x));
-      return v;
-    };
-    per_target[t] = {{"gp", accuracy(gp, measured).to_json()},
-                     {"knn", accuracy(natural(knn_predict(tx, ty, sx)), measured).to_json()},
-                     {"ridge", accuracy(natural(ridge_predict(tx, ty, sx)), measured).to_json()}};
-  }
+  const double predict_seconds = r.predict_seconds_per_design;
   return {{"task", task.name},
           {"family", task.family},
           {"designs", samples.size()},
           {"train", train.size()},
           {"test", test.size()},
           {"seed", seed},
-          {"fit_seconds", fit_seconds},
+          {"fit_seconds", r.fit_seconds},
           {"predict_seconds_per_design", predict_seconds},
           {"synthesis_seconds_per_design", synth_seconds},
           {"speedup", predict_seconds > 0 ? synth_seconds / predict_seconds : 0.0},
-          {"targets", per_target}};
+          {"targets", r.targets}};
 }
 
 RewardModel::RewardModel(const env::Env& env, bool param_features_only)

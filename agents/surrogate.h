@@ -174,8 +174,19 @@ std::vector<double> knn_predict(const std::vector<std::vector<double>>& train_x,
 std::vector<double> ridge_predict(const std::vector<std::vector<double>>& train_x, const std::vector<double>& train_y,
                                   const std::vector<std::vector<double>>& test_x, double lambda = 1e-2);
 
-// Held-out evaluation: a seeded split (test_fraction held out), the Gp and both baselines
-// fitted on the rest, each scored per target; plus fit and predict times.
+// Scores of a given split: the Gp and both baselines fitted on `train`, each learned target
+// scored on `test` ({target: {gp, knn, ridge: Accuracy JSON}}), with the Gp's predictions of
+// `test` (in order) and the fit and per-design predict times.
+struct SplitReport {
+  json targets = json::object();
+  std::vector<Prediction> predictions;
+  double fit_seconds = 0, predict_seconds_per_design = 0;
+};
+SplitReport split_report(const env::Task& task, const std::vector<Sample>& train, const std::vector<Sample>& test,
+                         const Gp::FitOptions& o);
+
+// Held-out evaluation: a seeded split (test_fraction held out), split_report on it; plus the
+// synthesis time per design it is measured against.
 json holdout_report(const env::Task& task, const std::vector<Sample>& samples, double test_fraction, std::uint64_t seed,
                     const Gp::FitOptions& o);
 

@@ -32,10 +32,6 @@ using json = nlohmann::json;
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 std::string value_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 // Mean and 95% t-interval half-width (normal beyond 10 values) of xs.
@@ -53,7 +49,7 @@ std::pair<double, double> mean_ci(const std::vector<double>& xs) {
 // Trains on n uniformly drawn samples, scores every other one. Returns per target the GP's
 // accuracy, and per (parameter, value) the transistor MAPE over the test designs with that value.
 struct CurvePoint {
-  std::map<std::string, sg::Accuracy> gp, ridge;
+  std::map<std::string, json> gp, ridge;  // target -> Accuracy JSON (n, mape, rmse_log, spearman)
   std::map<std::string, std::size_t> trained_on;  // target -> training designs that measured it
   std::map<std::string, std::map<json, std::pair<double, int>>> corner;  // param -> value -> (sum |err|%, n)
   double fit_seconds = 0;
@@ -66,39 +62,24 @@ CurvePoint curve_point(const env::Task& task, const std::vector<sg::Sample>& sam
   std::shuffle(idx.begin(), idx.end(), rng);
   std::vector<sg::Sample> train, test;
   for (std::size_t i = 0; i < idx.size(); ++i) (i < n ? train : test).push_back(samples[idx[i]]);
+  const sg::SplitReport r = sg::split_report(task, train, test, sg::Gp::FitOptions{});
   CurvePoint out;
-  const auto t0 = std::chrono::steady_clock::now();
-  const auto model = sg::CostModel::fit(task, train, sg::Gp::FitOptions{});
-  out.fit_seconds = seconds_since(t0);
-  std::vector<sg::Prediction> pred;
-  pred.reserve(test.size());
-  for (const auto& s : test) pred.push_back(model.predict(s.params));
-  const auto& features = model.features();
-  std::vector<json> test_json;
-  for (const auto& s : test) test_json.push_back(s.params.to_json());
-  for (const auto& t : model.learned_targets()) {
-    std::vector<std::vector<double>> tx, sx;
-    std::vector<double> ty, measured, gp;
-    for (const auto& s : train)
-      if (auto it = s.figures.find(t); it != s.figures.end()) tx.push_back(features.of(s.params)), ty.push_back(std::log1p(it->second));
-    for (std::size_t i = 0; i < test.size(); ++i)
-      if (auto it = test[i].figures.find(t); it != test[i].figures.end()) {
-        sx.push_back(features.of(test[i].params));
-        measured.push_back(it->second);
-        gp.push_back(pred[i].mean.at(t));
-        if (t == "transistors" && it->second > 0)
-          for (auto p = test_json[i].begin(); p != test_json[i].end(); ++p) {
-            auto& c = out.corner[p.key()][p.value()];
-            c.first += 100.0 * std::abs(gp.back() - it->second) / it->second;
-            c.second += 1;
-          }
-      }
-    if (measured.empty()) continue;
-    auto ridge = sg::ridge_predict(tx, ty, sx);
-    for (auto& x : ridge) x = std::max(0.0, std::expm1(x));
-    out.trained_on[t] = tx.size();
-    out.gp[t] = sg::accuracy(gp, measured);
-    out.ridge[t] = sg::accuracy(ridge, measured);
+  out.fit_seconds = r.fit_seconds;
+  for (auto it = r.targets.begin(); it != r.targets.end(); ++it) {
+    out.gp[it.key()] = it.value()["gp"];
+    out.ridge[it.key()] = it.value()["ridge"];
+    for (const auto& s : train) out.trained_on[it.key()] += s.figures.count(it.key());
+  }
+  for (std::size_t i = 0; i < test.size(); ++i) {
+    const auto measured = test[i].figures.find("transistors");
+    if (measured == test[i].figures.end() || measured->second <= 0) continue;
+    const double err = 100.0 * std::abs(r.predictions[i].mean.at("transistors") - measured->second) / measured->second;
+    const json params = test[i].params.to_json();
+    for (auto p = params.begin(); p != params.end(); ++p) {
+      auto& c = out.corner[p.key()][p.value()];
+      c.first += err;
+      c.second += 1;
+    }
   }
   return out;
 }
@@ -121,10 +102,10 @@ int run_curve(const env::Task& task, const std::vector<sg::Sample>& samples, con
       const CurvePoint c = curve_point(task, samples, n, static_cast<std::uint64_t>(s));
       fit += c.fit_seconds / seeds;
       for (const auto& [t, a] : c.gp) {
-        gp_mape[t].push_back(a.mape), gp_rho[t].push_back(a.spearman);
-        n_train[t].push_back(static_cast<double>(c.trained_on.at(t))), n_test[t].push_back(static_cast<double>(a.n));
+        gp_mape[t].push_back(a["mape"].get<double>()), gp_rho[t].push_back(a["spearman"].get<double>());
+        n_train[t].push_back(static_cast<double>(c.trained_on.at(t))), n_test[t].push_back(a["n"].get<double>());
       }
-      for (const auto& [t, a] : c.ridge) ridge_mape[t].push_back(a.mape);
+      for (const auto& [t, a] : c.ridge) ridge_mape[t].push_back(a["mape"].get<double>());
       if (n == sizes.back()) corner = c.corner;  // the last seed's
     }
     for (const auto& [t, xs] : gp_mape) {
