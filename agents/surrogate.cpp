@@ -732,6 +732,17 @@ std::vector<double> ridge_predict(const std::vector<std::vector<double>>& train_
   return out;
 }
 
+std::pair<std::vector<Sample>, std::vector<Sample>> seeded_split(const std::vector<Sample>& samples, std::size_t n_first,
+                                                                 std::uint64_t seed) {
+  std::vector<std::size_t> idx(samples.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  std::mt19937_64 rng(seed);
+  std::shuffle(idx.begin(), idx.end(), rng);
+  std::pair<std::vector<Sample>, std::vector<Sample>> out;
+  for (std::size_t i = 0; i < idx.size(); ++i) (i < n_first ? out.first : out.second).push_back(samples[idx[i]]);
+  return out;
+}
+
 SplitReport split_report(const env::Task& task, const std::vector<Sample>& train, const std::vector<Sample>& test,
                          const Gp::FitOptions& o) {
   SplitReport r;
@@ -768,15 +779,10 @@ SplitReport split_report(const env::Task& task, const std::vector<Sample>& train
 
 json holdout_report(const env::Task& task, const std::vector<Sample>& samples, double test_fraction, std::uint64_t seed,
                     const Gp::FitOptions& o) {
-  std::vector<std::size_t> idx(samples.size());
-  std::iota(idx.begin(), idx.end(), 0);
-  std::mt19937_64 rng(seed);
-  std::shuffle(idx.begin(), idx.end(), rng);
   const std::size_t n_test =
       std::clamp<std::size_t>(static_cast<std::size_t>(std::lround(test_fraction * double(samples.size()))), 2,
                               samples.size() > 4 ? samples.size() - 3 : 1);
-  std::vector<Sample> train, test;
-  for (std::size_t i = 0; i < idx.size(); ++i) (i < n_test ? test : train).push_back(samples[idx[i]]);
+  const auto [test, train] = seeded_split(samples, n_test, seed);
   const SplitReport r = split_report(task, train, test, o);
   double synth_seconds = 0;
   for (const auto& s : samples) synth_seconds += s.seconds;

@@ -174,6 +174,10 @@ std::vector<double> knn_predict(const std::vector<std::vector<double>>& train_x,
 std::vector<double> ridge_predict(const std::vector<std::vector<double>>& train_x, const std::vector<double>& train_y,
                                   const std::vector<std::vector<double>>& test_x, double lambda = 1e-2);
 
+// A seeded split: the samples shuffled by `seed`, the first `n_first` of them, then the rest.
+std::pair<std::vector<Sample>, std::vector<Sample>> seeded_split(const std::vector<Sample>& samples, std::size_t n_first,
+                                                                 std::uint64_t seed);
+
 // Scores of a given split: the Gp and both baselines fitted on `train`, each learned target
 // scored on `test` ({target: {gp, knn, ridge: Accuracy JSON}}), with the Gp's predictions of
 // `test` (in order) and the fit and per-design predict times.

@@ -25,6 +25,7 @@
 
 #include "agents/surrogate.h"
 #include "env/env.h"
+#include "runs/compare.h"
 
 using namespace chipgym;
 namespace sg = agents::surrogate;
@@ -34,16 +35,14 @@ namespace {
 
 std::string value_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
-// Mean and 95% t-interval half-width (normal beyond 10 values) of xs.
+// Mean and 95% t-interval half-width (runs::t95) of xs.
 std::pair<double, double> mean_ci(const std::vector<double>& xs) {
   const double n = static_cast<double>(xs.size());
   const double m = std::accumulate(xs.begin(), xs.end(), 0.0) / n;
   if (xs.size() < 2) return {m, 0.0};
   double v = 0;
   for (double x : xs) v += (x - m) * (x - m);
-  static const double t[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262};
-  const double q = xs.size() - 2 < 9 ? t[xs.size() - 2] : 1.96;
-  return {m, q * std::sqrt(v / (n - 1) / n)};
+  return {m, runs::t95(static_cast<int>(xs.size())) * std::sqrt(v / (n - 1) / n)};
 }
 
 // Trains on n uniformly drawn samples, scores every other one. Returns per target the GP's
@@ -56,12 +55,7 @@ struct CurvePoint {
 };
 
 CurvePoint curve_point(const env::Task& task, const std::vector<sg::Sample>& samples, std::size_t n, std::uint64_t seed) {
-  std::vector<std::size_t> idx(samples.size());
-  std::iota(idx.begin(), idx.end(), 0);
-  std::mt19937_64 rng(seed);
-  std::shuffle(idx.begin(), idx.end(), rng);
-  std::vector<sg::Sample> train, test;
-  for (std::size_t i = 0; i < idx.size(); ++i) (i < n ? train : test).push_back(samples[idx[i]]);
+  const auto [train, test] = sg::seeded_split(samples, n, seed);
   const sg::SplitReport r = sg::split_report(task, train, test, sg::Gp::FitOptions{});
   CurvePoint out;
   out.fit_seconds = r.fit_seconds;
@@ -86,8 +80,7 @@ CurvePoint curve_point(const env::Task& task, const std::vector<sg::Sample>& sam
 
 int run_curve(const env::Task& task, const std::vector<sg::Sample>& samples, const std::vector<std::size_t>& sizes, int seeds) {
   std::map<std::string, std::map<json, std::pair<double, int>>> corner;  // of the largest n, all seeds
-  std::printf("learning curve: train on N uniformly drawn cached designs, test on the other %s (GP; ridge beside it)\n",
-              "cached designs");
+  std::printf("learning curve: train on N uniformly drawn cached designs, test on the other cached designs (GP; ridge beside it)\n");
   std::printf("| N | target | measured in (train / test, mean) | GP MAPE %% (95%% CI over %d seeds) | GP Spearman | ridge MAPE %% | fit s |\n"
               "|---|---|---|---|---|---|---|\n",
               seeds);
