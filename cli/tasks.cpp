@@ -6,6 +6,7 @@
 #include "cli/command.h"
 #include "cli/common.h"
 #include "env/env.h"
+#include "env/multi_agent_env.h"
 
 namespace chipgym::cli {
 
@@ -21,6 +22,13 @@ json env_spaces(const env::Task& t) {
     out[formulation] = {{"action_space", e.action_space().to_json()},
                         {"observation_space", e.observation_space().to_json()},
                         {"observation_names", e.observation_names()}};
+  }
+  // The multi-agent split (ippo, mappo): each agent's parameters and what it observes.
+  if (!t.agents.empty()) {
+    env::MultiAgentEnv ma(t, {}, nullptr);
+    const auto groups = t.agent_groups();
+    for (const auto& agent : ma.agents())
+      out["agents"][agent] = {{"params", groups.at(agent)}, {"observation_names", ma.observation_names(agent)}};
   }
   return out;
 }
@@ -39,13 +47,30 @@ std::string observation_layout(const json& names) {
     auto it = parts.find(kind);
     if (it == parts.end()) continue;
     std::string list;
-    if (kind == "workload")  // 24 names: said in words; --json names each
+    if (kind == "workload" && it->second.size() == env::workload_feature_names().size())  // said in words; --json names each
       list = "total MACs, GEMMs, mean intensity, MAC-weighted histograms of log2 M, K and N; --json names each";
     else
       for (const auto& n : it->second) list += (list.empty() ? "" : ", ") + n;
     out += (out.empty() ? "" : "; ") + std::to_string(it->second.size()) + " " + label + " (" + list + ")";
   }
   return out;
+}
+
+// "  agents (ippo, mappo): compute (rows, cols), ...; each observes ..." (empty without a split).
+std::string agents_line(const env::Task& t, const json& spaces) {
+  if (!spaces.contains("agents")) return "";
+  const auto views = t.agent_views();
+  std::string out = "  agents (ippo, mappo):";
+  for (const auto& [agent, a] : spaces["agents"].items()) {
+    std::string params;
+    for (const auto& p : a["params"]) params += (params.empty() ? "" : ", ") + p.get<std::string>();
+    out += " " + agent + " (" + params + ")";
+    if (views.count(agent)) out += " observing " + observation_layout(a["observation_names"]) + ";";
+  }
+  if (views.size() < spaces["agents"].size())
+    out += views.empty() ? "; each observes its own parameters, the workload features and the metrics"
+                         : " the others observe their own parameters, the workload features and the metrics";
+  return out + " (MAPPO's critic: all of it)\n";
 }
 
 std::string kernel_line(const env::KernelTask& k) {
@@ -115,6 +140,7 @@ void print_tasks(bool as_json) {
               << "  env: absolute action " << spaces["absolute"]["action_space"].dump() << ", incremental action "
               << spaces["incremental"]["action_space"].dump() << ",\n       observation Box of "
               << spaces["absolute"]["observation_space"]["low"].size() << " values: " << observation_layout(spaces["absolute"]["observation_names"]) << "\n"
+              << agents_line(t, spaces)
               << "  reward: the objective if admissible (higher is better); -1 infeasible (over budget, a\n"
               << "          missed target, or accumulators that can wrap), -2 incorrect results, -3 failed evaluation\n";
     if (t.has_kernel())

@@ -33,19 +33,49 @@ MultiAgentEnv::MultiAgentEnv(const Task& task, const EnvConfig& config, std::sha
       throw hdl::ParamError("parameter '" + names[d] + "' belongs to " + std::to_string(owner[d]) +
                             " agents; every searched parameter needs exactly one");
   const auto& nvec = inner_.design_space().nvec();
+  const auto& joint = inner_.observation_space();
+  const auto joint_names = inner_.observation_names();
+  const auto views = task.agent_views();
   for (const auto& agent : agents_) {
     std::vector<long long> sub;
     for (auto d : dims_[agent]) sub.push_back(nvec[d]);
     action_spaces_.emplace(agent, config_.formulation == "absolute"
                                       ? Space::multi_discrete(sub)
                                       : Space::discrete(1 + 2 * static_cast<long long>(sub.size())));
-    // The agent's own parameters, then what every agent shares: the workload's features and
-    // the metrics (the joint observation's tail, with its bounds).
-    const auto& joint = inner_.observation_space();
-    const std::size_t n = inner_.param_names().size();
-    std::vector<double> low(sub.size(), 0.0), high(sub.size(), 1.0);
-    low.insert(low.end(), joint.low().begin() + static_cast<std::ptrdiff_t>(n), joint.low().end());
-    high.insert(high.end(), joint.high().begin() + static_cast<std::ptrdiff_t>(n), joint.high().end());
+    // The agent's own parameters, then what every agent shares (the joint observation's tail:
+    // the workload's features and the metrics) or the entries its view selects.
+    std::vector<std::size_t>& view = view_[agent];
+    view = dims_[agent];
+    auto v = views.find(agent);
+    if (v == views.end()) {
+      for (std::size_t i = names.size(); i < joint_names.size(); ++i) view.push_back(i);
+    } else {
+      std::vector<char> seen(joint_names.size(), 0);
+      for (auto d : dims_[agent]) seen[d] = 1;
+      for (const auto& selector : v->second) {
+        const bool prefix = !selector.empty() && selector.back() == '*';
+        const std::string stem = prefix ? selector.substr(0, selector.size() - 1) : selector;
+        bool matched = false;
+        for (std::size_t i = 0; i < joint_names.size(); ++i)
+          if (prefix ? joint_names[i].rfind(stem, 0) == 0 : joint_names[i] == stem) {
+            matched = true;
+            if (!seen[i]) seen[i] = 2;
+          }
+        if (!matched) {
+          std::string known;
+          for (const auto& n : joint_names) known += (known.empty() ? "" : ", ") + n;
+          throw hdl::ParamError("agent '" + agent + "' observes '" + selector + "', which names no entry of " +
+                                task.name + "'s observation; the entries are " + known);
+        }
+      }
+      for (std::size_t i = 0; i < joint_names.size(); ++i)
+        if (seen[i] == 2) view.push_back(i);
+    }
+    std::vector<double> low, high;
+    for (auto i : view) {
+      low.push_back(joint.low()[i]);
+      high.push_back(joint.high()[i]);
+    }
     observation_spaces_.emplace(agent, Space::box(low, high));
   }
 }
@@ -62,13 +92,19 @@ const Space& MultiAgentEnv::observation_space(const std::string& agent) const {
   return it->second;
 }
 
+std::vector<std::string> MultiAgentEnv::observation_names(const std::string& agent) const {
+  observation_space(agent);  // the unknown-agent error
+  const auto joint = inner_.observation_names();
+  std::vector<std::string> out;
+  for (auto i : view_.at(agent)) out.push_back(joint[i]);
+  return out;
+}
+
 std::map<std::string, std::vector<double>> MultiAgentEnv::observe(const std::vector<double>& joint) const {
-  const std::size_t n = inner_.param_names().size();
   std::map<std::string, std::vector<double>> out;
   for (const auto& agent : agents_) {
     std::vector<double> o;
-    for (auto d : dims_.at(agent)) o.push_back(joint[d]);
-    o.insert(o.end(), joint.begin() + static_cast<std::ptrdiff_t>(n), joint.end());  // shared: workload, metrics
+    for (auto i : view_.at(agent)) o.push_back(joint[i]);
     out[agent] = o;
   }
   return out;

@@ -1,7 +1,9 @@
 // Multi-agent environment, parallel style: the searched parameters are partitioned among
 // named agents (for gemm-int8: compute, memory, dataflow); all agents act at once through a
 // map from agent name to action; one team reward; each agent observes its own parameters
-// (normalized) and the shared metrics.
+// (normalized), then either what all agents share (the workload's features and the metrics)
+// or, when the task declares it ("observes" in Task::agents), its subsystem's view: the
+// entries of the joint observation it selects by name, in the joint observation's order.
 //   absolute     one-step episodes; agent a's action (MultiDiscrete) picks its parameters.
 //   incremental  multi-step episodes from the baseline; agent a's action (Discrete) is
 //                0 keep, 1 + 2i / 2 + 2i: its parameter i one value down / up.
@@ -30,6 +32,8 @@ class MultiAgentEnv {
   const std::vector<std::string>& agents() const { return agents_; }
   const Space& action_space(const std::string& agent) const;
   const Space& observation_space(const std::string& agent) const;
+  // One name per entry of the agent's observation (Env::observation_names()'s names).
+  std::vector<std::string> observation_names(const std::string& agent) const;
   std::map<std::string, std::vector<double>> reset(std::uint64_t seed);
   // Throws hdl::ParamError when an agent's action is missing, unknown or out of its space.
   MultiStepResult step(const std::map<std::string, std::vector<long long>>& actions);
@@ -58,6 +62,7 @@ class MultiAgentEnv {
   EnvConfig config_;
   std::vector<std::string> agents_;
   std::map<std::string, std::vector<std::size_t>> dims_;  // agent -> joint dimensions
+  std::map<std::string, std::vector<std::size_t>> view_;  // agent -> the joint observation's entries it sees
   std::map<std::string, Space> action_spaces_, observation_spaces_;
   std::vector<long long> state_;
   int steps_ = 0;

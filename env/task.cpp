@@ -147,9 +147,30 @@ std::map<std::string, std::vector<std::string>> Task::agent_groups() const {
     return out;
   }
   try {
-    for (auto it = agents.begin(); it != agents.end(); ++it) out[it.key()] = it->get<std::vector<std::string>>();
+    for (auto it = agents.begin(); it != agents.end(); ++it)
+      out[it.key()] = (it->is_object() ? it->at("params") : *it).get<std::vector<std::string>>();
   } catch (const json::exception& e) {
-    throw hdl::ParamError("task '" + name + "': \"agents\" must map names to lists of parameters: " + e.what());
+    throw hdl::ParamError("task '" + name + "': \"agents\" must map names to lists of parameters (or to {\"params\": [...], "
+                          "\"observes\": [...]}): " + e.what());
+  }
+  return out;
+}
+
+std::map<std::string, std::vector<std::string>> Task::agent_views() const {
+  std::map<std::string, std::vector<std::string>> out;
+  for (auto it = agents.begin(); it != agents.end(); ++it) {
+    if (!it->is_object()) continue;
+    for (auto k = it->begin(); k != it->end(); ++k)
+      if (k.key() != "params" && k.key() != "observes")
+        throw hdl::ParamError("task '" + name + "': agent '" + it.key() + "' has an unknown key \"" + k.key() +
+                              "\" (an agent has \"params\" and \"observes\")");
+    if (!it->contains("observes")) continue;
+    try {
+      out[it.key()] = it->at("observes").get<std::vector<std::string>>();
+    } catch (const json::exception& e) {
+      throw hdl::ParamError("task '" + name + "': agent '" + it.key() + "': \"observes\" must be a list of observation names: " +
+                            e.what());
+    }
   }
   return out;
 }

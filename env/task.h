@@ -43,7 +43,12 @@ struct Task {
   // The searched space: parameter -> list of values (a subset of the family's domain);
   // parameters not listed keep their defaults. Empty: the family's whole domain.
   json search = json::object();
-  // Multi-agent split: agent -> the searched parameters it owns.
+  // Multi-agent split: agent -> the searched parameters it owns, as a list, or as an object
+  // {"params": [...], "observes": [...]} that also gives the agent its subsystem's view: the
+  // entries of the joint observation it sees besides its own parameters, by name
+  // (Env::observation_names(); a trailing '*' matches a prefix, e.g. "workload:share_log2_k*",
+  // "metric:*", another agent's "param:tile_k"). An agent without "observes" sees what every
+  // agent shares: the workload's features and the metrics.
   json agents = json::object();
   // The objectives of its Pareto front (runs/pareto.h), both minimised: an area objective
   // (transistors, cells, or luts: iCE40 LUTs, for a task bound for an FPGA) and workload
@@ -80,6 +85,8 @@ struct Task {
   std::vector<std::pair<std::string, std::vector<hdl::Value>>> search_domains() const;
   // `agents` as a map; without it, one agent per searched parameter.
   std::map<std::string, std::vector<std::string>> agent_groups() const;
+  // The agents that declare a view ("observes"): agent -> its selectors.
+  std::map<std::string, std::vector<std::string>> agent_views() const;
 };
 
 // Every registered task, design and kernel, in listing order.

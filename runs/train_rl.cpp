@@ -41,6 +41,8 @@ class RunVecEnv : public rl::VecEnv {
   void set_nan_reward_after(long long n) { nan_after_ = n; }
   // Wall time spent in step(): evaluating designs (and recording them).
   double seconds() const { return seconds_; }
+  // One name per entry of agent a's observation (Env::observation_names()'s names).
+  virtual std::vector<std::string> observation_names(int a) const = 0;
 
  protected:
   // The reward the learner sees (the test hook's NaN, or `reward`), after on_eval has it.
@@ -74,6 +76,10 @@ class RlVecEnv final : public RunVecEnv {
   int obs_dim(int a) const override {
     if constexpr (kMulti) return static_cast<int>(vec_.at(0).observation_space(agent_name(a)).dims());
     else return static_cast<int>(vec_.at(0).observation_space().dims());
+  }
+  std::vector<std::string> observation_names(int a) const override {
+    if constexpr (kMulti) return vec_.at(0).observation_names(agent_name(a));
+    else return vec_.at(0).observation_names();
   }
   std::vector<long long> nvec(int a) const override {
     if constexpr (kMulti) return vec_.at(0).action_space(agent_name(a)).nvec();
@@ -252,7 +258,30 @@ json greedy_design(rl::Learner& learner, RunVecEnv& vec, const env::EnvConfig& e
 
 // `train --init RUN`: checks that RUN's policy fits this run (agent, task family, observation
 // layout, each refused by name) and returns {its config, its last checkpoint}.
-std::pair<json, Checkpoint> pretrained_policy(const TrainOptions& o, const env::Env& design_env) {
+// What each agent of a multi-agent run observed: config.json's "agent_observations", or, for a
+// run that predates it, the shared view every agent had then (its own parameters, then every
+// entry of the joint observation that is not a parameter).
+json recorded_agent_observations(const json& config) {
+  if (config.contains("agent_observations")) return config["agent_observations"];
+  json out = json::object();
+  for (const auto& [agent, params] : config.value("agent_groups", json::object()).items()) {
+    std::vector<std::string> names;
+    for (const auto& p : params) names.push_back("param:" + p.get<std::string>());
+    for (const auto& n : config.value("observation_names", json::array()))
+      if (n.get<std::string>().rfind("param:", 0) != 0) names.push_back(n.get<std::string>());
+    out[agent] = names;
+  }
+  return out;
+}
+
+json agent_observations(const RunVecEnv& vec) {
+  json out = json::object();
+  for (int a = 0; a < vec.num_agents(); ++a) out[vec.agent_name(a)] = vec.observation_names(a);
+  return out;
+}
+
+std::pair<json, Checkpoint> pretrained_policy(const TrainOptions& o, const env::Env& design_env, const RunVecEnv& vec,
+                                              bool multi) {
   const fs::path& run = o.init;
   if (!fs::is_directory(run)) throw hdl::ParamError("--init " + run.string() + ": no such run directory");
   json config = RunDir::open(run).read_config();
@@ -280,6 +309,18 @@ std::pair<json, Checkpoint> pretrained_policy(const TrainOptions& o, const env::
     throw hdl::ParamError("--init " + run.string() + " observes another layout: " + std::to_string(theirs.size()) +
                           " entries against this task's " + std::to_string(mine.size()) + "; entry " + std::to_string(i) +
                           " is " + a + " there and " + b + " here (the searched parameters must be the same)");
+  }
+  if (multi) {
+    const json theirs_by_agent = recorded_agent_observations(config), mine_by_agent = agent_observations(vec);
+    for (const auto& [agent, names] : mine_by_agent.items())
+      if (!theirs_by_agent.contains(agent)) {
+        std::string known;
+        for (const auto& [a, _] : theirs_by_agent.items()) known += (known.empty() ? "" : ", ") + a;
+        throw hdl::ParamError("--init " + run.string() + " has no agent '" + agent + "': its agents are " + known);
+      } else if (theirs_by_agent[agent] != names)
+        throw hdl::ParamError("--init " + run.string() + ": agent '" + agent + "' observes another view there: " +
+                              theirs_by_agent[agent].dump() + " against this task's " + names.dump() +
+                              " (the task's \"agents\" must declare the same \"observes\")");
   }
   // The same names may take other values: the policy's outputs would mean other designs.
   const json their_search = task.value("search", json::object());
@@ -396,7 +437,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
     if (!init.is_null()) o.init = init.at("run").get<std::string>();
   }
   if (!o.init.empty() && (!o.resume || !resume_from)) {
-    auto [their_config, checkpoint] = pretrained_policy(o, design_env);
+    auto [their_config, checkpoint] = pretrained_policy(o, design_env, *vec, multi);
     try {
       learner->load_weights(checkpoint.weights);
     } catch (const rl::CheckpointError& e) {
@@ -432,6 +473,7 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   json config = run_config(o, o.hyper, env_config, design_env, *pipeline);
   config["kind"] = "rl";
   config["agent_groups"] = groups;
+  if (multi) config["agent_observations"] = agent_observations(*vec);
   if (!init.is_null()) config["init"] = init;
   // Across workloads, best/ and the front are of the first workload (the task's: what replay
   // and verify rebuild); summary.json's "workloads" has every workload's best.

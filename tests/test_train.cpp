@@ -251,6 +251,52 @@ TEST_CASE("MultiAgentEnv: agents act in parallel on their own parameters for one
   CHECK(gemm.agents() == std::vector<std::string>{"compute", "dataflow", "memory"});
 }
 
+TEST_CASE("MultiAgentEnv: an agent that declares its subsystem's view observes just those entries of the joint observation") {
+  test_support::ScratchCache scratch;
+  auto pipeline = std::make_shared<evaluators::Pipeline>(scratch.cache);
+  json j = json::parse(kTinyTask);
+  j["agents"] = {{"compute", {{"params", {"rows", "cols"}},
+                              {"observes", {"workload:share_log2_m*", "workload:share_log2_n*", "metric:log10_cycles", "param:dataflow"}}}},
+                 {"dataflow", {"dataflow"}}};
+  auto task = env::Task::from_json(j);
+  CHECK(task.agent_groups()["compute"] == std::vector<std::string>{"rows", "cols"});
+  env::MultiAgentEnv ma(task, {}, pipeline);
+  const auto names = ma.observation_names("compute");
+  REQUIRE(names.size() == 2 + 1 + 7 + 7 + 1);
+  // Its own parameters first, then the selected entries in the joint observation's order.
+  CHECK(std::vector<std::string>(names.begin(), names.begin() + 4) ==
+        std::vector<std::string>{"param:rows", "param:cols", "param:dataflow", "workload:share_log2_m_0_2"});
+  CHECK(names.back() == "metric:log10_cycles");
+  CHECK(ma.observation_space("compute").dims() == names.size());
+  CHECK(ma.observation_names("dataflow").size() == 1 + 24 + 4);  // no view declared: what every agent shares
+  // The values are the joint observation's, entry for entry, after a step.
+  env::Env single(task, {}, pipeline);
+  const auto joint_names = single.observation_names();
+  ma.reset(0);
+  auto r = ma.step({{"compute", {1, 0}}, {"dataflow", {1}}});
+  single.reset(0);
+  auto s = single.step({1, 0, 1});
+  REQUIRE(r.observations["compute"].size() == names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const auto at = std::find(joint_names.begin(), joint_names.end(), names[i]) - joint_names.begin();
+    INFO(names[i]);
+    CHECK(r.observations["compute"][i] == s.observation[static_cast<std::size_t>(at)]);
+  }
+  CHECK(ma.observation_space("compute").contains(r.observations["compute"]));
+  // Bad views are refused by name.
+  auto refused = [&](json agents, const std::string& why) {
+    json bad = json::parse(kTinyTask);
+    bad["agents"] = agents;
+    CHECK_THROWS_WITH(env::MultiAgentEnv(env::Task::from_json(bad), {}, nullptr), Catch::Contains(why));
+  };
+  refused({{"compute", {{"params", {"rows", "cols"}}, {"observes", {"workload:depth*"}}}}, {"dataflow", {"dataflow"}}},
+          "agent 'compute' observes 'workload:depth*', which names no entry of gemm-tiny's observation; the entries are param:rows");
+  refused({{"compute", {{"params", {"rows", "cols"}}, {"sees", {"metric:*"}}}}, {"dataflow", {"dataflow"}}},
+          "agent 'compute' has an unknown key \"sees\"");
+  refused({{"compute", {{"params", {"rows", "cols"}}, {"observes", "metric:*"}}}, {"dataflow", {"dataflow"}}},
+          "\"observes\" must be a list of observation names");
+}
+
 TEST_CASE("compare runs every agent on every seed and writes a leaderboard and a sample-efficiency plot") {
   evaluators::TempDir dir("chipgym-compare-");
   const auto task_file = dir.path() / "task.json";

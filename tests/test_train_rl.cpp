@@ -143,6 +143,29 @@ TEST_CASE("RL agents train on a task, checkpoint every update, and resume from a
     }
     json groups = json::parse(std::ifstream(dir.path() / "mappo" / "config.json"))["agent_groups"];
     CHECK(groups.size() == 3);
+    // Every agent's observation is recorded; a policy whose agents observed other views starts
+    // no run (--init), refused by name before anything is written.
+    json views = json::parse(kTinyTask);
+    views["agents"] = {{"rows", {{"params", {"rows"}}, {"observes", {"workload:share_log2_m*", "metric:log10_cycles"}}}},
+                       {"cols", {"cols"}}, {"dataflow", {"dataflow"}}};
+    const auto views_file = dir.path() / "views.json";
+    std::ofstream(views_file) << views.dump();
+    const auto viewed = dir.path() / "mappo-views";
+    auto v = run_chipgym({"train", "--task-file", views_file.string(), "--agent", "mappo", "--budget", "8", "--seed", "3",
+                          "--out", viewed.string(), "--cache-dir", cache});
+    INFO(v.out << v.err);
+    REQUIRE(v.ok());
+    json observed = json::parse(std::ifstream(viewed / "config.json"))["agent_observations"];
+    CHECK(observed["rows"].size() == 1 + 7 + 1);
+    CHECK(observed["rows"].back() == "metric:log10_cycles");
+    CHECK(observed["cols"].size() == 1 + 24 + 4);
+    CHECK(json::parse(std::ifstream(dir.path() / "mappo" / "config.json"))["agent_observations"]["rows"].size() == 1 + 24 + 4);
+    const auto crossed = dir.path() / "crossed";
+    auto c = train("mappo", crossed, {"--init", viewed.string()});
+    CHECK(c.exit_code == 2);
+    CHECK_THAT(c.err, Catch::Contains("agent 'rows' observes another view there") &&
+                          Catch::Contains("the task's \"agents\" must declare the same \"observes\""));
+    CHECK_FALSE(fs::exists(crossed / "events.jsonl"));
     auto bad = train("ppo", dir.path() / "bad", {"--hyper", R"({"clip": 0.1})"});
     CHECK(bad.exit_code == 2);
     CHECK_THAT(bad.err, Catch::Contains("unknown ppo hyper-parameter 'clip'; valid: learning_rate"));
