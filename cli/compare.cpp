@@ -39,7 +39,8 @@ std::function<int()> setup(CLI::App& cmd) {
       ->allow_extra_args(false);
   cmd.add_option("--init", c->init,
                  "AGENT=RUN: that RL agent's runs start from the policy pretrained in RUN, as train --init; its zero-shot "
-                 "design counts as the first evaluation (repeatable)")
+                 "design counts as the first evaluation (repeatable; several runs for one agent: their zero-shot "
+                 "designs are its first evaluations and it fine-tunes the best)")
       ->allow_extra_args(false);
   add_workload_option(&cmd);
   return [c, &cmd]() -> int {

@@ -139,7 +139,11 @@ int run_train(TrainCommand& c, bool workers_given) {
     std::cout << "run " << o.out.string() << ": " << s["evaluations"] << " evaluations, " << s["cache_hits"]
               << " cache hits\n";
     if (s.contains("init"))
-      std::cout << "started from the policy of " << s["init"]["run"].get<std::string>() << "; its zero-shot design "
+      std::cout << "started from the policy of " << s["init"]["run"].get<std::string>()
+                << (s["init"].value("policies", 1) > 1 ? " (the best zero-shot design of " +
+                                                            std::to_string(s["init"].value("policies", 1)) + " policies)"
+                                                      : std::string())
+                << "; its zero-shot design "
                 << s["init"]["zero_shot_params"].dump() << " has reward " << s["init"]["zero_shot_reward"] << "\n";
     if (!s["best"].is_null() && s["best"].contains("params"))
       std::cout << "best reward " << s["best_reward"] << " at evaluation " << s["best"]["eval"] << ": "
@@ -181,7 +185,8 @@ std::function<int()> setup(CLI::App& cmd) {
   cmd.add_option("--init", train.init,
                  "RL agents: start from the policy of this run directory's last checkpoint (same agent, task family "
                  "and observation layout; e.g. trained on other workloads); its greedy design here, the zero-shot "
-                 "answer, is evaluated once and recorded in config.json");
+                 "answer, is evaluated once and recorded in config.json; repeat it to start from several "
+                 "policies: each one's zero-shot design is evaluated and fine-tuning starts from the best");
   cmd.add_flag("--json", c->as_json, "print the summary as JSON");
   cmd.add_option("--cache-dir", c->cache.dir, "cache directory (default: as for eval)");
   cmd.add_flag("--no-cache", c->cache.off, "neither read nor write the evaluation cache");

@@ -48,13 +48,19 @@ RunCurve read_curve(const fs::path& dir, const std::string& agent, long long see
   c.seed = seed;
   RunDir run = RunDir::open(dir);
   std::vector<json> events = run.read_events().events;
-  // A pretrained start (--init): its zero-shot design was the run's first real evaluation.
+  // A pretrained start (--init): its zero-shot design was the run's first real evaluation; of
+  // several policies, their zero-shot designs were the first ones, in --init's order.
   if (const json init = run.read_config().value("init", json()); init.contains("zero_shot")) {
-    json e = init["zero_shot"].value("metrics", json::object());
-    e["eval"] = -1;
-    e["reward"] = init["zero_shot"].value("reward", json());
-    e["params"] = init["zero_shot"].value("params", json::object());
-    events.insert(events.begin(), e);
+    const json starts = init.contains("candidates") ? init["candidates"] : json::array({init});
+    std::vector<json> zero_shots;
+    for (const auto& c : starts) {
+      json e = c["zero_shot"].value("metrics", json::object());
+      e["eval"] = -1;
+      e["reward"] = c["zero_shot"].value("reward", json());
+      e["params"] = c["zero_shot"].value("params", json::object());
+      zero_shots.push_back(e);
+    }
+    events.insert(events.begin(), zero_shots.begin(), zero_shots.end());
   }
   std::vector<json> counted;
   for (const auto& e : events) {
@@ -179,14 +185,34 @@ void parse_agent_hyper(const std::string& text, std::map<std::string, json>& hyp
   hyper[agent] = value;
 }
 
-void parse_agent_init(const std::string& text, std::map<std::string, fs::path>& init) {
+void parse_agent_init(const std::string& text, std::map<std::string, std::vector<fs::path>>& init) {
   const auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
     throw hdl::ParamError("--init expects AGENT=RUN (e.g. ppo=runs/pretrained), not '" + text + "'");
   const std::string agent = text.substr(0, eq);
-  if (init.count(agent)) throw hdl::ParamError("--init is given twice for agent '" + agent + "'");
-  init[agent] = text.substr(eq + 1);
+  const fs::path run = text.substr(eq + 1);
+  for (const auto& r : init[agent])
+    if (fs::absolute(r) == fs::absolute(run))
+      throw hdl::ParamError("--init gives " + run.string() + " twice for agent '" + agent + "'");
+  init[agent].push_back(run);
 }
+
+namespace {
+// compare.json's record of an agent's --init: the run, or the list of runs when several.
+json recorded_init_of(const std::vector<fs::path>& runs) {
+  if (runs.size() == 1) return fs::absolute(runs.front()).string();
+  json out = json::array();
+  for (const auto& r : runs) out.push_back(fs::absolute(r).string());
+  return out;
+}
+std::string init_text(const json& recorded) {
+  if (recorded.is_null()) return "none";
+  if (recorded.is_string()) return recorded.get<std::string>();
+  std::string out;
+  for (const auto& r : recorded) out += (out.empty() ? "" : ", ") + r.get<std::string>();
+  return out;
+}
+}  // namespace
 
 namespace {
 
@@ -217,12 +243,11 @@ void check_recorded_settings(const CompareOptions& o) {
                             agent + " (" + now.dump() + " instead of the recorded " + before.dump() +
                             "): its runs continue with the ones they started with; give the recorded --hyper or use another --out");
     recorded[agent] = now;
-    const json init_now = o.init.count(agent) ? json(fs::absolute(o.init.at(agent)).string()) : json();
+    const json init_now = o.init.count(agent) ? recorded_init_of(o.init.at(agent)) : json();
     const json init_before = recorded_init.value(agent, json());
     if ((recorded_init.contains(agent) || has_runs) && init_before != init_now)
       throw hdl::ParamError("cannot resume the comparison in " + o.out.string() + " with another --init for " + agent +
-                            " (" + (init_now.is_null() ? "none" : init_now.get<std::string>()) + " instead of the recorded " +
-                            (init_before.is_null() ? "none" : init_before.get<std::string>()) +
+                            " (" + init_text(init_now) + " instead of the recorded " + init_text(init_before) +
                             "): give the recorded --init or use another --out");
     if (!init_now.is_null()) recorded_init[agent] = init_now;
   }
@@ -252,16 +277,20 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
     else if (agent != "llm")  // llm's hyper-parameters get the task and transcript added per run
       agents::make_searcher(agent, env::Env(o.task, {}, nullptr).design_space(), 0, hyper);
   }
-  for (const auto& [agent, run] : o.init) {
+  for (const auto& [agent, runs] : o.init) {
     if (std::find(o.agents.begin(), o.agents.end(), agent) == o.agents.end())
       throw hdl::ParamError("--init names agent '" + agent + "', which is not in --agents");
     if (!agents::rl::find_algorithm(agent))
       throw hdl::ParamError("--init " + agent + "=...: only the RL agents (ppo, dqn, ippo, mappo) start from a pretrained "
                             "policy; " + agent + " is a search agent");
-    if (o.budget < 2)
-      throw hdl::ParamError("--init needs --budget of at least 2: the zero-shot design is the first real evaluation");
-    if (!fs::exists(run / "config.json"))
-      throw hdl::ParamError("--init " + agent + "=" + run.string() + ": no run there (no config.json)");
+    if (o.budget < static_cast<long long>(runs.size()) + 1)
+      throw hdl::ParamError(runs.size() == 1
+                                ? "--init needs --budget of at least 2: the zero-shot design is the first real evaluation"
+                                : "--init gives " + agent + " " + std::to_string(runs.size()) + " policies: --budget needs at least " +
+                                      std::to_string(runs.size() + 1) + " (their zero-shot designs are the first real evaluations)");
+    for (const auto& run : runs)
+      if (!fs::exists(run / "config.json"))
+        throw hdl::ParamError("--init " + agent + "=" + run.string() + ": no run there (no config.json)");
   }
   // A rerun resumes the runs it finds: one of another task is refused before anything is written.
   const json task_json = o.task.to_json();
@@ -308,7 +337,8 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
       if (o.hyper.count(jobs[i].agent)) t.hyper = o.hyper.at(jobs[i].agent);
       if (o.init.count(jobs[i].agent)) {
         t.init = o.init.at(jobs[i].agent);
-        t.budget = o.budget - 1;  // the zero-shot design is the first real evaluation (read_curve)
+        // The zero-shot designs are the first real evaluations (read_curve).
+        t.budget = o.budget - static_cast<long long>(t.init.size());
       }
       t.out = o.out / (jobs[i].agent + "-" + std::to_string(jobs[i].seed));
       t.resume = fs::exists(t.out / "config.json");  // a killed comparison continues (of this task: checked above)
@@ -423,10 +453,19 @@ CompareResult compare(const CompareOptions& o, std::shared_ptr<evaluators::Pipel
      << fmt(result.reference) << (result.reference_is_optimum ? " (the true optimum)" : " (the best any run found)")
      << "; higher is better.\n\n";
   for (const auto& [agent, hyper] : o.hyper) md << "Hyper-parameters of " << agent << ": `" << hyper.dump() << "`.\n\n";
-  for (const auto& [agent, run] : o.init)
-    md << agent << " starts from the policy pretrained in `" << run.string()
-       << "` (--init): its first evaluation is that policy's zero-shot design, then " << o.budget - 1
-       << " of fine-tuning; the pretraining's own evaluations are not counted here.\n\n";
+  for (const auto& [agent, runs] : o.init) {
+    if (runs.size() == 1) {
+      md << agent << " starts from the policy pretrained in `" << runs.front().string()
+         << "` (--init): its first evaluation is that policy's zero-shot design, then " << o.budget - 1
+         << " of fine-tuning; the pretraining's own evaluations are not counted here.\n\n";
+      continue;
+    }
+    md << agent << " starts from " << runs.size() << " policies pretrained in";
+    for (std::size_t i = 0; i < runs.size(); ++i) md << (i ? ", `" : " `") << runs[i].string() << "`";
+    md << " (--init): its first " << runs.size() << " evaluations are their zero-shot designs, then "
+       << o.budget - static_cast<long long>(runs.size())
+       << " of fine-tuning from the policy whose design was best; the pretraining's own evaluations are not counted here.\n\n";
+  }
   md << "| agent | best reward, mean | std | 95% CI | regret | evals to 95% | evals to 99% | hypervolume (95% CI) |"
      << (true_volume ? " hypervolume regret |" : "") << " wall s/run |\n"
      << "|---|---|---|---|---|---|---|---|" << (true_volume ? "---|" : "") << "---|\n";

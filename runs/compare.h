@@ -29,17 +29,19 @@ struct CompareOptions {
   // Per-RL-agent pretrained start (--init AGENT=RUN): that agent's runs start from RUN's last
   // checkpoint, as `train --init`. The zero-shot design (the pretrained policy's greedy choice)
   // is a real evaluation, so it counts as the run's first: the run trains on budget - 1 more,
-  // and every agent is compared at the same number of real evaluations. Recorded in
-  // compare.json like the hyper-parameters.
-  std::map<std::string, std::filesystem::path> init;
+  // and every agent is compared at the same number of real evaluations. Several runs for one
+  // agent: their zero-shot designs are its first evaluations and it trains on budget - K.
+  // Recorded in compare.json like the hyper-parameters.
+  std::map<std::string, std::vector<std::filesystem::path>> init;
   // Where the runs' evaluations go (shared by the runs in flight); null: each run's own thread.
   std::shared_ptr<evaluators::EvalPool> pool;
 };
 
 // Parses one `--hyper AGENT=JSON` into `hyper` (a repeated agent is refused).
 void parse_agent_hyper(const std::string& text, std::map<std::string, json>& hyper);
-// Parses one `--init AGENT=RUN` into `init` (a repeated agent or an empty run is refused).
-void parse_agent_init(const std::string& text, std::map<std::string, std::filesystem::path>& init);
+// Parses one `--init AGENT=RUN` into `init`, after the agent's earlier ones (the same run twice
+// or an empty run is refused).
+void parse_agent_init(const std::string& text, std::map<std::string, std::vector<std::filesystem::path>>& init);
 
 struct AgentRow {
   std::string agent;

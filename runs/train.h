@@ -30,8 +30,10 @@ struct TrainOptions {
   // RL agents: start from the networks of another run's last checkpoint (a policy pretrained on
   // other workloads) instead of random ones. The run must be of the same agent, task family
   // and observation layout; its greedy design for this task (the zero-shot answer) is
-  // evaluated once and recorded in config.json's "init", outside the budget.
-  std::filesystem::path init;
+  // evaluated once and recorded in config.json's "init", outside the budget. Several runs:
+  // each one's zero-shot design is evaluated (all recorded in "init"'s "candidates", in this
+  // order) and fine-tuning starts from the policy whose design was best.
+  std::vector<std::filesystem::path> init;
 };
 
 struct TrainResult {

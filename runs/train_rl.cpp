@@ -264,10 +264,11 @@ json greedy_design(rl::Learner& learner, RunVecEnv& vec, const env::EnvConfig& e
 json recorded_agent_observations(const json& config) {
   if (config.contains("agent_observations")) return config["agent_observations"];
   json out = json::object();
-  for (const auto& [agent, params] : config.value("agent_groups", json::object()).items()) {
+  const json groups = config.value("agent_groups", json::object()), joint = config.value("observation_names", json::array());
+  for (const auto& [agent, params] : groups.items()) {
     std::vector<std::string> names;
     for (const auto& p : params) names.push_back("param:" + p.get<std::string>());
-    for (const auto& n : config.value("observation_names", json::array()))
+    for (const auto& n : joint)
       if (n.get<std::string>().rfind("param:", 0) != 0) names.push_back(n.get<std::string>());
     out[agent] = names;
   }
@@ -280,9 +281,8 @@ json agent_observations(const RunVecEnv& vec) {
   return out;
 }
 
-std::pair<json, Checkpoint> pretrained_policy(const TrainOptions& o, const env::Env& design_env, const RunVecEnv& vec,
-                                              bool multi) {
-  const fs::path& run = o.init;
+std::pair<json, Checkpoint> pretrained_policy(const TrainOptions& o, const fs::path& run, const env::Env& design_env,
+                                              const RunVecEnv& vec, bool multi) {
   if (!fs::is_directory(run)) throw hdl::ParamError("--init " + run.string() + ": no such run directory");
   json config = RunDir::open(run).read_config();
   if (config.value("kind", std::string()) != "rl")
@@ -311,16 +311,20 @@ std::pair<json, Checkpoint> pretrained_policy(const TrainOptions& o, const env::
                           " is " + a + " there and " + b + " here (the searched parameters must be the same)");
   }
   if (multi) {
-    const json theirs_by_agent = recorded_agent_observations(config), mine_by_agent = agent_observations(vec);
-    for (const auto& [agent, names] : mine_by_agent.items())
-      if (!theirs_by_agent.contains(agent)) {
+    using Views = std::map<std::string, std::vector<std::string>>;
+    const auto theirs_by_agent = recorded_agent_observations(config).get<Views>();
+    for (const auto& [agent, names] : agent_observations(vec).get<Views>()) {
+      auto it = theirs_by_agent.find(agent);
+      if (it == theirs_by_agent.end()) {
         std::string known;
-        for (const auto& [a, _] : theirs_by_agent.items()) known += (known.empty() ? "" : ", ") + a;
+        for (const auto& entry : theirs_by_agent) known += (known.empty() ? "" : ", ") + entry.first;
         throw hdl::ParamError("--init " + run.string() + " has no agent '" + agent + "': its agents are " + known);
-      } else if (theirs_by_agent[agent] != names)
+      }
+      if (it->second != names)
         throw hdl::ParamError("--init " + run.string() + ": agent '" + agent + "' observes another view there: " +
-                              theirs_by_agent[agent].dump() + " against this task's " + names.dump() +
+                              json(it->second).dump() + " against this task's " + json(names).dump() +
                               " (the task's \"agents\" must declare the same \"observes\")");
+    }
   }
   // The same names may take other values: the policy's outputs would mean other designs.
   const json their_search = task.value("search", json::object());
@@ -434,26 +438,40 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   json init = json();
   if (o.resume) {
     init = recorder.recorded_config().value("init", json());
-    if (!init.is_null()) o.init = init.at("run").get<std::string>();
+    if (!init.is_null()) o.init = {init.at("run").get<std::string>()};
   }
-  if (!o.init.empty() && (!o.resume || !resume_from)) {
-    auto [their_config, checkpoint] = pretrained_policy(o, design_env, *vec, multi);
+  for (std::size_t i = 0; i < o.init.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (fs::absolute(o.init[i]) == fs::absolute(o.init[j]))
+        throw hdl::ParamError("--init gives " + o.init[i].string() + " twice");
+  auto load = [&](const Checkpoint& checkpoint) {
     try {
       learner->load_weights(checkpoint.weights);
     } catch (const rl::CheckpointError& e) {
       throw hdl::ParamError("--init: " + std::string(e.what()));
     }
-    if (init.is_null()) {
+  };
+  if (!o.init.empty() && !init.is_null() && !resume_from) {
+    load(pretrained_policy(o, o.init.front(), design_env, *vec, multi).second);  // the recorded choice
+  } else if (!o.init.empty() && init.is_null() && (!o.resume || !resume_from)) {
+    // Every policy is checked before any is evaluated.
+    std::vector<std::pair<json, Checkpoint>> policies;
+    for (const auto& run : o.init) policies.push_back(pretrained_policy(o, run, design_env, *vec, multi));
+    json candidates = json::array();
+    std::size_t chosen = 0;
+    for (std::size_t i = 0; i < policies.size(); ++i) {
+      const auto& [their_config, checkpoint] = policies[i];
+      load(checkpoint);
       const auto theirs = workload_sources(their_config["task"]);
-      init = {{"run", fs::absolute(o.init).string()},
-              {"checkpoint", checkpoint.weights.filename().string()},
-              {"task", their_config["task"].value("name", std::string())},
-              {"pretraining_evaluations", checkpoint.meta.value("steps", 0LL)}};
-      if (theirs.size() == 1) init["workload"] = theirs.front();
-      else init["workloads"] = theirs;
+      json c = {{"run", fs::absolute(o.init[i]).string()},
+                {"checkpoint", checkpoint.weights.filename().string()},
+                {"task", their_config["task"].value("name", std::string())},
+                {"pretraining_evaluations", checkpoint.meta.value("steps", 0LL)}};
+      if (theirs.size() == 1) c["workload"] = theirs.front();
+      else c["workloads"] = theirs;
       for (const auto& w : sources)
         if (std::find(theirs.begin(), theirs.end(), w) != theirs.end()) {
-          recorder.notice("--init " + o.init.string() + " was trained on this run's workload (" + w +
+          recorder.notice("--init " + o.init[i].string() + " was trained on this run's workload (" + w +
                           (theirs.size() > 1 ? ", one of its " + std::to_string(theirs.size()) : std::string()) +
                           "): this is not a held-out test");
           break;
@@ -461,10 +479,22 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
       // Zero-shot: the pretrained policy's greedy design for this task, before any fine-tuning.
       auto one = RunVecEnv::make(o.task, env_config, multi, 1, 1, pipeline);
       const json z = greedy_design(*learner, *one, env_config);
-      init["zero_shot"] = {{"params", z.value("params", json::object())},
-                           {"reward", z.value("reward", 0.0)},
-                           {"metrics", z.value("metrics", json::object())},
-                           {"note", "the greedy design of the pretrained policy, evaluated outside the budget"}};
+      c["zero_shot"] = {{"params", z.value("params", json::object())},
+                        {"reward", z.value("reward", 0.0)},
+                        {"metrics", z.value("metrics", json::object())},
+                        {"note", "the greedy design of the pretrained policy, evaluated outside the budget"}};
+      if (!candidates.empty() &&
+          c["zero_shot"]["reward"].get<double>() > candidates[chosen]["zero_shot"]["reward"].get<double>())
+        chosen = i;
+      candidates.push_back(c);
+    }
+    // Several policies: fine-tuning starts from the one whose zero-shot design is best (the
+    // first of equals); every zero-shot design is recorded, in --init's order.
+    init = candidates[chosen];
+    if (candidates.size() > 1) {
+      for (auto& c : candidates) c = {{"run", c["run"]}, {"zero_shot", c["zero_shot"]}};
+      init["candidates"] = candidates;
+      load(policies[chosen].second);
     }
   }
   json groups = json::object();
@@ -561,7 +591,8 @@ TrainResult train_rl(const TrainOptions& o_in, std::shared_ptr<evaluators::Pipel
   }
   if (!init.is_null())
     fields["init"] = {{"run", init["run"]}, {"zero_shot_reward", init["zero_shot"]["reward"]},
-                      {"zero_shot_params", init["zero_shot"]["params"]}};
+                      {"zero_shot_params", init["zero_shot"]["params"]},
+                      {"policies", init.contains("candidates") ? init["candidates"].size() : 1}};
   TrainResult result;
   result.summary = recorder.write_summary(fields, stopped.empty() && recorder.progress().evaluations >= steps_budget);
   result.notices = recorder.notices();

@@ -452,6 +452,64 @@ TEST_CASE("train --init starts PPO from another run's policy: zero-shot design r
   CHECK(malformed.exit_code == 2);
   CHECK_THAT(malformed.err, Catch::Contains("--init expects AGENT=RUN"));
 
+  // Several policies: each one's zero-shot design is evaluated and recorded, in --init's order,
+  // and fine-tuning starts from the one whose design was best.
+  const auto multi = dir.path() / "multi";
+  r = train(held_out, "ppo", multi, {"--init", pre.string(), "--init", same.string()});
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  const json multi_init = json::parse(std::ifstream(multi / "config.json"))["init"];
+  REQUIRE(multi_init["candidates"].size() == 2);
+  CHECK(multi_init["candidates"][0]["run"] == fs::absolute(pre).string());
+  CHECK(multi_init["candidates"][1]["run"] == fs::absolute(same).string());
+  CHECK(multi_init["candidates"][0]["zero_shot"]["params"] == init["zero_shot"]["params"]);
+  const double z0 = multi_init["candidates"][0]["zero_shot"]["reward"], z1 = multi_init["candidates"][1]["zero_shot"]["reward"];
+  CHECK(multi_init["run"] == (z1 > z0 ? fs::absolute(same) : fs::absolute(pre)).string());
+  CHECK(multi_init["zero_shot"]["reward"].get<double>() == std::max(z0, z1));
+  CHECK_THAT(r.out, Catch::Contains("(the best zero-shot design of 2 policies)"));
+  CHECK(events_of(multi).size() == 8);
+  auto twice = train(held_out, "ppo", dir.path() / "twice", {"--init", pre.string(), "--init", pre.string()});
+  CHECK(twice.exit_code == 2);
+  CHECK_THAT(twice.err, Catch::Contains("--init gives " + pre.string() + " twice"));
+  // In compare they are the agent's first evaluations, and it fine-tunes on the rest.
+  const auto cmp2 = dir.path() / "cmp2";
+  auto compare2 = [&](std::vector<std::string> extra, const std::string& budget) {
+    std::vector<std::string> args = {"compare", "--task-file", held_out, "--agents", "ppo", "--seeds", "1",
+                                     "--budget", budget, "--out", cmp2.string(), "--cache-dir", cache};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_chipgym(args);
+  };
+  const std::vector<std::string> both = {"--init", "ppo=" + pre.string(), "--init", "ppo=" + same.string()};
+  auto small = compare2(both, "2");
+  CHECK(small.exit_code == 2);
+  CHECK_THAT(small.err, Catch::Contains("--init gives ppo 2 policies: --budget needs at least 3"));
+  r = compare2(both, "10");
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  CHECK(events_of(cmp2 / "ppo-0").size() == 8);
+  CHECK(json::parse(std::ifstream(cmp2 / "compare.json"))["init"]["ppo"] ==
+        json::array({fs::absolute(pre).string(), fs::absolute(same).string()}));
+  CHECK_THAT(r.out, Catch::Contains("ppo starts from 2 policies pretrained in") &&
+                        Catch::Contains("its first 2 evaluations are their zero-shot designs, then 8 of fine-tuning"));
+  {
+    std::ifstream in(cmp2 / "curves.dat");
+    std::vector<double> best;
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty() && line[0] != '#') {
+        std::istringstream ls(line);
+        double eval, b;
+        ls >> eval >> b;
+        best.push_back(b);
+      }
+    REQUIRE(best.size() == 10);
+    CHECK(best[0] == Approx(z0));
+    CHECK(best[1] == Approx(std::max(z0, z1)));
+  }
+  auto other_order = compare2({"--init", "ppo=" + same.string(), "--init", "ppo=" + pre.string()}, "10");
+  CHECK(other_order.exit_code == 2);
+  CHECK_THAT(other_order.err, Catch::Contains("with another --init for ppo (" + fs::absolute(same).string() + ", " +
+                                              fs::absolute(pre).string() + " instead of the recorded"));
+
   // Refused, each by name, and nothing is written.
   auto refused = [&](const std::string& task_file, const std::string& agent, const fs::path& from, const std::string& why) {
     const auto out = dir.path() / ("refused-" + agent + "-" + from.filename().string());
