@@ -212,9 +212,6 @@ std::string init_text(const json& recorded) {
   for (const auto& r : recorded) out += (out.empty() ? "" : ", ") + r.get<std::string>();
   return out;
 }
-}  // namespace
-
-namespace {
 
 // The comparison's recorded settings (compare.json): the hyper-parameters of every agent that
 // ran in it. A rerun resumes the runs, so it must give them the same; an agent not recorded

@@ -256,8 +256,6 @@ json greedy_design(rl::Learner& learner, RunVecEnv& vec, const env::EnvConfig& e
   return design;
 }
 
-// `train --init RUN`: checks that RUN's policy fits this run (agent, task family, observation
-// layout, each refused by name) and returns {its config, its last checkpoint}.
 // What each agent of a multi-agent run observed: config.json's "agent_observations", or, for a
 // run that predates it, the shared view every agent had then (its own parameters, then every
 // entry of the joint observation that is not a parameter).
@@ -281,6 +279,9 @@ json agent_observations(const RunVecEnv& vec) {
   return out;
 }
 
+// `train --init RUN`: checks that RUN's policy fits this run (agent, task family, observation
+// layout, each agent's view, searched values, formulation; each refused by name) and returns
+// {its config, its last checkpoint}.
 std::pair<json, Checkpoint> pretrained_policy(const TrainOptions& o, const fs::path& run, const env::Env& design_env,
                                               const RunVecEnv& vec, bool multi) {
   if (!fs::is_directory(run)) throw hdl::ParamError("--init " + run.string() + ": no such run directory");
